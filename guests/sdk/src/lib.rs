@@ -1,0 +1,73 @@
+//! The rotor guest SDK: the `rotor:policy` bindings plus ergonomic helpers.
+//!
+//! A policy implements [`Policy`] and registers it with [`export_policy!`]:
+//!
+//! ```ignore
+//! struct Hello;
+//! impl rotor_sdk::Policy for Hello {
+//!     fn run(_config: String) -> Result<rotor_sdk::Summary, rotor_sdk::Error> {
+//!         rotor_sdk::info("hello", &[]);
+//!         Ok(rotor_sdk::Summary { message: "done".into(), facts: vec![] })
+//!     }
+//! }
+//! rotor_sdk::export_policy!(Hello);
+//! ```
+
+pub mod bindings {
+    wit_bindgen::generate!({
+        world: "policy",
+        path: "../../wit",
+        pub_export_macro: true,
+        default_bindings_module: "rotor_sdk::bindings",
+    });
+}
+
+pub use bindings::rotor::policy::types::{Error, KeyValue, ObjectRef, Summary, WorkloadKind};
+pub use bindings::rotor::policy::{
+    certificates, clock, config_maps, context, events, log, namespaces, pods, progress, secrets,
+    workloads, x509,
+};
+
+/// A rotation policy: the component's one export.
+pub trait Policy {
+    fn run(config: String) -> Result<Summary, Error>;
+}
+
+/// Export a [`Policy`] as the component's `run`, with the panic hook installed.
+#[macro_export]
+macro_rules! export_policy {
+    ($ty:ty) => {
+        struct __RotorExport;
+        impl $crate::bindings::Guest for __RotorExport {
+            fn run(config: String) -> Result<$crate::Summary, $crate::Error> {
+                $crate::install_panic_hook();
+                <$ty as $crate::Policy>::run(config)
+            }
+        }
+        $crate::bindings::export!(__RotorExport with_types_in $crate::bindings);
+    };
+}
+
+/// Forward panic messages to the host's log before the trap, so the run
+/// report says why the policy died.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = info.to_string();
+        log::log(log::Level::Error, &format!("policy panicked: {message}"), &[]);
+    }));
+}
+
+fn fields(pairs: &[(&str, &str)]) -> Vec<KeyValue> {
+    pairs
+        .iter()
+        .map(|(k, v)| KeyValue { key: (*k).to_string(), value: (*v).to_string() })
+        .collect()
+}
+
+pub fn info(message: &str, pairs: &[(&str, &str)]) {
+    log::log(log::Level::Info, message, &fields(pairs));
+}
+
+pub fn warn(message: &str, pairs: &[(&str, &str)]) {
+    log::log(log::Level::Warn, message, &fields(pairs));
+}

@@ -1,0 +1,156 @@
+//! The cluster primitives policies act through, behind one trait.
+//!
+//! The wasmtime bindings call the guard, the guard calls `dyn Cluster`.
+//! Nothing above this trait knows which backend it talks to; nothing below it
+//! knows about WebAssembly.
+
+pub mod kube;
+pub mod selector;
+pub mod sim;
+
+use async_trait::async_trait;
+
+use crate::wit::{
+    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, RolloutStatus, Secret,
+    SecretWrite, Timestamp, Workload, WorkloadKind,
+};
+
+/// Why a backend call failed. Maps one to one onto the WIT `error` variant.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ClusterError {
+    #[error("denied: {0}")]
+    Denied(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("timeout: {0}")]
+    Timeout(String),
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl ClusterError {
+    /// Worth retrying: the same call may succeed a moment later.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ClusterError::Unavailable(_) | ClusterError::Timeout(_))
+    }
+}
+
+impl From<ClusterError> for crate::wit::Error {
+    fn from(e: ClusterError) -> Self {
+        use crate::wit::Error as W;
+        match e {
+            ClusterError::Denied(m) => W::Denied(m),
+            ClusterError::NotFound(m) => W::NotFound(m),
+            ClusterError::Conflict(m) => W::Conflict(m),
+            ClusterError::Invalid(m) => W::Invalid(m),
+            ClusterError::Timeout(m) => W::Timeout(m),
+            ClusterError::Unavailable(m) => W::Unavailable(m),
+            ClusterError::Internal(m) => W::Internal(m),
+        }
+    }
+}
+
+pub type ClusterResult<T> = Result<T, ClusterError>;
+
+/// One backend: a real API server ([`kube::KubeCluster`]) or the simulator
+/// ([`sim::SimCluster`]). Methods mirror the WIT primitives; selectors are
+/// Kubernetes label-selector strings (`""` matches everything).
+#[async_trait]
+pub trait Cluster: Send + Sync {
+    /// "simulated" or "kubernetes".
+    fn backend(&self) -> &'static str;
+
+    async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>>;
+
+    async fn list_workloads(
+        &self,
+        namespace: Option<&str>,
+        kind: Option<WorkloadKind>,
+        selector: &str,
+    ) -> ClusterResult<Vec<Workload>>;
+
+    async fn get_workload(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> ClusterResult<Workload>;
+
+    /// Set `kubectl.kubernetes.io/restartedAt` on the pod template; refuse a
+    /// paused Deployment with `Invalid`. Returns the timestamp written.
+    async fn restart_workload(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> ClusterResult<Timestamp>;
+
+    async fn rollout_status(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> ClusterResult<RolloutStatus>;
+
+    /// Until complete or failed, or `timeout_seconds` pass (then the last
+    /// `Progressing` status is returned).
+    async fn wait_rollout(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        timeout_seconds: u32,
+    ) -> ClusterResult<RolloutStatus>;
+
+    async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>>;
+
+    async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()>;
+
+    async fn evict_pod(&self, namespace: &str, name: &str) -> ClusterResult<()>;
+
+    async fn get_certificate(&self, namespace: &str, name: &str) -> ClusterResult<Certificate>;
+
+    async fn list_certificates(&self, namespace: Option<&str>) -> ClusterResult<Vec<Certificate>>;
+
+    /// cmctl's renew: Issuing=True, reason ManuallyTriggered, on /status.
+    async fn renew_certificate(&self, namespace: &str, name: &str) -> ClusterResult<()>;
+
+    async fn read_secret(&self, namespace: &str, name: &str) -> ClusterResult<Secret>;
+
+    /// Create or update with optimistic concurrency; returns the new resourceVersion.
+    async fn write_secret(&self, secret: SecretWrite) -> ClusterResult<String>;
+
+    async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap>;
+
+    async fn list_events(
+        &self,
+        involved: &ObjectRef,
+        reason: Option<&str>,
+    ) -> ClusterResult<Vec<Event>>;
+
+    async fn record_event(
+        &self,
+        involved: &ObjectRef,
+        type_: EventType,
+        reason: &str,
+        message: &str,
+    ) -> ClusterResult<()>;
+
+    async fn load_progress(&self) -> ClusterResult<Option<String>>;
+
+    async fn save_progress(&self, record: &str) -> ClusterResult<()>;
+
+    async fn clear_progress(&self) -> ClusterResult<()>;
+
+    /// Unix seconds; virtual in the simulator.
+    async fn now(&self) -> Timestamp;
+
+    /// Sleep; in the simulator this advances the virtual clock.
+    async fn wait(&self, seconds: u32) -> ClusterResult<()>;
+}

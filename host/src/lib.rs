@@ -1,0 +1,11 @@
+//! rotor: rotates a service mesh's trust anchor and identity issuer without
+//! breaking meshed traffic. The host exposes cluster primitives to sandboxed
+//! WebAssembly policies; see `DESIGN.md` for the flow of one run.
+
+pub mod cli;
+pub mod cluster;
+pub mod guard;
+pub mod report;
+pub mod runtime;
+pub mod wit;
+pub mod x509;

@@ -1,0 +1,57 @@
+//! The host side of the `rotor:policy` WIT contract.
+//!
+//! The generated records and enums are also the vocabulary of the
+//! [`Cluster`](crate::cluster::Cluster) trait: they are plain data, and using
+//! them directly keeps the trait and the contract from drifting apart.
+
+wasmtime::component::bindgen!({
+    world: "policy",
+    path: "../wit",
+    imports: { default: async | trappable },
+    exports: { default: async },
+    additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
+});
+
+pub use rotor::policy::certificates::{Certificate, Condition};
+pub use rotor::policy::config_maps::ConfigMap;
+pub use rotor::policy::events::{Event, EventType};
+pub use rotor::policy::log::Level;
+pub use rotor::policy::namespaces::Namespace;
+pub use rotor::policy::pods::Pod;
+pub use rotor::policy::secrets::{Secret, SecretWrite};
+pub use rotor::policy::types::{Error, KeyValue, ObjectRef, Summary, Timestamp, WorkloadKind};
+pub use rotor::policy::workloads::{RolloutPhase, RolloutStatus, UpdateStrategy, Workload};
+pub use rotor::policy::x509::CertificateSummary;
+
+/// The WIT package this host implements; a policy built against a newer
+/// minor version cannot run here.
+pub const WIT_PACKAGE: &str = "rotor:policy@0.1.0";
+
+impl WorkloadKind {
+    /// The Kubernetes `kind` string.
+    pub fn as_kind(self) -> &'static str {
+        match self {
+            WorkloadKind::Deployment => "Deployment",
+            WorkloadKind::StatefulSet => "StatefulSet",
+            WorkloadKind::DaemonSet => "DaemonSet",
+        }
+    }
+
+    pub fn from_kind(kind: &str) -> Option<Self> {
+        match kind {
+            "Deployment" => Some(WorkloadKind::Deployment),
+            "StatefulSet" => Some(WorkloadKind::StatefulSet),
+            "DaemonSet" => Some(WorkloadKind::DaemonSet),
+            _ => None,
+        }
+    }
+}
+
+impl KeyValue {
+    pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
+        KeyValue {
+            key: key.into(),
+            value: value.into(),
+        }
+    }
+}
