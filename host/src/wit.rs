@@ -19,7 +19,7 @@ pub use rotor::policy::log::Level;
 pub use rotor::policy::namespaces::Namespace;
 pub use rotor::policy::pods::Pod;
 pub use rotor::policy::secrets::{Secret, SecretWrite};
-pub use rotor::policy::types::{Error, KeyValue, ObjectRef, Summary, Timestamp, WorkloadKind};
+pub use rotor::policy::types::{KeyValue, ObjectRef, Timestamp, WorkloadKind};
 pub use rotor::policy::workloads::{RolloutPhase, RolloutStatus, UpdateStrategy, Workload};
 pub use rotor::policy::x509::CertificateSummary;
 
