@@ -477,9 +477,6 @@ pub struct SimulationSpec {
     /// The identity controller misses issuer Secret changes (linkerd2#15109).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub identity_misses_reload: bool,
-    /// Where the progress record lives.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub progress_config_map: Option<String>,
 }
 
 impl Default for SimulationSpec {
@@ -491,7 +488,6 @@ impl Default for SimulationSpec {
             traffic: None,
             never_ready: Vec::new(),
             identity_misses_reload: false,
-            progress_config_map: None,
         }
     }
 }

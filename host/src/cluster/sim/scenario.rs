@@ -86,6 +86,8 @@ pub struct EventSource {
 pub struct Scenario {
     pub objects: Vec<Object>,
     pub simulation: Option<SimulationSpec>,
+    /// The Simulation document's metadata annotations (state a dump carries).
+    pub simulation_annotations: std::collections::BTreeMap<String, String>,
 }
 
 /// Kinds that appear in `kubectl get all -o yaml` and carry nothing the
@@ -177,6 +179,16 @@ impl Scenario {
                 typed::<SimulationSpec>(spec).map_err(|m| err(format!("spec.{m}")))?
             };
             self.simulation = Some(spec);
+            if let Some(Value::Mapping(a)) =
+                value.get("metadata").and_then(|m| m.get("annotations"))
+            {
+                for (k, v) in a {
+                    if let (Some(k), Some(v)) = (k.as_str(), v.as_str()) {
+                        self.simulation_annotations
+                            .insert(k.to_string(), v.to_string());
+                    }
+                }
+            }
             return Ok(());
         }
         let object = match kind.as_str() {
