@@ -163,10 +163,7 @@ impl World {
             docs.push(self.workload_doc(wl));
         }
         for &pid in self.pod_index.values() {
-            let p = self.pod(pid);
-            if !p.terminating {
-                docs.push(self.pod_doc(p));
-            }
+            docs.push(self.pod_doc(self.pod(pid)));
         }
         for e in &self.events {
             let mut m = meta(
@@ -309,6 +306,7 @@ impl World {
         m.labels = p.labels.clone();
         m.annotations = p.annotations.clone();
         m.creation_timestamp = Some(rfc3339(p.created));
+        m.deletion_timestamp = p.gone_at.map(rfc3339);
         if let Some(wl) = p.owner {
             let w = &self.workloads[wl];
             let (kind, name) = match w.kind {

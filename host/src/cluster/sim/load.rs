@@ -530,7 +530,17 @@ impl World {
             template_hash: hash.clone(),
             current_hash: hash,
             pods: Default::default(),
-            progressing: None,
+            progressing: status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Progressing")
+                .map(|c| {
+                    (
+                        c.status == "True",
+                        c.reason.clone().unwrap_or_default(),
+                        c.message.clone().unwrap_or_default(),
+                    )
+                }),
             last_progress: self.now,
             mesh,
             never_ready: false,
@@ -694,6 +704,7 @@ impl World {
             },
             running,
             terminating: false,
+            gone_at: None,
             ready: false,
             ever_ready: false,
             mesh,
@@ -707,7 +718,16 @@ impl World {
             unit,
             identity: None,
         };
+        let deleting = to_kv_time(&p.metadata.deletion_timestamp);
         let id = self.insert_pod(pod);
+        if let Some(gone) = deleting {
+            // Deleted before the dump: it serves nothing and goes at its deletionTimestamp.
+            let uid = self.pod(id).uid;
+            let p = self.pod_mut(id);
+            p.terminating = true;
+            p.gone_at = Some(gone);
+            self.schedule(gone, Ev::PodGone { pod: id, uid });
+        }
         if let Some(pem) = env_roots {
             let pem: Arc<str> = Arc::from(pem);
             let roots = self.roots_for_pem(&pem);
@@ -771,6 +791,17 @@ impl World {
             ids.into_iter().partition(|&p| self.is_identity_pod(p));
         for pod in identity.into_iter().chain(rest) {
             let p = self.pod(pod);
+            if p.terminating {
+                // Serves nothing any more; keep what it held for the record.
+                let note = self.pod_mut(pod).annotations.remove(LEAF_ANNOTATION);
+                if let Some(leaf) = note.and_then(|n| self.parse_leaf(&n)) {
+                    self.pod_mut(pod).leaf = Some(leaf);
+                }
+                if self.is_identity_pod(pod) {
+                    self.restore_identity(pod);
+                }
+                continue;
+            }
             if !p.running {
                 let uid = p.uid;
                 let at = self.now + self.spec.timings.pod_start_seconds;
@@ -855,17 +886,22 @@ impl World {
         }
     }
 
-    /// `issuer-sha256 anchor-sha256 notAfter` or `none`.
-    fn restore_leaf(&mut self, pod: PodId, note: &str) {
+    /// `issuer-sha256 anchor-sha256 notAfter`; `none` (or anything else): no leaf.
+    fn parse_leaf(&mut self, note: &str) -> Option<Leaf> {
         let parts: Vec<&str> = note.split_whitespace().collect();
-        if let [issuer, anchor, not_after] = parts.as_slice()
-            && let Ok(not_after) = not_after.parse::<i64>()
-        {
-            let leaf = Leaf {
-                issuer: self.pki.intern_fingerprint(issuer),
-                anchor: self.pki.intern_fingerprint(anchor),
-                not_after,
-            };
+        let [issuer, anchor, not_after] = parts.as_slice() else {
+            return None;
+        };
+        let not_after = not_after.parse::<i64>().ok()?;
+        Some(Leaf {
+            issuer: self.pki.intern_fingerprint(issuer),
+            anchor: self.pki.intern_fingerprint(anchor),
+            not_after,
+        })
+    }
+
+    fn restore_leaf(&mut self, pod: PodId, note: &str) {
+        if let Some(leaf) = self.parse_leaf(note) {
             self.install_leaf(pod, leaf);
             let identity_ok = !self.is_identity_pod(pod)
                 || self.pod(pod).identity.is_some_and(|c| c.issuer.is_some());

@@ -106,6 +106,8 @@ pub struct Pod {
     pub start_time: Option<i64>,
     pub running: bool,
     pub terminating: bool,
+    /// When a terminating pod is gone (its deletionTimestamp).
+    pub gone_at: Option<i64>,
     pub ready: bool,
     pub ever_ready: bool,
     pub mesh: Mesh,
@@ -555,6 +557,7 @@ impl World {
             start_time: None,
             running: false,
             terminating: false,
+            gone_at: None,
             ready: false,
             ever_ready: false,
             mesh: w.mesh,
@@ -627,6 +630,7 @@ impl World {
             return;
         }
         p.terminating = true;
+        p.gone_at = Some(stop);
         let uid = p.uid;
         let owner = p.owner;
         self.set_ready(id, false);
