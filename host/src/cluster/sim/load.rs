@@ -277,14 +277,19 @@ impl World {
         self.converge_bundles();
         let roots = self.current_roots_pem();
         self.roots_history.push((i64::MIN, roots));
+        let mut hash_known = std::collections::HashSet::new();
         for (kind, o) in workloads {
-            self.add_workload(kind, o)?;
+            let (wl, known) = self.add_workload(kind, o)?;
+            if known {
+                hash_known.insert(wl);
+            }
         }
         self.mark_never_ready()?;
         let mut loaded_pods = Vec::new();
         for p in pods {
             loaded_pods.push(self.add_loaded_pod(p, &replica_sets)?);
         }
+        self.adopt_pod_revisions(&hash_known);
         self.fill_steady_pods();
         self.bring_up_pods(&loaded_pods);
         self.configure_traffic()?;
@@ -464,7 +469,12 @@ impl World {
         }
     }
 
-    fn add_workload(&mut self, kind: WorkloadKind, o: WorkloadObject) -> Result<(), ScenarioError> {
+    /// Returns the new workload and whether its template revision was given.
+    fn add_workload(
+        &mut self,
+        kind: WorkloadKind,
+        o: WorkloadObject,
+    ) -> Result<(WlId, bool), ScenarioError> {
         let ns = namespace_of(&o.metadata, kind.as_kind())?;
         let name = o.metadata.name.clone();
         let what = format!("{} {ns}/{name}", kind.as_kind());
@@ -556,10 +566,40 @@ impl World {
         if let Some(rev) = status.current_revision.as_deref() {
             w.current_hash = strip_owner_prefix(rev, &w.name);
         }
+        let mut known = status.update_revision.is_some();
         if let Some(hash) = w.annotations.remove("sim.rotor.dev/template-hash") {
             w.template_hash = hash;
+            known = true;
         }
-        Ok(())
+        Ok((id, known))
+    }
+
+    /// A plain `kubectl get -o yaml` dump names revisions the simulator did
+    /// not make: the workload's current revision is the one most of its
+    /// pods run, so a converged cluster does not roll on load.
+    fn adopt_pod_revisions(&mut self, known: &std::collections::HashSet<WlId>) {
+        for wl in 0..self.workloads.len() {
+            if known.contains(&wl) {
+                continue;
+            }
+            let mut votes: HashMap<&str, usize> = HashMap::new();
+            for &p in &self.workloads[wl].pods {
+                let h = self.pod(p).template_hash.as_str();
+                if !h.is_empty() {
+                    *votes.entry(h).or_default() += 1;
+                }
+            }
+            let Some(hash) = votes
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+                .map(|(h, _)| h.to_string())
+            else {
+                continue;
+            };
+            let w = &mut self.workloads[wl];
+            w.template_hash = hash.clone();
+            w.current_hash = hash;
+        }
     }
 
     fn mark_never_ready(&mut self) -> Result<(), ScenarioError> {
