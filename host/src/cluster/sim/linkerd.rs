@@ -60,15 +60,25 @@ pub fn mesh_for(
 }
 
 impl World {
-    fn owner_is(&self, pod: PodId, name: &str) -> bool {
-        self.pod(pod).owner.is_some_and(|wl| {
-            let w = &self.workloads[wl];
-            w.namespace == CONTROL_PLANE_NS && w.name == name && w.kind == WorkloadKind::Deployment
-        })
+    /// The control-plane Deployment of that name (cached once workloads are loaded).
+    pub fn control_plane_workload(&self, name: &str) -> Option<usize> {
+        match (name, self.control_plane_ids) {
+            (IDENTITY, Some((identity, _))) => identity,
+            (INJECTOR, Some((_, injector))) => injector,
+            _ => self.find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, name),
+        }
+    }
+
+    pub fn cache_control_plane_ids(&mut self) {
+        self.control_plane_ids = Some((
+            self.find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, IDENTITY),
+            self.find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, INJECTOR),
+        ));
     }
 
     pub fn is_identity_pod(&self, pod: PodId) -> bool {
-        self.owner_is(pod, IDENTITY)
+        let owner = self.pod(pod).owner;
+        owner.is_some() && owner == self.control_plane_workload(IDENTITY)
     }
 
     /// The trust-roots ConfigMap's content now.
@@ -108,23 +118,29 @@ impl World {
     /// read the current content.
     fn injector_view_time(&self) -> i64 {
         let lagged = self.now - self.spec.timings.kubelet_sync_seconds;
-        let injector_start = self
-            .find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, INJECTOR)
-            .and_then(|wl| {
-                self.workloads[wl]
-                    .pods
-                    .iter()
-                    .map(|&p| self.pod(p))
-                    .filter(|p| p.active() && p.ready)
-                    .filter_map(|p| p.start_time)
-                    .max()
-            });
+        let injector_start = self.control_plane_workload(INJECTOR).and_then(|wl| {
+            self.workloads[wl]
+                .pods
+                .iter()
+                .map(|&p| self.pod(p))
+                .filter(|p| p.active() && p.ready)
+                .filter_map(|p| p.start_time)
+                .max()
+        });
         injector_start.map_or(lagged, |s| lagged.max(s))
     }
 
     fn set_proxy_roots(&mut self, pod: PodId, pem: Arc<str>) {
-        let roots = self.roots_for_pem(&pem);
-        let sha = sha256_hex(pem.as_bytes());
+        // Admissions mostly share one bundle text: remember the last one.
+        let (roots, sha) = match &self.last_roots {
+            Some((last, roots, sha)) if Arc::ptr_eq(last, &pem) => (*roots, sha.clone()),
+            _ => {
+                let roots = self.roots_for_pem(&pem);
+                let sha = sha256_hex(pem.as_bytes());
+                self.last_roots = Some((pem.clone(), roots, sha.clone()));
+                (roots, sha)
+            }
+        };
         let p = self.pod_mut(pod);
         p.roots = Some(roots);
         p.roots_pem = Some(pem);
@@ -256,7 +272,7 @@ impl World {
         }
         let at = self.now + self.spec.timings.identity_reload_seconds;
         let pods: Vec<(PodId, u64)> = self
-            .find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, IDENTITY)
+            .control_plane_workload(IDENTITY)
             .map(|wl| {
                 self.workloads[wl]
                     .pods
@@ -314,7 +330,7 @@ impl World {
         if self.is_identity_pod(pod) {
             return self.pod(pod).identity.and_then(|c| c.issuer);
         }
-        let wl = self.find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, IDENTITY)?;
+        let wl = self.control_plane_workload(IDENTITY)?;
         let candidates: Vec<CertId> = self.workloads[wl]
             .pods
             .iter()
@@ -350,6 +366,12 @@ impl World {
     /// Ask identity for a (new) leaf; the proxy keeps it only if it chains to
     /// its own roots. Without one the pod stays (or goes) unready and waits.
     pub fn request_leaf(&mut self, pod: PodId) {
+        self.request_leaf_issued(pod, self.now);
+    }
+
+    /// As [`request_leaf`](Self::request_leaf), for a leaf issued at
+    /// `issued_at` (a loaded mesh's leaves are of different ages).
+    pub fn request_leaf_issued(&mut self, pod: PodId, issued_at: i64) {
         let p = self.pod(pod);
         if p.terminating || !p.running || p.mesh == Mesh::Off {
             return;
@@ -363,7 +385,7 @@ impl World {
             if anchor == issuer || !self.outage.roots(roots).contains(&anchor) {
                 return None;
             }
-            let not_after = (self.now + LEAF_LIFETIME)
+            let not_after = (issued_at + LEAF_LIFETIME)
                 .min(self.pki.get(issuer).not_after)
                 .min(self.pki.get(anchor).not_after);
             (not_after > self.now).then_some(Leaf {
@@ -374,16 +396,17 @@ impl World {
         });
         let Some(leaf) = issued else {
             self.awaiting_leaf.insert(pod);
+            self.watch_expiry(pod);
             return;
         };
-        self.install_leaf(pod, leaf);
+        self.install_leaf(pod, leaf, issued_at);
         let identity_ok = !self.is_identity_pod(pod)
             || self.pod(pod).identity.is_some_and(|c| c.issuer.is_some());
         self.set_ready(pod, identity_ok);
     }
 
-    /// Give a proxy a leaf and schedule its refresh and expiry.
-    pub fn install_leaf(&mut self, pod: PodId, leaf: Leaf) {
+    /// Give a proxy a leaf and schedule its refresh at 70% of its life.
+    pub fn install_leaf(&mut self, pod: PodId, leaf: Leaf, issued_at: i64) {
         let now = self.now;
         let p = self.pod_mut(pod);
         p.leaf = Some(leaf);
@@ -391,10 +414,26 @@ impl World {
         p.leaf_expired = leaf.not_after <= now;
         let (uid, leaf_gen) = (p.uid, p.leaf_gen);
         self.awaiting_leaf.remove(&pod);
-        let refresh = ((leaf.not_after - now) * 7 / 10).clamp(10, LEAF_LIFETIME);
-        self.schedule(now + refresh, Ev::LeafRefresh { pod, uid, leaf_gen });
-        self.schedule(leaf.not_after, Ev::LeafExpiry { pod, uid, leaf_gen });
+        let refresh = (issued_at
+            + ((leaf.not_after - issued_at) * 7 / 10).clamp(10, LEAF_LIFETIME))
+        .max(now + 1);
+        self.schedule(refresh, Ev::LeafRefresh { pod, uid, leaf_gen });
+        if refresh >= leaf.not_after {
+            self.watch_expiry(pod);
+        }
         self.update_contrib(pod);
+    }
+
+    /// A leaf that may not be replaced in time: mark the proxy broken when it ends.
+    fn watch_expiry(&mut self, pod: PodId) {
+        let p = self.pod_mut(pod);
+        let Some(leaf) = p.leaf else { return };
+        if p.expiry_watch == p.leaf_gen || p.leaf_expired {
+            return;
+        }
+        p.expiry_watch = p.leaf_gen;
+        let (uid, leaf_gen) = (p.uid, p.leaf_gen);
+        self.schedule(leaf.not_after, Ev::LeafExpiry { pod, uid, leaf_gen });
     }
 
     /// Identity changed (became Ready, took a new issuer): waiting proxies retry.

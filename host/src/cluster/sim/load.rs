@@ -284,6 +284,7 @@ impl World {
                 hash_known.insert(wl);
             }
         }
+        self.cache_control_plane_ids();
         self.mark_never_ready()?;
         let mut loaded_pods = Vec::new();
         for p in pods {
@@ -753,6 +754,7 @@ impl World {
             roots_pem: None,
             leaf: None,
             leaf_gen: 0,
+            expiry_watch: 0,
             leaf_expired: false,
             contrib: None,
             unit,
@@ -874,8 +876,8 @@ impl World {
             match leaf_note {
                 Some(note) => self.restore_leaf(pod, &note),
                 None => {
-                    self.request_leaf(pod);
-                    self.backdate_leaf(pod);
+                    let issued = self.now - self.steady_leaf_age(pod);
+                    self.request_leaf_issued(pod, issued);
                 }
             }
         }
@@ -942,7 +944,8 @@ impl World {
 
     fn restore_leaf(&mut self, pod: PodId, note: &str) {
         if let Some(leaf) = self.parse_leaf(note) {
-            self.install_leaf(pod, leaf);
+            let issued = (leaf.not_after - 24 * 3600).min(self.now);
+            self.install_leaf(pod, leaf, issued);
             let identity_ok = !self.is_identity_pod(pod)
                 || self.pod(pod).identity.is_some_and(|c| c.issuer.is_some());
             let never = self.pod(pod).never_ready;
@@ -953,27 +956,10 @@ impl World {
     }
 
     /// Spread the leaves of a loaded mesh over their lifetime, so refreshes
-    /// do not all fall on one instant.
-    fn backdate_leaf(&mut self, pod: PodId) {
-        let Some(leaf) = self.pod(pod).leaf else {
-            return;
-        };
-        let age = (u64::from_str_radix(
-            &super::pki::sha256_hex(self.pod(pod).name.as_bytes())[..8],
-            16,
-        )
-        .unwrap_or(0)
-            % (12 * 3600)) as i64;
-        let issued = self.now - age;
-        let cap = self
-            .pki
-            .get(leaf.issuer)
-            .not_after
-            .min(self.pki.get(leaf.anchor).not_after);
-        let not_after = (issued + 24 * 3600).min(cap);
-        if not_after > self.now {
-            self.install_leaf(pod, Leaf { not_after, ..leaf });
-        }
+    /// do not all fall on one instant: up to 12h old, by pod name.
+    fn steady_leaf_age(&self, pod: PodId) -> i64 {
+        let h = super::pki::sha256_hex(self.pod(pod).name.as_bytes());
+        (u64::from_str_radix(&h[..8], 16).unwrap_or(0) % (12 * 3600)) as i64
     }
 
     fn configure_traffic(&mut self) -> Result<(), ScenarioError> {

@@ -117,6 +117,8 @@ pub struct Pod {
     pub roots_pem: Option<Arc<str>>,
     pub leaf: Option<Leaf>,
     pub leaf_gen: u64,
+    /// The leaf generation whose expiry is scheduled (0: none).
+    pub expiry_watch: u64,
     pub leaf_expired: bool,
     /// The trust class this pod currently counts in (outage checker).
     pub contrib: Option<super::outage::ClassId>,
@@ -264,6 +266,10 @@ pub struct World {
     pub roots_by_pem: std::collections::HashMap<Arc<str>, RootsId>,
     /// Guards against re-entering the retry of waiting proxies.
     pub retrying_leaves: bool,
+    /// The last trust-roots text admitted, with its roots set and SHA-256.
+    pub last_roots: Option<(Arc<str>, RootsId, String)>,
+    /// The identity and injector Deployments, once workloads are loaded.
+    pub control_plane_ids: Option<(Option<WlId>, Option<WlId>)>,
 }
 
 /// Workload kinds in listing order.
@@ -343,6 +349,8 @@ impl World {
             node_names,
             roots_by_pem: Default::default(),
             retrying_leaves: false,
+            last_roots: None,
+            control_plane_ids: None,
         }
     }
 
@@ -566,6 +574,7 @@ impl World {
             roots_pem: None,
             leaf: None,
             leaf_gen: 0,
+            expiry_watch: 0,
             leaf_expired: false,
             contrib: None,
             unit: Some(w.unit),
