@@ -303,8 +303,8 @@ impl World {
 
     fn pod_doc(&self, p: &Pod) -> Value {
         let mut m = meta(&p.name, Some(&p.namespace));
-        m.labels = p.labels.clone();
-        m.annotations = p.annotations.clone();
+        m.labels = (*p.labels).clone();
+        m.annotations = (*p.annotations).clone();
         m.creation_timestamp = Some(rfc3339(p.created));
         m.deletion_timestamp = p.gone_at.map(rfc3339);
         if let Some(wl) = p.owner {

@@ -59,6 +59,46 @@ pub fn mesh_for(
     }
 }
 
+/// What the injector adds to a pod: the Linkerd labels and annotations and
+/// the `linkerd-proxy` container (an init container with native sidecars).
+pub fn inject_fields(
+    namespace: &str,
+    owner: Option<(WorkloadKind, &str)>,
+    labels: &mut Labels,
+    annotations: &mut Labels,
+    containers: &mut Vec<String>,
+    init_containers: &mut Vec<String>,
+) {
+    labels.insert(
+        "linkerd.io/control-plane-ns".into(),
+        CONTROL_PLANE_NS.into(),
+    );
+    labels.insert("linkerd.io/workload-ns".into(), namespace.into());
+    if let Some((kind, name)) = owner {
+        let key = match kind {
+            WorkloadKind::Deployment => "linkerd.io/proxy-deployment",
+            WorkloadKind::StatefulSet => "linkerd.io/proxy-statefulset",
+            WorkloadKind::DaemonSet => "linkerd.io/proxy-daemonset",
+        };
+        labels.insert(key.into(), name.into());
+    }
+    annotations.insert("linkerd.io/proxy-version".into(), PROXY_VERSION.into());
+    let native = annotations
+        .get("config.alpha.linkerd.io/proxy-enable-native-sidecar")
+        .is_some_and(|v| v == "true");
+    let has_proxy = containers
+        .iter()
+        .chain(init_containers.iter())
+        .any(|c| c == PROXY_CONTAINER);
+    if !has_proxy {
+        if native {
+            init_containers.push(PROXY_CONTAINER.into());
+        } else {
+            containers.insert(0, PROXY_CONTAINER.into());
+        }
+    }
+}
+
 impl World {
     /// The control-plane Deployment of that name (cached once workloads are loaded).
     pub fn control_plane_workload(&self, name: &str) -> Option<usize> {
@@ -144,8 +184,36 @@ impl World {
         let p = self.pod_mut(pod);
         p.roots = Some(roots);
         p.roots_pem = Some(pem);
-        p.annotations
-            .insert(TRUST_ROOT_SHA_ANNOTATION.to_string(), sha);
+        if p.annotations.get(TRUST_ROOT_SHA_ANNOTATION) == Some(&sha) {
+            return;
+        }
+        // Pods of one revision admitted with the same roots share annotations.
+        let (owner, hash) = (p.owner, p.template_hash.clone());
+        let shared = owner.and_then(|wl| {
+            let parts = self.workloads[wl].pod_parts.as_mut()?;
+            let p = self.pods[pod].as_ref()?;
+            if parts.hash != hash || !Arc::ptr_eq(&parts.annotations, &p.annotations) {
+                return None;
+            }
+            match &parts.with_roots {
+                Some((s, a)) if *s == sha => Some(a.clone()),
+                _ => {
+                    let mut a = (*parts.annotations).clone();
+                    a.insert(TRUST_ROOT_SHA_ANNOTATION.to_string(), sha.clone());
+                    let a = Arc::new(a);
+                    parts.with_roots = Some((sha.clone(), a.clone()));
+                    Some(a)
+                }
+            }
+        });
+        let p = self.pod_mut(pod);
+        match shared {
+            Some(a) => p.annotations = a,
+            None => {
+                Arc::make_mut(&mut p.annotations)
+                    .insert(TRUST_ROOT_SHA_ANNOTATION.to_string(), sha);
+            }
+        }
     }
 
     /// Admission: the injector adds the proxy and writes the trust roots inline.
@@ -154,40 +222,24 @@ impl World {
         if mesh == Mesh::Off {
             return;
         }
-        let kind_label = self.pod(pod).owner.map(|wl| {
+        let owner = self.pod(pod).owner.map(|wl| {
             let w = &self.workloads[wl];
-            let k = match w.kind {
-                WorkloadKind::Deployment => "linkerd.io/proxy-deployment",
-                WorkloadKind::StatefulSet => "linkerd.io/proxy-statefulset",
-                WorkloadKind::DaemonSet => "linkerd.io/proxy-daemonset",
-            };
-            (k, w.name.clone())
+            (w.kind, w.name.clone())
         });
-        let native = self
-            .pod(pod)
-            .annotations
-            .get("config.alpha.linkerd.io/proxy-enable-native-sidecar")
-            .is_some_and(|v| v == "true");
         let p = self.pod_mut(pod);
-        p.labels.insert(
-            "linkerd.io/control-plane-ns".into(),
-            CONTROL_PLANE_NS.into(),
-        );
-        p.labels
-            .insert("linkerd.io/workload-ns".into(), p.namespace.clone());
-        if let Some((k, name)) = kind_label {
-            p.labels.insert(k.into(), name);
-        }
-        p.annotations
-            .insert("linkerd.io/proxy-version".into(), PROXY_VERSION.into());
-        let has_proxy = p.containers.iter().any(|c| c == PROXY_CONTAINER)
-            || p.init_containers.iter().any(|c| c == PROXY_CONTAINER);
-        if !has_proxy {
-            if native {
-                p.init_containers.push(PROXY_CONTAINER.into());
-            } else {
-                p.containers.insert(0, PROXY_CONTAINER.into());
-            }
+        let injected = p.labels.contains_key("linkerd.io/control-plane-ns")
+            && p.annotations.contains_key("linkerd.io/proxy-version")
+            && (p.containers.iter().chain(p.init_containers.iter())).any(|c| c == PROXY_CONTAINER);
+        if !injected {
+            let ns = p.namespace.clone();
+            inject_fields(
+                &ns,
+                owner.as_ref().map(|(k, n)| (*k, n.as_str())),
+                Arc::make_mut(&mut p.labels),
+                Arc::make_mut(&mut p.annotations),
+                Arc::make_mut(&mut p.containers),
+                Arc::make_mut(&mut p.init_containers),
+            );
         }
         if mesh == Mesh::Injected {
             let t = self.injector_view_time();

@@ -557,6 +557,7 @@ impl World {
             never_ready: false,
             reconcile_pending: false,
             unit,
+            pod_parts: None,
         });
         self.workload_index.insert((ns, kind_order(kind), name), id);
         // A dumped StatefulSet/DaemonSet names its revision; pods carry it.
@@ -733,10 +734,10 @@ impl World {
             template_hash: hash,
             ordinal,
             node,
-            labels,
-            annotations,
-            containers,
-            init_containers,
+            labels: Arc::new(labels),
+            annotations: Arc::new(annotations),
+            containers: Arc::new(containers),
+            init_containers: Arc::new(init_containers),
             created,
             start_time: if running {
                 start_time.or(Some(created))
@@ -835,7 +836,7 @@ impl World {
             let p = self.pod(pod);
             if p.terminating {
                 // Serves nothing any more; keep what it held for the record.
-                let note = self.pod_mut(pod).annotations.remove(LEAF_ANNOTATION);
+                let note = self.take_annotation(pod, LEAF_ANNOTATION);
                 if let Some(leaf) = note.and_then(|n| self.parse_leaf(&n)) {
                     self.pod_mut(pod).leaf = Some(leaf);
                 }
@@ -872,7 +873,7 @@ impl World {
             if self.is_identity_pod(pod) {
                 self.restore_identity(pod);
             }
-            let leaf_note = self.pod_mut(pod).annotations.remove(LEAF_ANNOTATION);
+            let leaf_note = self.take_annotation(pod, LEAF_ANNOTATION);
             match leaf_note {
                 Some(note) => self.restore_leaf(pod, &note),
                 None => {
@@ -883,15 +884,18 @@ impl World {
         }
     }
 
+    /// Remove a simulator annotation from a pod, copying its map only if present.
+    fn take_annotation(&mut self, pod: PodId, key: &str) -> Option<String> {
+        let p = self.pod_mut(pod);
+        if !p.annotations.contains_key(key) {
+            return None;
+        }
+        Arc::make_mut(&mut p.annotations).remove(key)
+    }
+
     fn restore_identity(&mut self, pod: PodId) {
-        let roots_note = self
-            .pod_mut(pod)
-            .annotations
-            .remove(IDENTITY_ROOTS_ANNOTATION);
-        let issuer_note = self
-            .pod_mut(pod)
-            .annotations
-            .remove(IDENTITY_ISSUER_ANNOTATION);
+        let roots_note = self.take_annotation(pod, IDENTITY_ROOTS_ANNOTATION);
+        let issuer_note = self.take_annotation(pod, IDENTITY_ISSUER_ANNOTATION);
         match (roots_note, issuer_note) {
             (Some(roots_pem), Some(issuer)) => {
                 let roots = self.roots_for_pem(&Arc::from(roots_pem));

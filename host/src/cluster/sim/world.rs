@@ -64,6 +64,21 @@ pub struct Workload {
     pub never_ready: bool,
     pub reconcile_pending: bool,
     pub unit: UnitId,
+    /// What pods of the current revision look like after admission.
+    pub pod_parts: Option<PodParts>,
+}
+
+/// The labels, annotations and containers every pod of one revision gets,
+/// built once and shared (thousands of pods roll at once).
+#[derive(Debug, Clone)]
+pub struct PodParts {
+    pub hash: String,
+    pub labels: Arc<Labels>,
+    pub annotations: Arc<Labels>,
+    pub containers: Arc<Vec<String>>,
+    pub init_containers: Arc<Vec<String>>,
+    /// The annotations with one trust-root-sha256 added.
+    pub with_roots: Option<(String, Arc<Labels>)>,
 }
 
 impl Workload {
@@ -98,10 +113,11 @@ pub struct Pod {
     pub template_hash: String,
     pub ordinal: Option<u32>,
     pub node: String,
-    pub labels: Labels,
-    pub annotations: Labels,
-    pub containers: Vec<String>,
-    pub init_containers: Vec<String>,
+    /// Shared among the pods of one revision until one of them changes.
+    pub labels: Arc<Labels>,
+    pub annotations: Arc<Labels>,
+    pub containers: Arc<Vec<String>>,
+    pub init_containers: Arc<Vec<String>>,
     pub created: i64,
     pub start_time: Option<i64>,
     pub running: bool,
@@ -514,41 +530,15 @@ impl World {
         ordinal: Option<u32>,
         hash: String,
     ) -> PodId {
+        let parts = self.pod_parts(wl, &hash);
         let w = &self.workloads[wl];
-        let mut labels = w.spec.template.metadata.labels.clone();
-        let annotations = w.spec.template.metadata.annotations.clone();
-        match w.kind {
-            WorkloadKind::Deployment => {
-                labels.insert("pod-template-hash".into(), hash.clone());
-            }
-            WorkloadKind::StatefulSet => {
-                labels.insert(
-                    "controller-revision-hash".into(),
-                    format!("{}-{}", w.name, hash),
-                );
-                labels.insert("statefulset.kubernetes.io/pod-name".into(), name.clone());
-            }
-            WorkloadKind::DaemonSet => {
-                labels.insert("controller-revision-hash".into(), hash.clone());
-                labels.insert("pod-template-generation".into(), w.generation.to_string());
-            }
+        let mut labels = parts.labels;
+        if w.kind == WorkloadKind::StatefulSet {
+            Arc::make_mut(&mut labels)
+                .insert("statefulset.kubernetes.io/pod-name".into(), name.clone());
         }
-        let containers: Vec<String> = w
-            .spec
-            .template
-            .spec
-            .containers
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
-        let init_containers: Vec<String> = w
-            .spec
-            .template
-            .spec
-            .init_containers
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
+        let (annotations, containers, init_containers) =
+            (parts.annotations, parts.containers, parts.init_containers);
         let pod = Pod {
             uid: 0,
             namespace: w.namespace.clone(),
@@ -586,6 +576,58 @@ impl World {
         let start = self.now + self.spec.timings.pod_start_seconds;
         self.schedule(start, Ev::PodStarted { pod: id, uid });
         id
+    }
+
+    /// The shared parts of a revision's pods, built on first use.
+    fn pod_parts(&mut self, wl: WlId, hash: &str) -> PodParts {
+        if let Some(parts) = &self.workloads[wl].pod_parts
+            && parts.hash == hash
+        {
+            return parts.clone();
+        }
+        let w = &self.workloads[wl];
+        let mut labels = w.spec.template.metadata.labels.clone();
+        let mut annotations = w.spec.template.metadata.annotations.clone();
+        match w.kind {
+            WorkloadKind::Deployment => {
+                labels.insert("pod-template-hash".into(), hash.to_string());
+            }
+            WorkloadKind::StatefulSet => {
+                labels.insert(
+                    "controller-revision-hash".into(),
+                    format!("{}-{}", w.name, hash),
+                );
+            }
+            WorkloadKind::DaemonSet => {
+                labels.insert("controller-revision-hash".into(), hash.to_string());
+                labels.insert("pod-template-generation".into(), w.generation.to_string());
+            }
+        }
+        let names = |cs: &[super::manifest::Container]| {
+            cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>()
+        };
+        let mut containers = names(&w.spec.template.spec.containers);
+        let mut init_containers = names(&w.spec.template.spec.init_containers);
+        if w.mesh != Mesh::Off {
+            super::linkerd::inject_fields(
+                &w.namespace,
+                Some((w.kind, &w.name)),
+                &mut labels,
+                &mut annotations,
+                &mut containers,
+                &mut init_containers,
+            );
+        }
+        let parts = PodParts {
+            hash: hash.to_string(),
+            labels: Arc::new(labels),
+            annotations: Arc::new(annotations),
+            containers: Arc::new(containers),
+            init_containers: Arc::new(init_containers),
+            with_roots: None,
+        };
+        self.workloads[wl].pod_parts = Some(parts.clone());
+        parts
     }
 
     fn pod_started(&mut self, id: PodId) {
