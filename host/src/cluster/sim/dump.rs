@@ -162,7 +162,7 @@ impl World {
         for wl in 0..self.workloads.len() {
             docs.push(self.workload_doc(wl));
         }
-        for &pid in self.pod_index.values() {
+        for pid in self.pod_ids(None) {
             docs.push(self.pod_doc(self.pod(pid)));
         }
         for e in &self.events {

@@ -19,7 +19,7 @@ use super::scenario::{Object, Scenario, ScenarioError};
 use super::trustmanager::TRUST_NAMESPACE;
 use super::world::{
     BundleRec, CertificateRec, ConfigMapRec, Ev, EventRec, IdentityCtl, IssuerRec, Leaf, Mesh,
-    Namespace, Pod, PodId, SecretRec, WlId, Workload, World, kind_order, parse_rfc3339, short_hash,
+    Namespace, Pod, PodId, SecretRec, WlId, Workload, World, parse_rfc3339, short_hash,
 };
 
 const STANDARD: &str = include_str!("standard.yaml");
@@ -559,7 +559,7 @@ impl World {
             unit,
             pod_parts: None,
         });
-        self.workload_index.insert((ns, kind_order(kind), name), id);
+        self.add_workload_index(kind, &ns, &name, id);
         // A dumped StatefulSet/DaemonSet names its revision; pods carry it.
         let w = &mut self.workloads[id];
         if let Some(rev) = status.update_revision.as_deref() {
@@ -651,7 +651,7 @@ impl World {
     ) -> Result<PodId, ScenarioError> {
         let ns = namespace_of(&p.metadata, "Pod")?;
         let name = p.metadata.name.clone();
-        if self.pod_index.contains_key(&(ns.clone(), name.clone())) {
+        if self.pod_id(&ns, &name).is_some() {
             return Err(invalid(format!("Pod {ns}/{name} is defined twice")));
         }
         let owner = p
@@ -979,8 +979,7 @@ impl World {
                 for (i, t) in list.iter().enumerate() {
                     let unit = |r: &str| -> Result<usize, ScenarioError> {
                         if let [ns, "Pod", name] = r.split('/').collect::<Vec<_>>().as_slice()
-                            && let Some(&p) =
-                                self.pod_index.get(&(ns.to_string(), name.to_string()))
+                            && let Some(p) = self.pod_id(ns, name)
                             && let Some(u) = self.pod(p).unit
                         {
                             return Ok(u);

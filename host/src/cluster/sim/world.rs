@@ -248,11 +248,13 @@ pub struct World {
     pub spec: SimulationSpec,
     pub namespaces: BTreeMap<String, Namespace>,
     pub workloads: Vec<Workload>,
-    /// (namespace, kind order, name) -> workload.
-    pub workload_index: BTreeMap<(String, u8, String), WlId>,
+    /// namespace -> [Deployments, StatefulSets, DaemonSets] by name.
+    pub workload_index: BTreeMap<String, [BTreeMap<String, WlId>; 3]>,
     pub pods: Vec<Option<Pod>>,
-    /// (namespace, name) -> pod.
-    pub pod_index: BTreeMap<(String, String), PodId>,
+    /// namespace -> name -> pod (nested so lookups need no allocation).
+    pub pod_index: BTreeMap<String, BTreeMap<String, PodId>>,
+    /// Slots of gone pods, reused so the pod table stays as large as the cluster.
+    pub free_pods: Vec<PodId>,
     pub secrets: BTreeMap<(String, String), SecretRec>,
     pub config_maps: BTreeMap<(String, String), ConfigMapRec>,
     pub certificates: Vec<CertificateRec>,
@@ -344,6 +346,7 @@ impl World {
             workload_index: BTreeMap::new(),
             pods: Vec::new(),
             pod_index: BTreeMap::new(),
+            free_pods: Vec::new(),
             secrets: BTreeMap::new(),
             config_maps: BTreeMap::new(),
             certificates: Vec::new(),
@@ -502,22 +505,75 @@ impl World {
     }
 
     pub fn find_workload(&self, kind: WorkloadKind, ns: &str, name: &str) -> Option<WlId> {
-        self.workload_index
-            .get(&(ns.to_string(), kind_order(kind), name.to_string()))
+        self.workload_index.get(ns)?[kind_order(kind) as usize]
+            .get(name)
             .copied()
+    }
+
+    pub fn add_workload_index(&mut self, kind: WorkloadKind, ns: &str, name: &str, id: WlId) {
+        if !self.workload_index.contains_key(ns) {
+            self.workload_index
+                .insert(ns.to_string(), Default::default());
+        }
+        if let Some(kinds) = self.workload_index.get_mut(ns) {
+            kinds[kind_order(kind) as usize].insert(name.to_string(), id);
+        }
+    }
+
+    pub fn pod_id(&self, ns: &str, name: &str) -> Option<PodId> {
+        self.pod_index.get(ns)?.get(name).copied()
+    }
+
+    /// Workloads in listing order (namespace, kind, name), optionally one namespace.
+    pub fn workload_ids(&self, ns: Option<&str>) -> Vec<WlId> {
+        let per_ns = |kinds: &[BTreeMap<String, WlId>; 3]| {
+            kinds
+                .iter()
+                .flat_map(|m| m.values().copied())
+                .collect::<Vec<_>>()
+        };
+        match ns {
+            Some(ns) => self.workload_index.get(ns).map(per_ns).unwrap_or_default(),
+            None => self.workload_index.values().flat_map(per_ns).collect(),
+        }
+    }
+
+    /// Pods in listing order (namespace, name), optionally one namespace.
+    pub fn pod_ids(&self, ns: Option<&str>) -> Vec<PodId> {
+        match ns {
+            Some(ns) => self
+                .pod_index
+                .get(ns)
+                .map(|m| m.values().copied().collect())
+                .unwrap_or_default(),
+            None => self
+                .pod_index
+                .values()
+                .flat_map(|m| m.values().copied())
+                .collect(),
+        }
     }
 
     /// Add a pod and schedule its start. `owner` decides the template.
     pub fn insert_pod(&mut self, mut pod: Pod) -> PodId {
-        let id = self.pods.len();
+        let id = self.free_pods.pop().unwrap_or(self.pods.len());
         pod.uid = self.next_uid;
         self.next_uid += 1;
-        self.pod_index
-            .insert((pod.namespace.clone(), pod.name.clone()), id);
+        if !self.pod_index.contains_key(&pod.namespace) {
+            self.pod_index
+                .insert(pod.namespace.clone(), BTreeMap::new());
+        }
+        if let Some(names) = self.pod_index.get_mut(&pod.namespace) {
+            names.insert(pod.name.clone(), id);
+        }
         if let Some(wl) = pod.owner {
             self.workloads[wl].pods.insert(id);
         }
-        self.pods.push(Some(pod));
+        if id == self.pods.len() {
+            self.pods.push(Some(pod));
+        } else {
+            self.pods[id] = Some(pod);
+        }
         id
     }
 
@@ -701,8 +757,13 @@ impl World {
             self.never_ready_log
                 .push(format!("{}/{}", p.namespace, p.name));
         }
-        self.pod_index
-            .remove(&(p.namespace.clone(), p.name.clone()));
+        if let Some(names) = self.pod_index.get_mut(&p.namespace) {
+            names.remove(&p.name);
+            if names.is_empty() {
+                self.pod_index.remove(&p.namespace);
+            }
+        }
+        self.free_pods.push(id);
         self.awaiting_leaf.remove(&id);
         if let (Some(unit), Some(class)) = (p.unit, p.contrib) {
             self.outage.set_pod_class(unit, Some(class), None);
