@@ -22,6 +22,7 @@ pub mod pki;
 pub mod report;
 mod rollout;
 pub mod scenario;
+mod steady;
 mod trustmanager;
 mod world;
 
@@ -152,12 +153,19 @@ impl World {
     /// Until complete or failed, or the deadline; time moves event by event.
     fn wait_rollout(&mut self, wl: usize, timeout: u32) -> ClusterResult<RolloutStatus> {
         let deadline = self.now + i64::from(timeout);
+        // The status is a function of these; recompute it only when they change.
+        let mut last: Option<(rollout::StatusInputs, RolloutStatus)> = None;
         loop {
             self.settle();
-            let status = self.rollout_status(wl)?;
+            let inputs = self.status_inputs(wl);
+            let status = match last.take() {
+                Some((prev, status)) if prev == inputs => status,
+                _ => self.rollout_status(wl)?,
+            };
             if status.phase != RolloutPhase::Progressing || self.now >= deadline {
                 return Ok(status);
             }
+            last = Some((inputs, status));
             let next = self
                 .next_event_time()
                 .map_or(deadline, |t| t.min(deadline))
