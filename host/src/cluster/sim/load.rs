@@ -291,6 +291,7 @@ impl World {
             loaded_pods.push(self.add_loaded_pod(p, &replica_sets)?);
         }
         self.adopt_pod_revisions(&hash_known);
+        self.adopt_node_names();
         self.fill_steady_pods();
         self.bring_up_pods(&loaded_pods);
         self.configure_traffic()?;
@@ -574,6 +575,29 @@ impl World {
             known = true;
         }
         Ok((id, known))
+    }
+
+    /// A scenario holding DaemonSet pods names the cluster's nodes: a
+    /// DaemonSet runs on every node, so those (and any other pod's node) are
+    /// the nodes, not `spec.nodes` generated ones.
+    fn adopt_node_names(&mut self) {
+        let has_daemon_pods = self.pods.iter().flatten().any(|p| {
+            p.owner
+                .is_some_and(|wl| self.workloads[wl].kind == WorkloadKind::DaemonSet)
+        });
+        if !has_daemon_pods {
+            return;
+        }
+        let nodes: std::collections::BTreeSet<String> =
+            self.pods.iter().flatten().map(|p| p.node.clone()).collect();
+        let mut nodes: Vec<String> = nodes.into_iter().collect();
+        // node-2 before node-10.
+        nodes.sort_by_key(|n| {
+            let stem = n.trim_end_matches(|c: char| c.is_ascii_digit());
+            (stem.to_string(), n[stem.len()..].parse::<u64>().ok())
+        });
+        self.node_names = nodes;
+        self.spec.nodes = self.node_names.len() as u32;
     }
 
     /// A plain `kubectl get -o yaml` dump names revisions the simulator did

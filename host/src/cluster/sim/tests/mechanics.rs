@@ -506,3 +506,121 @@ async fn explicit_traffic_narrows_the_pairs_checked() {
     // One listed pair plus each meshed workload to identity and destination.
     assert!(max <= 1 + 2 * 20, "{max}");
 }
+
+/// What `kubectl get ns,deploy,rs,ds,pods -o yaml` prints for a small
+/// cluster: revisions, nodes and owners the simulator did not make.
+const KUBECTL_DUMP: &str = r#"
+apiVersion: v1
+kind: List
+items:
+- apiVersion: v1
+  kind: Namespace
+  metadata:
+    name: web
+    annotations: {linkerd.io/inject: enabled}
+    uid: 5b1e
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: api, namespace: web, generation: 4, labels: {app: api}}
+  spec:
+    replicas: 1
+    selector: {matchLabels: {app: api}}
+    template:
+      metadata: {labels: {app: api}}
+      spec: {containers: [{name: api, image: api:2}]}
+  status: {observedGeneration: 4, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1}
+- apiVersion: apps/v1
+  kind: ReplicaSet
+  metadata:
+    name: api-7d9f8c6b5
+    namespace: web
+    ownerReferences: [{apiVersion: apps/v1, kind: Deployment, name: api, controller: true}]
+  spec:
+    selector: {matchLabels: {app: api}}
+- apiVersion: apps/v1
+  kind: DaemonSet
+  metadata: {name: agent, namespace: web, labels: {app: agent}}
+  spec:
+    selector: {matchLabels: {app: agent}}
+    template:
+      metadata: {labels: {app: agent}}
+      spec: {containers: [{name: agent}]}
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: api-7d9f8c6b5-x2x9q
+    namespace: web
+    labels: {app: api, pod-template-hash: 7d9f8c6b5}
+    ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: api-7d9f8c6b5, controller: true}]
+  spec:
+    nodeName: ip-10-0-1-17
+    containers: [{name: api}]
+  status: {phase: Running}
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: agent-qq8vd
+    namespace: web
+    labels: {app: agent, controller-revision-hash: 6c9b4f7d5c}
+    ownerReferences: [{apiVersion: apps/v1, kind: DaemonSet, name: agent, controller: true}]
+  spec:
+    nodeName: ip-10-0-1-17
+    containers: [{name: agent}]
+  status: {phase: Running}
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: agent-m4k2z
+    namespace: web
+    labels: {app: agent, controller-revision-hash: 6c9b4f7d5c}
+    ownerReferences: [{apiVersion: apps/v1, kind: DaemonSet, name: agent, controller: true}]
+  spec:
+    nodeName: ip-10-0-2-31
+    containers: [{name: agent}]
+  status: {phase: Running}
+"#;
+
+#[tokio::test]
+async fn a_kubectl_dump_loads_as_is_and_stays_put() {
+    let sim = SimCluster::from_yaml(KUBECTL_DUMP).unwrap();
+    let before = sim.list_pods(Some("web"), "").await.unwrap();
+    assert_eq!(before.len(), 3);
+    // Injected by the namespace annotation, ready, owned through the ReplicaSet.
+    assert!(
+        before
+            .iter()
+            .all(|p| p.ready && p.containers.contains(&"linkerd-proxy".into()))
+    );
+    let api = before.iter().find(|p| p.name.starts_with("api-")).unwrap();
+    assert_eq!(api.owner.as_ref().unwrap().name, "api");
+    sim.wait(600).await.unwrap();
+    assert_eq!(sim.list_pods(Some("web"), "").await.unwrap(), before);
+    let ds = sim
+        .get_workload(WorkloadKind::DaemonSet, "web", "agent")
+        .await
+        .unwrap();
+    assert_eq!((ds.desired, ds.updated, ds.ready), (2, 2, 2));
+    let st = sim
+        .rollout_status(WorkloadKind::Deployment, "web", "api")
+        .await
+        .unwrap();
+    assert_eq!(st.phase, RolloutPhase::Complete, "{}", st.message);
+    // A restart rolls onto the same nodes.
+    let w = sim
+        .get_workload(WorkloadKind::DaemonSet, "web", "agent")
+        .await
+        .unwrap();
+    restart_and_wait(&sim, &w).await;
+    let nodes: BTreeSet<String> = sim
+        .list_pods(Some("web"), "app=agent")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.node_name)
+        .collect();
+    assert_eq!(
+        nodes,
+        BTreeSet::from(["ip-10-0-1-17".to_string(), "ip-10-0-2-31".to_string()])
+    );
+    assert_eq!(sim.simulation_report().outage.broken_pair_seconds, 0.0);
+}
