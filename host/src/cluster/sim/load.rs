@@ -718,8 +718,9 @@ impl World {
         let mesh = match owner {
             Some(wl) => self.workloads[wl].mesh,
             None if ns == CONTROL_PLANE_NS && has_proxy => Mesh::ControlPlane,
-            None if has_proxy => Mesh::Injected,
-            None => Mesh::Off,
+            None if ns == CONTROL_PLANE_NS => Mesh::Off,
+            // A bare pod is injected like any other: by its namespace or its own annotation.
+            None => mesh_for(&ns, self.namespaces.get(&ns), &annotations, &all),
         };
         let env_roots = p
             .spec

@@ -624,3 +624,31 @@ async fn a_kubectl_dump_loads_as_is_and_stays_put() {
     );
     assert_eq!(sim.simulation_report().outage.broken_pair_seconds, 0.0);
 }
+
+#[tokio::test]
+async fn a_bare_meshed_pod_is_left_behind_by_a_rotation() {
+    let text = format!(
+        "{SMALL}---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: debug-shell\n  namespace: web\n  \
+         labels: {{app: debug}}\nspec:\n  containers:\n  - name: shell\n"
+    );
+    let sim = SimCluster::from_yaml(&text).unwrap();
+    let pod = sim.list_pods(Some("web"), "app=debug").await.unwrap();
+    assert!(pod[0].owner.is_none());
+    assert!(pod[0].ready && pod[0].containers.contains(&"linkerd-proxy".into()));
+    rotate_safely(&sim).await;
+    let r = sim.simulation_report();
+    // Nothing restarts a bare pod (or the paused Deployment): they keep the
+    // old roots and leaf, and lose everything once the old anchor leaves
+    // the bundle.
+    assert!(r.outage.broken_pair_seconds > 0.0);
+    let w = r.outage.windows.last().unwrap();
+    assert_eq!(w.end, sim.now().await);
+    assert!(
+        w.sample_pairs
+            .iter()
+            .all(|p| p.contains("web/Pod/debug-shell") || p.contains("web/Deployment/frozen")),
+        "{w:#?}"
+    );
+    assert_eq!(r.final_state.proxies_trusting_retired_anchor, 2);
+    assert_eq!(r.final_state.proxies_with_retired_chain_leaf, 2);
+}
