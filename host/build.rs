@@ -43,7 +43,8 @@ const LEAKING_VARS: &[&str] = &[
 ];
 
 fn main() {
-    let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let manifest_dir =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let workspace = manifest_dir
         .parent()
         .expect("host/ sits inside the workspace")
@@ -53,8 +54,19 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target").join("guests"));
 
-    for watched in ["guests/Cargo.toml", "guests/Cargo.lock", "guests/sdk", "guests/linkerd-rotation", "guests/examples", "wit", "tests/guests"] {
-        println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
+    for watched in [
+        "guests/Cargo.toml",
+        "guests/Cargo.lock",
+        "guests/sdk",
+        "guests/linkerd-rotation",
+        "guests/examples",
+        "wit",
+        "tests/guests",
+    ] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            workspace.join(watched).display()
+        );
     }
     println!("cargo:rerun-if-env-changed=ROTOR_GUESTS_TARGET_DIR");
 
@@ -69,7 +81,10 @@ fn main() {
             default_policy.display()
         );
     }
-    println!("cargo:rustc-env=ROTOR_DEFAULT_POLICY={}", default_policy.display());
+    println!(
+        "cargo:rustc-env=ROTOR_DEFAULT_POLICY={}",
+        default_policy.display()
+    );
     println!("cargo:rustc-env=ROTOR_GUESTS_DIR={}", out.display());
 }
 
@@ -83,7 +98,11 @@ fn check_target_installed() {
         .filter(|o| o.status.success())
         .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
     if let Some(sysroot) = sysroot {
-        let lib = sysroot.join("lib").join("rustlib").join(GUEST_TARGET).join("lib");
+        let lib = sysroot
+            .join("lib")
+            .join("rustlib")
+            .join(GUEST_TARGET)
+            .join("lib");
         if !lib.is_dir() {
             panic!(
                 "the Rust target {GUEST_TARGET} is not installed (no {}); run `rustup target add {GUEST_TARGET}`",
@@ -125,9 +144,15 @@ fn build_guests(guests: &Path, target_dir: &Path) {
     };
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        if stderr.contains("can't find crate for `core`") || stderr.contains("target may not be installed") {
-            panic!("the Rust target {GUEST_TARGET} is not installed; run `rustup target add {GUEST_TARGET}`\n{stderr}");
+        if stderr.contains("can't find crate for `core`")
+            || stderr.contains("target may not be installed")
+        {
+            panic!(
+                "the Rust target {GUEST_TARGET} is not installed; run `rustup target add {GUEST_TARGET}`\n{stderr}"
+            );
         }
-        panic!("building the guests workspace (guests/Cargo.toml) for {GUEST_TARGET} failed:\n{stderr}");
+        panic!(
+            "building the guests workspace (guests/Cargo.toml) for {GUEST_TARGET} failed:\n{stderr}"
+        );
     }
 }

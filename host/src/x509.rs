@@ -96,9 +96,7 @@ fn summarize(cert: &X509Certificate<'_>, der: &[u8]) -> CertificateSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rcgen::{
-        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
-    };
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 
     fn ca(cn: &str) -> CertifiedIssuer<'static, KeyPair> {
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
@@ -128,7 +126,10 @@ mod tests {
         assert_eq!(certs[1].subject, "CN=root-b.linkerd.cluster.local");
         assert!(certs[0].is_ca);
         assert!(certs[0].not_after > certs[0].not_before);
-        assert_eq!(certs[0].fingerprint_sha256, hex::encode(Sha256::digest(a.der())));
+        assert_eq!(
+            certs[0].fingerprint_sha256,
+            hex::encode(Sha256::digest(a.der()))
+        );
         assert_ne!(certs[0].fingerprint_sha256, certs[1].fingerprint_sha256);
         assert!(!certs[0].serial.is_empty());
     }
@@ -150,11 +151,21 @@ mod tests {
 
     #[test]
     fn bad_pem_is_invalid() {
-        for input in ["", "not pem at all", "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"] {
+        for input in [
+            "",
+            "not pem at all",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        ] {
             let err = parse_pem(input).expect_err("must fail");
-            assert!(matches!(err, ClusterError::Invalid(_)), "{input:?}: {err:?}");
+            assert!(
+                matches!(err, ClusterError::Invalid(_)),
+                "{input:?}: {err:?}"
+            );
         }
         let anchor = ca("root");
-        assert!(matches!(verify_signed_by("garbage", &anchor.pem()), Err(ClusterError::Invalid(_))));
+        assert!(matches!(
+            verify_signed_by("garbage", &anchor.pem()),
+            Err(ClusterError::Invalid(_))
+        ));
     }
 }

@@ -20,7 +20,11 @@ pub fn default_cache_dir(explicit: Option<&Path>) -> Option<PathBuf> {
     if let Some(dir) = explicit {
         return Some(dir.to_path_buf());
     }
-    let non_empty = |var: &str| std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let non_empty = |var: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(dir) = non_empty("ROTOR_CACHE_DIR") {
         return Some(dir);
     }
@@ -100,9 +104,7 @@ impl ComponentCache {
             source,
         })?;
         let path = self.entry(key);
-        let tmp = self
-            .dir
-            .join(format!(".{key}.{}.tmp", std::process::id()));
+        let tmp = self.dir.join(format!(".{key}.{}.tmp", std::process::id()));
         let io = |source| CacheWriteError::Io {
             path: tmp.clone(),
             source,

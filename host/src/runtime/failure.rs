@@ -83,11 +83,18 @@ impl RunFailure {
             WitError::Unavailable(m) => ("unavailable", m),
             WitError::Internal(m) => ("internal", m),
         };
-        RunFailure::new(FailureKind::PolicyError, format!("policy returned an error: {what}: {why}"))
+        RunFailure::new(
+            FailureKind::PolicyError,
+            format!("policy returned an error: {what}: {why}"),
+        )
     }
 
     /// Classify an error that ended the guest call.
-    pub fn from_trap(error: &wasmtime::Error, memory: Option<&MemoryCapExceeded>, cpu_seconds: u64) -> RunFailure {
+    pub fn from_trap(
+        error: &wasmtime::Error,
+        memory: Option<&MemoryCapExceeded>,
+        cpu_seconds: u64,
+    ) -> RunFailure {
         let (kind, message) = if let Some(limit) = error.downcast_ref::<RunLimitExceeded>() {
             (FailureKind::RunDeadline, limit.to_string())
         } else if let Some(cap) = error.downcast_ref::<MemoryCapExceeded>().or(memory) {
@@ -103,23 +110,30 @@ impl RunFailure {
                     FailureKind::Trap,
                     "policy trapped: unreachable instruction executed (a panic or abort in the policy)".to_string(),
                 ),
+                Trap::MemoryOutOfBounds => (
+                    FailureKind::Trap,
+                    format!("policy trapped: {trap} (a Rust policy whose stack overflows ends this way)"),
+                ),
                 other => (FailureKind::Trap, format!("policy trapped: {other}")),
             }
         } else {
-            (FailureKind::Trap, format!("policy failed: {}", one_line(&format!("{error:#}"))))
+            (
+                FailureKind::Trap,
+                format!("policy failed: {}", one_line(&format!("{error:#}"))),
+            )
         };
         let mut failure = RunFailure::new(kind, message);
         if let Some(trace) = error.downcast_ref::<WasmBacktrace>() {
-            failure.backtrace = trace
-                .frames()
-                .iter()
-                .take(64)
-                .map(|frame| {
-                    let name = frame.func_name().unwrap_or("<unnamed>");
-                    let module = frame.module().name().unwrap_or("<module>");
-                    format!("{module}!{name}")
-                })
-                .collect();
+            failure.backtrace = collapse_frames(trace.frames().iter().map(|frame| {
+                let name = frame
+                    .func_name()
+                    .map(|n| format!("{:#}", rustc_demangle::demangle(n)))
+                    .unwrap_or_else(|| format!("<wasm function {}>", frame.func_index()));
+                match frame.module().name() {
+                    Some(module) => format!("{module}!{name}"),
+                    None => name,
+                }
+            }));
         }
         failure
     }
@@ -127,7 +141,9 @@ impl RunFailure {
     pub fn wall_clock(seconds: u64) -> RunFailure {
         RunFailure::new(
             FailureKind::WallClock,
-            format!("wall-clock limit of {seconds} s exceeded (the run was cancelled while the policy or a host call was still busy)"),
+            format!(
+                "wall-clock limit of {seconds} s exceeded (the run was cancelled while the policy or a host call was still busy)"
+            ),
         )
     }
 
@@ -137,6 +153,26 @@ impl RunFailure {
         self.stderr = (!stderr.is_empty()).then_some(stderr);
         self
     }
+}
+
+/// Runs of the same frame (recursion) become one line with a count.
+fn collapse_frames(frames: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<(String, usize)> = Vec::new();
+    for frame in frames {
+        match out.last_mut() {
+            Some((last, count)) if *last == frame => *count += 1,
+            _ => out.push((frame, 1)),
+        }
+    }
+    out.into_iter()
+        .map(|(frame, count)| {
+            if count == 1 {
+                frame
+            } else {
+                format!("{frame} (x{count})")
+            }
+        })
+        .collect()
 }
 
 fn one_line(text: &str) -> String {

@@ -53,14 +53,27 @@ impl workloads::Host for HostState {
         kind: Option<WorkloadKind>,
         label_selector: String,
     ) -> HostResult<Vec<Workload>> {
-        guarded!(self.guard.list_workloads(namespace.as_deref(), kind, &label_selector))
+        guarded!(
+            self.guard
+                .list_workloads(namespace.as_deref(), kind, &label_selector)
+        )
     }
 
-    async fn get_workload(&mut self, kind: WorkloadKind, namespace: String, name: String) -> HostResult<Workload> {
+    async fn get_workload(
+        &mut self,
+        kind: WorkloadKind,
+        namespace: String,
+        name: String,
+    ) -> HostResult<Workload> {
         guarded!(self.guard.get_workload(kind, &namespace, &name))
     }
 
-    async fn restart_workload(&mut self, kind: WorkloadKind, namespace: String, name: String) -> HostResult<Timestamp> {
+    async fn restart_workload(
+        &mut self,
+        kind: WorkloadKind,
+        namespace: String,
+        name: String,
+    ) -> HostResult<Timestamp> {
         guarded!(self.guard.restart_workload(kind, &namespace, &name))
     }
 
@@ -70,7 +83,10 @@ impl workloads::Host for HostState {
         kind: WorkloadKind,
         label_selector: String,
     ) -> HostResult<Vec<ObjectRef>> {
-        guarded!(self.guard.restart_workloads(&namespace, kind, &label_selector))
+        guarded!(
+            self.guard
+                .restart_workloads(&namespace, kind, &label_selector)
+        )
     }
 
     async fn get_rollout_status(
@@ -89,12 +105,19 @@ impl workloads::Host for HostState {
         name: String,
         timeout_seconds: u32,
     ) -> HostResult<RolloutStatus> {
-        guarded!(self.guard.wait_rollout(kind, &namespace, &name, timeout_seconds))
+        guarded!(
+            self.guard
+                .wait_rollout(kind, &namespace, &name, timeout_seconds)
+        )
     }
 }
 
 impl pods::Host for HostState {
-    async fn list_pods(&mut self, namespace: Option<String>, label_selector: String) -> HostResult<Vec<Pod>> {
+    async fn list_pods(
+        &mut self,
+        namespace: Option<String>,
+        label_selector: String,
+    ) -> HostResult<Vec<Pod>> {
         guarded!(self.guard.list_pods(namespace.as_deref(), &label_selector))
     }
 
@@ -108,11 +131,18 @@ impl pods::Host for HostState {
 }
 
 impl certificates::Host for HostState {
-    async fn get_certificate(&mut self, namespace: String, name: String) -> HostResult<Certificate> {
+    async fn get_certificate(
+        &mut self,
+        namespace: String,
+        name: String,
+    ) -> HostResult<Certificate> {
         guarded!(self.guard.get_certificate(&namespace, &name))
     }
 
-    async fn list_certificates(&mut self, namespace: Option<String>) -> HostResult<Vec<Certificate>> {
+    async fn list_certificates(
+        &mut self,
+        namespace: Option<String>,
+    ) -> HostResult<Vec<Certificate>> {
         guarded!(self.guard.list_certificates(namespace.as_deref()))
     }
 
@@ -138,7 +168,11 @@ impl config_maps::Host for HostState {
 }
 
 impl events::Host for HostState {
-    async fn list_events(&mut self, involved: ObjectRef, reason: Option<String>) -> HostResult<Vec<Event>> {
+    async fn list_events(
+        &mut self,
+        involved: ObjectRef,
+        reason: Option<String>,
+    ) -> HostResult<Vec<Event>> {
         guarded!(self.guard.list_events(&involved, reason.as_deref()))
     }
 
@@ -194,9 +228,15 @@ impl clock::Host for HostState {
 }
 
 impl log::Host for HostState {
-    async fn log(&mut self, level: Level, message: String, fields: Vec<KeyValue>) -> wasmtime::Result<()> {
+    async fn log(
+        &mut self,
+        level: Level,
+        message: String,
+        fields: Vec<KeyValue>,
+    ) -> wasmtime::Result<()> {
         self.guard.count("log");
-        self.log.record(level, &message, &fields, self.guard.redactor());
+        self.log
+            .record(level, &message, &fields, self.guard.redactor());
         Ok(())
     }
 

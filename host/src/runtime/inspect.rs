@@ -66,7 +66,10 @@ impl Runtime {
                 functions: instance_functions(self, &item.ty),
             });
         }
-        info.exports = ty.exports(&self.engine).map(|(name, _)| name.to_string()).collect();
+        info.exports = ty
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
         if let Err(e) = self.load(label, wasm) {
             info.cannot_run = Some(e.to_string());
         }
@@ -82,13 +85,20 @@ impl PolicyInfo {
         out.push_str(&format!("size:     {} bytes\n", self.size_bytes));
         out.push_str(&format!("sha256:   {}\n", self.sha256));
         match &self.cannot_run {
-            None => out.push_str(&format!("runnable: yes (this rotor provides {})\n", self.host_provides)),
+            None => out.push_str(&format!(
+                "runnable: yes (this rotor provides {})\n",
+                self.host_provides
+            )),
             Some(why) => out.push_str(&format!("runnable: no: {why}\n")),
         }
         if !self.imports.is_empty() {
             out.push_str("imports:\n");
             for import in &self.imports {
-                let mark = if import.provided { "ok     " } else { "MISSING" };
+                let mark = if import.provided {
+                    "ok     "
+                } else {
+                    "MISSING"
+                };
                 out.push_str(&format!("  {mark} {}", import.name));
                 if !import.functions.is_empty() {
                     out.push_str(&format!(" ({})", import.functions.join(", ")));

@@ -102,11 +102,23 @@ impl Runtime {
         })
     }
 
-    pub(super) fn compile(&self, label: &str, wasm: &[u8]) -> Result<(Component, CacheUse, String), LoadError> {
+    pub(super) fn compile(
+        &self,
+        label: &str,
+        wasm: &[u8],
+    ) -> Result<(Component, CacheUse, String), LoadError> {
         match wasm_kind(wasm) {
             WasmKind::Component => {}
-            WasmKind::CoreModule => return Err(LoadError::CoreModule { label: label.into() }),
-            WasmKind::NotWasm => return Err(LoadError::NotWasm { label: label.into() }),
+            WasmKind::CoreModule => {
+                return Err(LoadError::CoreModule {
+                    label: label.into(),
+                });
+            }
+            WasmKind::NotWasm => {
+                return Err(LoadError::NotWasm {
+                    label: label.into(),
+                });
+            }
         }
         let sha256 = sha256_hex(wasm);
         let Some(cache) = &self.cache else {
@@ -121,7 +133,9 @@ impl Runtime {
         let component = self.compile_fresh(label, wasm)?;
         match cache.store(&key, &component) {
             Ok(path) => tracing::debug!(path = %path.display(), "compiled policy cached"),
-            Err(e) => tracing::warn!(error = %e, "compiled policy not cached; the next run compiles again"),
+            Err(e) => {
+                tracing::warn!(error = %e, "compiled policy not cached; the next run compiles again")
+            }
         }
         Ok((component, CacheUse::Miss, sha256))
     }
@@ -145,10 +159,17 @@ impl Runtime {
     }
 
     /// Name the import that cannot be satisfied, and whether a newer rotor would.
-    fn explain_link_failure(&self, label: &str, component: &Component, error: &wasmtime::Error) -> LoadError {
+    fn explain_link_failure(
+        &self,
+        label: &str,
+        component: &Component,
+        error: &wasmtime::Error,
+    ) -> LoadError {
         let imports = import_names(self, component);
         if let Some(import) = imports.iter().find(|name| is_newer_policy_import(name)) {
-            return LoadError::NewerWit { import: import.clone() };
+            return LoadError::NewerWit {
+                import: import.clone(),
+            };
         }
         if let Some(import) = imports.iter().find(|name| !is_provided_package(name)) {
             return LoadError::UnknownImport {
@@ -215,8 +236,10 @@ pub fn is_provided_package(name: &str) -> bool {
             v.0 == p.0 && v.1 == p.1 && v <= p
         });
     }
-    matches!(package, "wasi:io" | "wasi:cli" | "wasi:clocks" | "wasi:random" | "wasi:filesystem" | "wasi:sockets")
-        && import_version(name).is_some_and(|v| v.0 == 0 && v.1 == 2)
+    matches!(
+        package,
+        "wasi:io" | "wasi:cli" | "wasi:clocks" | "wasi:random" | "wasi:filesystem" | "wasi:sockets"
+    ) && import_version(name).is_some_and(|v| v.0 == 0 && v.1 == 2)
 }
 
 fn one_line(text: &str) -> String {

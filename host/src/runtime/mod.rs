@@ -13,6 +13,9 @@ pub mod policy_log;
 pub mod state;
 pub mod steps;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,6 +35,13 @@ pub use inspect::PolicyInfo;
 pub use load::{CacheUse, LoadError, LoadTimings, LoadedPolicy, WasmKind};
 pub use state::HostState;
 pub use steps::Step;
+
+/// rotor's default policy (`guests/linkerd-rotation`), built by `build.rs`.
+pub const DEFAULT_POLICY: &[u8] = include_bytes!(env!("ROTOR_DEFAULT_POLICY"));
+
+/// The directory holding every component the guests workspace built
+/// (`hello.wasm`, `hostile.wasm`, ...), for tests and examples.
+pub const GUESTS_DIR: &str = env!("ROTOR_GUESTS_DIR");
 
 /// In the simulator the deadline is virtual; the wall clock still bounds a
 /// run whose policy is stuck in host calls, at most this long.
@@ -152,7 +162,8 @@ impl Runtime {
         let mut instantiate_ms = 0.0;
         let mut call_ms = 0.0;
 
-        let instantiated = tokio::time::timeout_at(deadline, policy.pre.instantiate_async(&mut store)).await;
+        let instantiated =
+            tokio::time::timeout_at(deadline, policy.pre.instantiate_async(&mut store)).await;
         instantiate_ms += wall_started.elapsed().as_secs_f64() * 1000.0;
         let call_result = match instantiated {
             Err(_) => Err(RunFailure::wall_clock(wall_limit.as_secs())),
@@ -167,13 +178,21 @@ impl Runtime {
             }
             Ok(Ok(instance)) => {
                 let call_started = Instant::now();
-                let called = tokio::time::timeout_at(deadline, instance.call_run(&mut store, &policy_config)).await;
+                let called = tokio::time::timeout_at(
+                    deadline,
+                    instance.call_run(&mut store, &policy_config),
+                )
+                .await;
                 call_ms += call_started.elapsed().as_secs_f64() * 1000.0;
                 match called {
                     Err(_) => Err(RunFailure::wall_clock(wall_limit.as_secs())),
                     Ok(Err(e)) => {
                         let memory = store.data().limiter.exceeded.clone();
-                        Err(RunFailure::from_trap(&e, memory.as_ref(), limits.cpu_seconds))
+                        Err(RunFailure::from_trap(
+                            &e,
+                            memory.as_ref(),
+                            limits.cpu_seconds,
+                        ))
                     }
                     Ok(Ok(Err(policy_error))) => Err(RunFailure::policy_error(&policy_error)),
                     Ok(Ok(Ok(summary))) => Ok(summary),

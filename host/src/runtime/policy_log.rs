@@ -18,7 +18,13 @@ pub struct PolicyLog {
 }
 
 impl PolicyLog {
-    pub fn record(&mut self, level: Level, message: &str, fields: &[KeyValue], redactor: &Redactor) {
+    pub fn record(
+        &mut self,
+        level: Level,
+        message: &str,
+        fields: &[KeyValue],
+        redactor: &Redactor,
+    ) {
         let message = clip(&redactor.redact(message), MAX_MESSAGE_BYTES);
         if level == Level::Error {
             self.last_error = Some(message.clone());
@@ -81,6 +87,10 @@ mod tests {
         log.record(Level::Error, "leaked hunter2hunter2", &[], &r);
         assert_eq!(log.last_error.as_deref(), Some("leaked [redacted]"));
         log.record(Level::Error, &"x".repeat(MAX_MESSAGE_BYTES * 2), &[], &r);
-        assert!(log.last_error.as_ref().is_some_and(|m| m.len() <= MAX_MESSAGE_BYTES + 4));
+        assert!(
+            log.last_error
+                .as_ref()
+                .is_some_and(|m| m.len() <= MAX_MESSAGE_BYTES + 4)
+        );
     }
 }

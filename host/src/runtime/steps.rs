@@ -73,7 +73,11 @@ impl StepRecorder {
 
     /// At the end of the run: a step left open ends with the run's verdict.
     pub fn finish(mut self, now: Timestamp, run_ok: bool) -> Vec<Step> {
-        let detail = if run_ok { "policy returned" } else { "run ended during this step" };
+        let detail = if run_ok {
+            "policy returned"
+        } else {
+            "run ended during this step"
+        };
         self.close_open(now, run_ok, detail);
         self.steps
     }
