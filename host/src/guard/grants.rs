@@ -213,12 +213,16 @@ mod tests {
 
     #[test]
     fn validate_rejects_malformed_entries() {
-        let mut g = Grants::default();
-        g.write_secrets = vec!["just-a-name".into()];
+        let g = Grants {
+            write_secrets: vec!["just-a-name".into()],
+            ..Grants::default()
+        };
         let (field, _) = g.validate().expect_err("needs namespace/name");
         assert_eq!(field, "grants.writeSecrets");
-        let mut g = Grants::default();
-        g.read_namespaces = vec!["a/b".into()];
+        let g = Grants {
+            read_namespaces: vec!["a/b".into()],
+            ..Grants::default()
+        };
         assert_eq!(
             g.validate().expect_err("no slash").0,
             "grants.readNamespaces"

@@ -25,8 +25,10 @@ fn denied(result: GuardResult<impl std::fmt::Debug>) -> String {
 
 #[tokio::test]
 async fn reads_outside_granted_namespaces_are_denied_or_filtered() {
-    let mut grants = Grants::default();
-    grants.read_namespaces = vec!["linkerd*".into()];
+    let grants = Grants {
+        read_namespaces: vec!["linkerd*".into()],
+        ..Grants::default()
+    };
     let (_, mut guard) = guard_with(grants, false).await;
 
     let names: Vec<String> = guard
@@ -73,8 +75,10 @@ async fn missing_verb_is_denied_and_audited_without_reaching_the_backend() {
 
 #[tokio::test]
 async fn write_namespace_grant_is_enforced() {
-    let mut grants = Grants::default();
-    grants.write_namespaces = vec!["emojivoto".into()];
+    let grants = Grants {
+        write_namespaces: vec!["emojivoto".into()],
+        ..Grants::default()
+    };
     let (cluster, mut guard) = guard_with(grants, false).await;
     guard
         .restart_workload(WorkloadKind::Deployment, "emojivoto", "emojivoto-app")

@@ -197,6 +197,7 @@ pub(super) fn instance_functions(runtime: &Runtime, item: &ComponentItem) -> Vec
     match item {
         ComponentItem::ComponentInstance(instance) => instance
             .exports(&runtime.engine)
+            .filter(|(_, item)| matches!(item.ty, ComponentItem::ComponentFunc(_)))
             .map(|(name, _)| name.to_string())
             .collect(),
         _ => vec![],

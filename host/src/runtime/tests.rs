@@ -27,15 +27,16 @@ fn hostile() -> &'static LoadedPolicy {
 }
 
 fn config(mode: &str) -> RunConfig {
-    let mut config = RunConfig::default();
-    config.policy = Some(serde_json::Value::String(mode.into()));
+    let mut config = RunConfig {
+        policy: Some(serde_json::Value::String(mode.into())),
+        ..RunConfig::default()
+    };
     config.limits.cpu_seconds = 2;
     config.limits.memory_mib = 64;
     config
 }
 
-async fn run_hostile(mode: &str, config: RunConfig) -> (Arc<FakeCluster>, RunOutcome) {
-    let _ = mode;
+async fn run_hostile(config: RunConfig) -> (Arc<FakeCluster>, RunOutcome) {
     let cluster = Arc::new(FakeCluster::new());
     let outcome = runtime()
         .run(hostile(), cluster.clone(), &config, false)
@@ -74,7 +75,7 @@ async fn default_policy_runs_against_the_fake_backend() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sandbox_grants_no_files_env_args_sockets_or_stdin() {
-    let (_, outcome) = run_hostile("sandbox-probe", config("sandbox-probe")).await;
+    let (_, outcome) = run_hostile(config("sandbox-probe")).await;
     let summary = outcome.result.as_ref().expect("probe returns");
     for key in ["file", "listing", "env-var", "socket"] {
         assert!(
@@ -94,7 +95,7 @@ async fn sandbox_grants_no_files_env_args_sockets_or_stdin() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endless_loop_hits_the_cpu_deadline() {
-    let (_, outcome) = run_hostile("loop", config("loop")).await;
+    let (_, outcome) = run_hostile(config("loop")).await;
     let f = failure(&outcome);
     assert_eq!(f.kind, FailureKind::CpuDeadline, "{f}");
     assert_eq!(f.message, "CPU deadline exceeded (2 s)");
@@ -109,7 +110,7 @@ async fn endless_loop_hits_the_cpu_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_bomb_stops_at_the_cap() {
-    let (_, outcome) = run_hostile("memory-bomb", config("memory-bomb")).await;
+    let (_, outcome) = run_hostile(config("memory-bomb")).await;
     let f = failure(&outcome);
     assert_eq!(f.kind, FailureKind::MemoryCap, "{f}");
     assert!(
@@ -120,7 +121,7 @@ async fn memory_bomb_stops_at_the_cap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deep_recursion_traps_with_a_readable_backtrace() {
-    let (_, outcome) = run_hostile("recursion", config("recursion")).await;
+    let (_, outcome) = run_hostile(config("recursion")).await;
     let f = failure(&outcome);
     // Rust keeps its stack in linear memory: overflowing it runs off the
     // bottom of memory before wasm's own stack limit is reached.
@@ -139,7 +140,7 @@ async fn deep_recursion_traps_with_a_readable_backtrace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn panic_message_reaches_the_failure() {
-    let (_, outcome) = run_hostile("panic", config("panic")).await;
+    let (_, outcome) = run_hostile(config("panic")).await;
     let f = failure(&outcome);
     assert_eq!(f.kind, FailureKind::Trap);
     assert!(
@@ -158,7 +159,7 @@ async fn panic_message_reaches_the_failure() {
 async fn waiting_forever_ends_at_the_run_deadline() {
     let mut cfg = config("wait-forever");
     cfg.limits.deadline_seconds = 7200;
-    let (cluster, outcome) = run_hostile("wait-forever", cfg).await;
+    let (cluster, outcome) = run_hostile(cfg).await;
     let f = failure(&outcome);
     assert_eq!(f.kind, FailureKind::RunDeadline, "{f}");
     assert!(
@@ -191,7 +192,7 @@ async fn write_outside_grants_is_denied_and_the_policy_carries_on() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn giant_log_is_capped() {
-    let (_, outcome) = run_hostile("giant-log", config("giant-log")).await;
+    let (_, outcome) = run_hostile(config("giant-log")).await;
     assert!(outcome.result.is_ok(), "{:?}", outcome.result.err());
     assert_eq!(outcome.log_lines, policy_log::MAX_LINES_PER_RUN);
     assert_eq!(outcome.log_dropped, 20_001 - policy_log::MAX_LINES_PER_RUN);
@@ -199,7 +200,7 @@ async fn giant_log_is_capped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn giant_string_argument_is_invalid() {
-    let (_, outcome) = run_hostile("giant-string", config("giant-string")).await;
+    let (_, outcome) = run_hostile(config("giant-string")).await;
     let summary = outcome.result.as_ref().expect("policy handles invalid");
     assert!(
         fact(summary, "outcome").starts_with("invalid: argument label-selector"),
@@ -210,7 +211,7 @@ async fn giant_string_argument_is_invalid() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_runtime_survives_many_failed_runs() {
     for mode in ["panic", "memory-bomb", "succeed"] {
-        let (_, outcome) = run_hostile(mode, config(mode)).await;
+        let (_, outcome) = run_hostile(config(mode)).await;
         assert_eq!(outcome.result.is_ok(), mode == "succeed", "{mode}");
     }
 }
