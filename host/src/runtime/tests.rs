@@ -173,11 +173,7 @@ async fn waiting_forever_ends_at_the_run_deadline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_outside_grants_is_denied_and_the_policy_carries_on() {
-    let (cluster, outcome) = run_hostile(
-        "write-secret-outside-grants",
-        config("write-secret-outside-grants"),
-    )
-    .await;
+    let (cluster, outcome) = run_hostile(config("write-secret-outside-grants")).await;
     let summary = outcome.result.as_ref().expect("policy carries on");
     assert!(
         fact(summary, "write").starts_with("denied: "),
