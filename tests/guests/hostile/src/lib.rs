@@ -16,7 +16,10 @@ impl Policy for Hostile {
                 std::hint::black_box(clock::now());
             },
             "memory-bomb" => memory_bomb(),
-            "recursion" => Ok(summary("recursed", vec![fact("depth", recurse(0).to_string())])),
+            "recursion" => Ok(summary(
+                "recursed",
+                vec![fact("depth", recurse(0).to_string())],
+            )),
             "panic" => panic!("hostile guest panicked on purpose"),
             "sandbox-probe" => Ok(summary("probed the sandbox", sandbox_probe())),
             "wait-forever" => loop {
@@ -39,11 +42,17 @@ fn serde_json_free_parse(config: &str) -> String {
 }
 
 fn fact(key: &str, value: impl Into<String>) -> KeyValue {
-    KeyValue { key: key.to_string(), value: value.into() }
+    KeyValue {
+        key: key.to_string(),
+        value: value.into(),
+    }
 }
 
 fn summary(message: &str, facts: Vec<KeyValue>) -> Summary {
-    Summary { message: message.to_string(), facts }
+    Summary {
+        message: message.to_string(),
+        facts,
+    }
 }
 
 fn spin_forever() -> ! {
@@ -64,7 +73,11 @@ fn memory_bomb() -> Result<Summary, Error> {
 
 fn recurse(depth: u64) -> u64 {
     let pad = std::hint::black_box([depth; 64]);
-    if pad[0] == u64::MAX { depth } else { recurse(depth + 1) + pad[63] - depth }
+    if pad[0] == u64::MAX {
+        depth
+    } else {
+        recurse(depth + 1) + pad[63] - depth
+    }
 }
 
 /// Try what a sandboxed policy must not be able to do and report what happened.
@@ -119,11 +132,17 @@ fn write_secret_outside_grants() -> Result<Summary, Error> {
         Err(Error::Denied(why)) => format!("denied: {why}"),
         Err(other) => format!("other error: {other:?}"),
     };
-    rotor_sdk::warn("secret write refused, carrying on", &[("outcome", &outcome)]);
+    rotor_sdk::warn(
+        "secret write refused, carrying on",
+        &[("outcome", &outcome)],
+    );
     let namespaces = namespaces::list_namespaces("")?;
     Ok(summary(
         "carried on after a refused write",
-        vec![fact("write", outcome), fact("namespaces", namespaces.len().to_string())],
+        vec![
+            fact("write", outcome),
+            fact("namespaces", namespaces.len().to_string()),
+        ],
     ))
 }
 
@@ -143,5 +162,8 @@ fn giant_string() -> Result<Summary, Error> {
         Err(Error::Invalid(why)) => format!("invalid: {why}"),
         Err(other) => format!("other error: {other:?}"),
     };
-    Ok(summary("sent a giant string", vec![fact("outcome", outcome)]))
+    Ok(summary(
+        "sent a giant string",
+        vec![fact("outcome", outcome)],
+    ))
 }
