@@ -25,6 +25,11 @@ impl Policy for Hostile {
             "wait-forever" => loop {
                 clock::wait(3600)?;
             },
+            "stall" => {
+                // One short wait; a stalling backend never returns from it.
+                clock::wait(1)?;
+                Ok(summary("the wait returned", vec![]))
+            }
             "write-secret-outside-grants" => write_secret_outside_grants(),
             "giant-log" => giant_log(),
             "giant-string" => giant_string(),
