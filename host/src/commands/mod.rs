@@ -2,7 +2,7 @@
 //! runtime, reading a policy file, and the errors a user sees as one line.
 
 pub mod inspect;
-// pub mod simulate;
+pub mod simulate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,8 +31,6 @@ pub enum CommandError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
-    #[error("{0}")]
-    Unavailable(&'static str),
     #[error("{what} {path}: cannot write: {source}")]
     Write {
         what: &'static str,
@@ -45,9 +43,7 @@ pub enum CommandError {
 pub async fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
     let options = runtime_options(&cli);
     match cli.command {
-        Command::Simulate(_) => Err(CommandError::Unavailable(
-            "simulate needs the simulator backend, which this build lacks",
-        )),
+        Command::Simulate(args) => simulate::run(args, options).await,
         Command::Inspect(args) => inspect::run(args, options),
     }
 }

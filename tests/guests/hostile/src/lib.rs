@@ -2,7 +2,10 @@
 //! value is the name of the behaviour (a JSON string, e.g. `"loop"`); the
 //! sandbox tests run one component in many ways instead of building many.
 
-use rotor_sdk::{Error, KeyValue, Policy, Summary, clock, log, namespaces, secrets};
+use rotor_sdk::{
+    Error, KeyValue, ObjectRef, Policy, Summary, WorkloadKind, certificates, clock, context,
+    events, log, namespaces, pods, progress, secrets, workloads,
+};
 
 struct Hostile;
 
@@ -31,6 +34,7 @@ impl Policy for Hostile {
                 Ok(summary("the wait returned", vec![]))
             }
             "write-secret-outside-grants" => write_secret_outside_grants(),
+            "mutate" => Ok(summary("tried every mutation", mutate_everything())),
             "giant-log" => giant_log(),
             "giant-string" => giant_string(),
             other => Err(Error::Invalid(format!("unknown hostile mode {other:?}"))),
@@ -171,4 +175,67 @@ fn giant_string() -> Result<Summary, Error> {
         "sent a giant string",
         vec![fact("outcome", outcome)],
     ))
+}
+
+/// One of every mutating call against the standard Linkerd objects; each
+/// outcome becomes a fact ("ok" or the error).
+fn mutate_everything() -> Vec<KeyValue> {
+    fn outcome<T>(result: Result<T, Error>) -> String {
+        match result {
+            Ok(_) => "ok".to_string(),
+            Err(e) => format!("{e:?}"),
+        }
+    }
+    let mut facts = vec![fact("dry-run", context::dry_run().to_string())];
+    let copied = secrets::read_secret("cert-manager", "linkerd-trust-anchor").and_then(|anchor| {
+        secrets::write_secret(&secrets::SecretWrite {
+            namespace: "cert-manager".into(),
+            name: "linkerd-previous-anchor".into(),
+            type_: anchor.type_,
+            data: anchor.data,
+            labels: vec![],
+            annotations: vec![],
+            expected_resource_version: None,
+        })
+    });
+    facts.push(fact("write-secret", outcome(copied)));
+    facts.push(fact(
+        "renew",
+        outcome(certificates::renew_certificate(
+            "cert-manager",
+            "linkerd-trust-anchor",
+        )),
+    ));
+    facts.push(fact(
+        "restart",
+        outcome(workloads::restart_workload(
+            WorkloadKind::Deployment,
+            "linkerd",
+            "linkerd-destination",
+        )),
+    ));
+    let deleted = pods::list_pods(Some("linkerd-viz"), "").and_then(|list| match list.first() {
+        Some(pod) => pods::delete_pod(&pod.namespace, &pod.name),
+        None => Err(Error::NotFound("no pod in linkerd-viz".into())),
+    });
+    facts.push(fact("delete-pod", outcome(deleted)));
+    let involved = ObjectRef {
+        kind: "Deployment".into(),
+        namespace: "linkerd".into(),
+        name: "linkerd-identity".into(),
+    };
+    facts.push(fact(
+        "record-event",
+        outcome(events::record_event(
+            &involved,
+            events::EventType::Normal,
+            "RotorTest",
+            "hostile fixture",
+        )),
+    ));
+    facts.push(fact(
+        "save-progress",
+        outcome(progress::save_progress("{\"step\":1}")),
+    ));
+    facts
 }
