@@ -1,21 +1,18 @@
 //! rotor's default policy: rotates Linkerd's trust anchor and identity issuer
-//! in the safe, gated order.
+//! in the safe, gated order (see `plan::Step`).
+
+mod config;
+mod plan;
 
 use rotor_sdk::{Error, Policy, Summary};
 
 struct LinkerdRotation;
 
 impl Policy for LinkerdRotation {
-    fn run(_config: String) -> Result<Summary, Error> {
-        rotor_sdk::log::begin_step("preflight");
-        let namespaces = rotor_sdk::namespaces::list_namespaces("")?;
-        rotor_sdk::info(
-            "listed namespaces",
-            &[("count", &namespaces.len().to_string())],
-        );
-        rotor_sdk::log::end_step("preflight", true, "");
+    fn run(config: String) -> Result<Summary, Error> {
+        let cfg = config::Config::parse(&config).map_err(|e| Error::Invalid(e.to_string()))?;
         Ok(Summary {
-            message: format!("saw {} namespaces", namespaces.len()),
+            message: format!("mode {}", plan::mode_name(cfg.mode)),
             facts: vec![],
         })
     }
