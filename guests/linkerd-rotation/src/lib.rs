@@ -3,6 +3,7 @@
 
 mod config;
 mod plan;
+mod rotation;
 
 use rotor_sdk::{Error, Policy, Summary};
 
@@ -10,10 +11,9 @@ struct LinkerdRotation;
 
 impl Policy for LinkerdRotation {
     fn run(config: String) -> Result<Summary, Error> {
-        let cfg = config::Config::parse(&config).map_err(|e| Error::Invalid(e.to_string()))?;
-        Ok(Summary {
-            message: format!("mode {}", plan::mode_name(cfg.mode)),
-            facts: vec![],
+        rotation::run(&config).map_err(|e| {
+            rotor_sdk::error("rotation stopped", &[("error", &e.to_string())]);
+            Error::from(e)
         })
     }
 }
