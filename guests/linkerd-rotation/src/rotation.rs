@@ -52,7 +52,11 @@ pub fn run(config_text: &str) -> Result<Summary, RotorError> {
             Step::Done => {}
         }
         run.rec.next = current.next(run.cfg.mode);
-        record::save(&run.rec)?;
+        // The last step is not recorded as done: a run killed before the
+        // record is cleared resumes there (a no-op) instead of starting anew.
+        if run.rec.next != Step::Done {
+            record::save(&run.rec)?;
+        }
     }
     record::clear()?;
     Ok(run.summary())
@@ -787,5 +791,141 @@ impl Run {
             }
         };
         Summary { message, facts }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rotor_sdk::ObjectRef;
+    use rotor_sdk::mesh::{CONTROL_PLANE_NS_LABEL, PROXY_CONTAINER, TRUST_ROOT_ANNOTATION};
+    use rotor_sdk::workloads::UpdateStrategy;
+
+    use super::*;
+
+    fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+
+    fn pod(ns: &str, owner: &str, hash: Option<&str>) -> Pod {
+        Pod {
+            namespace: ns.into(),
+            name: format!("{owner}-abc"),
+            labels: vec![kv(CONTROL_PLANE_NS_LABEL, "linkerd")],
+            annotations: hash
+                .map(|h| kv(TRUST_ROOT_ANNOTATION, h))
+                .into_iter()
+                .collect(),
+            containers: vec![PROXY_CONTAINER.into()],
+            init_containers: vec![],
+            ready: true,
+            phase: "Running".into(),
+            node_name: "n1".into(),
+            start_time: Some(10),
+            owner: Some(ObjectRef {
+                kind: "Deployment".into(),
+                namespace: ns.into(),
+                name: owner.into(),
+            }),
+        }
+    }
+
+    fn deployment(ns: &str, name: &str) -> Workload {
+        Workload {
+            kind: WorkloadKind::Deployment,
+            namespace: ns.into(),
+            name: name.into(),
+            labels: vec![],
+            template_labels: vec![],
+            template_annotations: vec![],
+            selector: format!("app={name}"),
+            strategy: UpdateStrategy::RollingUpdate,
+            paused: false,
+            partition: 0,
+            generation: 1,
+            observed_generation: 1,
+            desired: 1,
+            current: 1,
+            updated: 1,
+            ready: 1,
+            available: 1,
+        }
+    }
+
+    fn mesh() -> Mesh {
+        let spots = [
+            ("linkerd", "linkerd-identity"),
+            ("linkerd", "linkerd-proxy-injector"),
+            ("linkerd-viz", "web"),
+            ("linkerd-jaeger", "collector"),
+            ("shop", "cart"),
+            ("shop", "batch"),
+            ("legacy", "old"),
+        ];
+        Mesh::build(
+            spots.iter().map(|(ns, n)| pod(ns, n, Some("h"))).collect(),
+            spots.iter().map(|(ns, n)| deployment(ns, n)).collect(),
+        )
+    }
+
+    fn names(v: &[(WorkloadId, Workload, Vec<Pod>)]) -> Vec<String> {
+        v.iter()
+            .map(|(id, _, _)| format!("{}/{}", id.namespace, id.name))
+            .collect()
+    }
+
+    #[test]
+    fn groups_split_the_mesh_and_honour_exclusions() {
+        let cfg = Config {
+            extensions: vec!["linkerd-viz".into(), "linkerd-jaeger".into()],
+            exclude_namespaces: vec!["legacy".into()],
+            exclude_workloads: vec!["shop/batch".into()],
+            ..Config::default()
+        };
+        let m = mesh();
+        assert_eq!(
+            names(&group_workloads(&cfg, &m, Group::ControlPlane)),
+            ["linkerd/linkerd-identity", "linkerd/linkerd-proxy-injector"]
+        );
+        assert_eq!(
+            names(&group_workloads(&cfg, &m, Group::Extensions)),
+            ["linkerd-viz/web", "linkerd-jaeger/collector"],
+            "extensions come in the configured order"
+        );
+        assert_eq!(
+            names(&group_workloads(&cfg, &m, Group::DataPlane)),
+            ["shop/cart"]
+        );
+    }
+
+    #[test]
+    fn stale_by_trust_root_hash() {
+        let stale = hash_differs("abcdef0123456789");
+        assert_eq!(stale(&pod("shop", "cart", Some("abcdef0123456789"))), None);
+        assert_eq!(
+            stale(&pod("shop", "cart", Some("0000000000001111"))).as_deref(),
+            Some("trust roots 000000000000 not abcdef012345")
+        );
+        assert!(
+            stale(&pod("shop", "cart", None)).is_some(),
+            "no annotation means unknown roots"
+        );
+    }
+
+    #[test]
+    fn summaries_stay_short() {
+        let ids: Vec<WorkloadId> = (0..12)
+            .map(|i| WorkloadId {
+                kind: mesh::Kind::Deployment,
+                namespace: "ns".into(),
+                name: format!("w{i}"),
+            })
+            .collect();
+        let s = summarise(&ids);
+        assert!(s.starts_with("deployment ns/w0, deployment ns/w1"), "{s}");
+        assert!(s.ends_with("and 2 more"), "{s}");
+        assert_eq!(summarise(&ids[..1]), "deployment ns/w0");
     }
 }

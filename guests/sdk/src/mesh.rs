@@ -109,6 +109,16 @@ pub fn trust_root_hash(pod: &Pod) -> Option<&str> {
     value(&pod.annotations, TRUST_ROOT_ANNOTATION)
 }
 
+/// The workload that owns a pod, when it is one rotor can restart.
+pub fn owner_id(pod: &Pod) -> Option<WorkloadId> {
+    let owner = pod.owner.as_ref()?;
+    Some(WorkloadId {
+        kind: Kind::from_owner_kind(&owner.kind)?,
+        namespace: owner.namespace.clone(),
+        name: owner.name.clone(),
+    })
+}
+
 /// `namespace/name` of a pod.
 pub fn pod_name(pod: &Pod) -> String {
     format!("{}/{}", pod.namespace, pod.name)

@@ -7,7 +7,9 @@
 
 use crate::error::{CallContext, GateError, RotorError};
 use crate::gate::{Check, Clock, HostClock, POLL_SECONDS, seconds_until, wait_for};
-use crate::mesh::{Kind, WorkloadId, pod_name};
+use std::collections::BTreeSet;
+
+use crate::mesh::{Kind, WorkloadId, owner_id, pod_name};
 use crate::pods::{self, Pod};
 use crate::workloads::{self, RolloutPhase, UpdateStrategy, Workload};
 
@@ -50,11 +52,7 @@ pub fn workload_pods(w: &Workload) -> Result<Vec<Pod>, RotorError> {
 }
 
 fn owned_by(pod: &Pod, id: &WorkloadId) -> bool {
-    pod.owner.as_ref().is_some_and(|o| {
-        Kind::from_owner_kind(&o.kind) == Some(id.kind)
-            && o.namespace == id.namespace
-            && o.name == id.name
-    })
+    owner_id(pod).as_ref() == Some(id)
 }
 
 /// Pods that started before `since` (or never reported a start).
@@ -213,14 +211,21 @@ pub fn wait_pods(
     timeout: u32,
     problem: PodProblem<'_>,
 ) -> Result<usize, RotorError> {
+    let ids: BTreeSet<WorkloadId> = targets.iter().map(WorkloadId::of).collect();
+    let namespaces: BTreeSet<&str> = targets.iter().map(|w| w.namespace.as_str()).collect();
     wait_for(&HostClock, gate, timeout, POLL_SECONDS, || {
         let mut checked = 0;
         let mut bad = Vec::new();
-        for w in targets {
-            for pod in workload_pods(w)? {
+        // One list per namespace, not per workload: large selections stay cheap.
+        for ns in &namespaces {
+            let pods = pods::list_pods(Some(ns), "").call(|| format!("list pods in {ns}"))?;
+            for pod in pods
+                .iter()
+                .filter(|p| owner_id(p).is_some_and(|id| ids.contains(&id)))
+            {
                 checked += 1;
-                if let Some(why) = problem(&pod) {
-                    bad.push(format!("{} ({why})", pod_name(&pod)));
+                if let Some(why) = problem(pod) {
+                    bad.push(format!("{} ({why})", pod_name(pod)));
                 }
             }
         }
