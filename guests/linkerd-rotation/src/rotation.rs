@@ -3,12 +3,11 @@
 use rotor_sdk::bundle::{self, Bundle, Want};
 use rotor_sdk::certs::{self, Named};
 use rotor_sdk::fingerprint::short;
-use rotor_sdk::gate::{HostClock, POLL_SECONDS, wait_for};
 use rotor_sdk::identity;
-use rotor_sdk::mesh::{self, Mesh, WorkloadId, is_meshed, pod_name, trust_root_hash};
+use rotor_sdk::mesh::{self, Mesh, WorkloadId, is_meshed, pod_name, roots_differ};
 use rotor_sdk::pods::Pod;
-use rotor_sdk::restart::{self, WaveOptions, pods_check};
-use rotor_sdk::workloads::{self, RolloutPhase, Workload};
+use rotor_sdk::restart::{self, WaveOptions};
+use rotor_sdk::workloads::{self, Workload};
 use rotor_sdk::{
     CallContext, KeyValue, RotorError, Summary, WorkloadKind, clock, context, record, step,
 };
@@ -122,7 +121,7 @@ fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
                 }
             }
             let mesh = mesh::discover(&cfg.control_plane_namespace)?;
-            let failing = failing_rollouts(&mesh)?;
+            let failing = mesh::failing_rollouts(&mesh)?;
             if !failing.is_empty() {
                 return Err(RotorError::Blocked {
                     reason: "rollouts are already failing; fix them before rotating".into(),
@@ -164,19 +163,6 @@ fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
         notes: vec![],
     };
     Ok((run, detail))
-}
-
-/// Meshed workloads whose rollout already failed, as "kind ns/name: message".
-fn failing_rollouts(mesh: &Mesh) -> Result<Vec<String>, RotorError> {
-    let mut out = Vec::new();
-    for id in mesh.workloads.keys() {
-        let status = workloads::get_rollout_status(id.kind.into(), &id.namespace, &id.name)
-            .call(|| format!("rollout status of {id}"))?;
-        if status.phase == RolloutPhase::Failed {
-            out.push(format!("{id}: {}", status.message));
-        }
-    }
-    Ok(out)
 }
 
 /// Which part of the mesh a restart group covers.
@@ -227,14 +213,6 @@ fn group_workloads(
 
 /// Why a pod needs a restart in a round, if it does.
 type Stale<'a> = &'a dyn Fn(&Pod) -> Option<String>;
-
-fn hash_differs(expected: &str) -> impl Fn(&Pod) -> Option<String> + '_ {
-    move |pod: &Pod| match trust_root_hash(pod) {
-        Some(h) if h == expected => None,
-        Some(h) => Some(format!("trust roots {} not {}", short(h), short(expected))),
-        None => Some("no trust-root-sha256 annotation".into()),
-    }
-}
 
 fn summarise(ids: &[WorkloadId]) -> String {
     let shown: Vec<String> = ids.iter().take(10).map(ToString::to_string).collect();
@@ -432,31 +410,8 @@ impl Run {
             None => vec![],
         });
         let bundle = self.bundle_now(&want)?;
-        let stale = hash_differs(&bundle.hash);
+        let stale = roots_differ(&bundle.hash);
         self.restart_round(Step::TrustNewAnchor, &stale)
-    }
-
-    /// Gate: every meshed proxy, restartable or not, trusts the current bundle.
-    fn wait_mesh_trusts(&self, gate: &str, bundle_hash: &str) -> Result<usize, RotorError> {
-        let stale = hash_differs(bundle_hash);
-        wait_for(
-            &HostClock,
-            gate,
-            self.cfg.deadlines.pods_seconds,
-            POLL_SECONDS,
-            || {
-                let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
-                let mut checked = 0;
-                let mut bad = Vec::new();
-                for pod in mesh.all_pods() {
-                    checked += 1;
-                    if let Some(why) = stale(pod) {
-                        bad.push(format!("{} ({why})", pod_name(pod)));
-                    }
-                }
-                Ok(pods_check(checked, bad))
-            },
-        )
     }
 
     fn renew_issuer(&mut self) -> Result<((), String), RotorError> {
@@ -468,7 +423,12 @@ impl Run {
                 self.new_anchor()?,
             ]);
             let bundle = self.bundle_now(&want)?;
-            let n = self.wait_mesh_trusts("mesh-trusts-new-anchor", &bundle.hash)?;
+            let n = mesh::wait_every_pod(
+                &self.cfg.control_plane_namespace,
+                "mesh-trusts-new-anchor",
+                self.cfg.deadlines.pods_seconds,
+                &roots_differ(&bundle.hash),
+            )?;
             rotor_sdk::info(
                 "every meshed proxy trusts the new anchor",
                 &[("pods", &n.to_string())],
@@ -607,7 +567,7 @@ impl Run {
         });
         let bundle = self.bundle_now(&want)?;
         let reloaded_at = self.rec.issuer_reloaded_at.unwrap_or(i64::MAX);
-        let hash = hash_differs(&bundle.hash);
+        let hash = roots_differ(&bundle.hash);
         let stale = move |p: &Pod| {
             if p.start_time.is_none_or(|t| t <= reloaded_at) {
                 Some(format!("started before the issuer reload at {reloaded_at}"))
@@ -623,7 +583,7 @@ impl Run {
         let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
         let mut users = mesh.unrestartable();
         users.extend(
-            failing_rollouts(&mesh)?
+            mesh::failing_rollouts(&mesh)?
                 .into_iter()
                 .map(|f| format!("rollout failed: {f}")),
         );
@@ -711,7 +671,7 @@ impl Run {
     fn drop_old_anchor(&mut self) -> Result<(), RotorError> {
         let want = Want::Exactly(self.rec.new_anchor.clone().into_iter().collect());
         let bundle = self.bundle_now(&want)?;
-        let stale = hash_differs(&bundle.hash);
+        let stale = roots_differ(&bundle.hash);
         self.restart_round(Step::DropOldAnchor, &stale)?;
         if !self.dry_run {
             let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
@@ -897,20 +857,6 @@ mod tests {
         assert_eq!(
             names(&group_workloads(&cfg, &m, Group::DataPlane)),
             ["shop/cart"]
-        );
-    }
-
-    #[test]
-    fn stale_by_trust_root_hash() {
-        let stale = hash_differs("abcdef0123456789");
-        assert_eq!(stale(&pod("shop", "cart", Some("abcdef0123456789"))), None);
-        assert_eq!(
-            stale(&pod("shop", "cart", Some("0000000000001111"))).as_deref(),
-            Some("trust roots 000000000000 not abcdef012345")
-        );
-        assert!(
-            stale(&pod("shop", "cart", None)).is_some(),
-            "no annotation means unknown roots"
         );
     }
 

@@ -9,8 +9,11 @@ use std::fmt;
 
 use crate::WorkloadKind;
 use crate::error::{CallContext, RotorError};
+use crate::fingerprint::short;
+use crate::gate::{HostClock, POLL_SECONDS, wait_for};
 use crate::pods::{self, Pod};
-use crate::workloads::{self, Workload};
+use crate::restart::pods_check;
+use crate::workloads::{self, RolloutPhase, Workload};
 
 pub const CONTROL_PLANE_NS_LABEL: &str = "linkerd.io/control-plane-ns";
 pub const PROXY_CONTAINER: &str = "linkerd-proxy";
@@ -234,6 +237,54 @@ pub fn discover(control_plane_ns: &str) -> Result<Mesh, RotorError> {
     Ok(Mesh::build(pods, workloads))
 }
 
+/// Why a pod's proxy does not hold the trust roots hashed `expected`
+/// (`None` when it does): the roots a proxy loaded at start show in its
+/// `linkerd.io/trust-root-sha256` annotation.
+pub fn roots_differ(expected: &str) -> impl Fn(&Pod) -> Option<String> + '_ {
+    move |pod: &Pod| match trust_root_hash(pod) {
+        Some(h) if h == expected => None,
+        Some(h) => Some(format!("trust roots {} not {}", short(h), short(expected))),
+        None => Some(format!("no {TRUST_ROOT_ANNOTATION} annotation")),
+    }
+}
+
+/// Meshed workloads whose rollout already failed, as "kind ns/name: message".
+pub fn failing_rollouts(mesh: &Mesh) -> Result<Vec<String>, RotorError> {
+    let mut out = Vec::new();
+    for id in mesh.workloads.keys() {
+        let status = workloads::get_rollout_status(id.kind.into(), &id.namespace, &id.name)
+            .call(|| format!("rollout status of {id}"))?;
+        if status.phase == RolloutPhase::Failed {
+            out.push(format!("{id}: {}", status.message));
+        }
+    }
+    Ok(out)
+}
+
+/// Gate `gate`: wait until no meshed pod anywhere (restartable or not) has
+/// a problem. Returns the number of pods checked.
+pub fn wait_every_pod(
+    control_plane_ns: &str,
+    gate: &str,
+    timeout: u32,
+    problem: &dyn Fn(&Pod) -> Option<String>,
+) -> Result<usize, RotorError> {
+    wait_for(&HostClock, gate, timeout, POLL_SECONDS, || {
+        let selector = format!("{CONTROL_PLANE_NS_LABEL}={control_plane_ns}");
+        let pods =
+            pods::list_pods(None, &selector).call(|| format!("list pods with {selector}"))?;
+        let bad: Vec<String> = pods
+            .iter()
+            .filter(|p| is_meshed(p))
+            .filter_map(|p| problem(p).map(|why| format!("{} ({why})", pod_name(p))))
+            .collect();
+        Ok(pods_check(
+            pods.iter().filter(|p| is_meshed(p)).count(),
+            bad,
+        ))
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -347,6 +398,22 @@ pub(crate) mod tests {
                 "pod shop/ghost-1 (owned by Deployment shop/ghost (not found))".to_string(),
                 "deployment shop/web (paused)".to_string(),
             ]
+        );
+    }
+
+    #[test]
+    fn roots_compared_by_annotation() {
+        let mut p = pod("shop", "cart-1", Some(("Deployment", "cart")), true);
+        p.annotations = vec![kv(TRUST_ROOT_ANNOTATION, "abcdef0123456789")];
+        assert_eq!(roots_differ("abcdef0123456789")(&p), None);
+        assert_eq!(
+            roots_differ("0000000000001111")(&p).as_deref(),
+            Some("trust roots abcdef012345 not 000000000000")
+        );
+        p.annotations.clear();
+        assert!(
+            roots_differ("abcdef0123456789")(&p).is_some(),
+            "no annotation: unknown roots"
         );
     }
 }
