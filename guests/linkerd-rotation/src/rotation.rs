@@ -521,7 +521,10 @@ impl Run {
     /// identity missed the reload, restart it (it loads the issuer at start
     /// and crash-loops on one that does not verify) and check again.
     fn wait_reload(&mut self) -> Result<i64, RotorError> {
-        let identity = identity::identity_ref(&self.cfg.control_plane_namespace);
+        let identity = identity::identity_ref(
+            &self.cfg.control_plane_namespace,
+            &self.cfg.identity_deployment,
+        );
         let since = self.rec.issuer_requested_at.unwrap_or(self.rec.started_at);
         match identity::wait_issuer_reload(
             &identity,

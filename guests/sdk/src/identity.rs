@@ -12,12 +12,13 @@ use crate::gate::{Check, HostClock, POLL_SECONDS, wait_for};
 pub const ISSUER_UPDATED: &str = "IssuerUpdated";
 pub const ISSUER_UPDATE_SKIPPED: &str = "IssuerUpdateSkipped";
 
-/// The identity Deployment events are recorded against.
-pub fn identity_ref(namespace: &str) -> ObjectRef {
+/// The identity Deployment (normally `linkerd/linkerd-identity`): its
+/// events are recorded against it.
+pub fn identity_ref(namespace: &str, name: &str) -> ObjectRef {
     ObjectRef {
         kind: "Deployment".into(),
         namespace: namespace.into(),
-        name: "linkerd-identity".into(),
+        name: name.into(),
     }
 }
 
@@ -85,7 +86,7 @@ mod tests {
 
     fn event(reason: &str, at: i64) -> Event {
         Event {
-            involved: identity_ref("linkerd"),
+            involved: identity_ref("linkerd", "linkerd-identity"),
             type_: if reason == ISSUER_UPDATED {
                 EventType::Normal
             } else {
