@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Checks the Helm chart, the Dockerfile and the alerts. Installs its tools
+# (.ci/install-chart-tools.sh, into target/tools/), needs no cluster and no
+# Docker daemon, and takes well under a minute once the tools are there.
+#
+#   1. helm lint (defaults and every CI value set)
+#   2. helm template for each charts/rotor/ci/*-values.yaml, then
+#      - every manifest against the Kubernetes (kubernetes-validate, strict)
+#        and CRD schemas (charts/rotor/ci/schemas/crds/)
+#      - every pod spec against the restricted Pod Security Standard
+#      - what each value set must render (assert_rendered.py)
+#   3. unknown values keys fail `helm template`
+#   4. the validators reject known-bad manifests (they can fail)
+#   5. promtool check + unit tests of the alerts (when promtool is present)
+#   6. hadolint Dockerfile; the Dockerfile still runs the build steps that
+#      .ci/image-build-steps.sh proves outside Docker
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+chart=charts/rotor
+checks="$chart/ci/checks"
+out=target/chart-checks
+kube_version=1.33.0
+release=rotor
+namespace=rotor-system
+
+bin="$(bash .ci/install-chart-tools.sh)"
+export PATH="$bin:$PATH"
+py="$root/target/tools/venv/bin/python"
+
+rm -rf "$out"
+mkdir -p "$out"
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'chart-checks: %s\n' "$*" >&2; exit 1; }
+
+render() { # render NAME [helm args...]
+  local name="$1"
+  shift
+  helm template "$release" "$chart" --namespace "$namespace" \
+    --kube-version "$kube_version" "$@" >"$out/$name.yaml"
+}
+
+step "helm lint"
+helm lint --strict "$chart" --kube-version "$kube_version"
+for values in "$chart"/ci/*-values.yaml; do
+  helm lint --strict "$chart" --kube-version "$kube_version" -f "$values" --quiet
+done
+
+step "helm template per value set"
+value_sets=()
+for values in "$chart"/ci/*-values.yaml; do
+  name="$(basename "$values" .yaml)"
+  extra=()
+  # The alerts need the prometheus-operator API; the other sets are rendered
+  # as on a cluster without it.
+  if [[ "$name" == monitoring-values ]]; then
+    extra=(--api-versions monitoring.coreos.com/v1)
+    render "$name.no-api" -f "$values"
+  fi
+  render "$name" -f "$values" "${extra[@]}"
+  value_sets+=("$out/$name.yaml")
+done
+[[ ${#value_sets[@]} -ge 4 ]] || fail "expected at least 4 value sets in $chart/ci, found ${#value_sets[@]}"
+
+step "schemas: Kubernetes ${kube_version%.*} + CRDs"
+"$py" "$checks/validate_manifests.py" --kube-version "${kube_version%.*}" \
+  --crds "$chart/ci/schemas/crds" "${value_sets[@]}"
+
+step "restricted Pod Security Standard"
+"$py" "$checks/restricted_profile.py" "${value_sets[@]}"
+
+step "rendered content per value set"
+"$py" "$checks/assert_rendered.py" "$out"
+
+step "unknown values keys fail"
+unknown=(
+  "unknownTopLevel=1"
+  "cronJob.schedul=0 3 * * *"
+  "certificates.trustAnchor.durationn=1h"
+  "rbac.scope=Clusterwide"
+  "policy.source=url"
+  "grants.verbs[0]=delete-everything"
+)
+for setting in "${unknown[@]}"; do
+  if helm template "$release" "$chart" --namespace "$namespace" --set "$setting" >/dev/null 2>"$out/unknown.err"; then
+    fail "helm template accepted --set $setting; values.schema.json must reject it"
+  fi
+  grep -q "values don't meet the specifications of the schema\|additional properties\|value must be one of\|at '/" "$out/unknown.err" \
+    || { cat "$out/unknown.err" >&2; fail "--set $setting failed, but not on the values schema"; }
+  echo "rejected: --set $setting"
+done
+if helm template "$release" "$chart" --set policy.source=configMap --set policy.configMap.wasmBase64=AGFzbQ0AAQA= >/dev/null 2>&1; then
+  fail "a site policy without policy.sha256 was accepted"
+fi
+echo "rejected: a site policy without policy.sha256"
+
+step "validators reject known-bad manifests"
+# Each fixture names, in its `# expect:` line, the problem it must be refused for.
+reject() { # reject CHECK FIXTURE COMMAND...
+  local what="$1" bad="$2" expect
+  shift 2
+  expect="$(sed -n 's/^# expect: //p' "$bad")"
+  [[ -n "$expect" ]] || fail "$bad has no '# expect:' line"
+  if "$@" "$bad" >"$out/fixture.out" 2>&1; then
+    fail "$what accepted $bad"
+  fi
+  grep -qF -- "$expect" "$out/fixture.out" \
+    || { cat "$out/fixture.out" >&2; fail "$what refused $bad, but not for: $expect"; }
+  echo "rejected by the $what: $(basename "$bad")"
+}
+for bad in "$checks"/fixtures/invalid-*.yaml; do
+  reject "schema check" "$bad" "$py" "$checks/validate_manifests.py" \
+    --kube-version "${kube_version%.*}" --crds "$chart/ci/schemas/crds"
+done
+for bad in "$checks"/fixtures/unrestricted-*.yaml; do
+  reject "restricted check" "$bad" "$py" "$checks/restricted_profile.py"
+done
+
+step "alerts"
+if command -v promtool >/dev/null 2>&1; then
+  "$py" - "$out/monitoring-values.yaml" "$out/rotor-rules.yaml" <<'PY'
+import sys, yaml
+rules = [d["spec"] for d in yaml.safe_load_all(open(sys.argv[1])) if d and d["kind"] == "PrometheusRule"]
+assert len(rules) == 1, "monitoring-values must render one PrometheusRule"
+yaml.safe_dump(rules[0], open(sys.argv[2], "w"), sort_keys=False)
+PY
+  cp "$checks/alerts.test.yaml" "$out/alerts.test.yaml"
+  promtool check rules "$out/rotor-rules.yaml"
+  promtool test rules "$out/alerts.test.yaml"
+else
+  echo "promtool not found: alert unit tests skipped (Debian package prometheus)"
+fi
+
+step "Dockerfile"
+hadolint Dockerfile
+bash .ci/image-build-steps.sh --check
+
+step "summary"
+for file in "${value_sets[@]}"; do
+  printf '%-40s %3d manifests\n' "$(basename "$file" .yaml)" "$(grep -c '^kind: ' "$file")"
+done
+echo "chart-checks: all passed"
