@@ -128,6 +128,10 @@ assert len(rules) == 1, "monitoring-values must render one PrometheusRule"
 yaml.safe_dump(rules[0], open(sys.argv[2], "w"), sort_keys=False)
 PY
   cp "$checks/alerts.test.yaml" "$out/alerts.test.yaml"
+  # Every alert links to a section of the runbook.
+  for alert in $(sed -n 's/^ *- alert: //p' "$out/rotor-rules.yaml"); do
+    grep -qx "## $alert" docs/runbook.md || fail "docs/runbook.md has no section '## $alert'"
+  done
   promtool check rules "$out/rotor-rules.yaml"
   promtool test rules "$out/alerts.test.yaml"
 else
