@@ -75,6 +75,20 @@ step "restricted Pod Security Standard"
 step "rendered content per value set"
 "$py" "$checks/assert_rendered.py" "$out"
 
+step "NOTES.txt and package"
+# A client-side dry run renders NOTES.txt without a cluster.
+KUBECONFIG=/dev/null helm install "$release" "$chart" --namespace "$namespace" \
+  --kube-version "$kube_version" --dry-run=client >"$out/install-dry-run.txt"
+for want in "create job --from=cronjob/$release" '"suspend":true' "cronJob.dryRun=true" "rotor plan"; do
+  grep -qF -- "$want" "$out/install-dry-run.txt" || fail "NOTES.txt does not mention: $want"
+done
+echo "NOTES.txt: run now, pause, dry run and plan"
+helm package "$chart" --destination "$out" >/dev/null
+if tar -tzf "$out"/rotor-*.tgz | grep -qE '/ci/(checks|schemas)/'; then
+  fail "the packaged chart carries ci/checks or ci/schemas; see charts/rotor/.helmignore"
+fi
+echo "package: $(tar -tzf "$out"/rotor-*.tgz | wc -l) files, CI checks left out"
+
 step "unknown values keys fail"
 unknown=(
   "unknownTopLevel=1"
