@@ -88,7 +88,7 @@ if tar -tzf "$out"/rotor-*.tgz | grep -qE '/ci/(checks|schemas)/'; then
 fi
 echo "package: $(tar -tzf "$out"/rotor-*.tgz | wc -l) files, CI checks left out"
 
-step "unknown values keys fail"
+step "unknown values keys and bad values fail"
 unknown=(
   "unknownTopLevel=1"
   "cronJob.schedul=0 3 * * *"
@@ -96,6 +96,8 @@ unknown=(
   "rbac.scope=Clusterwide"
   "policy.source=url"
   "grants.verbs[0]=delete-everything"
+  "certificates.trustAnchor.privateKey.size=2048"
+  "cronJob.schedule=CRON_TZ=Europe/Berlin 0 3 * * *"
 )
 for setting in "${unknown[@]}"; do
   if helm template "$release" "$chart" --namespace "$namespace" --set "$setting" >/dev/null 2>"$out/unknown.err"; then
