@@ -282,7 +282,19 @@ def existing_objects_switch_everything_off(d):
     a = args(docs)
     assert a[a.index("--guest") + 1] == "/etc/rotor/policy/linkerd-rotation-v2.wasm"
     assert pod_spec(docs)["serviceAccountName"] == "rotor-runner"
-    one(docs, "ServiceAccount", "rotor-runner", RELEASE_NS)
+    sa = one(docs, "ServiceAccount", "rotor-runner", RELEASE_NS)
+    assert sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/rotor"}
+    pod = pod_spec(docs)
+    assert pod["imagePullSecrets"] == [{"name": "registry-credentials"}]
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert pod["tolerations"][0]["key"] == "dedicated"
+    assert "nodeAffinity" in pod["affinity"]
+    template = cronjob(docs)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]
+    assert template["labels"]["sidecar.istio.io/inject"] == "false"
+    assert template["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+    for doc in docs:
+        assert doc["metadata"]["labels"].get("team") == "platform", f"{doc['kind']} lacks commonLabels"
 
 
 @check
