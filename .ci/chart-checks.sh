@@ -13,7 +13,7 @@
 #   4. the validators reject known-bad manifests (they can fail)
 #   5. the previous-anchor bootstrap script, run against a stand-in kubectl
 #   6. promtool check + unit tests of the alerts (when promtool is present)
-#   7. hadolint Dockerfile; the Dockerfile still runs the build steps that
+#   7. hadolint Dockerfile, shellcheck of the scripts (and the rendered hook); the Dockerfile still runs the build steps that
 #      .ci/image-build-steps.sh proves outside Docker
 set -euo pipefail
 
@@ -149,17 +149,27 @@ yaml.safe_dump(rules[0], open(sys.argv[2], "w"), sort_keys=False)
 PY
   cp "$checks/alerts.test.yaml" "$out/alerts.test.yaml"
   # Every alert links to a section of the runbook.
-  for alert in $(sed -n 's/^ *- alert: //p' "$out/rotor-rules.yaml"); do
+  while read -r alert; do
     grep -qx "## $alert" docs/runbook.md || fail "docs/runbook.md has no section '## $alert'"
-  done
+  done < <(sed -n 's/^ *- alert: //p' "$out/rotor-rules.yaml")
   promtool check rules "$out/rotor-rules.yaml"
   promtool test rules "$out/alerts.test.yaml"
 else
   echo "promtool not found: alert unit tests skipped (Debian package prometheus)"
 fi
 
-step "Dockerfile"
+step "Dockerfile and scripts"
 hadolint Dockerfile
+# The scripts of the checks, and the bootstrap script as the chart renders it.
+"$py" - "$out/default-values.yaml" "$out/bootstrap.sh" <<'PY'
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    if d and d["kind"] == "Job" and d["metadata"]["name"].endswith("-bootstrap"):
+        open(sys.argv[2], "w").write("#!/bin/bash\n" + d["spec"]["template"]["spec"]["containers"][0]["args"][0])
+PY
+shellcheck .ci/chart-checks.sh .ci/install-chart-tools.sh .ci/image-build-steps.sh \
+  "$checks/bootstrap_script_test.sh" "$out/bootstrap.sh"
+echo "shellcheck: chart scripts and the rendered bootstrap script are clean"
 bash .ci/image-build-steps.sh --check
 
 step "summary"

