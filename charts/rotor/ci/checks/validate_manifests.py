@@ -113,10 +113,12 @@ def check_kind_rules(doc: dict) -> list[str]:
         problems.append(f"CronJob name {name!r} is longer than 52 characters (Job names would pass 63)")
     if kind in ("Job", "CronJob", "ServiceAccount", "Role", "RoleBinding", "ConfigMap") and len(name) > 253:
         problems.append(f"{kind} name is longer than 253 characters")
-    if kind == "CronJob":
-        template = doc["spec"]["jobTemplate"]["spec"]
-        pod = template["template"]["spec"]
-        if template.get("podFailurePolicy") and pod.get("restartPolicy") != "Never":
+    if kind in ("CronJob", "Job"):
+        job = (doc.get("spec") or {})
+        if kind == "CronJob":
+            job = ((job.get("jobTemplate") or {}).get("spec") or {})
+        pod = ((job.get("template") or {}).get("spec") or {})
+        if job.get("podFailurePolicy") and pod.get("restartPolicy") != "Never":
             problems.append("podFailurePolicy needs restartPolicy: Never")
     return problems
 
@@ -157,6 +159,16 @@ def main() -> int:
         docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
         kinds = collections.Counter(d.get("kind", "?") for d in docs)
         bad = 0
+        # Two manifests for one object: the install would fail or one would win.
+        idents = collections.Counter(
+            (d.get("apiVersion"), d.get("kind"), (d.get("metadata") or {}).get("namespace"),
+             (d.get("metadata") or {}).get("name"))
+            for d in docs
+        )
+        for ident, count in idents.items():
+            if count > 1:
+                bad += 1
+                print(f"  {path.name}: {ident[1]} {ident[2] or '-'}/{ident[3]}: rendered {count} times", file=sys.stderr)
         for doc in docs:
             problems = validate_doc(doc, crds, args.kube_version)
             if problems:
