@@ -5,16 +5,19 @@
 #
 #   1. helm lint (defaults and every CI value set)
 #   2. helm template for each charts/rotor/ci/*-values.yaml, then
-#      - every manifest against the Kubernetes (kubernetes-validate, strict)
-#        and CRD schemas (charts/rotor/ci/schemas/crds/)
+#      - every manifest against the Kubernetes (kubernetes-validate, strict;
+#        1.31, 1.33 and 1.37) and CRD schemas (charts/rotor/ci/schemas/crds/)
 #      - every pod spec against the restricted Pod Security Standard
 #      - what each value set must render (assert_rendered.py)
-#   3. unknown values keys fail `helm template`
-#   4. the validators reject known-bad manifests (they can fail)
-#   5. the previous-anchor bootstrap script, run against a stand-in kubectl
-#   6. promtool check + unit tests of the alerts (when promtool is present)
-#   7. hadolint Dockerfile, shellcheck of the scripts (and the rendered hook); the Dockerfile still runs the build steps that
-#      .ci/image-build-steps.sh proves outside Docker
+#   3. NOTES.txt renders; the packaged chart leaves the CI files out
+#   4. unknown values keys and bad values fail `helm template`
+#   5. the validators reject known-bad manifests (they can fail)
+#   6. the previous-anchor bootstrap script, run against a stand-in kubectl
+#   7. promtool check + unit tests of the alerts (when promtool is present);
+#      every alert has a runbook section
+#   8. hadolint Dockerfile; shellcheck of these scripts and of the rendered
+#      bootstrap hook; the Dockerfile still runs the build steps that
+#      .ci/image-build-steps.sh runs outside Docker
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
