@@ -66,6 +66,7 @@ for values in "$chart"/ci/*-values.yaml; do
   fi
   render "$name" -f "$values" "${extra[@]}"
   value_sets+=("$out/$name.yaml")
+  echo "$name: $(grep -c '^kind: ' "$out/$name.yaml") manifests"
 done
 [[ ${#value_sets[@]} -ge 4 ]] || fail "expected at least 4 value sets in $chart/ci, found ${#value_sets[@]}"
 
