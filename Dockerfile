@@ -9,6 +9,8 @@
 
 ARG RUST_VERSION=1.95.0
 
+# Debian bookworm, like distroless cc-debian12: the binary needs no newer
+# glibc than the final image has.
 FROM docker.io/library/rust:${RUST_VERSION}-bookworm AS builder
 WORKDIR /src
 # host/build.rs compiles the policies in guests/ for this target and embeds
