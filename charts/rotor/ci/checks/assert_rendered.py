@@ -222,7 +222,7 @@ def own_namespace_lease_and_progress(d):
     role = [r for r in find(docs, "Role", namespace=RELEASE_NS) if r["metadata"]["name"].endswith("-state")]
     assert len(role) == 1
     rules = rules_of(role[0])
-    assert ({"get", "update", "patch"}, ("rotor-progress",)) in grants(rules, "", "configmaps")
+    assert ({"get", "update", "patch", "delete"}, ("rotor-progress",)) in grants(rules, "", "configmaps")
     assert ({"create"}, ()) in grants(rules, "", "configmaps")
     assert ({"get", "update", "patch"}, ("rotor",)) in grants(rules, "coordination.k8s.io", "leases")
     assert ({"create"}, ()) in grants(rules, "coordination.k8s.io", "leases")
