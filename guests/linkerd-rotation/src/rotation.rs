@@ -557,6 +557,10 @@ impl Run {
                     )));
                 }
                 // The restarted identity is Ready, so it runs the new issuer.
+                self.note(
+                    "identityRestarted",
+                    "identity missed the issuer reload and was restarted".into(),
+                );
                 Ok(clock::now())
             }
             Err(e) => Err(e),
