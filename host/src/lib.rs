@@ -4,6 +4,8 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod commands;
+pub mod config;
 pub mod guard;
 pub mod report;
 pub mod runtime;
