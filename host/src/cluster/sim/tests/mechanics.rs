@@ -469,11 +469,19 @@ fn scenario_errors_name_what_is_wrong() {
         ),
         (
             "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: a}\ndata: {k: '***'}\n",
-            "Secret a/s: data.k is not base64",
+            "document 1 (Secret a/s): data.k is not base64",
         ),
         (
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec: {}\n",
-            "Deployment api: metadata.namespace is missing",
+            "document 1 (Deployment api): metadata.namespace is missing",
+        ),
+        (
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: web}\nspec:\n  selector:\n    matchExpressions: [{key: app, operator: Matches}]\n",
+            "document 2 (Deployment web/api): spec.selector: matchExpressions operator \"Matches\"",
+        ),
+        (
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c, namespace: a}\nspec:\n  secretName: c\n  issuerRef: {name: i}\n  duration: 3d\n",
+            "document 1 (Certificate a/c): spec: duration \"3d\"",
         ),
     ];
     for (text, expected) in cases {
