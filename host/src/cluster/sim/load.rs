@@ -15,7 +15,7 @@ use super::linkerd::{
     PROXY_CONTAINER, TRUST_ANCHORS_ENV, mesh_for,
 };
 use super::manifest::{KubeCondition, Meta, PodObject, WorkloadObject};
-use super::scenario::{Object, Scenario, ScenarioError};
+use super::scenario::{Located, Object, Scenario, ScenarioError};
 use super::trustmanager::TRUST_NAMESPACE;
 use super::world::{
     BundleRec, CertificateRec, ConfigMapRec, Ev, EventRec, IssuerRec, Mesh, Namespace, Pod, PodId,
@@ -82,10 +82,15 @@ impl World {
     pub fn load(text: &str) -> Result<World, ScenarioError> {
         let mut scenario = Scenario::parse(text)?;
         let standard = Scenario::parse(STANDARD)?;
-        let present: std::collections::HashSet<_> = scenario.objects.iter().map(obj_key).collect();
-        for o in standard.objects {
-            if !present.contains(&obj_key(&o)) {
-                scenario.objects.push(o);
+        let present: std::collections::HashSet<_> = scenario
+            .objects
+            .iter()
+            .map(|l| obj_key(&l.object))
+            .collect();
+        for mut l in standard.objects {
+            if !present.contains(&obj_key(&l.object)) {
+                l.doc = format!("{} of the standard setup", l.doc);
+                scenario.objects.push(l);
             }
         }
         let spec = scenario.simulation.clone().unwrap_or_default();
@@ -113,7 +118,8 @@ impl World {
                 .get(INITIAL_ISSUER_ANNOTATION)
                 .cloned(),
         );
-        for object in scenario.objects {
+        for Located { doc, what, object } in scenario.objects {
+            let at = |e: ScenarioError| relocate(e, &doc, &what);
             match object {
                 Object::Namespace(n) => {
                     self.namespaces.insert(
@@ -125,9 +131,15 @@ impl World {
                         },
                     );
                 }
-                Object::Deployment(o) => workloads.push((WorkloadKind::Deployment, o)),
-                Object::StatefulSet(o) => workloads.push((WorkloadKind::StatefulSet, o)),
-                Object::DaemonSet(o) => workloads.push((WorkloadKind::DaemonSet, o)),
+                Object::Deployment(o) => {
+                    workloads.push((WorkloadKind::Deployment, o, doc.clone(), what.clone()))
+                }
+                Object::StatefulSet(o) => {
+                    workloads.push((WorkloadKind::StatefulSet, o, doc.clone(), what.clone()))
+                }
+                Object::DaemonSet(o) => {
+                    workloads.push((WorkloadKind::DaemonSet, o, doc.clone(), what.clone()))
+                }
                 Object::ReplicaSet(rs) => {
                     let ns = rs.metadata.namespace.clone().unwrap_or_default();
                     if let Some(owner) = rs
@@ -139,9 +151,9 @@ impl World {
                         replica_sets.insert((ns, rs.metadata.name.clone()), owner.name.clone());
                     }
                 }
-                Object::Pod(p) => pods.push(p),
+                Object::Pod(p) => pods.push((p, doc.clone(), what.clone())),
                 Object::Secret(s) => {
-                    let ns = namespace_of(&s.metadata, "Secret")?;
+                    let ns = namespace_of(&s.metadata, "Secret").map_err(at)?;
                     let mut data = BTreeMap::new();
                     for (k, v) in &s.data {
                         let bytes = base64::engine::general_purpose::STANDARD
@@ -151,7 +163,8 @@ impl World {
                                     "Secret {ns}/{}: data.{k} is not base64: {e}",
                                     s.metadata.name
                                 ))
-                            })?;
+                            })
+                            .map_err(at)?;
                         data.insert(k.clone(), bytes);
                     }
                     for (k, v) in &s.string_data {
@@ -170,7 +183,7 @@ impl World {
                     );
                 }
                 Object::ConfigMap(c) => {
-                    let ns = namespace_of(&c.metadata, "ConfigMap")?;
+                    let ns = namespace_of(&c.metadata, "ConfigMap").map_err(at)?;
                     let rv = self.loaded_rv(&c.metadata);
                     self.config_maps.insert(
                         (ns, c.metadata.name.clone()),
@@ -183,7 +196,7 @@ impl World {
                     );
                 }
                 Object::Issuer(i) => {
-                    let ns = namespace_of(&i.metadata, "Issuer")?;
+                    let ns = namespace_of(&i.metadata, "Issuer").map_err(at)?;
                     self.issuers.insert(
                         (ns.clone(), i.metadata.name.clone()),
                         IssuerRec {
@@ -208,7 +221,7 @@ impl World {
                     );
                 }
                 Object::Certificate(c) => {
-                    let ns = namespace_of(&c.metadata, "Certificate")?;
+                    let ns = namespace_of(&c.metadata, "Certificate").map_err(at)?;
                     let status = c.status.unwrap_or_default();
                     let rec = CertificateRec {
                         namespace: ns.clone(),
@@ -229,10 +242,7 @@ impl World {
                     self.certificate_index.insert((ns, rec.name.clone()), id);
                     self.certificates.push(rec);
                     if let Err(e) = self.certificate_durations(id) {
-                        return Err(invalid(format!(
-                            "Certificate {}/{}: {e}",
-                            self.certificates[id].namespace, self.certificates[id].name
-                        )));
+                        return Err(at(invalid(format!("spec: {e}"))));
                     }
                 }
                 Object::Bundle(b) => {
@@ -278,8 +288,10 @@ impl World {
         let roots = self.current_roots_pem();
         self.roots_history.push((i64::MIN, roots));
         let mut hash_known = std::collections::HashSet::new();
-        for (kind, o) in workloads {
-            let (wl, known) = self.add_workload(kind, o)?;
+        for (kind, o, doc, what) in workloads {
+            let (wl, known) = self
+                .add_workload(kind, o)
+                .map_err(|e| relocate(e, &doc, &what))?;
             if known {
                 hash_known.insert(wl);
             }
@@ -287,8 +299,11 @@ impl World {
         self.cache_control_plane_ids();
         self.mark_never_ready()?;
         let mut loaded_pods = Vec::new();
-        for p in pods {
-            loaded_pods.push(self.add_loaded_pod(p, &replica_sets)?);
+        for (p, doc, what) in pods {
+            let id = self
+                .add_loaded_pod(p, &replica_sets)
+                .map_err(|e| relocate(e, &doc, &what))?;
+            loaded_pods.push(id);
         }
         self.adopt_pod_revisions(&hash_known);
         self.adopt_node_names();
@@ -873,6 +888,21 @@ impl World {
         if stale {
             self.issuer_secret_changed();
         }
+    }
+}
+
+/// Name the document an object came from in a load error about it.
+fn relocate(e: ScenarioError, doc: &str, what: &str) -> ScenarioError {
+    match e {
+        ScenarioError::Invalid(message) => ScenarioError::Document {
+            doc: doc.to_string(),
+            what: what.to_string(),
+            message: message
+                .strip_prefix(&format!("{what}: "))
+                .map(str::to_string)
+                .unwrap_or(message),
+        },
+        other => other,
     }
 }
 

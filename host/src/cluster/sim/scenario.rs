@@ -81,10 +81,20 @@ pub struct EventSource {
     pub component: String,
 }
 
+/// One object and where it came from, for error messages.
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// "3" or "3 item 2" (an item of a `kind: List`).
+    pub doc: String,
+    /// "Deployment web/api".
+    pub what: String,
+    pub object: Object,
+}
+
 /// The objects of a scenario in document order, and its Simulation spec.
 #[derive(Debug, Clone, Default)]
 pub struct Scenario {
-    pub objects: Vec<Object>,
+    pub objects: Vec<Located>,
     pub simulation: Option<SimulationSpec>,
     /// The Simulation document's metadata annotations (state a dump carries).
     pub simulation_annotations: std::collections::BTreeMap<String, String>,
@@ -226,7 +236,7 @@ impl Scenario {
         if name_missing {
             return Err(err("metadata.name: missing".into()));
         }
-        self.objects.push(object);
+        self.objects.push(Located { doc, what, object });
         Ok(())
     }
 }

@@ -554,7 +554,7 @@ impl World {
         }
     }
 
-    /// Add a pod and schedule its start. `owner` decides the template.
+    /// Add a pod to the table and its indexes (its start is scheduled by the caller).
     pub fn insert_pod(&mut self, mut pod: Pod) -> PodId {
         let id = self.free_pods.pop().unwrap_or(self.pods.len());
         pod.uid = self.next_uid;

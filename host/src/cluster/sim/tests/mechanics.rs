@@ -469,11 +469,19 @@ fn scenario_errors_name_what_is_wrong() {
         ),
         (
             "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: a}\ndata: {k: '***'}\n",
-            "Secret a/s: data.k is not base64",
+            "document 1 (Secret a/s): data.k is not base64",
         ),
         (
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec: {}\n",
-            "Deployment api: metadata.namespace is missing",
+            "document 1 (Deployment api): metadata.namespace is missing",
+        ),
+        (
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: web}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: web}\nspec:\n  selector:\n    matchExpressions: [{key: app, operator: Matches}]\n",
+            "document 2 (Deployment web/api): spec.selector: matchExpressions operator \"Matches\"",
+        ),
+        (
+            "apiVersion: cert-manager.io/v1\nkind: Certificate\nmetadata: {name: c, namespace: a}\nspec:\n  secretName: c\n  issuerRef: {name: i}\n  duration: 3d\n",
+            "document 1 (Certificate a/c): spec: duration \"3d\"",
         ),
     ];
     for (text, expected) in cases {
@@ -651,4 +659,37 @@ async fn a_bare_meshed_pod_is_left_behind_by_a_rotation() {
     );
     assert_eq!(r.final_state.proxies_trusting_retired_anchor, 2);
     assert_eq!(r.final_state.proxies_with_retired_chain_leaf, 2);
+}
+
+#[tokio::test]
+async fn a_failed_issuance_reports_issuing_false() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let ca = generate_ca("orphan", 1_772_000_000, 1_900_000_000, 9, None).unwrap();
+    let text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: orphan, namespace: apps}}\ntype: kubernetes.io/tls\n\
+         data: {{tls.crt: {}, tls.key: {}}}\n---\napiVersion: cert-manager.io/v1\nkind: Certificate\n\
+         metadata: {{name: orphan, namespace: apps}}\nspec:\n  secretName: orphan\n  issuerRef: {{name: gone, kind: Issuer}}\n",
+        b64(&ca.cert_pem),
+        b64(&ca.key_pem)
+    );
+    let sim = SimCluster::from_yaml(&text).unwrap();
+    let c = sim.get_certificate("apps", "orphan").await.unwrap();
+    assert!(c.ready && c.revision == Some(1));
+    assert_eq!(c.not_after, Some(1_900_000_000));
+    sim.renew_certificate("apps", "orphan").await.unwrap();
+    sim.wait(30).await.unwrap();
+    let c = sim.get_certificate("apps", "orphan").await.unwrap();
+    let issuing = c.conditions.iter().find(|x| x.type_ == "Issuing").unwrap();
+    assert_eq!(
+        (issuing.status.as_str(), issuing.reason.as_str()),
+        ("False", "Failed")
+    );
+    assert!(
+        issuing.message.contains("Issuer \"gone\" not found"),
+        "{}",
+        issuing.message
+    );
+    assert!(!c.issuing && c.revision == Some(1));
+    assert!(sim.get_certificate("apps", "nope").await.is_err());
 }
