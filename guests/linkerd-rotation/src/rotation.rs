@@ -351,12 +351,22 @@ impl Run {
                 // changes the pods the next groups are judged by.
                 let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
                 let all = group_workloads(&self.cfg, &mesh, group);
+                if all.is_empty() {
+                    return Ok(((), "no meshed workloads in this group".to_string()));
+                }
                 let targets: Vec<(WorkloadId, Workload)> = all
                     .iter()
                     .filter(|(_, _, pods)| self.dry_run || pods.iter().any(|p| stale(p).is_some()))
                     .map(|(id, w, _)| (id.clone(), w.clone()))
                     .collect();
                 let ids: Vec<WorkloadId> = targets.iter().map(|(id, _)| id.clone()).collect();
+                if ids.is_empty() {
+                    let detail = format!(
+                        "nothing to restart: {} workload(s) already current",
+                        all.len()
+                    );
+                    return Ok(((), detail));
+                }
                 let workloads: Vec<Workload> = targets.into_iter().map(|(_, w)| w).collect();
                 let gate = format!("{}-{}", round.name(), group.name());
                 let done = restart::restart_in_waves(
@@ -395,15 +405,6 @@ impl Run {
                     self.cfg.deadlines.pods_seconds,
                     &problem,
                 )?;
-                if ids.is_empty() {
-                    return Ok((
-                        (),
-                        format!(
-                            "nothing to restart: {} workload(s) already current",
-                            all.len()
-                        ),
-                    ));
-                }
                 Ok((
                     (),
                     format!(
