@@ -110,11 +110,8 @@ impl Scenario {
         let mut scenario = Scenario::default();
         for (index, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
             let number = index + 1;
-            let value = Value::deserialize(doc).map_err(|e| ScenarioError::Document {
-                doc: number.to_string(),
-                what: "unparsed".into(),
-                message: e.to_string(),
-            })?;
+            let value = Value::deserialize(doc)
+                .map_err(|e| ScenarioError::Yaml(format!("document {number}: {e}")))?;
             if value.is_null() {
                 continue;
             }
@@ -281,6 +278,14 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn yaml_syntax_errors_name_the_document() {
+        let err = Scenario::parse("kind: Namespace\nmetadata: {name: a}\n---\nkind: [unclosed\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("YAML does not parse: document 2:"), "{err}");
     }
 
     #[test]
