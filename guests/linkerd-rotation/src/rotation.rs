@@ -68,6 +68,25 @@ fn anchor_secret(cfg: &Config) -> Result<Named, RotorError> {
     Ok(Named::new(&cert.namespace, &cert.secret_name))
 }
 
+/// Refuse when cert-manager would renew `cert` on its own within `margin` s.
+fn check_no_race(
+    cert: &rotor_sdk::certificates::Certificate,
+    matters: bool,
+    now: i64,
+    margin: u32,
+) -> Result<(), RotorError> {
+    let soon = |t: &i64| matters && !cert.renewal_disabled && *t <= now + i64::from(margin);
+    match cert.renewal_time.filter(soon) {
+        Some(at) => Err(RotorError::State(format!(
+            "certificate {}/{} renews on its own at {at} ({} s from now), within the {margin} s              this rotation may take: run after that renewal, or disable automatic renewal              (spec.renewal.policy: Disabled)",
+            cert.namespace,
+            cert.name,
+            at - now
+        ))),
+        None => Ok(()),
+    }
+}
+
 fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
     let anchor_cert = certs::get(&cfg.trust_anchor.named())?;
     let issuer_cert = certs::get(&cfg.identity_issuer.named())?;
@@ -84,6 +103,19 @@ fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
     )
     .map_err(RotorError::State)?;
     let now = clock::now();
+    // An automatic renewal during the run would sign with an anchor not every
+    // proxy trusts yet (or add a third anchor): refuse to start into one.
+    let issuer_pending = match &start {
+        Start::Fresh => true,
+        Start::Resume(rec) => rec.issuer_requested_at.is_none(),
+    };
+    let racing = [
+        (&anchor_cert, true),
+        (&issuer_cert, cfg.mode == Mode::Full && issuer_pending),
+    ];
+    for (cert, matters) in racing {
+        check_no_race(cert, matters, now, cfg.renewal_margin_seconds)?;
+    }
     let (rec, resumed_at, detail) = match start {
         Start::Resume(rec) => {
             let detail = format!(
@@ -101,24 +133,6 @@ fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
                     return Err(RotorError::State(format!(
                         "certificate {}/{} is not Ready for its current generation: fix it before rotating",
                         cert.namespace, cert.name
-                    )));
-                }
-            }
-            let racing = [(&anchor_cert, true), (&issuer_cert, cfg.mode == Mode::Full)];
-            for (cert, matters) in racing {
-                if let Some(at) = cert.renewal_time.filter(|t| {
-                    matters
-                        && !cert.renewal_disabled
-                        && *t <= now + i64::from(cfg.renewal_margin_seconds)
-                }) {
-                    return Err(RotorError::State(format!(
-                        "certificate {}/{} renews on its own at {at} ({} s from now), within the \
-                         {} s this rotation may take: run after that renewal, or disable automatic \
-                         renewal (spec.renewal.policy: Disabled)",
-                        cert.namespace,
-                        cert.name,
-                        at - now,
-                        cfg.renewal_margin_seconds
                     )));
                 }
             }
@@ -351,12 +365,22 @@ impl Run {
                 // changes the pods the next groups are judged by.
                 let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
                 let all = group_workloads(&self.cfg, &mesh, group);
+                if all.is_empty() {
+                    return Ok(((), "no meshed workloads in this group".to_string()));
+                }
                 let targets: Vec<(WorkloadId, Workload)> = all
                     .iter()
                     .filter(|(_, _, pods)| self.dry_run || pods.iter().any(|p| stale(p).is_some()))
                     .map(|(id, w, _)| (id.clone(), w.clone()))
                     .collect();
                 let ids: Vec<WorkloadId> = targets.iter().map(|(id, _)| id.clone()).collect();
+                if ids.is_empty() {
+                    let detail = format!(
+                        "nothing to restart: {} workload(s) already current",
+                        all.len()
+                    );
+                    return Ok(((), detail));
+                }
                 let workloads: Vec<Workload> = targets.into_iter().map(|(_, w)| w).collect();
                 let gate = format!("{}-{}", round.name(), group.name());
                 let done = restart::restart_in_waves(
@@ -395,15 +419,6 @@ impl Run {
                     self.cfg.deadlines.pods_seconds,
                     &problem,
                 )?;
-                if ids.is_empty() {
-                    return Ok((
-                        (),
-                        format!(
-                            "nothing to restart: {} workload(s) already current",
-                            all.len()
-                        ),
-                    ));
-                }
                 Ok((
                     (),
                     format!(
@@ -879,6 +894,47 @@ mod tests {
             names(&group_workloads(&cfg, &m, Group::DataPlane)),
             ["shop/cart"]
         );
+    }
+
+    fn issuer(renewal_time: Option<i64>, disabled: bool) -> rotor_sdk::certificates::Certificate {
+        rotor_sdk::certificates::Certificate {
+            namespace: "linkerd".into(),
+            name: "linkerd-identity-issuer".into(),
+            secret_name: "linkerd-identity-issuer".into(),
+            issuer_kind: "ClusterIssuer".into(),
+            issuer_name: "linkerd-identity-issuer".into(),
+            is_ca: true,
+            generation: 1,
+            ready: true,
+            issuing: false,
+            revision: Some(1),
+            conditions: vec![],
+            not_before: None,
+            not_after: None,
+            renewal_time,
+            renewal_disabled: disabled,
+        }
+    }
+
+    #[test]
+    fn automatic_renewal_inside_the_margin_is_refused() {
+        let err = check_no_race(&issuer(Some(1_800), false), true, 0, 7_200).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("linkerd/linkerd-identity-issuer renews on its own at 1800"),
+            "{msg}"
+        );
+        assert!(msg.contains("spec.renewal.policy: Disabled"), "{msg}");
+        assert!(check_no_race(&issuer(Some(10_000), false), true, 0, 7_200).is_ok());
+        assert!(
+            check_no_race(&issuer(Some(1_800), true), true, 0, 7_200).is_ok(),
+            "disabled"
+        );
+        assert!(
+            check_no_race(&issuer(Some(1_800), false), false, 0, 7_200).is_ok(),
+            "irrelevant"
+        );
+        assert!(check_no_race(&issuer(None, false), true, 0, 7_200).is_ok());
     }
 
     #[test]

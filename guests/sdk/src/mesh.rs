@@ -97,7 +97,8 @@ fn value<'a>(pairs: &'a [crate::KeyValue], key: &str) -> Option<&'a str> {
         .map(|kv| kv.value.as_str())
 }
 
-/// Whether a pod runs a Linkerd proxy.
+/// Whether a pod runs a Linkerd proxy. Finished pods (a completed Job's)
+/// run none and need nothing from a rotation.
 pub fn is_meshed(pod: &Pod) -> bool {
     value(&pod.labels, CONTROL_PLANE_NS_LABEL).is_some()
         && pod
@@ -105,6 +106,8 @@ pub fn is_meshed(pod: &Pod) -> bool {
             .iter()
             .chain(&pod.init_containers)
             .any(|c| c == PROXY_CONTAINER)
+        && pod.phase != "Succeeded"
+        && pod.phase != "Failed"
 }
 
 /// The trust-roots hash the pod's proxy started with, if annotated.
@@ -361,6 +364,9 @@ pub(crate) mod tests {
         assert!(!is_meshed(&labelled_only));
         labelled_only.init_containers = vec![PROXY_CONTAINER.into()];
         assert!(is_meshed(&labelled_only), "native sidecar counts");
+        let mut finished = pod("a", "job-x", Some(("Job", "job")), true);
+        finished.phase = "Succeeded".into();
+        assert!(!is_meshed(&finished), "a completed pod runs no proxy");
     }
 
     #[test]
