@@ -54,10 +54,12 @@ pub fn run(config_text: &str) -> Result<Summary, RotorError> {
         // The last step is not recorded as done: a run killed before the
         // record is cleared resumes there (a no-op) instead of starting anew.
         if run.rec.next != Step::Done {
-            record::save(&run.rec)?;
+            run.save()?;
         }
     }
-    record::clear()?;
+    if !run.dry_run {
+        record::clear()?;
+    }
     Ok(run.summary())
 }
 
@@ -152,7 +154,9 @@ fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
             (Record::fresh(cfg.mode, now, baseline), None, detail)
         }
     };
-    record::save(&rec)?;
+    if !dry_run {
+        record::save(&rec)?;
+    }
     let run = Run {
         cfg,
         dry_run,
@@ -235,7 +239,12 @@ impl Run {
         }
     }
 
+    /// Save the progress record; a dry run keeps none (it changes nothing
+    /// a later run could resume from).
     fn save(&self) -> Result<(), RotorError> {
+        if self.dry_run {
+            return Ok(());
+        }
         record::save(&self.rec)
     }
 
@@ -264,8 +273,8 @@ impl Run {
                 return Ok((
                     (),
                     format!(
-                        "would renew {cert} and wait for a revision above {:?}",
-                        before.revision
+                        "would renew {cert} and wait for a revision above {}",
+                        before.revision.unwrap_or(0)
                     ),
                 ));
             }
@@ -386,17 +395,22 @@ impl Run {
                     self.cfg.deadlines.pods_seconds,
                     &problem,
                 )?;
+                if ids.is_empty() {
+                    return Ok((
+                        (),
+                        format!(
+                            "nothing to restart: {} workload(s) already current",
+                            all.len()
+                        ),
+                    ));
+                }
                 Ok((
                     (),
                     format!(
-                        "restarted {} of {} workload(s), {pods} pod(s) checked{}",
+                        "restarted {} of {} workload(s), {pods} pod(s) checked: {}",
                         ids.len(),
                         all.len(),
-                        if ids.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {}", summarise(&ids))
-                        }
+                        summarise(&ids)
                     ),
                 ))
             })?;
@@ -557,6 +571,10 @@ impl Run {
                     )));
                 }
                 // The restarted identity is Ready, so it runs the new issuer.
+                self.note(
+                    "identityRestarted",
+                    "identity missed the issuer reload and was restarted".into(),
+                );
                 Ok(clock::now())
             }
             Err(e) => Err(e),
@@ -637,13 +655,8 @@ impl Run {
             )));
         }
         certs::copy_secret_data(&from, &to)?;
-        Ok((
-            (),
-            format!(
-                "copied {from} over {to} (data and type): previous-anchor now {}",
-                short(&anchor)
-            ),
-        ))
+        let verb = if self.dry_run { "would copy" } else { "copied" };
+        Ok(((), format!("{verb} {from} over {to} (data and type only)")))
     }
 
     fn bundle_holds_only_new(&mut self) -> Result<((), String), RotorError> {
@@ -718,25 +731,30 @@ impl Run {
                 "oldAnchor",
                 self.rec.anchor_before.fingerprint.clone(),
             ));
-            facts.push(fact(
-                "newAnchor",
-                self.rec.new_anchor.clone().unwrap_or_default(),
-            ));
+            if let Some(new) = &self.rec.new_anchor {
+                facts.push(fact("newAnchor", new.clone()));
+            }
         } else {
             facts.push(fact("anchor", self.rec.anchor_before.fingerprint.clone()));
         }
         if let Some(b) = &self.rec.issuer_before {
             facts.push(fact("oldIssuer", b.fingerprint.clone()));
         }
-        facts.push(fact(
-            "newIssuer",
-            self.rec.new_issuer.clone().unwrap_or_default(),
-        ));
+        if let Some(new) = &self.rec.new_issuer {
+            facts.push(fact("newIssuer", new.clone()));
+        }
         if let Some(at) = self.rec.issuer_reloaded_at {
             facts.push(fact("issuerReloadedAt", at.to_string()));
         }
-        facts.push(fact("restarts", self.restarted.to_string()));
-        facts.push(fact("restartsTotal", self.rec.restarts.to_string()));
+        let restarts = if self.dry_run {
+            "restartsPlanned"
+        } else {
+            "restarts"
+        };
+        facts.push(fact(restarts, self.restarted.to_string()));
+        if !self.dry_run {
+            facts.push(fact("restartsTotal", self.rec.restarts.to_string()));
+        }
         facts.push(fact("podsDeleted", self.pods_deleted.to_string()));
         facts.append(&mut self.notes);
         let message = match (self.dry_run, self.rec.mode) {

@@ -13,7 +13,7 @@ use crate::fingerprint::short;
 use crate::gate::{HostClock, POLL_SECONDS, wait_for};
 use crate::pods::{self, Pod};
 use crate::restart::pods_check;
-use crate::workloads::{self, RolloutPhase, Workload};
+use crate::workloads::{self, RolloutPhase, UpdateStrategy, Workload};
 
 pub const CONTROL_PLANE_NS_LABEL: &str = "linkerd.io/control-plane-ns";
 pub const PROXY_CONTAINER: &str = "linkerd-proxy";
@@ -249,9 +249,14 @@ pub fn roots_differ(expected: &str) -> impl Fn(&Pod) -> Option<String> + '_ {
 }
 
 /// Meshed workloads whose rollout already failed, as "kind ns/name: message".
+/// `OnDelete` workloads have no rollout status (kubectl refuses to report one).
 pub fn failing_rollouts(mesh: &Mesh) -> Result<Vec<String>, RotorError> {
     let mut out = Vec::new();
-    for id in mesh.workloads.keys() {
+    let rolling = mesh
+        .workloads
+        .iter()
+        .filter(|(_, w)| w.workload.strategy != UpdateStrategy::OnDelete);
+    for (id, _) in rolling {
         let status = workloads::get_rollout_status(id.kind.into(), &id.namespace, &id.name)
             .call(|| format!("rollout status of {id}"))?;
         if status.phase == RolloutPhase::Failed {
@@ -288,7 +293,6 @@ pub fn wait_every_pod(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::workloads::UpdateStrategy;
     use crate::{KeyValue, ObjectRef};
 
     pub fn kv(k: &str, v: &str) -> KeyValue {
