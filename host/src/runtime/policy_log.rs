@@ -39,24 +39,28 @@ impl PolicyLog {
         self.lines += 1;
         let fields = render_fields(fields, redactor);
         match level {
-            Level::Trace => tracing::trace!(target: "policy", fields = %fields, "{message}"),
-            Level::Debug => tracing::debug!(target: "policy", fields = %fields, "{message}"),
-            Level::Info => tracing::info!(target: "policy", fields = %fields, "{message}"),
-            Level::Warn => tracing::warn!(target: "policy", fields = %fields, "{message}"),
-            Level::Error => tracing::error!(target: "policy", fields = %fields, "{message}"),
+            Level::Trace => tracing::trace!(target: "policy", "{message}{fields}"),
+            Level::Debug => tracing::debug!(target: "policy", "{message}{fields}"),
+            Level::Info => tracing::info!(target: "policy", "{message}{fields}"),
+            Level::Warn => tracing::warn!(target: "policy", "{message}{fields}"),
+            Level::Error => tracing::error!(target: "policy", "{message}{fields}"),
         }
     }
 }
 
+/// ` key=value key="value with spaces"`, appended to the message.
 fn render_fields(fields: &[KeyValue], redactor: &Redactor) -> String {
     let mut out = String::new();
     for kv in fields.iter().take(32) {
-        if !out.is_empty() {
-            out.push(' ');
-        }
+        out.push(' ');
         out.push_str(&clip(&kv.key, 64));
         out.push('=');
-        out.push_str(&clip(&redactor.redact(&kv.value), 512));
+        let value = clip(&redactor.redact(&kv.value), 512);
+        if value.is_empty() || value.contains(char::is_whitespace) {
+            out.push_str(&format!("{value:?}"));
+        } else {
+            out.push_str(&value);
+        }
         if out.len() > MAX_MESSAGE_BYTES {
             break;
         }
@@ -67,6 +71,21 @@ fn render_fields(fields: &[KeyValue], redactor: &Redactor) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fields_follow_the_message_quoted_when_needed() {
+        let mut r = Redactor::default();
+        r.learn(b"secret-token-1234");
+        let fields = [
+            KeyValue::new("ns", "linkerd"),
+            KeyValue::new("workload", "deployment linkerd/web"),
+            KeyValue::new("token", "secret-token-1234"),
+        ];
+        assert_eq!(
+            render_fields(&fields, &r),
+            r#" ns=linkerd workload="deployment linkerd/web" token=[redacted]"#
+        );
+    }
 
     #[test]
     fn volume_is_capped_and_counted() {

@@ -160,6 +160,19 @@ async fn panic_message_reaches_the_failure() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stderr_is_captured_for_the_failure() {
+    let (_, outcome) = run_hostile(config("abort")).await;
+    let f = failure(&outcome);
+    assert_eq!(f.kind, FailureKind::Trap, "{f}");
+    assert_eq!(f.stderr.as_deref(), Some("hostile guest is about to abort"));
+    assert!(
+        f.to_string()
+            .contains("stderr: hostile guest is about to abort"),
+        "{f}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_forever_ends_at_the_run_deadline() {
     let mut cfg = config("wait-forever");
     cfg.limits.deadline_seconds = 7200;

@@ -24,6 +24,10 @@ impl Policy for Hostile {
                 vec![fact("depth", recurse(0).to_string())],
             )),
             "panic" => panic!("hostile guest panicked on purpose"),
+            "abort" => {
+                eprintln!("hostile guest is about to abort");
+                std::process::abort()
+            }
             "sandbox-probe" => Ok(summary("probed the sandbox", sandbox_probe())),
             "wait-forever" => loop {
                 clock::wait(3600)?;
