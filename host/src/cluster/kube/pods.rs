@@ -1,0 +1,107 @@
+//! Pods: list with owners resolved (one ReplicaSet list per call, not a GET
+//! per pod), delete, and evict through the policy/v1 Eviction API.
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Pod as K8sPod;
+use kube::api::{Api, EvictParams, ListParams};
+
+use super::{KubeCluster, check_name, convert, error, qualified};
+use crate::cluster::{ClusterError, ClusterResult};
+use crate::wit::Pod;
+
+impl KubeCluster {
+    pub(super) async fn pods(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> ClusterResult<Vec<Pod>> {
+        if let Some(ns) = namespace {
+            check_name("namespace", ns)?;
+        }
+        let api: Api<K8sPod> = match namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        };
+        let lp = ListParams::default().labels(selector);
+        let pods = self.retry.run("list pods", || api.list(&lp)).await?.items;
+        let owned_by_rs = pods.iter().any(|p| {
+            p.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.kind == "ReplicaSet")
+        });
+        let owners = if owned_by_rs {
+            let rs_api: Api<ReplicaSet> = match namespace {
+                Some(ns) => Api::namespaced(self.client.clone(), ns),
+                None => Api::all(self.client.clone()),
+            };
+            let lp = ListParams::default();
+            let sets = self
+                .retry
+                .run("list replicasets", || rs_api.list(&lp))
+                .await?
+                .items;
+            convert::replica_set_owners(&sets)
+        } else {
+            HashMap::new()
+        };
+        let mut out: Vec<Pod> = pods
+            .iter()
+            .map(|p| convert::pod_record(p, &owners))
+            .collect();
+        out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        Ok(out)
+    }
+
+    pub(super) async fn remove_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        check_name("namespace", namespace)?;
+        check_name("pod", name)?;
+        let api: Api<K8sPod> = Api::namespaced(self.client.clone(), namespace);
+        let dp = self.delete_params();
+        let what = format!("delete pod {}", qualified(namespace, name));
+        self.retry.run(&what, || api.delete(name, &dp)).await?;
+        Ok(())
+    }
+
+    /// A PodDisruptionBudget that forbids the eviction answers 429; that is
+    /// a `Conflict` (try later or another pod), not an overloaded server.
+    pub(super) async fn evict(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        check_name("namespace", namespace)?;
+        check_name("pod", name)?;
+        let api: Api<K8sPod> = Api::namespaced(self.client.clone(), namespace);
+        let ep = EvictParams {
+            delete_options: None,
+            post_options: self.post_params(),
+        };
+        let what = format!("evict pod {}", qualified(namespace, name));
+        let timeout = self.retry.call_timeout;
+        match tokio::time::timeout(timeout, api.evict(name, &ep)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if error::status_code(&e) == Some(429) => {
+                Err(ClusterError::Conflict(format!(
+                    "{what}: blocked by a PodDisruptionBudget: {}",
+                    error::map_error("", e)
+                )))
+            }
+            Ok(Err(e)) => {
+                let mapped = error::map_error(&what, e);
+                if mapped.is_transient() {
+                    // Retry the ordinary way (5xx, broken connections).
+                    self.retry
+                        .run(&what, || api.evict(name, &ep))
+                        .await
+                        .map(|_| ())
+                } else {
+                    Err(mapped)
+                }
+            }
+            Err(_) => Err(ClusterError::Timeout(format!(
+                "{what}: no answer from the API server within {}s",
+                timeout.as_secs()
+            ))),
+        }
+    }
+}
