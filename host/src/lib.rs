@@ -6,6 +6,8 @@ pub mod cli;
 pub mod cluster;
 pub mod guard;
 pub mod report;
+#[doc(hidden)]
+pub mod testing;
 pub mod runtime;
 pub mod wit;
 pub mod x509;

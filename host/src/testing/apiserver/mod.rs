@@ -1,0 +1,286 @@
+//! A Kubernetes API server for tests, backed by any [`Cluster`].
+//!
+//! It speaks the real wire format over HTTP/1.1 on 127.0.0.1 (random port):
+//! discovery (`/version`, `/api`, `/apis`), list/get/create/update/
+//! merge-patch/delete/watch, the `status` and `eviction` subresources,
+//! resourceVersion preconditions with 409s, label and field selectors, and
+//! `Status` error bodies with a `reason`. Objects are rebuilt from the
+//! backing cluster's records on every request; kinds the trait has no
+//! records for (Leases, Bundles, Issuers) live in a small store of its own.
+//! A background task advances the backing cluster's clock with wall time
+//! (one virtual second per `tick`), so rollouts progress while a client
+//! watches.
+
+mod discovery;
+mod fields;
+mod handlers;
+pub mod objects;
+mod route;
+mod status;
+mod store;
+mod versions;
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, combinators::BoxBody};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::cluster::Cluster;
+use crate::cluster::kube::Clock;
+use crate::wit::Timestamp;
+
+pub use status::ApiError;
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// How the server behaves.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// rotor's namespace: its `rotor-progress` ConfigMap maps onto the
+    /// backing cluster's progress record.
+    pub rotor_namespace: String,
+    /// Serve the cert-manager.io group (off: behave as if the CRDs were missing).
+    pub cert_manager: bool,
+    /// Wall time per virtual second of the backing cluster; `None` leaves
+    /// the backing clock alone.
+    pub tick: Option<Duration>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            rotor_namespace: crate::cluster::kube::DEFAULT_NAMESPACE.into(),
+            cert_manager: true,
+            tick: Some(Duration::from_millis(10)),
+        }
+    }
+}
+
+/// What the server shares between connections.
+pub(crate) struct Backend {
+    cluster: Arc<dyn Cluster>,
+    opts: ServerOptions,
+    versions: versions::Versions,
+    store: store::Store,
+    requests: Mutex<BTreeMap<String, u64>>,
+}
+
+/// A running server; stops when dropped.
+pub struct TestApiServer {
+    addr: SocketAddr,
+    backend: Arc<Backend>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl TestApiServer {
+    pub async fn start(cluster: Arc<dyn Cluster>, opts: ServerOptions) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let tick = opts.tick;
+        let backend = Arc::new(Backend {
+            cluster: cluster.clone(),
+            opts,
+            versions: versions::Versions::default(),
+            store: store::Store::default(),
+            requests: Mutex::new(BTreeMap::new()),
+        });
+        let mut tasks = Vec::new();
+        let b = backend.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let b = b.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| {
+                        let b = b.clone();
+                        async move { Ok::<_, Infallible>(b.serve(req).await) }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        }));
+        if let Some(tick) = tick {
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(tick).await;
+                    if let Err(e) = cluster.wait(1).await {
+                        tracing::warn!(error = %e, "test API server: backing clock did not advance");
+                    }
+                }
+            }));
+        }
+        Ok(TestApiServer {
+            addr,
+            backend,
+            tasks,
+        })
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A kube client for this server (with kube's usual retry layer).
+    pub fn client(&self) -> Result<kube::Client, kube::Error> {
+        let url = self
+            .url()
+            .parse()
+            .map_err(|e| kube::Error::Service(Box::new(e)))?;
+        kube::Client::try_from(kube::Config::new(url))
+    }
+
+    /// Write a kubeconfig pointing at this server (for kubectl and `rotor`).
+    pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
+        let yaml = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: rotor-test\n  cluster:\n    server: {}\nusers:\n- name: rotor-test\n  user: {{}}\ncontexts:\n- name: rotor-test\n  context:\n    cluster: rotor-test\n    user: rotor-test\n    namespace: default\ncurrent-context: rotor-test\n",
+            self.url()
+        );
+        std::fs::write(path, yaml)
+    }
+
+    /// A clock that reads and waits on the backing cluster's (virtual) time.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::new(BackingClock {
+            cluster: self.backend.cluster.clone(),
+            tick: self.backend.opts.tick.unwrap_or(Duration::from_millis(10)),
+        })
+    }
+
+    /// Requests served so far, by `METHOD resource[/subresource] verb`.
+    pub fn requests(&self) -> BTreeMap<String, u64> {
+        self.backend
+            .requests
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+    }
+
+    /// Total API requests (discovery included).
+    pub fn request_total(&self) -> u64 {
+        self.requests().values().sum()
+    }
+
+    pub fn reset_requests(&self) {
+        if let Ok(mut m) = self.backend.requests.lock() {
+            m.clear();
+        }
+    }
+
+    /// Serve an object the trait has no record for (a Bundle, an Issuer, a
+    /// Lease). `resource` is `group/plural` (`plural` for core).
+    pub fn seed(&self, resource: &str, namespace: &str, object: Value) {
+        self.backend
+            .store
+            .put(resource, namespace, object, &self.backend.versions);
+    }
+}
+
+impl Drop for TestApiServer {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+struct BackingClock {
+    cluster: Arc<dyn Cluster>,
+    tick: Duration,
+}
+
+#[async_trait]
+impl Clock for BackingClock {
+    async fn now(&self) -> Timestamp {
+        self.cluster.now().await
+    }
+
+    async fn sleep(&self, seconds: u32) {
+        let until = self.cluster.now().await + i64::from(seconds);
+        while self.cluster.now().await < until {
+            tokio::time::sleep(self.tick).await;
+        }
+    }
+}
+
+/// What a handler answers.
+pub(crate) enum Reply {
+    Json(u16, Value),
+    /// A plain-text body, as the server gives for paths it does not serve.
+    Text(u16, String),
+    /// A watch: newline-delimited JSON events.
+    Stream(futures::channel::mpsc::Receiver<Result<hyper::body::Frame<Bytes>, Infallible>>),
+}
+
+impl From<ApiError> for Reply {
+    fn from(e: ApiError) -> Self {
+        Reply::Json(e.code, e.body())
+    }
+}
+
+impl Backend {
+    async fn serve(self: Arc<Self>, req: Request<hyper::body::Incoming>) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let body = match body.collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) => {
+                return respond(Reply::from(ApiError::bad_request(format!(
+                    "cannot read body: {e}"
+                ))));
+            }
+        };
+        let reply = self
+            .clone()
+            .handle(&parts.method, parts.uri.path(), parts.uri.query(), &body)
+            .await;
+        respond(reply)
+    }
+
+    fn count(&self, key: String) {
+        if let Ok(mut m) = self.requests.lock() {
+            *m.entry(key).or_default() += 1;
+        }
+    }
+}
+
+fn respond(reply: Reply) -> Response<Body> {
+    let (code, ctype, body): (u16, &str, Body) = match reply {
+        Reply::Json(code, v) => (
+            code,
+            "application/json",
+            Full::new(Bytes::from(v.to_string())).boxed(),
+        ),
+        Reply::Text(code, t) => (
+            code,
+            "text/plain; charset=utf-8",
+            Full::new(Bytes::from(t)).boxed(),
+        ),
+        Reply::Stream(rx) => (
+            200,
+            "application/json",
+            http_body_util::StreamBody::new(rx).boxed(),
+        ),
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() =
+        hyper::StatusCode::from_u16(code).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    if let Ok(v) = http::HeaderValue::from_str(ctype) {
+        resp.headers_mut().insert(http::header::CONTENT_TYPE, v);
+    }
+    resp
+}
