@@ -6,3 +6,4 @@
 //! end to end without a cluster. Not part of rotor's supported API.
 
 pub mod apiserver;
+pub mod fake;

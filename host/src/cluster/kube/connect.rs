@@ -68,6 +68,11 @@ pub async fn client(opts: &ConnectOptions) -> Result<Client, ConnectError> {
         }
         (None, None) => Config::infer().await?,
     };
+    // kube's retry layer would retry 429 up to 15 times with delays of up
+    // to 1000 s, which turns a PodDisruptionBudget's refusal of an eviction
+    // into a hang; `RetryPolicy` retries transient errors within bounds.
+    let mut config = config;
+    config.default_retry = false;
     Ok(Client::try_from(config)?)
 }
 

@@ -108,7 +108,18 @@ impl Backend {
         let Some(route) = Route::parse(path) else {
             return Reply::Text(404, "404 page not found\n".into());
         };
-        let q = query(q);
+        let mut q = query(q);
+        // DeleteOptions carry dryRun in the body, not the query.
+        if method == Method::DELETE {
+            let body_dry_run = serde_json::from_slice::<Value>(body).ok().is_some_and(|b| {
+                b.get("dryRun")
+                    .and_then(Value::as_array)
+                    .is_some_and(|d| d.iter().any(|v| v == "All"))
+            });
+            if body_dry_run {
+                q.insert("dryRun".into(), "All".into());
+            }
+        }
         let full_resource = match &route.subresource {
             Some(s) => format!("{}/{s}", route.resource),
             None => route.resource.clone(),

@@ -136,13 +136,16 @@ impl TestApiServer {
         format!("http://{}", self.addr)
     }
 
-    /// A kube client for this server (with kube's usual retry layer).
+    /// A kube client for this server.
     pub fn client(&self) -> Result<kube::Client, kube::Error> {
         let url = self
             .url()
             .parse()
             .map_err(|e| kube::Error::Service(Box::new(e)))?;
-        kube::Client::try_from(kube::Config::new(url))
+        let mut config = kube::Config::new(url);
+        // As `KubeCluster::connect` does: rotor's own retry policy applies.
+        config.default_retry = false;
+        kube::Client::try_from(config)
     }
 
     /// Write a kubeconfig pointing at this server (for kubectl and `rotor`).
