@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod cluster;
 pub mod guard;
+pub mod lock;
 pub mod report;
 #[doc(hidden)]
 pub mod testing;
