@@ -347,6 +347,19 @@ impl Backend {
             }
         };
         items.retain(|o| fields::matches(&field_reqs, o));
+        // etcd returns objects in key order: namespace, then name.
+        items.sort_by(|a, b| {
+            let k = |o: &Value| {
+                (
+                    o.pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string(),
+                    name_of(o).to_string(),
+                )
+            };
+            k(a).cmp(&k(b))
+        });
         Ok(items)
     }
 

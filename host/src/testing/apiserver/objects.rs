@@ -322,7 +322,7 @@ pub fn event(e: &Event, index: usize) -> Value {
     };
     json!({
         "apiVersion": "v1", "kind": "Event",
-        "metadata": {"name": format!("{}.{:x}", e.involved.name, index), "namespace": ns},
+        "metadata": {"name": format!("{}.{:08x}", e.involved.name, index), "namespace": ns},
         "involvedObject": {"kind": e.involved.kind, "namespace": e.involved.namespace, "name": e.involved.name},
         "reason": e.reason,
         "message": e.message,
