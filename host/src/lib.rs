@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod commands;
 pub mod guard;
 pub mod lock;
 pub mod report;
