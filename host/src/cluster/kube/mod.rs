@@ -9,6 +9,7 @@ pub mod certificates;
 pub mod clock;
 pub mod connect;
 pub mod convert;
+pub mod dump;
 pub mod error;
 pub mod events;
 pub mod pods;
