@@ -56,10 +56,10 @@ impl Default for LockTiming {
 
 /// Who is running: the pod name in the cluster, else host and process id.
 pub fn default_holder() -> String {
-    if let Ok(pod) = std::env::var("POD_NAME") {
-        if !pod.is_empty() {
-            return pod;
-        }
+    if let Ok(pod) = std::env::var("POD_NAME")
+        && !pod.is_empty()
+    {
+        return pod;
     }
     let host = std::env::var("HOSTNAME")
         .ok()

@@ -182,16 +182,16 @@ pub async fn collect(cluster: &dyn Cluster, args: &StatusArgs) -> Result<Status,
         } else {
             None
         };
-        if let (Some(warn), Some(na)) = (warn, c.not_after) {
-            if na - now < warn {
-                attention.push(format!(
-                    "certificate {}/{} expires in {} (at {})",
-                    c.namespace,
-                    c.name,
-                    human_duration(na - now),
-                    rfc3339(na)
-                ));
-            }
+        if let (Some(warn), Some(na)) = (warn, c.not_after)
+            && na - now < warn
+        {
+            attention.push(format!(
+                "certificate {}/{} expires in {} (at {})",
+                c.namespace,
+                c.name,
+                human_duration(na - now),
+                rfc3339(na)
+            ));
         }
     }
 
@@ -290,18 +290,18 @@ pub async fn collect(cluster: &dyn Cluster, args: &StatusArgs) -> Result<Status,
         last_issuer_updated: last("IssuerUpdated"),
         last_issuer_update_skipped: last("IssuerUpdateSkipped"),
     };
-    if let Some(skipped) = identity.last_issuer_update_skipped {
-        if identity.last_issuer_updated.is_none_or(|u| skipped > u) {
-            let msg = events
-                .iter()
-                .rev()
-                .find(|e| e.reason == "IssuerUpdateSkipped" && e.type_ == EventType::Warning)
-                .map(|e| e.message.clone())
-                .unwrap_or_default();
-            attention.push(format!(
+    if let Some(skipped) = identity.last_issuer_update_skipped
+        && identity.last_issuer_updated.is_none_or(|u| skipped > u)
+    {
+        let msg = events
+            .iter()
+            .rev()
+            .find(|e| e.reason == "IssuerUpdateSkipped" && e.type_ == EventType::Warning)
+            .map(|e| e.message.clone())
+            .unwrap_or_default();
+        attention.push(format!(
                 "the identity controller skipped the latest issuer ({msg}); it still signs with the old one"
             ));
-        }
     }
     let issuer = certs
         .iter()

@@ -207,14 +207,14 @@ pub fn pod_record(p: &K8sPod, rs_owners: &HashMap<String, String>) -> Pod {
         .find(|o| o.controller.unwrap_or(false))
         .or_else(|| p.metadata.owner_references.iter().flatten().next());
     let owner = controller.map(|o| {
-        if o.kind == "ReplicaSet" {
-            if let Some(dep) = rs_owners.get(&format!("{ns}/{}", o.name)) {
-                return ObjectRef {
-                    kind: "Deployment".into(),
-                    namespace: ns.clone(),
-                    name: dep.clone(),
-                };
-            }
+        if o.kind == "ReplicaSet"
+            && let Some(dep) = rs_owners.get(&format!("{ns}/{}", o.name))
+        {
+            return ObjectRef {
+                kind: "Deployment".into(),
+                namespace: ns.clone(),
+                name: dep.clone(),
+            };
         }
         ObjectRef {
             kind: o.kind.clone(),

@@ -22,8 +22,20 @@ const KINDS: &[(&str, &str, &str, &str, bool)] = &[
     ("", "v1", "Pod", "pods", true),
     ("cert-manager.io", "v1", "Certificate", "certificates", true),
     ("cert-manager.io", "v1", "Issuer", "issuers", false),
-    ("cert-manager.io", "v1", "ClusterIssuer", "clusterissuers", false),
-    ("trust.cert-manager.io", "v1alpha1", "Bundle", "bundles", false),
+    (
+        "cert-manager.io",
+        "v1",
+        "ClusterIssuer",
+        "clusterissuers",
+        false,
+    ),
+    (
+        "trust.cert-manager.io",
+        "v1alpha1",
+        "Bundle",
+        "bundles",
+        false,
+    ),
 ];
 
 /// Secrets a rotation needs besides the Certificates' own.
@@ -51,7 +63,13 @@ fn list_document(items: Vec<Value>) -> Value {
 }
 
 impl KubeCluster {
-    async fn list_raw(&self, group: &str, version: &str, kind: &str, plural: &str) -> ClusterResult<Vec<Value>> {
+    async fn list_raw(
+        &self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        plural: &str,
+    ) -> ClusterResult<Vec<Value>> {
         let ar = api_resource(group, version, kind, plural);
         let api: Api<DynamicObject> = Api::all_with(self.client.clone(), &ar);
         let lp = ListParams::default();
@@ -68,7 +86,13 @@ impl KubeCluster {
             .collect()
     }
 
-    async fn get_raw(&self, kind: &str, plural: &str, namespace: &str, name: &str) -> ClusterResult<Option<Value>> {
+    async fn get_raw(
+        &self,
+        kind: &str,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+    ) -> ClusterResult<Option<Value>> {
         check_name("namespace", namespace)?;
         check_name(plural, name)?;
         let ar = api_resource("", "v1", kind, plural);

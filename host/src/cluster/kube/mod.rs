@@ -38,6 +38,9 @@ use crate::wit::{
 /// The field manager of every write rotor makes.
 pub const FIELD_MANAGER: &str = "rotor";
 
+/// (kind, namespace, name) of a workload.
+type WorkloadKey = (&'static str, String, String);
+
 /// A live cluster behind the API server.
 pub struct KubeCluster {
     client: Client,
@@ -48,7 +51,7 @@ pub struct KubeCluster {
     recorder: Recorder,
     /// Workloads seen in the last get/list: resourceVersion and `paused`,
     /// so a restart right after a list needs one request, not two.
-    seen: Mutex<HashMap<(&'static str, String, String), (String, bool)>>,
+    seen: Mutex<HashMap<WorkloadKey, (String, bool)>>,
 }
 
 impl KubeCluster {
@@ -118,10 +121,11 @@ impl KubeCluster {
     }
 
     fn patch_params(&self) -> kube::api::PatchParams {
-        let mut pp = kube::api::PatchParams::default();
-        pp.field_manager = Some(FIELD_MANAGER.into());
-        pp.dry_run = self.dry_run;
-        pp
+        kube::api::PatchParams {
+            field_manager: Some(FIELD_MANAGER.into()),
+            dry_run: self.dry_run,
+            ..kube::api::PatchParams::default()
+        }
     }
 
     fn delete_params(&self) -> kube::api::DeleteParams {

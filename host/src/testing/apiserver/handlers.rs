@@ -457,14 +457,12 @@ impl Backend {
                 if let Some(rv) = patch
                     .pointer("/metadata/resourceVersion")
                     .and_then(Value::as_str)
-                {
-                    if current
+                    && current
                         .pointer("/metadata/resourceVersion")
                         .and_then(Value::as_str)
                         != Some(rv)
-                    {
-                        return Err(ApiError::conflict(r, name));
-                    }
+                {
+                    return Err(ApiError::conflict(r, name));
                 }
                 let mut rest = patch.clone();
                 if let Some(m) = rest.get_mut("metadata").and_then(Value::as_object_mut) {

@@ -121,10 +121,10 @@ impl Store {
         let current = objects
             .get(&key)
             .ok_or_else(|| ApiError::not_found(resource, name))?;
-        if let Some(rv) = rv_of(&obj) {
-            if Some(rv) != rv_of(current) {
-                return Err(ApiError::conflict(resource, name));
-            }
+        if let Some(rv) = rv_of(&obj)
+            && Some(rv) != rv_of(current)
+        {
+            return Err(ApiError::conflict(resource, name));
         }
         obj["metadata"]["resourceVersion"] = Value::String(versions.next().to_string());
         objects.insert(key, obj.clone());
@@ -144,10 +144,10 @@ impl Store {
         let current = objects
             .get_mut(&key)
             .ok_or_else(|| ApiError::not_found(resource, name))?;
-        if let Some(rv) = rv_of(patch) {
-            if Some(rv) != rv_of(current) {
-                return Err(ApiError::conflict(resource, name));
-            }
+        if let Some(rv) = rv_of(patch)
+            && Some(rv) != rv_of(current)
+        {
+            return Err(ApiError::conflict(resource, name));
         }
         merge_patch(current, patch);
         current["metadata"]["resourceVersion"] = Value::String(versions.next().to_string());
