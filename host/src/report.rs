@@ -1,1 +1,272 @@
-//! TODO
+//! The run report: one JSON document for machines (stdout with
+//! `--output json`) and a readable rendering for people. Outcome first;
+//! Secret values never appear (the guard redacts what policies pass out).
+
+use serde::Serialize;
+
+use crate::cluster::sim::SimulationReport;
+use crate::guard::{AuditEntry, AuditOutcome, CallCounts, DryRunMutation};
+use crate::runtime::{LoadedPolicy, PolicySummary, RunFailure, RunOutcome, RunTimings, Step};
+use crate::wit::Timestamp;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyIdentity {
+    pub sha256: String,
+    pub size_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogVolume {
+    pub lines: u64,
+    pub dropped: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    /// Kind, backtrace and captured output of a failure.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<RunFailure>,
+    pub backend: String,
+    pub dry_run: bool,
+    pub policy: PolicyIdentity,
+    /// Backend time (virtual seconds in the simulator).
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    pub wall_ms: u64,
+    pub calls: CallCounts,
+    pub steps: Vec<Step>,
+    pub summary: Option<PolicySummary>,
+    pub audit: Vec<AuditEntry>,
+    pub dry_run_mutations: Vec<DryRunMutation>,
+    pub log: LogVolume,
+    pub timings: RunTimings,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub simulation: Option<SimulationReport>,
+}
+
+impl RunReport {
+    pub fn new(
+        outcome: RunOutcome,
+        policy: &LoadedPolicy,
+        backend: &str,
+        dry_run: bool,
+        simulation: Option<SimulationReport>,
+    ) -> RunReport {
+        let (outcome_kind, error, failure, summary) = match outcome.result {
+            Ok(summary) => (Outcome::Succeeded, None, None, Some(summary)),
+            Err(failure) => (
+                Outcome::Failed,
+                Some(failure.to_string()),
+                Some(failure),
+                None,
+            ),
+        };
+        RunReport {
+            outcome: outcome_kind,
+            error,
+            failure,
+            backend: backend.to_string(),
+            dry_run,
+            policy: PolicyIdentity {
+                sha256: policy.sha256.clone(),
+                size_bytes: policy.size_bytes,
+            },
+            started_at: outcome.started_at,
+            finished_at: outcome.finished_at,
+            wall_ms: u64::try_from(outcome.wall.as_millis()).unwrap_or(u64::MAX),
+            calls: outcome.record.calls,
+            steps: outcome.steps,
+            summary,
+            audit: outcome.record.audit,
+            dry_run_mutations: outcome.record.dry_run_mutations,
+            log: LogVolume {
+                lines: outcome.log_lines,
+                dropped: outcome.log_dropped,
+            },
+            timings: outcome.timings,
+            simulation,
+        }
+    }
+
+    pub fn succeeded(&self) -> bool {
+        self.outcome == Outcome::Succeeded
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| {
+            format!("{{\"outcome\":\"failed\",\"error\":\"cannot serialize the report: {e}\"}}")
+        })
+    }
+
+    /// The report for people: outcome first, then steps, calls, refusals,
+    /// held-back mutations and the simulation.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        match (&self.outcome, &self.summary, &self.error) {
+            (Outcome::Succeeded, Some(summary), _) => {
+                out.push_str(&format!("rotor: succeeded: {}\n", summary.message))
+            }
+            (_, _, Some(error)) => out.push_str(&format!("rotor: FAILED: {error}\n")),
+            _ => out.push_str("rotor: failed\n"),
+        }
+        let mode = if self.dry_run {
+            ", dry run (nothing changed)"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "backend: {}{mode}; policy sha256 {} ({} bytes)\n",
+            self.backend,
+            short_hash(&self.policy.sha256),
+            self.policy.size_bytes
+        ));
+        out.push_str(&format!(
+            "time: {} to {} (+{} s backend time), {} ms wall\n",
+            format_time(self.started_at),
+            format_time(self.finished_at),
+            self.finished_at - self.started_at,
+            self.wall_ms
+        ));
+
+        if let Some(failure) = &self.failure {
+            if !failure.backtrace.is_empty() {
+                out.push_str("backtrace (innermost first):\n");
+                for frame in &failure.backtrace {
+                    out.push_str(&format!("  {frame}\n"));
+                }
+            }
+            if let Some(stderr) = &failure.stderr {
+                out.push_str("policy stderr:\n");
+                for line in stderr.lines().take(20) {
+                    out.push_str(&format!("  {line}\n"));
+                }
+            }
+        }
+
+        if let Some(summary) = &self.summary
+            && !summary.facts.is_empty()
+        {
+            out.push_str("facts:\n");
+            for kv in &summary.facts {
+                out.push_str(&format!("  {} = {}\n", kv.key, kv.value));
+            }
+        }
+
+        if !self.steps.is_empty() {
+            out.push_str("steps:\n");
+            let width = self
+                .steps
+                .iter()
+                .map(|s| s.name.chars().count())
+                .max()
+                .unwrap_or(0);
+            for step in &self.steps {
+                let mark = match step.ok {
+                    Some(true) => "ok  ",
+                    Some(false) => "FAIL",
+                    None => "open",
+                };
+                let start = step.started_at - self.started_at;
+                let span = match step.ended_at {
+                    Some(end) => format!(
+                        "+{start} s .. +{} s ({} s)",
+                        end - self.started_at,
+                        end - step.started_at
+                    ),
+                    None => format!("+{start} s .."),
+                };
+                out.push_str(&format!("  {mark} {:<width$}  {span}", step.name));
+                if !step.detail.is_empty() {
+                    out.push_str(&format!("  {}", step.detail));
+                }
+                out.push('\n');
+            }
+        }
+
+        out.push_str(&format!(
+            "calls: {} total, {} mutations, {} denied\n",
+            self.calls.total, self.calls.mutations, self.calls.denied
+        ));
+        if !self.calls.by_primitive.is_empty() {
+            let per: Vec<String> = self
+                .calls
+                .by_primitive
+                .iter()
+                .map(|(name, count)| format!("{name} {count}"))
+                .collect();
+            out.push_str(&format!("  {}\n", per.join(", ")));
+        }
+        if self.log.dropped > 0 {
+            out.push_str(&format!(
+                "policy log: {} lines shown, {} dropped over the limit\n",
+                self.log.lines, self.log.dropped
+            ));
+        }
+
+        let denied: Vec<&AuditEntry> = self
+            .audit
+            .iter()
+            .filter(|e| e.outcome == AuditOutcome::Denied)
+            .collect();
+        if !denied.is_empty() {
+            out.push_str("denied calls:\n");
+            for entry in denied {
+                out.push_str(&format!(
+                    "  {} {}: {}\n",
+                    entry.primitive, entry.target, entry.detail
+                ));
+            }
+        }
+        if !self.dry_run_mutations.is_empty() {
+            out.push_str("held back by --dry-run:\n");
+            for m in &self.dry_run_mutations {
+                out.push_str(&format!(
+                    "  +{} s {} {}: would {}\n",
+                    m.at - self.started_at,
+                    m.primitive,
+                    m.target,
+                    m.would.trim_start_matches("would ")
+                ));
+            }
+        }
+        if let Some(simulation) = &self.simulation {
+            out.push_str("simulation:\n");
+            let mut section = String::new();
+            simulation.render_text(&mut section);
+            for line in section.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+        out.push_str(&format!(
+            "timings: load {:.1} ms (cache {}), instantiate {:.1} ms, run {:.1} ms\n",
+            self.timings.load_ms,
+            serde_json::to_value(self.timings.cache)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            self.timings.instantiate_ms,
+            self.timings.call_ms
+        ));
+        out
+    }
+}
+
+fn short_hash(hash: &str) -> &str {
+    hash.get(..12).unwrap_or(hash)
+}
+
+fn format_time(t: Timestamp) -> String {
+    match jiff::Timestamp::from_second(t) {
+        Ok(ts) => ts.to_string(),
+        Err(_) => t.to_string(),
+    }
+}

@@ -1,1 +1,171 @@
-//! TODO
+//! Certificate inspection for policies, as pure host code: parse a PEM
+//! bundle into summaries and check whether one certificate signed another.
+//! A policy uses these to prove a trust bundle holds the anchor it expects
+//! and that an issuer chains to it, without bundling a parser of its own.
+
+use sha2::{Digest, Sha256};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::error::X509Error;
+use x509_parser::extensions::ParsedExtension;
+use x509_parser::pem::Pem;
+
+use crate::cluster::ClusterError;
+use crate::wit::CertificateSummary;
+
+/// Every certificate in a PEM bundle, in order. Other PEM blocks (keys) are
+/// skipped; a bundle with no certificate or a malformed block is `invalid`.
+pub fn parse_pem(pem: &str) -> Result<Vec<CertificateSummary>, ClusterError> {
+    let blocks = certificate_blocks(pem)?;
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(index, block)| {
+            let cert = parse_block(block, index)?;
+            Ok(summarize(&cert, &block.contents))
+        })
+        .collect()
+}
+
+/// Whether the first certificate of `cert_pem` names the first certificate of
+/// `issuer_pem` as its issuer and carries a valid signature by its key.
+pub fn verify_signed_by(cert_pem: &str, issuer_pem: &str) -> Result<bool, ClusterError> {
+    let cert_blocks = certificate_blocks(cert_pem)?;
+    let issuer_blocks = certificate_blocks(issuer_pem)?;
+    let cert = parse_block(&cert_blocks[0], 0)?;
+    let issuer = parse_block(&issuer_blocks[0], 0)?;
+    if cert.issuer().as_raw() != issuer.subject().as_raw() {
+        return Ok(false);
+    }
+    match cert.verify_signature(Some(issuer.public_key())) {
+        Ok(()) => Ok(true),
+        Err(X509Error::SignatureUnsupportedAlgorithm) => Err(ClusterError::Invalid(
+            "the certificate's signature algorithm is not supported".into(),
+        )),
+        Err(_) => Ok(false),
+    }
+}
+
+fn certificate_blocks(pem: &str) -> Result<Vec<Pem>, ClusterError> {
+    let mut blocks = Vec::new();
+    for (index, block) in Pem::iter_from_buffer(pem.as_bytes()).enumerate() {
+        let block =
+            block.map_err(|e| ClusterError::Invalid(format!("PEM block {}: {e}", index + 1)))?;
+        if block.label == "CERTIFICATE" {
+            blocks.push(block);
+        }
+    }
+    if blocks.is_empty() {
+        return Err(ClusterError::Invalid(
+            "no PEM CERTIFICATE block found".into(),
+        ));
+    }
+    Ok(blocks)
+}
+
+fn parse_block(block: &Pem, index: usize) -> Result<X509Certificate<'_>, ClusterError> {
+    block
+        .parse_x509()
+        .map_err(|e| ClusterError::Invalid(format!("certificate {}: {e}", index + 1)))
+}
+
+fn summarize(cert: &X509Certificate<'_>, der: &[u8]) -> CertificateSummary {
+    let mut subject_key_id = None;
+    let mut authority_key_id = None;
+    for ext in cert.extensions() {
+        match ext.parsed_extension() {
+            ParsedExtension::SubjectKeyIdentifier(id) => subject_key_id = Some(hex::encode(id.0)),
+            ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                authority_key_id = aki.key_identifier.as_ref().map(|id| hex::encode(id.0))
+            }
+            _ => {}
+        }
+    }
+    CertificateSummary {
+        subject: cert.subject().to_string(),
+        issuer: cert.issuer().to_string(),
+        serial: hex::encode(cert.raw_serial()),
+        not_before: cert.validity().not_before.timestamp(),
+        not_after: cert.validity().not_after.timestamp(),
+        is_ca: cert.is_ca(),
+        fingerprint_sha256: hex::encode(Sha256::digest(der)),
+        subject_key_id,
+        authority_key_id,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+
+    fn ca(cn: &str) -> CertifiedIssuer<'static, KeyPair> {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let key = KeyPair::generate().expect("key");
+        CertifiedIssuer::self_signed(params, key).expect("self-signed")
+    }
+
+    fn intermediate(cn: &str, by: &CertifiedIssuer<'static, KeyPair>) -> String {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.distinguished_name.push(DnType::CommonName, cn);
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        let key = KeyPair::generate().expect("key");
+        params.signed_by(&key, by).expect("signed").pem()
+    }
+
+    #[test]
+    fn parses_every_certificate_of_a_bundle() {
+        let a = ca("root.linkerd.cluster.local");
+        let b = ca("root-b.linkerd.cluster.local");
+        let key_pem = KeyPair::generate().expect("key").serialize_pem();
+        let bundle = format!("{}{}{}", a.pem(), key_pem, b.pem());
+        let certs = parse_pem(&bundle).expect("bundle parses");
+        assert_eq!(certs.len(), 2, "the key block is skipped");
+        assert_eq!(certs[0].subject, "CN=root.linkerd.cluster.local");
+        assert_eq!(certs[1].subject, "CN=root-b.linkerd.cluster.local");
+        assert!(certs[0].is_ca);
+        assert!(certs[0].not_after > certs[0].not_before);
+        assert_eq!(
+            certs[0].fingerprint_sha256,
+            hex::encode(Sha256::digest(a.der()))
+        );
+        assert_ne!(certs[0].fingerprint_sha256, certs[1].fingerprint_sha256);
+        assert!(!certs[0].serial.is_empty());
+    }
+
+    #[test]
+    fn verifies_issuer_and_signature() {
+        let anchor = ca("root.linkerd.cluster.local");
+        let other = ca("root.linkerd.cluster.local");
+        let issuer = intermediate("identity.linkerd.cluster.local", &anchor);
+        assert!(verify_signed_by(&issuer, &anchor.pem()).expect("verifies"));
+        // Same subject name, different key: the signature check catches it.
+        assert!(!verify_signed_by(&issuer, &other.pem()).expect("checks"));
+        // Issuer name mismatch.
+        let stranger = ca("someone-else");
+        assert!(!verify_signed_by(&issuer, &stranger.pem()).expect("checks"));
+        let summary = &parse_pem(&issuer).expect("parses")[0];
+        assert_eq!(summary.issuer, "CN=root.linkerd.cluster.local");
+    }
+
+    #[test]
+    fn bad_pem_is_invalid() {
+        for input in [
+            "",
+            "not pem at all",
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        ] {
+            let err = parse_pem(input).expect_err("must fail");
+            assert!(
+                matches!(err, ClusterError::Invalid(_)),
+                "{input:?}: {err:?}"
+            );
+        }
+        let anchor = ca("root");
+        assert!(matches!(
+            verify_signed_by("garbage", &anchor.pem()),
+            Err(ClusterError::Invalid(_))
+        ));
+    }
+}

@@ -37,7 +37,10 @@ pub enum ClusterError {
 impl ClusterError {
     /// Worth retrying: the same call may succeed a moment later.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ClusterError::Unavailable(_) | ClusterError::Timeout(_))
+        matches!(
+            self,
+            ClusterError::Unavailable(_) | ClusterError::Timeout(_)
+        )
     }
 }
 

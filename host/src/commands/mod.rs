@@ -1,3 +1,101 @@
-//! Subcommands.
+//! One module per subcommand; this one holds what they share: building the
+//! runtime, reading a policy file, and the errors a user sees as one line.
 
+pub mod inspect;
 pub mod status;
+// pub mod simulate;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+use crate::config::{ConfigError, RunConfig};
+use crate::runtime::{
+    DEFAULT_POLICY, LoadError, Runtime, RuntimeError, RuntimeOptions, default_cache_dir,
+};
+
+/// Why a command could not do its work (as opposed to a policy run that
+/// failed, which is a report with outcome `failed`).
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("scenario {path}: {message}")]
+    Scenario { path: PathBuf, message: String },
+    #[error("policy {path}: cannot read: {source}")]
+    ReadPolicy {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    #[error("{0}")]
+    Unavailable(&'static str),
+    #[error("{what} {path}: cannot write: {source}")]
+    Write {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+pub async fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
+    let options = runtime_options(&cli);
+    match cli.command {
+        Command::Simulate(_) => Err(CommandError::Unavailable(
+            "simulate needs the simulator backend, which this build lacks",
+        )),
+        Command::Inspect(args) => inspect::run(args, options),
+    }
+}
+
+fn runtime_options(cli: &Cli) -> RuntimeOptions {
+    RuntimeOptions {
+        cache_dir: if cli.no_cache {
+            None
+        } else {
+            default_cache_dir(cli.cache_dir.as_deref())
+        },
+    }
+}
+
+pub fn new_runtime(options: RuntimeOptions) -> Result<Runtime, CommandError> {
+    Ok(Runtime::new(options)?)
+}
+
+/// The policy bytes and a label for messages: a file, or the built-in policy.
+pub fn read_policy(path: Option<&Path>) -> Result<(String, Vec<u8>), CommandError> {
+    match path {
+        None => Ok((
+            "built-in linkerd-rotation policy".to_string(),
+            DEFAULT_POLICY.to_vec(),
+        )),
+        Some(path) => {
+            let bytes = std::fs::read(path).map_err(|source| CommandError::ReadPolicy {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            Ok((path.display().to_string(), bytes))
+        }
+    }
+}
+
+pub fn read_config(path: Option<&Path>) -> Result<RunConfig, CommandError> {
+    match path {
+        None => Ok(RunConfig::default()),
+        Some(path) => Ok(RunConfig::load(path)?),
+    }
+}
+
+/// Write `text` to `path`, naming `what` in the error.
+pub fn write_file(what: &'static str, path: &Path, text: &str) -> Result<(), CommandError> {
+    std::fs::write(path, text).map_err(|source| CommandError::Write {
+        what,
+        path: path.to_path_buf(),
+        source,
+    })
+}

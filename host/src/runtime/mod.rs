@@ -1,1 +1,252 @@
-//! TODO
+//! The wasmtime host: one engine, compiled policies cached on disk, and one
+//! fresh sandboxed `Store` per run with memory, CPU, run-deadline and
+//! wall-clock limits. Facts behind the choices: `docs/wasm-host.md`.
+
+pub mod cache;
+pub mod engine;
+pub mod failure;
+pub mod imports;
+pub mod inspect;
+pub mod limiter;
+pub mod load;
+pub mod policy_log;
+pub mod state;
+pub mod steps;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use wasmtime::component::{HasSelf, Linker};
+use wasmtime::{Engine, Store, UpdateDeadline};
+
+use crate::cluster::Cluster;
+use crate::config::RunConfig;
+use crate::guard::{Guard, GuardRecord, TimeLimits};
+use crate::wit::{KeyValue, Policy, Timestamp};
+
+pub use cache::{ComponentCache, default_cache_dir};
+pub use failure::{FailureKind, RunFailure};
+pub use inspect::PolicyInfo;
+pub use load::{CacheUse, LoadError, LoadTimings, LoadedPolicy, WasmKind};
+pub use state::HostState;
+pub use steps::Step;
+
+/// rotor's default policy (`guests/linkerd-rotation`), built by `build.rs`.
+pub const DEFAULT_POLICY: &[u8] = include_bytes!(env!("ROTOR_DEFAULT_POLICY"));
+
+/// The directory holding every component the guests workspace built
+/// (`hello.wasm`, `hostile.wasm`, ...), for tests and examples.
+pub const GUESTS_DIR: &str = env!("ROTOR_GUESTS_DIR");
+
+/// In the simulator the deadline is virtual; the wall clock still bounds a
+/// run whose policy is stuck in host calls, at most this long.
+pub const SIMULATOR_WALL_CAP: Duration = Duration::from_secs(15 * 60);
+/// Against a cluster, the wall-clock bound is the deadline plus this grace,
+/// so the deadline (checked at each host call) normally speaks first.
+const CLUSTER_WALL_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+    #[error("cannot start the epoch ticker thread: {0}")]
+    Ticker(#[from] std::io::Error),
+}
+
+/// Where to cache compiled policies; `None` disables the cache.
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeOptions {
+    pub cache_dir: Option<PathBuf>,
+}
+
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: Option<ComponentCache>,
+    _ticker: engine::EpochTicker,
+}
+
+/// The policy's `summary`, already redacted.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct PolicySummary {
+    pub message: String,
+    pub facts: Vec<KeyValue>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunTimings {
+    pub cache: CacheUse,
+    pub load_ms: f64,
+    pub instantiate_ms: f64,
+    pub call_ms: f64,
+}
+
+/// Everything one run produced, for the report.
+pub struct RunOutcome {
+    pub result: Result<PolicySummary, RunFailure>,
+    pub steps: Vec<Step>,
+    pub record: GuardRecord,
+    pub log_lines: u64,
+    pub log_dropped: u64,
+    /// Backend times (virtual in the simulator).
+    pub started_at: Timestamp,
+    pub finished_at: Timestamp,
+    pub wall: Duration,
+    pub timings: RunTimings,
+}
+
+impl Runtime {
+    pub fn new(options: RuntimeOptions) -> Result<Runtime, RuntimeError> {
+        let engine = engine::new_engine().map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
+            .map_err(|e| RuntimeError::Engine(format!("linking WASI: {e:#}")))?;
+        Policy::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)
+            .map_err(|e| RuntimeError::Engine(format!("linking rotor:policy: {e:#}")))?;
+        let ticker = engine::EpochTicker::start(&engine)?;
+        Ok(Runtime {
+            engine,
+            linker,
+            cache: options.cache_dir.map(ComponentCache::new),
+            _ticker: ticker,
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Run a loaded policy once, in a fresh Store, against `cluster`.
+    pub async fn run(
+        &self,
+        policy: &LoadedPolicy,
+        cluster: Arc<dyn Cluster>,
+        config: &RunConfig,
+        dry_run: bool,
+    ) -> RunOutcome {
+        let wall_started = Instant::now();
+        let limits = &config.limits;
+        let wall_limit = wall_limit(cluster.backend(), limits.deadline_seconds);
+        let guard = Guard::new(
+            cluster.clone(),
+            config.grants.clone(),
+            TimeLimits {
+                deadline_seconds: limits.deadline_seconds,
+                max_wait_seconds: limits.max_wait_seconds,
+            },
+            dry_run,
+        )
+        .await;
+        let started_at = guard.started_at();
+
+        let mut store = Store::new(&self.engine, HostState::new(guard, limits.memory_mib));
+        store.limiter(|state| &mut state.limiter);
+        let cpu_budget = Duration::from_secs(limits.cpu_seconds);
+        store.epoch_deadline_callback(move |ctx| {
+            if ctx.data().cpu.guest_time() > cpu_budget {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                // Yield so the wall-clock timeout around the call can fire.
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store.set_epoch_deadline(1);
+
+        let deadline = tokio::time::Instant::now() + wall_limit;
+        let policy_config = config.policy_json();
+        let mut instantiate_ms = 0.0;
+        let mut call_ms = 0.0;
+
+        let instantiated =
+            tokio::time::timeout_at(deadline, policy.pre.instantiate_async(&mut store)).await;
+        instantiate_ms += wall_started.elapsed().as_secs_f64() * 1000.0;
+        let call_result = match instantiated {
+            Err(_) => Err(RunFailure::wall_clock(wall_limit.as_secs())),
+            Ok(Err(e)) => {
+                let memory = store.data().limiter.exceeded.clone();
+                let mut failure = RunFailure::from_trap(&e, memory.as_ref(), limits.cpu_seconds);
+                if failure.kind == FailureKind::Trap {
+                    failure.kind = FailureKind::Instantiate;
+                    failure.message = format!("policy could not start: {}", failure.message);
+                }
+                Err(failure)
+            }
+            Ok(Ok(instance)) => {
+                let call_started = Instant::now();
+                let called = tokio::time::timeout_at(
+                    deadline,
+                    instance.call_run(&mut store, &policy_config),
+                )
+                .await;
+                call_ms += call_started.elapsed().as_secs_f64() * 1000.0;
+                match called {
+                    Err(_) => Err(RunFailure::wall_clock(wall_limit.as_secs())),
+                    Ok(Err(e)) => {
+                        let memory = store.data().limiter.exceeded.clone();
+                        Err(RunFailure::from_trap(
+                            &e,
+                            memory.as_ref(),
+                            limits.cpu_seconds,
+                        ))
+                    }
+                    Ok(Ok(Err(policy_error))) => Err(RunFailure::policy_error(&policy_error)),
+                    Ok(Ok(Ok(summary))) => Ok(summary),
+                }
+            }
+        };
+
+        let state = store.into_data();
+        let finished_at = state.guard.now().await;
+        let redactor = state.guard.redactor().clone();
+        let redact = |text: &str| redactor.redact(text).into_owned();
+        let result = match call_result {
+            Ok(summary) => Ok(PolicySummary {
+                message: redact(&summary.message),
+                facts: summary
+                    .facts
+                    .iter()
+                    .map(|kv| KeyValue::new(redact(&kv.key), redact(&kv.value)))
+                    .collect(),
+            }),
+            Err(mut failure) => {
+                failure.message = redact(&failure.message);
+                let stderr = state.stderr_text();
+                Err(failure.with_context(state.log.last_error.clone(), stderr))
+            }
+        };
+        let mut steps = state.steps;
+        steps.map_text(redact);
+        let steps = steps.finish(finished_at, result.is_ok());
+
+        RunOutcome {
+            result,
+            steps,
+            record: state.guard.into_record(),
+            log_lines: state.log.lines,
+            log_dropped: state.log.dropped,
+            started_at,
+            finished_at,
+            wall: wall_started.elapsed(),
+            timings: RunTimings {
+                cache: policy.timings.cache,
+                load_ms: policy.timings.load_ms,
+                instantiate_ms,
+                call_ms,
+            },
+        }
+    }
+}
+
+fn wall_limit(backend: &str, deadline_seconds: u64) -> Duration {
+    let deadline = Duration::from_secs(deadline_seconds);
+    if backend == "simulated" {
+        deadline.min(SIMULATOR_WALL_CAP)
+    } else {
+        deadline + CLUSTER_WALL_GRACE
+    }
+}

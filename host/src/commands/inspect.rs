@@ -1,0 +1,29 @@
+//! `rotor inspect FILE.wasm`: what a policy imports (packages and versions),
+//! whether this rotor can run it, its size, SHA-256 and exports.
+
+use std::process::ExitCode;
+
+use crate::cli::{InspectArgs, OutputFormat};
+use crate::runtime::RuntimeOptions;
+
+use super::{CommandError, new_runtime, read_policy};
+
+/// Exit 0 when this rotor can run the policy, 1 when it cannot.
+pub fn run(args: InspectArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
+    let (label, bytes) = read_policy(Some(&args.file))?;
+    let runtime = new_runtime(options)?;
+    let info = runtime.inspect(&label, &bytes);
+    match args.output {
+        OutputFormat::Text => print!("{}", info.render_text()),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&info)
+                .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+        ),
+    }
+    Ok(if info.cannot_run.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,64 @@
+//! `rotor simulate`: run a policy against the simulated cluster and report
+//! what meshed traffic would have seen.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cli::{OutputFormat, SimulateArgs};
+use crate::cluster::Cluster;
+use crate::cluster::sim::SimCluster;
+use crate::report::RunReport;
+use crate::runtime::RuntimeOptions;
+
+use super::{CommandError, new_runtime, read_config, read_policy, write_file};
+
+/// Exit 0 only when the policy succeeded.
+pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
+    // Everything the user supplied is checked before the (slower) compile.
+    let config = read_config(args.config.as_deref())?;
+    let cluster = Arc::new(load_scenario(&args)?);
+    let (label, wasm) = read_policy(args.guest.as_deref())?;
+    let runtime = new_runtime(options)?;
+    let policy = runtime.load(&label, &wasm)?;
+
+    let backend: Arc<dyn Cluster> = cluster.clone();
+    let outcome = runtime.run(&policy, backend, &config, args.dry_run).await;
+    let report = RunReport::new(
+        outcome,
+        &policy,
+        cluster.backend(),
+        args.dry_run,
+        Some(cluster.simulation_report()),
+    );
+
+    if let Some(path) = &args.save_state {
+        write_file("state", path, &cluster.state_yaml())?;
+    }
+    match args.output {
+        OutputFormat::Text => print!("{}", report.render_text()),
+        OutputFormat::Json => println!("{}", report.to_json()),
+    }
+    Ok(if report.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn load_scenario(args: &SimulateArgs) -> Result<SimCluster, CommandError> {
+    let Some(path) = &args.scenario else {
+        return Ok(SimCluster::demo());
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| CommandError::Scenario {
+        path: path.clone(),
+        message: format!("cannot read: {e}"),
+    })?;
+    SimCluster::from_yaml(&text).map_err(|e| CommandError::Scenario {
+        path: path.clone(),
+        message: one_line(&e.to_string()),
+    })
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

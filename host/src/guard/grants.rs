@@ -1,0 +1,231 @@
+//! Grants as data: which namespaces a policy may read and write, which
+//! Secrets it may read and write, and which mutating verbs it may use.
+
+use serde::{Deserialize, Serialize};
+
+/// A mutating capability a run may grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verb {
+    Restart,
+    DeletePod,
+    EvictPod,
+    Renew,
+    WriteSecret,
+    RecordEvent,
+    SaveProgress,
+}
+
+impl Verb {
+    pub const ALL: [Verb; 7] = [
+        Verb::Restart,
+        Verb::DeletePod,
+        Verb::EvictPod,
+        Verb::Renew,
+        Verb::WriteSecret,
+        Verb::RecordEvent,
+        Verb::SaveProgress,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verb::Restart => "restart",
+            Verb::DeletePod => "delete-pod",
+            Verb::EvictPod => "evict-pod",
+            Verb::Renew => "renew",
+            Verb::WriteSecret => "write-secret",
+            Verb::RecordEvent => "record-event",
+            Verb::SaveProgress => "save-progress",
+        }
+    }
+}
+
+/// The `grants` section of the run configuration. Namespace entries are glob
+/// patterns (`*` any run of characters, `?` one); Secret entries are
+/// `namespace/name` globs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Grants {
+    pub read_namespaces: Vec<String>,
+    pub write_namespaces: Vec<String>,
+    pub read_secrets: Vec<String>,
+    pub write_secrets: Vec<String>,
+    pub verbs: Vec<Verb>,
+}
+
+impl Default for Grants {
+    /// What the default Linkerd rotation needs, and nothing more on Secrets.
+    fn default() -> Self {
+        Grants {
+            read_namespaces: vec!["*".into()],
+            write_namespaces: vec!["*".into()],
+            read_secrets: vec![
+                "cert-manager/linkerd-trust-anchor".into(),
+                "cert-manager/linkerd-previous-anchor".into(),
+                "linkerd/linkerd-identity-issuer".into(),
+            ],
+            write_secrets: vec!["cert-manager/linkerd-previous-anchor".into()],
+            verbs: Verb::ALL.to_vec(),
+        }
+    }
+}
+
+impl Grants {
+    /// Grants nothing at all (tests and `--deny-all` style configs).
+    pub fn none() -> Self {
+        Grants {
+            read_namespaces: vec![],
+            write_namespaces: vec![],
+            read_secrets: vec![],
+            write_secrets: vec![],
+            verbs: vec![],
+        }
+    }
+
+    /// `Err((field, message))` for an entry that can never match what it means to.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        for (field, list) in [
+            ("grants.readSecrets", &self.read_secrets),
+            ("grants.writeSecrets", &self.write_secrets),
+        ] {
+            for entry in list {
+                if entry != "*" && entry.split('/').count() != 2 {
+                    return Err((
+                        field,
+                        format!(
+                            "{entry:?} is not of the form namespace/name (globs allowed, e.g. \"linkerd/*\")"
+                        ),
+                    ));
+                }
+            }
+        }
+        for (field, list) in [
+            ("grants.readNamespaces", &self.read_namespaces),
+            ("grants.writeNamespaces", &self.write_namespaces),
+        ] {
+            if let Some(entry) = list.iter().find(|e| e.is_empty() || e.contains('/')) {
+                return Err((field, format!("{entry:?} is not a namespace pattern")));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn can_read_namespace(&self, namespace: &str) -> bool {
+        // Cluster-scoped objects (empty namespace) are readable when anything is.
+        if namespace.is_empty() {
+            return !self.read_namespaces.is_empty();
+        }
+        any_glob(&self.read_namespaces, namespace)
+    }
+
+    pub fn can_write_namespace(&self, namespace: &str) -> bool {
+        any_glob(&self.write_namespaces, namespace)
+    }
+
+    pub fn can_read_secret(&self, namespace: &str, name: &str) -> bool {
+        any_glob(&self.read_secrets, &format!("{namespace}/{name}"))
+    }
+
+    pub fn can_write_secret(&self, namespace: &str, name: &str) -> bool {
+        any_glob(&self.write_secrets, &format!("{namespace}/{name}"))
+    }
+
+    pub fn allows_verb(&self, verb: Verb) -> bool {
+        self.verbs.contains(&verb)
+    }
+}
+
+fn any_glob(patterns: &[String], text: &str) -> bool {
+    patterns.iter().any(|p| glob_match(p, text))
+}
+
+/// `*` matches any run of characters (also `/`), `?` exactly one.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    let (mut pi, mut ti) = (0, 0);
+    // Position of the last `*` and the text index it was tried at.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some((pi, ti));
+            pi += 1;
+        } else if let Some((star_pi, star_ti)) = star {
+            pi = star_pi + 1;
+            ti = star_ti + 1;
+            star = Some((star_pi, star_ti + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == '*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_patterns() {
+        assert!(glob_match("*", "anything"));
+        assert!(glob_match("*", ""));
+        assert!(glob_match("linkerd*", "linkerd-viz"));
+        assert!(glob_match("linkerd*", "linkerd"));
+        assert!(!glob_match("linkerd*", "cert-manager"));
+        assert!(glob_match("*-viz", "linkerd-viz"));
+        assert!(glob_match("a?c", "abc"));
+        assert!(!glob_match("a?c", "ac"));
+        assert!(glob_match(
+            "cert-manager/linkerd-*",
+            "cert-manager/linkerd-trust-anchor"
+        ));
+        assert!(!glob_match(
+            "cert-manager/linkerd-*",
+            "linkerd/linkerd-identity-issuer"
+        ));
+        assert!(glob_match("*a*b*", "xxaxxbxx"));
+        assert!(!glob_match("*a*b*", "xxbxxaxx"));
+        assert!(!glob_match("exact", "exactly"));
+    }
+
+    #[test]
+    fn default_grants_allow_the_rotation_and_no_other_secrets() {
+        let g = Grants::default();
+        assert!(g.can_read_namespace("emojivoto"));
+        assert!(g.can_write_namespace("linkerd"));
+        assert!(g.can_read_secret("linkerd", "linkerd-identity-issuer"));
+        assert!(!g.can_read_secret("default", "db-password"));
+        assert!(g.can_write_secret("cert-manager", "linkerd-previous-anchor"));
+        assert!(!g.can_write_secret("cert-manager", "linkerd-trust-anchor"));
+        assert!(Verb::ALL.iter().all(|v| g.allows_verb(*v)));
+    }
+
+    #[test]
+    fn empty_grants_allow_nothing() {
+        let g = Grants::none();
+        assert!(!g.can_read_namespace("default"));
+        assert!(!g.can_read_namespace(""));
+        assert!(!g.allows_verb(Verb::Restart));
+    }
+
+    #[test]
+    fn validate_rejects_malformed_entries() {
+        let g = Grants {
+            write_secrets: vec!["just-a-name".into()],
+            ..Grants::default()
+        };
+        let (field, _) = g.validate().expect_err("needs namespace/name");
+        assert_eq!(field, "grants.writeSecrets");
+        let g = Grants {
+            read_namespaces: vec!["a/b".into()],
+            ..Grants::default()
+        };
+        assert_eq!(
+            g.validate().expect_err("no slash").0,
+            "grants.readNamespaces"
+        );
+    }
+}

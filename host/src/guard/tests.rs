@@ -1,0 +1,259 @@
+//! The guard against a fake backend: grants, dry-run, limits, audit.
+
+use std::sync::Arc;
+
+use super::fake::FakeCluster;
+use super::*;
+
+const LIMITS: TimeLimits = TimeLimits {
+    deadline_seconds: 600,
+    max_wait_seconds: 120,
+};
+
+async fn guard_with(grants: Grants, dry_run: bool) -> (Arc<FakeCluster>, Guard) {
+    let cluster = Arc::new(FakeCluster::new());
+    let guard = Guard::new(cluster.clone(), grants, LIMITS, dry_run).await;
+    (cluster, guard)
+}
+
+fn denied(result: GuardResult<impl std::fmt::Debug>) -> String {
+    match result {
+        Err(GuardError::Refused(ClusterError::Denied(m))) => m,
+        other => panic!("expected denied, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn reads_outside_granted_namespaces_are_denied_or_filtered() {
+    let grants = Grants {
+        read_namespaces: vec!["linkerd*".into()],
+        ..Grants::default()
+    };
+    let (_, mut guard) = guard_with(grants, false).await;
+
+    let names: Vec<String> = guard
+        .list_namespaces("")
+        .await
+        .expect("listing is allowed")
+        .into_iter()
+        .map(|n| n.name)
+        .collect();
+    assert_eq!(names, vec!["linkerd".to_string()]);
+
+    let all = guard
+        .list_workloads(None, None, "")
+        .await
+        .expect("list all");
+    assert!(all.iter().all(|w| w.namespace == "linkerd"), "{all:?}");
+
+    let why = denied(guard.list_pods(Some("emojivoto"), "").await);
+    assert!(
+        why.contains("emojivoto") && why.contains("readNamespaces"),
+        "{why}"
+    );
+    assert_eq!(guard.record().calls.denied, 1);
+    assert_eq!(guard.record().audit[0].outcome, AuditOutcome::Denied);
+}
+
+#[tokio::test]
+async fn missing_verb_is_denied_and_audited_without_reaching_the_backend() {
+    let mut grants = Grants::default();
+    grants.verbs.retain(|v| *v != Verb::Restart);
+    let (cluster, mut guard) = guard_with(grants, false).await;
+
+    let why = denied(
+        guard
+            .restart_workload(WorkloadKind::Deployment, "emojivoto", "emojivoto-app")
+            .await,
+    );
+    assert!(why.contains("\"restart\""), "{why}");
+    assert!(cluster.mutations().is_empty());
+    let entry = &guard.record().audit[0];
+    assert_eq!(entry.target, "Deployment emojivoto/emojivoto-app");
+    assert_eq!(entry.primitive, "restart-workload");
+}
+
+#[tokio::test]
+async fn write_namespace_grant_is_enforced() {
+    let grants = Grants {
+        write_namespaces: vec!["emojivoto".into()],
+        ..Grants::default()
+    };
+    let (cluster, mut guard) = guard_with(grants, false).await;
+    guard
+        .restart_workload(WorkloadKind::Deployment, "emojivoto", "emojivoto-app")
+        .await
+        .expect("granted namespace");
+    denied(guard.delete_pod("linkerd", "linkerd-app-0").await);
+    assert_eq!(
+        cluster.mutations(),
+        vec!["restart emojivoto/emojivoto-app".to_string()]
+    );
+    assert_eq!(guard.record().calls.mutations, 1);
+}
+
+#[tokio::test]
+async fn secrets_need_their_own_grants_and_are_learned_for_redaction() {
+    let (cluster, mut guard) = guard_with(Grants::default(), false).await;
+    let secret = guard
+        .read_secret("cert-manager", "linkerd-trust-anchor")
+        .await
+        .expect("granted by default");
+    assert_eq!(secret.data[0].1, b"super-secret-anchor-key");
+    assert_eq!(
+        guard.redactor().redact("key super-secret-anchor-key"),
+        "key [redacted]"
+    );
+
+    denied(guard.read_secret("default", "db-password").await);
+    let write = SecretWrite {
+        namespace: "linkerd".into(),
+        name: "linkerd-identity-issuer".into(),
+        type_: "kubernetes.io/tls".into(),
+        data: vec![("tls.key".into(), b"attacker-chosen-key".to_vec())],
+        labels: vec![],
+        annotations: vec![],
+        expected_resource_version: None,
+    };
+    let why = denied(guard.write_secret(write).await);
+    assert!(why.contains("writeSecrets"), "{why}");
+    assert!(cluster.mutations().is_empty());
+    let audit = format!("{:?}", guard.record().audit);
+    assert!(!audit.contains("attacker-chosen-key"), "{audit}");
+}
+
+#[tokio::test]
+async fn granted_secret_write_is_applied_and_audited_without_values() {
+    let (cluster, mut guard) = guard_with(Grants::default(), false).await;
+    let write = SecretWrite {
+        namespace: "cert-manager".into(),
+        name: "linkerd-previous-anchor".into(),
+        type_: "kubernetes.io/tls".into(),
+        data: vec![("tls.crt".into(), b"certificate-bytes-here".to_vec())],
+        labels: vec![],
+        annotations: vec![],
+        expected_resource_version: None,
+    };
+    let version = guard.write_secret(write).await.expect("granted");
+    assert_eq!(version, "1");
+    assert_eq!(
+        cluster.mutations(),
+        vec!["write secret cert-manager/linkerd-previous-anchor".to_string()]
+    );
+    let entry = &guard.record().audit[0];
+    assert_eq!(entry.outcome, AuditOutcome::Applied);
+    assert!(entry.detail.contains("tls.crt"));
+    assert!(!entry.detail.contains("certificate-bytes-here"));
+}
+
+#[tokio::test]
+async fn dry_run_records_mutations_without_calling_the_backend() {
+    let (cluster, mut guard) = guard_with(Grants::default(), true).await;
+    assert!(guard.is_dry_run());
+    guard
+        .restart_workload(WorkloadKind::Deployment, "linkerd", "linkerd-app")
+        .await
+        .expect("dry-run restart");
+    let refs = guard
+        .restart_workloads("emojivoto", WorkloadKind::Deployment, "")
+        .await
+        .expect_err("paused workload in emojivoto stops the batch");
+    assert!(matches!(
+        refs,
+        GuardError::Refused(ClusterError::Invalid(_))
+    ));
+    guard
+        .delete_pod("linkerd", "linkerd-app-0")
+        .await
+        .expect("dry-run delete");
+    guard
+        .save_progress("{\"step\":3}")
+        .await
+        .expect("dry-run save");
+    assert_eq!(
+        guard.load_progress().await.expect("load"),
+        Some("{\"step\":3}".into())
+    );
+
+    assert!(cluster.mutations().is_empty(), "{:?}", cluster.mutations());
+    assert_eq!(cluster.lock_progress(), None);
+    let held: Vec<&str> = guard
+        .record()
+        .dry_run_mutations
+        .iter()
+        .map(|m| m.primitive.as_str())
+        .collect();
+    assert_eq!(
+        held,
+        vec![
+            "restart-workload",
+            "restart-workloads",
+            "delete-pod",
+            "save-progress"
+        ]
+    );
+    assert_eq!(guard.record().calls.mutations, 4);
+}
+
+#[tokio::test]
+async fn dry_run_still_reports_missing_objects() {
+    let (_, mut guard) = guard_with(Grants::default(), true).await;
+    let err = guard
+        .delete_pod("linkerd", "no-such-pod")
+        .await
+        .expect_err("missing pod");
+    assert!(
+        matches!(err, GuardError::Refused(ClusterError::NotFound(_))),
+        "{err:?}"
+    );
+    assert!(guard.record().dry_run_mutations.is_empty());
+}
+
+#[tokio::test]
+async fn waits_are_bounded_and_the_deadline_ends_the_run() {
+    let (_, mut guard) = guard_with(Grants::default(), false).await;
+    let too_long = guard.wait(121).await.expect_err("over maxWaitSeconds");
+    assert!(
+        matches!(&too_long, GuardError::Refused(ClusterError::Invalid(m)) if m.contains("maxWaitSeconds")),
+        "{too_long:?}"
+    );
+    for _ in 0..5 {
+        guard.wait(120).await.expect("within the deadline");
+    }
+    // 600 s used: the next wait would cross the deadline.
+    match guard.wait(1).await {
+        Err(GuardError::Limit(RunLimitExceeded::Deadline {
+            deadline_seconds, ..
+        })) => {
+            assert_eq!(deadline_seconds, 600)
+        }
+        other => panic!("expected the deadline, got {other:?}"),
+    }
+    // Any later call ends the run too.
+    assert!(matches!(
+        guard.list_namespaces("").await,
+        Err(GuardError::Limit(_))
+    ));
+}
+
+#[tokio::test]
+async fn calls_are_counted_per_primitive() {
+    let (_, mut guard) = guard_with(Grants::default(), false).await;
+    guard.list_namespaces("").await.expect("list");
+    guard.list_namespaces("").await.expect("list");
+    guard.clock_now().await.expect("now");
+    let calls = &guard.record().calls;
+    assert_eq!(calls.by_primitive.get("list-namespaces"), Some(&2));
+    assert_eq!(calls.by_primitive.get("now"), Some(&1));
+    assert_eq!(calls.total, 3);
+}
+
+#[tokio::test]
+async fn oversized_arguments_are_invalid() {
+    let (_, mut guard) = guard_with(Grants::default(), false).await;
+    let selector = "a".repeat(MAX_ARG_BYTES + 1);
+    let err = guard.list_namespaces(&selector).await.expect_err("too big");
+    assert!(
+        matches!(err, GuardError::Refused(ClusterError::Invalid(m)) if m.contains("label-selector"))
+    );
+}

@@ -1,0 +1,284 @@
+//! The host side of every `rotor:policy` import. Each one goes through the
+//! [`Guard`](crate::guard::Guard) (cluster calls) or pure host code (x509,
+//! log, context); time spent here is kept off the policy's CPU budget.
+
+use std::time::Instant;
+
+use crate::guard::{GuardError, GuardResult, bounded};
+use crate::wit::rotor::policy::{
+    certificates, clock, config_maps, context, events, log, namespaces, pods, progress, secrets,
+    types, workloads, x509,
+};
+use crate::wit::{
+    Certificate, CertificateSummary, ConfigMap, Event, EventType, KeyValue, Level, Namespace,
+    ObjectRef, Pod, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
+};
+
+use super::state::HostState;
+
+type WitError = types::Error;
+type HostResult<T> = wasmtime::Result<Result<T, WitError>>;
+
+/// Expected failures become WIT errors; a run limit becomes a trap.
+fn finish<T>(result: GuardResult<T>) -> HostResult<T> {
+    match result {
+        Ok(value) => Ok(Ok(value)),
+        Err(GuardError::Refused(e)) => Ok(Err(e.into())),
+        Err(GuardError::Limit(limit)) => Err(wasmtime::Error::new(limit)),
+    }
+}
+
+/// Await a guard call, charging its time to the host, not the policy.
+macro_rules! guarded {
+    ($self:ident . guard . $method:ident ( $($arg:expr),* $(,)? )) => {{
+        let started = Instant::now();
+        let result = $self.guard.$method($($arg),*).await;
+        $self.cpu.add_host_time(started.elapsed());
+        finish(result)
+    }};
+}
+
+impl types::Host for HostState {}
+
+impl namespaces::Host for HostState {
+    async fn list_namespaces(&mut self, label_selector: String) -> HostResult<Vec<Namespace>> {
+        guarded!(self.guard.list_namespaces(&label_selector))
+    }
+}
+
+impl workloads::Host for HostState {
+    async fn list_workloads(
+        &mut self,
+        namespace: Option<String>,
+        kind: Option<WorkloadKind>,
+        label_selector: String,
+    ) -> HostResult<Vec<Workload>> {
+        guarded!(
+            self.guard
+                .list_workloads(namespace.as_deref(), kind, &label_selector)
+        )
+    }
+
+    async fn get_workload(
+        &mut self,
+        kind: WorkloadKind,
+        namespace: String,
+        name: String,
+    ) -> HostResult<Workload> {
+        guarded!(self.guard.get_workload(kind, &namespace, &name))
+    }
+
+    async fn restart_workload(
+        &mut self,
+        kind: WorkloadKind,
+        namespace: String,
+        name: String,
+    ) -> HostResult<Timestamp> {
+        guarded!(self.guard.restart_workload(kind, &namespace, &name))
+    }
+
+    async fn restart_workloads(
+        &mut self,
+        namespace: String,
+        kind: WorkloadKind,
+        label_selector: String,
+    ) -> HostResult<Vec<ObjectRef>> {
+        guarded!(
+            self.guard
+                .restart_workloads(&namespace, kind, &label_selector)
+        )
+    }
+
+    async fn get_rollout_status(
+        &mut self,
+        kind: WorkloadKind,
+        namespace: String,
+        name: String,
+    ) -> HostResult<RolloutStatus> {
+        guarded!(self.guard.rollout_status(kind, &namespace, &name))
+    }
+
+    async fn wait_rollout(
+        &mut self,
+        kind: WorkloadKind,
+        namespace: String,
+        name: String,
+        timeout_seconds: u32,
+    ) -> HostResult<RolloutStatus> {
+        guarded!(
+            self.guard
+                .wait_rollout(kind, &namespace, &name, timeout_seconds)
+        )
+    }
+}
+
+impl pods::Host for HostState {
+    async fn list_pods(
+        &mut self,
+        namespace: Option<String>,
+        label_selector: String,
+    ) -> HostResult<Vec<Pod>> {
+        guarded!(self.guard.list_pods(namespace.as_deref(), &label_selector))
+    }
+
+    async fn delete_pod(&mut self, namespace: String, name: String) -> HostResult<()> {
+        guarded!(self.guard.delete_pod(&namespace, &name))
+    }
+
+    async fn evict_pod(&mut self, namespace: String, name: String) -> HostResult<()> {
+        guarded!(self.guard.evict_pod(&namespace, &name))
+    }
+}
+
+impl certificates::Host for HostState {
+    async fn get_certificate(
+        &mut self,
+        namespace: String,
+        name: String,
+    ) -> HostResult<Certificate> {
+        guarded!(self.guard.get_certificate(&namespace, &name))
+    }
+
+    async fn list_certificates(
+        &mut self,
+        namespace: Option<String>,
+    ) -> HostResult<Vec<Certificate>> {
+        guarded!(self.guard.list_certificates(namespace.as_deref()))
+    }
+
+    async fn renew_certificate(&mut self, namespace: String, name: String) -> HostResult<()> {
+        guarded!(self.guard.renew_certificate(&namespace, &name))
+    }
+}
+
+impl secrets::Host for HostState {
+    async fn read_secret(&mut self, namespace: String, name: String) -> HostResult<Secret> {
+        guarded!(self.guard.read_secret(&namespace, &name))
+    }
+
+    async fn write_secret(&mut self, secret: SecretWrite) -> HostResult<String> {
+        guarded!(self.guard.write_secret(secret))
+    }
+}
+
+impl config_maps::Host for HostState {
+    async fn read_config_map(&mut self, namespace: String, name: String) -> HostResult<ConfigMap> {
+        guarded!(self.guard.read_config_map(&namespace, &name))
+    }
+}
+
+impl events::Host for HostState {
+    async fn list_events(
+        &mut self,
+        involved: ObjectRef,
+        reason: Option<String>,
+    ) -> HostResult<Vec<Event>> {
+        guarded!(self.guard.list_events(&involved, reason.as_deref()))
+    }
+
+    async fn record_event(
+        &mut self,
+        involved: ObjectRef,
+        type_: EventType,
+        reason: String,
+        message: String,
+    ) -> HostResult<()> {
+        guarded!(self.guard.record_event(&involved, type_, &reason, &message))
+    }
+}
+
+impl progress::Host for HostState {
+    async fn load_progress(&mut self) -> HostResult<Option<String>> {
+        guarded!(self.guard.load_progress())
+    }
+
+    async fn save_progress(&mut self, value: String) -> HostResult<()> {
+        guarded!(self.guard.save_progress(&value))
+    }
+
+    async fn clear_progress(&mut self) -> HostResult<()> {
+        guarded!(self.guard.clear_progress())
+    }
+}
+
+impl context::Host for HostState {
+    async fn dry_run(&mut self) -> wasmtime::Result<bool> {
+        self.guard.count("dry-run");
+        Ok(self.guard.is_dry_run())
+    }
+
+    async fn backend(&mut self) -> wasmtime::Result<String> {
+        self.guard.count("backend");
+        Ok(self.guard.backend().to_string())
+    }
+}
+
+impl clock::Host for HostState {
+    async fn now(&mut self) -> wasmtime::Result<Timestamp> {
+        match guarded!(self.guard.clock_now())? {
+            Ok(now) => Ok(now),
+            // `clock_now` refuses nothing; keep the types honest anyway.
+            Err(e) => Err(wasmtime::Error::msg(format!("clock.now failed: {e:?}"))),
+        }
+    }
+
+    async fn wait(&mut self, seconds: u32) -> HostResult<()> {
+        guarded!(self.guard.wait(seconds))
+    }
+}
+
+impl log::Host for HostState {
+    async fn log(
+        &mut self,
+        level: Level,
+        message: String,
+        fields: Vec<KeyValue>,
+    ) -> wasmtime::Result<()> {
+        self.guard.count("log");
+        self.log
+            .record(level, &message, &fields, self.guard.redactor());
+        Ok(())
+    }
+
+    async fn begin_step(&mut self, name: String) -> wasmtime::Result<()> {
+        self.guard.count("begin-step");
+        let started = Instant::now();
+        let now = self.guard.now().await;
+        self.cpu.add_host_time(started.elapsed());
+        tracing::info!(target: "policy", step = %name, "step begins");
+        self.steps.begin(&name, now);
+        Ok(())
+    }
+
+    async fn end_step(&mut self, name: String, ok: bool, detail: String) -> wasmtime::Result<()> {
+        self.guard.count("end-step");
+        let started = Instant::now();
+        let now = self.guard.now().await;
+        self.cpu.add_host_time(started.elapsed());
+        if ok {
+            tracing::info!(target: "policy", step = %name, "step ends");
+        } else {
+            tracing::warn!(target: "policy", step = %name, detail = %detail, "step failed");
+        }
+        self.steps.end(&name, ok, &detail, now);
+        Ok(())
+    }
+}
+
+impl x509::Host for HostState {
+    async fn parse_pem(&mut self, pem: String) -> HostResult<Vec<CertificateSummary>> {
+        self.guard.count("parse-pem");
+        if let Err(e) = bounded(&[("pem", &pem)]) {
+            return Ok(Err(e.into()));
+        }
+        Ok(crate::x509::parse_pem(&pem).map_err(Into::into))
+    }
+
+    async fn verify_signed_by(&mut self, cert_pem: String, issuer_pem: String) -> HostResult<bool> {
+        self.guard.count("verify-signed-by");
+        if let Err(e) = bounded(&[("cert-pem", &cert_pem), ("issuer-pem", &issuer_pem)]) {
+            return Ok(Err(e.into()));
+        }
+        Ok(crate::x509::verify_signed_by(&cert_pem, &issuer_pem).map_err(Into::into))
+    }
+}
