@@ -2,6 +2,7 @@
 //! runtime, reading a policy file, and the errors a user sees as one line.
 
 pub mod inspect;
+pub mod run;
 pub mod status;
 // pub mod simulate;
 
@@ -32,6 +33,8 @@ pub enum CommandError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Kube(#[from] run::KubeCommandError),
     #[error("{0}")]
     Unavailable(&'static str),
     #[error("{what} {path}: cannot write: {source}")]
@@ -50,6 +53,8 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
             "simulate needs the simulator backend, which this build lacks",
         )),
         Command::Inspect(args) => inspect::run(args, options),
+        Command::Run(args) => run::run(args, options).await,
+        Command::Status(args) => status::run(args).await,
     }
 }
 

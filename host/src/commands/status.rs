@@ -30,6 +30,15 @@ pub enum StatusFormat {
     Prometheus,
 }
 
+/// `rotor status`'s command line: the cluster, then what to show.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusCommand {
+    #[command(flatten)]
+    pub cluster: super::run::ClusterArgs,
+    #[command(flatten)]
+    pub status: StatusArgs,
+}
+
 #[derive(Debug, Clone, clap::Args)]
 pub struct StatusArgs {
     #[arg(long, value_enum, default_value = "text")]
@@ -541,4 +550,21 @@ pub async fn status(
     let s = collect(cluster.as_ref(), args).await?;
     let code = if s.attention.is_empty() { 0 } else { 1 };
     Ok((s.render(args.output), code))
+}
+
+/// The command: connect, collect, print; exit 1 when something needs attention.
+pub async fn run(args: StatusCommand) -> Result<std::process::ExitCode, super::CommandError> {
+    let kube = args.cluster.connect().await?;
+    let (out, code) = status(Arc::new(kube), &args.status)
+        .await
+        .map_err(|source| super::run::KubeCommandError::Cluster {
+            what: "reading the rotation's state",
+            source,
+        })?;
+    print!("{out}");
+    Ok(if code == 0 {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(1)
+    })
 }
