@@ -133,7 +133,7 @@ async fn a_pinned_digest_must_match() {
     assert_ne!(code, 0);
     assert!(err.contains("SHA-256 is") && err.contains(&zeros), "{err}");
     assert!(
-        s.requests().get("create leases").is_none(),
+        !s.requests().contains_key("create leases"),
         "refused before touching the cluster"
     );
 }
