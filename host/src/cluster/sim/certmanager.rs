@@ -1,0 +1,266 @@
+//! cert-manager: Certificates re-issued on `cmctl renew` or at renewalTime,
+//! signed by a self-signed or CA Issuer/ClusterIssuer, into their Secret.
+
+use crate::wit::{Certificate, Condition};
+
+use super::manifest::parse_go_duration;
+use super::pki::generate_ca;
+use super::world::{CertRecId, Ev, SecretRec, World};
+
+/// Where a ClusterIssuer's CA Secret lives (cert-manager's cluster resource namespace).
+pub const CLUSTER_RESOURCE_NAMESPACE: &str = "cert-manager";
+
+/// cert-manager's default duration when a Certificate gives none.
+const DEFAULT_DURATION: i64 = 90 * 24 * 3600;
+
+impl World {
+    pub fn certificate_durations(&self, cert: CertRecId) -> Result<(i64, i64), String> {
+        let spec = &self.certificates[cert].spec;
+        let duration = match &spec.duration {
+            Some(d) => parse_go_duration(d)?,
+            None => DEFAULT_DURATION,
+        };
+        let renew_before = match &spec.renew_before {
+            Some(d) => parse_go_duration(d)?,
+            None => duration / 3,
+        };
+        Ok((duration, renew_before))
+    }
+
+    fn set_condition(
+        &mut self,
+        cert: CertRecId,
+        type_: &str,
+        status: &str,
+        reason: &str,
+        message: &str,
+    ) {
+        let now = self.now;
+        let c = &mut self.certificates[cert];
+        let generation = c.generation;
+        if let Some(existing) = c.conditions.iter_mut().find(|x| x.type_ == type_) {
+            if existing.status != status {
+                existing.last_transition_time = Some(now);
+            }
+            existing.status = status.into();
+            existing.reason = reason.into();
+            existing.message = message.into();
+            existing.observed_generation = Some(generation);
+        } else {
+            c.conditions.push(Condition {
+                type_: type_.into(),
+                status: status.into(),
+                reason: reason.into(),
+                message: message.into(),
+                observed_generation: Some(generation),
+                last_transition_time: Some(now),
+            });
+        }
+    }
+
+    /// Issuing=True; the new Secret appears after issuanceSeconds.
+    pub fn begin_issuance(&mut self, cert: CertRecId, reason: &str, message: &str) {
+        self.set_condition(cert, "Issuing", "True", reason, message);
+        let c = &mut self.certificates[cert];
+        c.issue_token += 1;
+        let token = c.issue_token;
+        let at = self.now + self.spec.timings.issuance_seconds;
+        self.schedule(at, Ev::IssuanceDone { cert, token });
+    }
+
+    pub fn complete_issuance(&mut self, cert: CertRecId) {
+        match self.issue_now(cert) {
+            Ok(()) => {
+                let c = &mut self.certificates[cert];
+                c.conditions.retain(|x| x.type_ != "Issuing");
+                self.set_condition(
+                    cert,
+                    "Ready",
+                    "True",
+                    "Ready",
+                    "Certificate is up to date and has not expired",
+                );
+            }
+            Err(why) => {
+                let now = self.now;
+                self.certificates[cert].last_failure = Some(now);
+                self.set_condition(cert, "Issuing", "False", "Failed", &why);
+            }
+        }
+    }
+
+    /// Sign a new certificate and write its Secret now.
+    pub fn issue_now(&mut self, cert: CertRecId) -> Result<(), String> {
+        let (duration, renew_before) = self.certificate_durations(cert)?;
+        let c = &self.certificates[cert];
+        let ns = c.namespace.clone();
+        let issuer_kind = c
+            .spec
+            .issuer_ref
+            .kind
+            .clone()
+            .unwrap_or_else(|| "Issuer".into());
+        let issuer_key = match issuer_kind.as_str() {
+            "ClusterIssuer" => (String::new(), c.spec.issuer_ref.name.clone()),
+            _ => (ns.clone(), c.spec.issuer_ref.name.clone()),
+        };
+        let issuer = self
+            .issuers
+            .get(&issuer_key)
+            .ok_or_else(|| format!("{} {:?} not found", issuer_kind, c.spec.issuer_ref.name))?;
+        let common_name = c.spec.common_name.clone().unwrap_or_else(|| c.name.clone());
+        let signer = if issuer.spec.self_signed.is_some() {
+            None
+        } else if let Some(ca) = &issuer.spec.ca {
+            let secret_ns = issuer
+                .namespace
+                .clone()
+                .unwrap_or_else(|| CLUSTER_RESOURCE_NAMESPACE.to_string());
+            let secret = self
+                .secrets
+                .get(&(secret_ns.clone(), ca.secret_name.clone()))
+                .ok_or_else(|| format!("secret {secret_ns}/{} not found", ca.secret_name))?;
+            let get = |k: &str| {
+                secret
+                    .data
+                    .get(k)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .ok_or_else(|| format!("secret {secret_ns}/{} has no {k}", ca.secret_name))
+            };
+            Some((get("tls.crt")?, get("tls.key")?))
+        } else {
+            return Err(format!(
+                "{issuer_kind} {:?} is neither selfSigned nor ca",
+                issuer_key.1
+            ));
+        };
+        let now = self.now;
+        let serial = self.next_rv();
+        let issued = generate_ca(
+            &common_name,
+            now,
+            now + duration,
+            serial,
+            signer.as_ref().map(|(c, k)| (c.as_str(), k.as_str())),
+        )
+        .map_err(|e| e.to_string())?;
+        let ca_crt = match &signer {
+            Some((ca, _)) => first_pem_block(ca),
+            None => issued.cert_pem.clone(),
+        };
+        self.pki.intern_pem(&ca_crt).map_err(|e| e.to_string())?;
+        self.pki
+            .intern_pem(&issued.cert_pem)
+            .map_err(|e| e.to_string())?;
+        let c = &self.certificates[cert];
+        let secret_key = (ns.clone(), c.spec.secret_name.clone());
+        let cert_name = c.name.clone();
+        let issuer_name = c.spec.issuer_ref.name.clone();
+        let rv = self.next_rv();
+        let secret = self
+            .secrets
+            .entry(secret_key.clone())
+            .or_insert_with(|| SecretRec {
+                type_: "kubernetes.io/tls".into(),
+                data: Default::default(),
+                labels: Default::default(),
+                annotations: Default::default(),
+                resource_version: rv,
+            });
+        secret.type_ = "kubernetes.io/tls".into();
+        secret
+            .data
+            .insert("tls.crt".into(), issued.cert_pem.into_bytes());
+        secret
+            .data
+            .insert("tls.key".into(), issued.key_pem.into_bytes());
+        secret.data.insert("ca.crt".into(), ca_crt.into_bytes());
+        secret
+            .labels
+            .insert("controller.cert-manager.io/fao".into(), "true".into());
+        secret
+            .annotations
+            .insert("cert-manager.io/certificate-name".into(), cert_name);
+        secret
+            .annotations
+            .insert("cert-manager.io/issuer-name".into(), issuer_name);
+        secret
+            .annotations
+            .insert("cert-manager.io/issuer-kind".into(), issuer_kind);
+        secret.resource_version = rv;
+        let c = &mut self.certificates[cert];
+        c.revision = Some(c.revision.unwrap_or(0) + 1);
+        c.not_before = Some(now);
+        c.not_after = Some(now + duration);
+        c.renewal_time = Some(now + duration - renew_before);
+        self.schedule_renewal(cert);
+        self.secret_changed(&secret_key.0, &secret_key.1);
+        Ok(())
+    }
+
+    /// Automatic renewal at renewalTime unless `spec.renewal.policy: Disabled`.
+    pub fn schedule_renewal(&mut self, cert: CertRecId) {
+        let c = &mut self.certificates[cert];
+        if renewal_disabled(c) {
+            return;
+        }
+        let Some(at) = c.renewal_time else { return };
+        c.issue_token += 1;
+        let token = c.issue_token;
+        self.schedule(at, Ev::RenewalDue { cert, token });
+    }
+
+    pub fn certificate_view(&self, cert: CertRecId) -> Certificate {
+        let c = &self.certificates[cert];
+        let ready = c.conditions.iter().any(|x| {
+            x.type_ == "Ready" && x.status == "True" && x.observed_generation == Some(c.generation)
+        });
+        let issuing = c
+            .conditions
+            .iter()
+            .any(|x| x.type_ == "Issuing" && x.status == "True");
+        Certificate {
+            namespace: c.namespace.clone(),
+            name: c.name.clone(),
+            secret_name: c.spec.secret_name.clone(),
+            issuer_kind: c
+                .spec
+                .issuer_ref
+                .kind
+                .clone()
+                .unwrap_or_else(|| "Issuer".into()),
+            issuer_name: c.spec.issuer_ref.name.clone(),
+            is_ca: c.spec.is_ca,
+            generation: c.generation,
+            ready,
+            issuing,
+            revision: c.revision,
+            conditions: c.conditions.clone(),
+            not_before: c.not_before,
+            not_after: c.not_after,
+            renewal_time: c.renewal_time,
+            renewal_disabled: renewal_disabled(c),
+        }
+    }
+}
+
+pub fn renewal_disabled(c: &super::world::CertificateRec) -> bool {
+    c.spec
+        .renewal
+        .as_ref()
+        .and_then(|r| r.policy.as_deref())
+        .is_some_and(|p| p.eq_ignore_ascii_case("Disabled"))
+}
+
+/// The first certificate of a PEM bundle (a CA Secret's tls.crt may hold a chain).
+fn first_pem_block(pem: &str) -> String {
+    match pem.find("-----END CERTIFICATE-----") {
+        Some(end) => {
+            let stop = end + "-----END CERTIFICATE-----".len();
+            let mut s = pem[..stop].trim_start().to_string();
+            s.push('\n');
+            s
+        }
+        None => pem.to_string(),
+    }
+}

@@ -1,0 +1,421 @@
+//! Linkerd's trust mechanics: the injector's admission-time snapshot of the
+//! trust roots, the identity controller (roots once at start, issuer reloads
+//! that must verify, crash-loop on a bad issuer), and proxy leaves (24h,
+//! clamped to the issuer chain, refreshed at 70%, rejected unless they chain
+//! to the proxy's own roots).
+
+use std::sync::Arc;
+
+use crate::wit::{EventType, ObjectRef, WorkloadKind};
+
+use super::manifest::Labels;
+use super::outage::RootsId;
+use super::pki::{CertId, sha256_hex};
+use super::world::{Ev, IdentityCtl, Leaf, Mesh, Namespace, PodId, World};
+
+pub const CONTROL_PLANE_NS: &str = "linkerd";
+pub const IDENTITY: &str = "linkerd-identity";
+pub const DESTINATION: &str = "linkerd-destination";
+pub const INJECTOR: &str = "linkerd-proxy-injector";
+pub const TRUST_ROOTS: &str = "linkerd-identity-trust-roots";
+pub const TRUST_ROOTS_KEY: &str = "ca-bundle.crt";
+pub const ISSUER_SECRET: &str = "linkerd-identity-issuer";
+pub const ANCHOR_SECRET: &str = "linkerd-trust-anchor";
+pub const PREVIOUS_ANCHOR_SECRET: &str = "linkerd-previous-anchor";
+pub const PROXY_CONTAINER: &str = "linkerd-proxy";
+pub const TRUST_ANCHORS_ENV: &str = "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS";
+pub const TRUST_ROOT_SHA_ANNOTATION: &str = "linkerd.io/trust-root-sha256";
+const PROXY_VERSION: &str = "edge-25.12.1";
+
+/// Leaf lifetime before clamping to the issuer chain.
+const LEAF_LIFETIME: i64 = 24 * 3600;
+
+/// How Linkerd decides whether a pod gets a proxy: the namespace or the pod
+/// template says `linkerd.io/inject: enabled|ingress`; `disabled` on the
+/// template wins. Control-plane pods carry the proxy from the chart.
+pub fn mesh_for(
+    namespace: &str,
+    ns: Option<&Namespace>,
+    template_annotations: &Labels,
+    containers: &[String],
+) -> Mesh {
+    if namespace == CONTROL_PLANE_NS {
+        return Mesh::ControlPlane;
+    }
+    if containers.iter().any(|c| c == PROXY_CONTAINER) {
+        return Mesh::Injected;
+    }
+    let on = |v: Option<&String>| v.is_some_and(|v| v == "enabled" || v == "ingress");
+    match template_annotations.get("linkerd.io/inject") {
+        Some(v) if v == "disabled" => Mesh::Off,
+        v if on(v) => Mesh::Injected,
+        _ => {
+            if on(ns.and_then(|n| n.annotations.get("linkerd.io/inject"))) {
+                Mesh::Injected
+            } else {
+                Mesh::Off
+            }
+        }
+    }
+}
+
+impl World {
+    fn owner_is(&self, pod: PodId, name: &str) -> bool {
+        self.pod(pod).owner.is_some_and(|wl| {
+            let w = &self.workloads[wl];
+            w.namespace == CONTROL_PLANE_NS && w.name == name && w.kind == WorkloadKind::Deployment
+        })
+    }
+
+    pub fn is_identity_pod(&self, pod: PodId) -> bool {
+        self.owner_is(pod, IDENTITY)
+    }
+
+    /// The trust-roots ConfigMap's content now.
+    pub fn current_roots_pem(&self) -> Arc<str> {
+        self.config_maps
+            .get(&(CONTROL_PLANE_NS.to_string(), TRUST_ROOTS.to_string()))
+            .and_then(|c| c.data.get(TRUST_ROOTS_KEY).cloned())
+            .unwrap_or_else(|| Arc::from(""))
+    }
+
+    /// The trust-roots content as it stood at `t`.
+    fn roots_pem_at(&self, t: i64) -> Arc<str> {
+        match self.roots_history.iter().rev().find(|(at, _)| *at <= t) {
+            Some((_, pem)) => pem.clone(),
+            None => self
+                .roots_history
+                .first()
+                .map(|(_, p)| p.clone())
+                .unwrap_or_else(|| self.current_roots_pem()),
+        }
+    }
+
+    pub fn roots_for_pem(&mut self, pem: &Arc<str>) -> RootsId {
+        if let Some(&id) = self.roots_by_pem.get(pem) {
+            return id;
+        }
+        let mut anchors: Vec<CertId> = self.pki.intern_pem(pem).unwrap_or_default();
+        anchors.sort_unstable();
+        anchors.dedup();
+        let id = self.outage.intern_roots(anchors);
+        self.roots_by_pem.insert(pem.clone(), id);
+        id
+    }
+
+    /// What the injector's mounted copy of the bundle holds now: kubelet
+    /// propagation lags by kubeletSyncSeconds, and a freshly started injector
+    /// read the current content.
+    fn injector_view_time(&self) -> i64 {
+        let lagged = self.now - self.spec.timings.kubelet_sync_seconds;
+        let injector_start = self
+            .find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, INJECTOR)
+            .and_then(|wl| {
+                self.workloads[wl]
+                    .pods
+                    .iter()
+                    .map(|&p| self.pod(p))
+                    .filter(|p| p.active() && p.ready)
+                    .filter_map(|p| p.start_time)
+                    .max()
+            });
+        injector_start.map_or(lagged, |s| lagged.max(s))
+    }
+
+    fn set_proxy_roots(&mut self, pod: PodId, pem: Arc<str>) {
+        let roots = self.roots_for_pem(&pem);
+        let sha = sha256_hex(pem.as_bytes());
+        let p = self.pod_mut(pod);
+        p.roots = Some(roots);
+        p.roots_pem = Some(pem);
+        p.annotations
+            .insert(TRUST_ROOT_SHA_ANNOTATION.to_string(), sha);
+    }
+
+    /// Admission: the injector adds the proxy and writes the trust roots inline.
+    pub fn admit(&mut self, pod: PodId) {
+        let mesh = self.pod(pod).mesh;
+        if mesh == Mesh::Off {
+            return;
+        }
+        let kind_label = self.pod(pod).owner.map(|wl| {
+            let w = &self.workloads[wl];
+            let k = match w.kind {
+                WorkloadKind::Deployment => "linkerd.io/proxy-deployment",
+                WorkloadKind::StatefulSet => "linkerd.io/proxy-statefulset",
+                WorkloadKind::DaemonSet => "linkerd.io/proxy-daemonset",
+            };
+            (k, w.name.clone())
+        });
+        let native = self
+            .pod(pod)
+            .annotations
+            .get("config.alpha.linkerd.io/proxy-enable-native-sidecar")
+            .is_some_and(|v| v == "true");
+        let p = self.pod_mut(pod);
+        p.labels.insert(
+            "linkerd.io/control-plane-ns".into(),
+            CONTROL_PLANE_NS.into(),
+        );
+        p.labels
+            .insert("linkerd.io/workload-ns".into(), p.namespace.clone());
+        if let Some((k, name)) = kind_label {
+            p.labels.insert(k.into(), name);
+        }
+        p.annotations
+            .insert("linkerd.io/proxy-version".into(), PROXY_VERSION.into());
+        let has_proxy = p.containers.iter().any(|c| c == PROXY_CONTAINER)
+            || p.init_containers.iter().any(|c| c == PROXY_CONTAINER);
+        if !has_proxy {
+            if native {
+                p.init_containers.push(PROXY_CONTAINER.into());
+            } else {
+                p.containers.insert(0, PROXY_CONTAINER.into());
+            }
+        }
+        if mesh == Mesh::Injected {
+            let t = self.injector_view_time();
+            let pem = self.roots_pem_at(t);
+            self.set_proxy_roots(pod, pem);
+        }
+    }
+
+    /// Containers started: control-plane proxies read the roots now; the
+    /// identity controller starts; every proxy asks for its first leaf.
+    pub fn proxy_started(&mut self, pod: PodId) {
+        if self.pod(pod).mesh == Mesh::ControlPlane {
+            let pem = self.current_roots_pem();
+            self.set_proxy_roots(pod, pem);
+        }
+        if self.is_identity_pod(pod) {
+            self.identity_start(pod);
+        }
+        self.request_leaf(pod);
+    }
+
+    fn issuer_in_secret(&mut self) -> Option<CertId> {
+        let pem = self
+            .secrets
+            .get(&(CONTROL_PLANE_NS.to_string(), ISSUER_SECRET.to_string()))?
+            .data
+            .get("tls.crt")?
+            .clone();
+        let pem = String::from_utf8_lossy(&pem).into_owned();
+        self.pki.intern_pem(&pem).ok()?.first().copied()
+    }
+
+    /// Whether an issuer chains to a roots set and is valid now.
+    fn issuer_verifies(&self, issuer: CertId, roots: RootsId) -> bool {
+        let info = self.pki.get(issuer);
+        if !info.valid_at(self.now) {
+            return false;
+        }
+        let anchor = self.pki.anchor_of(issuer);
+        anchor != issuer
+            && self.pki.get(anchor).valid_at(self.now)
+            && self.outage.roots(roots).contains(&anchor)
+    }
+
+    fn identity_start(&mut self, pod: PodId) {
+        let pem = self.current_roots_pem();
+        let roots = self.roots_for_pem(&pem);
+        let issuer = self
+            .issuer_in_secret()
+            .filter(|&i| self.issuer_verifies(i, roots));
+        self.pod_mut(pod).identity = Some(IdentityCtl { roots, issuer });
+        if issuer.is_none() {
+            let uid = self.pod(pod).uid;
+            let at = self.now + self.spec.timings.crash_backoff_seconds;
+            self.schedule(at, Ev::IdentityRetry { pod, uid });
+        }
+    }
+
+    /// A crash-looping identity container starts again.
+    pub fn identity_restart_container(&mut self, pod: PodId) {
+        let p = self.pod(pod);
+        if p.terminating || !matches!(p.identity, Some(IdentityCtl { issuer: None, .. })) {
+            return;
+        }
+        self.identity_start(pod);
+        if self.pod(pod).identity.is_some_and(|c| c.issuer.is_some()) {
+            self.request_leaf(pod);
+        }
+    }
+
+    fn identity_ref() -> ObjectRef {
+        ObjectRef {
+            kind: "Deployment".into(),
+            namespace: CONTROL_PLANE_NS.into(),
+            name: IDENTITY.into(),
+        }
+    }
+
+    pub fn issuer_secret_changed(&mut self) {
+        if self.spec.identity_misses_reload {
+            return;
+        }
+        let at = self.now + self.spec.timings.identity_reload_seconds;
+        let pods: Vec<(PodId, u64)> = self
+            .find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, IDENTITY)
+            .map(|wl| {
+                self.workloads[wl]
+                    .pods
+                    .iter()
+                    .map(|&p| (p, self.pod(p)))
+                    .filter(|(_, p)| p.active() && p.identity.is_some_and(|c| c.issuer.is_some()))
+                    .map(|(id, p)| (id, p.uid))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (pod, uid) in pods {
+            self.schedule(at, Ev::IdentityReload { pod, uid });
+        }
+    }
+
+    /// The identity controller sees the new issuer Secret.
+    pub fn identity_reload(&mut self, pod: PodId) {
+        let Some(ctl) = self.pod(pod).identity else {
+            return;
+        };
+        let Some(current) = ctl.issuer else { return };
+        let Some(new) = self.issuer_in_secret() else {
+            return;
+        };
+        if new == current {
+            return;
+        }
+        if self.issuer_verifies(new, ctl.roots) {
+            self.pod_mut(pod).identity = Some(IdentityCtl {
+                roots: ctl.roots,
+                issuer: Some(new),
+            });
+            self.record_event(
+                Self::identity_ref(),
+                EventType::Normal,
+                "IssuerUpdated",
+                "Updated identity issuer",
+                IDENTITY,
+            );
+            self.retry_awaiting_leaves();
+        } else {
+            self.record_event(
+                Self::identity_ref(),
+                EventType::Warning,
+                "IssuerUpdateSkipped",
+                "Skipping issuer update as certs could not be verified: x509: certificate signed by unknown authority",
+                IDENTITY,
+            );
+        }
+    }
+
+    /// The issuer a proxy would get a leaf from, if it can reach one it trusts.
+    fn leaf_source(&mut self, pod: PodId) -> Option<CertId> {
+        let roots = self.pod(pod).roots?;
+        if self.is_identity_pod(pod) {
+            return self.pod(pod).identity.and_then(|c| c.issuer);
+        }
+        let wl = self.find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, IDENTITY)?;
+        let candidates: Vec<CertId> = self.workloads[wl]
+            .pods
+            .iter()
+            .map(|&p| self.pod(p))
+            .filter(|p| p.active() && p.ready && !p.leaf_expired)
+            // The proxy verifies identity's server certificate against its roots.
+            .filter(|p| {
+                p.leaf
+                    .is_some_and(|l| self.outage.roots(roots).contains(&l.anchor))
+            })
+            .filter_map(|p| p.identity.and_then(|c| c.issuer))
+            .collect();
+        let mut failed_validation = false;
+        for issuer in candidates {
+            if !self.pki.get(issuer).valid_at(self.now) {
+                failed_validation = true;
+                continue;
+            }
+            return Some(issuer);
+        }
+        if failed_validation {
+            self.record_event(
+                Self::identity_ref(),
+                EventType::Warning,
+                "IssuerValidationFailed",
+                "Issuer certificate has expired",
+                IDENTITY,
+            );
+        }
+        None
+    }
+
+    /// Ask identity for a (new) leaf; the proxy keeps it only if it chains to
+    /// its own roots. Without one the pod stays (or goes) unready and waits.
+    pub fn request_leaf(&mut self, pod: PodId) {
+        let p = self.pod(pod);
+        if p.terminating || !p.running || p.mesh == Mesh::Off {
+            return;
+        }
+        if p.never_ready {
+            return;
+        }
+        let Some(roots) = p.roots else { return };
+        let issued = self.leaf_source(pod).and_then(|issuer| {
+            let anchor = self.pki.anchor_of(issuer);
+            if anchor == issuer || !self.outage.roots(roots).contains(&anchor) {
+                return None;
+            }
+            let not_after = (self.now + LEAF_LIFETIME)
+                .min(self.pki.get(issuer).not_after)
+                .min(self.pki.get(anchor).not_after);
+            (not_after > self.now).then_some(Leaf {
+                issuer,
+                anchor,
+                not_after,
+            })
+        });
+        let Some(leaf) = issued else {
+            self.awaiting_leaf.insert(pod);
+            return;
+        };
+        self.install_leaf(pod, leaf);
+        let identity_ok = !self.is_identity_pod(pod)
+            || self.pod(pod).identity.is_some_and(|c| c.issuer.is_some());
+        self.set_ready(pod, identity_ok);
+    }
+
+    /// Give a proxy a leaf and schedule its refresh and expiry.
+    pub fn install_leaf(&mut self, pod: PodId, leaf: Leaf) {
+        let now = self.now;
+        let p = self.pod_mut(pod);
+        p.leaf = Some(leaf);
+        p.leaf_gen += 1;
+        p.leaf_expired = leaf.not_after <= now;
+        let (uid, leaf_gen) = (p.uid, p.leaf_gen);
+        self.awaiting_leaf.remove(&pod);
+        let refresh = ((leaf.not_after - now) * 7 / 10).clamp(10, LEAF_LIFETIME);
+        self.schedule(now + refresh, Ev::LeafRefresh { pod, uid, leaf_gen });
+        self.schedule(leaf.not_after, Ev::LeafExpiry { pod, uid, leaf_gen });
+        self.update_contrib(pod);
+    }
+
+    /// Identity changed (became Ready, took a new issuer): waiting proxies retry.
+    pub fn retry_awaiting_leaves(&mut self) {
+        if self.retrying_leaves {
+            return;
+        }
+        self.retrying_leaves = true;
+        // A pass can make another identity pod Ready; repeat while it helps.
+        for _ in 0..4 {
+            let waiting: Vec<PodId> = self.awaiting_leaf.iter().copied().collect();
+            let before = waiting.len();
+            for pod in waiting {
+                if self.pods[pod].is_some() {
+                    self.request_leaf(pod);
+                }
+            }
+            if self.awaiting_leaf.len() >= before {
+                break;
+            }
+        }
+        self.retrying_leaves = false;
+    }
+}

@@ -1,0 +1,1068 @@
+//! Building a [`World`] from a scenario: objects become typed records, the
+//! standard Linkerd setup fills what the scenario leaves out, certificates
+//! without Secrets are issued, workloads get steady-state pods, and every
+//! proxy starts with the roots and leaf a converged mesh would give it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use base64::Engine;
+
+use crate::wit::{Condition, EventType, ObjectRef, WorkloadKind};
+
+use super::linkerd::{
+    ANCHOR_SECRET, CONTROL_PLANE_NS, DESTINATION, IDENTITY, ISSUER_SECRET, PREVIOUS_ANCHOR_SECRET,
+    PROXY_CONTAINER, TRUST_ANCHORS_ENV, mesh_for,
+};
+use super::manifest::{KubeCondition, Meta, PodObject, WorkloadObject};
+use super::scenario::{Object, Scenario, ScenarioError};
+use super::trustmanager::TRUST_NAMESPACE;
+use super::world::{
+    BundleRec, CertificateRec, ConfigMapRec, Ev, EventRec, IdentityCtl, IssuerRec, Leaf, Mesh,
+    Namespace, Pod, PodId, SecretRec, WlId, Workload, World, kind_order, parse_rfc3339, short_hash,
+};
+
+const STANDARD: &str = include_str!("standard.yaml");
+
+/// Annotations the simulator writes on pods so a dumped state resumes.
+pub const LEAF_ANNOTATION: &str = "sim.rotor.dev/leaf";
+pub const NEVER_READY_ANNOTATION: &str = "sim.rotor.dev/never-ready";
+pub const IDENTITY_ROOTS_ANNOTATION: &str = "sim.rotor.dev/identity-roots";
+pub const IDENTITY_ISSUER_ANNOTATION: &str = "sim.rotor.dev/identity-issuer";
+/// On a Simulation dump: the anchor and issuer fingerprints at first load.
+pub const INITIAL_ANCHOR_ANNOTATION: &str = "sim.rotor.dev/initial-anchor";
+pub const INITIAL_ISSUER_ANNOTATION: &str = "sim.rotor.dev/initial-issuer";
+
+/// How old the pods of a freshly loaded scenario are.
+const STEADY_POD_AGE: i64 = 24 * 3600;
+
+fn invalid(what: String) -> ScenarioError {
+    ScenarioError::Invalid(what)
+}
+
+fn obj_key(o: &Object) -> (String, String, String) {
+    let (kind, meta): (&str, &Meta) = match o {
+        Object::Namespace(x) => ("Namespace", &x.metadata),
+        Object::Deployment(x) => ("Deployment", &x.metadata),
+        Object::StatefulSet(x) => ("StatefulSet", &x.metadata),
+        Object::DaemonSet(x) => ("DaemonSet", &x.metadata),
+        Object::ReplicaSet(x) => ("ReplicaSet", &x.metadata),
+        Object::Pod(x) => ("Pod", &x.metadata),
+        Object::Secret(x) => ("Secret", &x.metadata),
+        Object::ConfigMap(x) => ("ConfigMap", &x.metadata),
+        Object::Certificate(x) => ("Certificate", &x.metadata),
+        Object::Issuer(x) => ("Issuer", &x.metadata),
+        Object::ClusterIssuer(x) => ("ClusterIssuer", &x.metadata),
+        Object::Bundle(x) => ("Bundle", &x.metadata),
+        Object::Event(x) => ("Event", &x.metadata),
+    };
+    (
+        kind.to_string(),
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone(),
+    )
+}
+
+fn to_kv_time(s: &Option<String>) -> Option<i64> {
+    s.as_deref().and_then(|s| parse_rfc3339(s).ok())
+}
+
+fn condition_from(k: &KubeCondition) -> Condition {
+    Condition {
+        type_: k.type_.clone(),
+        status: k.status.clone(),
+        reason: k.reason.clone().unwrap_or_default(),
+        message: k.message.clone().unwrap_or_default(),
+        observed_generation: k.observed_generation,
+        last_transition_time: to_kv_time(&k.last_transition_time),
+    }
+}
+
+impl World {
+    pub fn load(text: &str) -> Result<World, ScenarioError> {
+        let mut scenario = Scenario::parse(text)?;
+        let standard = Scenario::parse(STANDARD)?;
+        let present: std::collections::HashSet<_> = scenario.objects.iter().map(obj_key).collect();
+        for o in standard.objects {
+            if !present.contains(&obj_key(&o)) {
+                scenario.objects.push(o);
+            }
+        }
+        let spec = scenario.simulation.clone().unwrap_or_default();
+        let start = parse_rfc3339(&spec.start_time)
+            .map_err(|e| invalid(format!("Simulation spec.startTime: {e}")))?;
+        if spec.nodes == 0 {
+            return Err(invalid("Simulation spec.nodes: must be at least 1".into()));
+        }
+        let mut world = World::new(spec, start);
+        world.build(scenario)?;
+        Ok(world)
+    }
+
+    fn build(&mut self, scenario: Scenario) -> Result<(), ScenarioError> {
+        let mut workloads = Vec::new();
+        let mut pods = Vec::new();
+        let mut replica_sets: HashMap<(String, String), String> = HashMap::new();
+        let initial = (
+            scenario
+                .simulation_annotations
+                .get(INITIAL_ANCHOR_ANNOTATION)
+                .cloned(),
+            scenario
+                .simulation_annotations
+                .get(INITIAL_ISSUER_ANNOTATION)
+                .cloned(),
+        );
+        for object in scenario.objects {
+            match object {
+                Object::Namespace(n) => {
+                    self.namespaces.insert(
+                        n.metadata.name.clone(),
+                        Namespace {
+                            name: n.metadata.name,
+                            labels: n.metadata.labels,
+                            annotations: n.metadata.annotations,
+                        },
+                    );
+                }
+                Object::Deployment(o) => workloads.push((WorkloadKind::Deployment, o)),
+                Object::StatefulSet(o) => workloads.push((WorkloadKind::StatefulSet, o)),
+                Object::DaemonSet(o) => workloads.push((WorkloadKind::DaemonSet, o)),
+                Object::ReplicaSet(rs) => {
+                    let ns = rs.metadata.namespace.clone().unwrap_or_default();
+                    if let Some(owner) = rs
+                        .metadata
+                        .owner_references
+                        .iter()
+                        .find(|o| o.kind == "Deployment")
+                    {
+                        replica_sets.insert((ns, rs.metadata.name.clone()), owner.name.clone());
+                    }
+                }
+                Object::Pod(p) => pods.push(p),
+                Object::Secret(s) => {
+                    let ns = namespace_of(&s.metadata, "Secret")?;
+                    let mut data = BTreeMap::new();
+                    for (k, v) in &s.data {
+                        let bytes = base64::engine::general_purpose::STANDARD
+                            .decode(v.trim())
+                            .map_err(|e| {
+                                invalid(format!(
+                                    "Secret {ns}/{}: data.{k} is not base64: {e}",
+                                    s.metadata.name
+                                ))
+                            })?;
+                        data.insert(k.clone(), bytes);
+                    }
+                    for (k, v) in &s.string_data {
+                        data.insert(k.clone(), v.clone().into_bytes());
+                    }
+                    let rv = self.loaded_rv(&s.metadata);
+                    self.secrets.insert(
+                        (ns, s.metadata.name.clone()),
+                        SecretRec {
+                            type_: s.type_.unwrap_or_else(|| "Opaque".into()),
+                            data,
+                            labels: s.metadata.labels,
+                            annotations: s.metadata.annotations,
+                            resource_version: rv,
+                        },
+                    );
+                }
+                Object::ConfigMap(c) => {
+                    let ns = namespace_of(&c.metadata, "ConfigMap")?;
+                    let rv = self.loaded_rv(&c.metadata);
+                    self.config_maps.insert(
+                        (ns, c.metadata.name.clone()),
+                        ConfigMapRec {
+                            data: c.data.into_iter().map(|(k, v)| (k, Arc::from(v))).collect(),
+                            labels: c.metadata.labels,
+                            annotations: c.metadata.annotations,
+                            resource_version: rv,
+                        },
+                    );
+                }
+                Object::Issuer(i) => {
+                    let ns = namespace_of(&i.metadata, "Issuer")?;
+                    self.issuers.insert(
+                        (ns.clone(), i.metadata.name.clone()),
+                        IssuerRec {
+                            namespace: Some(ns),
+                            name: i.metadata.name,
+                            labels: i.metadata.labels,
+                            annotations: i.metadata.annotations,
+                            spec: i.spec,
+                        },
+                    );
+                }
+                Object::ClusterIssuer(i) => {
+                    self.issuers.insert(
+                        (String::new(), i.metadata.name.clone()),
+                        IssuerRec {
+                            namespace: None,
+                            name: i.metadata.name,
+                            labels: i.metadata.labels,
+                            annotations: i.metadata.annotations,
+                            spec: i.spec,
+                        },
+                    );
+                }
+                Object::Certificate(c) => {
+                    let ns = namespace_of(&c.metadata, "Certificate")?;
+                    let status = c.status.unwrap_or_default();
+                    let rec = CertificateRec {
+                        namespace: ns.clone(),
+                        name: c.metadata.name.clone(),
+                        labels: c.metadata.labels,
+                        annotations: c.metadata.annotations,
+                        spec: c.spec,
+                        generation: c.metadata.generation.unwrap_or(1),
+                        revision: status.revision,
+                        conditions: status.conditions.iter().map(condition_from).collect(),
+                        not_before: to_kv_time(&status.not_before),
+                        not_after: to_kv_time(&status.not_after),
+                        renewal_time: to_kv_time(&status.renewal_time),
+                        last_failure: to_kv_time(&status.last_failure_time),
+                        issue_token: 0,
+                    };
+                    let id = self.certificates.len();
+                    self.certificate_index.insert((ns, rec.name.clone()), id);
+                    self.certificates.push(rec);
+                    if let Err(e) = self.certificate_durations(id) {
+                        return Err(invalid(format!(
+                            "Certificate {}/{}: {e}",
+                            self.certificates[id].namespace, self.certificates[id].name
+                        )));
+                    }
+                }
+                Object::Bundle(b) => {
+                    let selector = b.spec.target.namespace_selector.clone();
+                    self.bundles.push(BundleRec {
+                        name: b.metadata.name,
+                        labels: b.metadata.labels,
+                        annotations: b.metadata.annotations,
+                        spec: b.spec,
+                        namespace_selector: selector,
+                        sync_pending: false,
+                    });
+                }
+                Object::Event(e) => {
+                    let type_ = if e.type_ == "Warning" {
+                        EventType::Warning
+                    } else {
+                        EventType::Normal
+                    };
+                    let first = to_kv_time(&e.first_timestamp).unwrap_or(self.now);
+                    self.events.push(EventRec {
+                        involved: ObjectRef {
+                            kind: e.involved_object.kind,
+                            namespace: e.involved_object.namespace.unwrap_or_default(),
+                            name: e.involved_object.name,
+                        },
+                        type_,
+                        reason: e.reason,
+                        message: e.message,
+                        count: e.count.unwrap_or(1),
+                        first,
+                        last: to_kv_time(&e.last_timestamp).unwrap_or(first),
+                        source: e.source.map(|s| s.component).unwrap_or_default(),
+                    });
+                }
+            }
+        }
+        self.issue_missing_certificates()?;
+        self.intern_secret_certificates();
+        self.fill_certificate_status();
+        self.ensure_previous_anchor();
+        self.converge_bundles();
+        let roots = self.current_roots_pem();
+        self.roots_history.push((i64::MIN, roots));
+        let mut hash_known = std::collections::HashSet::new();
+        for (kind, o) in workloads {
+            let (wl, known) = self.add_workload(kind, o)?;
+            if known {
+                hash_known.insert(wl);
+            }
+        }
+        self.mark_never_ready()?;
+        let mut loaded_pods = Vec::new();
+        for p in pods {
+            loaded_pods.push(self.add_loaded_pod(p, &replica_sets)?);
+        }
+        self.adopt_pod_revisions(&hash_known);
+        self.fill_steady_pods();
+        self.bring_up_pods(&loaded_pods);
+        self.configure_traffic()?;
+        self.schedule_initial_work();
+        self.initial_anchor = match initial.0 {
+            Some(fp) => Some(self.pki.intern_fingerprint(&fp)),
+            None => self.secret_cert(TRUST_NAMESPACE, ANCHOR_SECRET),
+        };
+        self.initial_issuer = match initial.1 {
+            Some(fp) => Some(self.pki.intern_fingerprint(&fp)),
+            None => self.secret_cert(CONTROL_PLANE_NS, ISSUER_SECRET),
+        };
+        self.evaluate_outage();
+        Ok(())
+    }
+
+    fn loaded_rv(&mut self, meta: &Meta) -> u64 {
+        match meta
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse().ok())
+        {
+            Some(rv) => {
+                self.resource_version = self.resource_version.max(rv);
+                rv
+            }
+            None => self.next_rv(),
+        }
+    }
+
+    /// The first certificate in a Secret's tls.crt.
+    pub fn secret_cert(&mut self, ns: &str, name: &str) -> Option<super::pki::CertId> {
+        let pem = self
+            .secrets
+            .get(&(ns.to_string(), name.to_string()))?
+            .data
+            .get("tls.crt")?
+            .clone();
+        self.pki
+            .intern_pem(&String::from_utf8_lossy(&pem))
+            .ok()?
+            .first()
+            .copied()
+    }
+
+    /// Certificates whose Secret is missing are issued now, CAs first.
+    fn issue_missing_certificates(&mut self) -> Result<(), ScenarioError> {
+        let mut pending: Vec<usize> = (0..self.certificates.len())
+            .filter(|&c| {
+                let rec = &self.certificates[c];
+                !self
+                    .secrets
+                    .get(&(rec.namespace.clone(), rec.spec.secret_name.clone()))
+                    .is_some_and(|s| s.data.contains_key("tls.crt"))
+            })
+            .collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut last_error = String::new();
+            pending.retain(|&c| match self.issue_now(c) {
+                Ok(()) => false,
+                Err(e) => {
+                    last_error = format!(
+                        "Certificate {}/{}: {e}",
+                        self.certificates[c].namespace, self.certificates[c].name
+                    );
+                    true
+                }
+            });
+            if pending.len() == before {
+                return Err(invalid(format!("cannot issue at load: {last_error}")));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every PEM held in a Secret or ConfigMap becomes known to the PKI
+    /// table (CAs resolve their signers this way).
+    fn intern_secret_certificates(&mut self) {
+        let pems: Vec<String> = self
+            .secrets
+            .values()
+            .flat_map(|s| {
+                ["ca.crt", "tls.crt"]
+                    .iter()
+                    .filter_map(|k| s.data.get(*k))
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .collect::<Vec<_>>()
+            })
+            .chain(
+                self.config_maps
+                    .values()
+                    .flat_map(|c| c.data.values().map(|v| v.to_string()).collect::<Vec<_>>()),
+            )
+            .collect();
+        for pem in pems {
+            if pem.contains("BEGIN CERTIFICATE") {
+                let _ = self.pki.intern_pem(&pem);
+            }
+        }
+    }
+
+    /// Status a scenario left out is read from the Secret's certificate.
+    fn fill_certificate_status(&mut self) {
+        for c in 0..self.certificates.len() {
+            let (ns, secret) = (
+                self.certificates[c].namespace.clone(),
+                self.certificates[c].spec.secret_name.clone(),
+            );
+            let Some(id) = self.secret_cert(&ns, &secret) else {
+                continue;
+            };
+            let info = self.pki.get(id).clone();
+            let (duration, renew_before) = self.certificate_durations(c).unwrap_or((0, 0));
+            let generation = self.certificates[c].generation;
+            let rec = &mut self.certificates[c];
+            rec.revision.get_or_insert(1);
+            rec.not_before.get_or_insert(info.not_before);
+            rec.not_after.get_or_insert(info.not_after);
+            if rec.renewal_time.is_none() {
+                let total = info.not_after - info.not_before;
+                let before = if duration > 0 && total > 0 {
+                    renew_before.min(total)
+                } else {
+                    total / 3
+                };
+                rec.renewal_time = Some(info.not_after - before);
+            }
+            if !rec.conditions.iter().any(|x| x.type_ == "Ready") {
+                rec.conditions.push(Condition {
+                    type_: "Ready".into(),
+                    status: "True".into(),
+                    reason: "Ready".into(),
+                    message: "Certificate is up to date and has not expired".into(),
+                    observed_generation: Some(generation),
+                    last_transition_time: Some(info.not_before),
+                });
+            }
+        }
+    }
+
+    /// The standard setup keeps previous-anchor equal to the anchor between rotations.
+    fn ensure_previous_anchor(&mut self) {
+        let prev = (
+            TRUST_NAMESPACE.to_string(),
+            PREVIOUS_ANCHOR_SECRET.to_string(),
+        );
+        if self.secrets.contains_key(&prev) {
+            return;
+        }
+        let uses_previous = self.bundles.iter().any(|b| {
+            b.spec.sources.iter().any(|s| {
+                s.secret
+                    .as_ref()
+                    .is_some_and(|r| r.name == PREVIOUS_ANCHOR_SECRET)
+            })
+        });
+        let anchor = (TRUST_NAMESPACE.to_string(), ANCHOR_SECRET.to_string());
+        if let (true, Some(a)) = (uses_previous, self.secrets.get(&anchor)) {
+            let rv = self.resource_version + 1;
+            let copy = SecretRec {
+                type_: a.type_.clone(),
+                data: a.data.clone(),
+                labels: Default::default(),
+                annotations: Default::default(),
+                resource_version: rv,
+            };
+            self.resource_version = rv;
+            self.secrets.insert(prev, copy);
+        }
+    }
+
+    /// A loaded cluster has converged: bundles hold their sources.
+    fn converge_bundles(&mut self) {
+        for b in 0..self.bundles.len() {
+            self.sync_bundle(b);
+        }
+    }
+
+    /// Returns the new workload and whether its template revision was given.
+    fn add_workload(
+        &mut self,
+        kind: WorkloadKind,
+        o: WorkloadObject,
+    ) -> Result<(WlId, bool), ScenarioError> {
+        let ns = namespace_of(&o.metadata, kind.as_kind())?;
+        let name = o.metadata.name.clone();
+        let what = format!("{} {ns}/{name}", kind.as_kind());
+        let selector_string = o
+            .spec
+            .selector
+            .to_selector_string()
+            .map_err(|e| invalid(format!("{what}: spec.selector: {e}")))?;
+        crate::cluster::selector::Selector::parse(&selector_string)
+            .map_err(|e| invalid(format!("{what}: spec.selector: {e}")))?;
+        for r in [o.spec.strategy.as_ref(), o.spec.update_strategy.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter_map(|s| s.rolling_update.as_ref())
+        {
+            for v in [&r.max_surge, &r.max_unavailable].into_iter().flatten() {
+                v.resolve(1, true)
+                    .map_err(|e| invalid(format!("{what}: rollingUpdate: {e}")))?;
+            }
+        }
+        if self.find_workload(kind, &ns, &name).is_some() {
+            return Err(invalid(format!("{what} is defined twice")));
+        }
+        self.namespaces
+            .entry(ns.clone())
+            .or_insert_with(|| Namespace {
+                name: ns.clone(),
+                labels: Default::default(),
+                annotations: Default::default(),
+            });
+        let containers: Vec<String> = o
+            .spec
+            .template
+            .spec
+            .containers
+            .iter()
+            .chain(o.spec.template.spec.init_containers.iter())
+            .map(|c| c.name.clone())
+            .collect();
+        let mesh = mesh_for(
+            &ns,
+            self.namespaces.get(&ns),
+            &o.spec.template.metadata.annotations,
+            &containers,
+        );
+        let generation = o.metadata.generation.unwrap_or(1);
+        let status = o.status.clone().unwrap_or_default();
+        let hash = short_hash(&format!("{ns}/{name}/{generation}"), 10);
+        let unit = self
+            .outage
+            .add_unit(format!("{ns}/{}/{name}", kind.as_kind()));
+        let id = self.workloads.len();
+        self.workloads.push(Workload {
+            kind,
+            namespace: ns.clone(),
+            name: name.clone(),
+            labels: o.metadata.labels,
+            annotations: o.metadata.annotations,
+            spec: o.spec,
+            selector_string,
+            generation,
+            observed_generation: status.observed_generation.unwrap_or(generation),
+            template_hash: hash.clone(),
+            current_hash: hash,
+            pods: Default::default(),
+            progressing: status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Progressing")
+                .map(|c| {
+                    (
+                        c.status == "True",
+                        c.reason.clone().unwrap_or_default(),
+                        c.message.clone().unwrap_or_default(),
+                    )
+                }),
+            last_progress: self.now,
+            mesh,
+            never_ready: false,
+            reconcile_pending: false,
+            unit,
+        });
+        self.workload_index.insert((ns, kind_order(kind), name), id);
+        // A dumped StatefulSet/DaemonSet names its revision; pods carry it.
+        let w = &mut self.workloads[id];
+        if let Some(rev) = status.update_revision.as_deref() {
+            w.template_hash = strip_owner_prefix(rev, &w.name);
+        }
+        if let Some(rev) = status.current_revision.as_deref() {
+            w.current_hash = strip_owner_prefix(rev, &w.name);
+        }
+        let mut known = status.update_revision.is_some();
+        if let Some(hash) = w.annotations.remove("sim.rotor.dev/template-hash") {
+            w.template_hash = hash;
+            known = true;
+        }
+        Ok((id, known))
+    }
+
+    /// A plain `kubectl get -o yaml` dump names revisions the simulator did
+    /// not make: the workload's current revision is the one most of its
+    /// pods run, so a converged cluster does not roll on load.
+    fn adopt_pod_revisions(&mut self, known: &std::collections::HashSet<WlId>) {
+        for wl in 0..self.workloads.len() {
+            if known.contains(&wl) {
+                continue;
+            }
+            let mut votes: HashMap<&str, usize> = HashMap::new();
+            for &p in &self.workloads[wl].pods {
+                let h = self.pod(p).template_hash.as_str();
+                if !h.is_empty() {
+                    *votes.entry(h).or_default() += 1;
+                }
+            }
+            let Some(hash) = votes
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+                .map(|(h, _)| h.to_string())
+            else {
+                continue;
+            };
+            let w = &mut self.workloads[wl];
+            w.template_hash = hash.clone();
+            w.current_hash = hash;
+        }
+    }
+
+    fn mark_never_ready(&mut self) -> Result<(), ScenarioError> {
+        for r in self.spec.never_ready.clone() {
+            let wl = self
+                .resolve_workload_ref(&r)
+                .map_err(|e| invalid(format!("Simulation spec.neverReady: {e}")))?;
+            self.workloads[wl].never_ready = true;
+        }
+        Ok(())
+    }
+
+    /// `ns/Kind/name` or `ns/name` (unique across kinds).
+    pub fn resolve_workload_ref(&self, r: &str) -> Result<WlId, String> {
+        let parts: Vec<&str> = r.split('/').collect();
+        match parts.as_slice() {
+            [ns, kind, name] => {
+                let kind = WorkloadKind::from_kind(kind).ok_or_else(|| {
+                    format!("{r:?}: kind must be Deployment, StatefulSet or DaemonSet")
+                })?;
+                self.find_workload(kind, ns, name)
+                    .ok_or_else(|| format!("{r:?}: no such workload"))
+            }
+            [ns, name] => {
+                let found: Vec<WlId> = [
+                    WorkloadKind::Deployment,
+                    WorkloadKind::StatefulSet,
+                    WorkloadKind::DaemonSet,
+                ]
+                .into_iter()
+                .filter_map(|k| self.find_workload(k, ns, name))
+                .collect();
+                match found.as_slice() {
+                    [one] => Ok(*one),
+                    [] => Err(format!("{r:?}: no such workload")),
+                    _ => Err(format!("{r:?}: ambiguous, write ns/Kind/name")),
+                }
+            }
+            _ => Err(format!("{r:?}: expected ns/Kind/name or ns/name")),
+        }
+    }
+
+    fn add_loaded_pod(
+        &mut self,
+        p: PodObject,
+        replica_sets: &HashMap<(String, String), String>,
+    ) -> Result<PodId, ScenarioError> {
+        let ns = namespace_of(&p.metadata, "Pod")?;
+        let name = p.metadata.name.clone();
+        if self.pod_index.contains_key(&(ns.clone(), name.clone())) {
+            return Err(invalid(format!("Pod {ns}/{name} is defined twice")));
+        }
+        let owner = p
+            .metadata
+            .owner_references
+            .iter()
+            .find(|o| o.controller.unwrap_or(true))
+            .and_then(|o| match o.kind.as_str() {
+                "ReplicaSet" => {
+                    let deploy = replica_sets
+                        .get(&(ns.clone(), o.name.clone()))
+                        .cloned()
+                        .or_else(|| o.name.rsplit_once('-').map(|(d, _)| d.to_string()))?;
+                    self.find_workload(WorkloadKind::Deployment, &ns, &deploy)
+                }
+                "StatefulSet" => self.find_workload(WorkloadKind::StatefulSet, &ns, &o.name),
+                "DaemonSet" => self.find_workload(WorkloadKind::DaemonSet, &ns, &o.name),
+                _ => None,
+            });
+        let labels = p.metadata.labels.clone();
+        let mut annotations = p.metadata.annotations.clone();
+        let hash = match owner.map(|wl| self.workloads[wl].kind) {
+            Some(WorkloadKind::Deployment) => labels.get("pod-template-hash").cloned(),
+            Some(WorkloadKind::StatefulSet) => labels
+                .get("controller-revision-hash")
+                .map(|h| strip_owner_prefix(h, &self.workloads[owner.unwrap_or(0)].name)),
+            Some(WorkloadKind::DaemonSet) => labels.get("controller-revision-hash").cloned(),
+            None => None,
+        }
+        .unwrap_or_default();
+        let containers: Vec<String> = p.spec.containers.iter().map(|c| c.name.clone()).collect();
+        let init_containers: Vec<String> = p
+            .spec
+            .init_containers
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        let all: Vec<String> = containers.iter().chain(&init_containers).cloned().collect();
+        let has_proxy = all.iter().any(|c| c == PROXY_CONTAINER);
+        let mesh = match owner {
+            Some(wl) => self.workloads[wl].mesh,
+            None if ns == CONTROL_PLANE_NS && has_proxy => Mesh::ControlPlane,
+            None if has_proxy => Mesh::Injected,
+            None => Mesh::Off,
+        };
+        let env_roots = p
+            .spec
+            .containers
+            .iter()
+            .chain(p.spec.init_containers.iter())
+            .filter(|c| c.name == PROXY_CONTAINER)
+            .flat_map(|c| c.env.iter())
+            .find(|e| e.name == TRUST_ANCHORS_ENV)
+            .and_then(|e| e.value.clone());
+        let status = p.status.clone().unwrap_or_default();
+        let running = status.phase.as_deref().unwrap_or("Running") == "Running";
+        let start_time = to_kv_time(&status.start_time);
+        let created =
+            to_kv_time(&p.metadata.creation_timestamp).unwrap_or(self.now - STEADY_POD_AGE);
+        let ordinal = match owner.map(|wl| self.workloads[wl].kind) {
+            Some(WorkloadKind::StatefulSet) => {
+                name.rsplit_once('-').and_then(|(_, o)| o.parse().ok())
+            }
+            _ => None,
+        };
+        let never_ready = annotations.remove(NEVER_READY_ANNOTATION).is_some();
+        let node =
+            p.spec.node_name.clone().unwrap_or_else(|| {
+                self.node_names[self.pods.len() % self.node_names.len()].clone()
+            });
+        let unit = match owner {
+            Some(wl) => Some(self.workloads[wl].unit),
+            None => Some(self.outage.add_unit(format!("{ns}/Pod/{name}"))),
+        };
+        let pod = Pod {
+            uid: 0,
+            namespace: ns,
+            name,
+            owner,
+            template_hash: hash,
+            ordinal,
+            node,
+            labels,
+            annotations,
+            containers,
+            init_containers,
+            created,
+            start_time: if running {
+                start_time.or(Some(created))
+            } else {
+                None
+            },
+            running,
+            terminating: false,
+            gone_at: None,
+            ready: false,
+            ever_ready: false,
+            mesh,
+            never_ready,
+            roots: None,
+            roots_pem: None,
+            leaf: None,
+            leaf_gen: 0,
+            leaf_expired: false,
+            contrib: None,
+            unit,
+            identity: None,
+        };
+        let deleting = to_kv_time(&p.metadata.deletion_timestamp);
+        let id = self.insert_pod(pod);
+        if let Some(gone) = deleting {
+            // Deleted before the dump: it serves nothing and goes at its deletionTimestamp.
+            let uid = self.pod(id).uid;
+            let p = self.pod_mut(id);
+            p.terminating = true;
+            p.gone_at = Some(gone);
+            self.schedule(gone, Ev::PodGone { pod: id, uid });
+        }
+        if let Some(pem) = env_roots {
+            let pem: Arc<str> = Arc::from(pem);
+            let roots = self.roots_for_pem(&pem);
+            let p = self.pod_mut(id);
+            p.roots = Some(roots);
+            p.roots_pem = Some(pem);
+        }
+        Ok(id)
+    }
+
+    /// Workloads without pods in the scenario get them, as if long running.
+    fn fill_steady_pods(&mut self) {
+        for wl in 0..self.workloads.len() {
+            let w = &self.workloads[wl];
+            if !w.pods.is_empty() {
+                continue;
+            }
+            let hash = w.template_hash.clone();
+            let name = w.name.clone();
+            let count = self.desired_replicas(wl);
+            for i in 0..count {
+                let (pod_name, node, ordinal) = match self.workloads[wl].kind {
+                    WorkloadKind::Deployment => (
+                        format!("{name}-{hash}-{}", short_hash(&format!("{name}/{i}"), 5)),
+                        self.node_names[i as usize % self.node_names.len()].clone(),
+                        None,
+                    ),
+                    WorkloadKind::StatefulSet => (
+                        format!("{name}-{i}"),
+                        self.node_names[i as usize % self.node_names.len()].clone(),
+                        Some(i),
+                    ),
+                    WorkloadKind::DaemonSet => (
+                        format!("{name}-{}", short_hash(&format!("{name}/{i}"), 5)),
+                        self.node_names[i as usize].clone(),
+                        None,
+                    ),
+                };
+                let never_ready = self.workloads[wl].never_ready;
+                self.workloads[wl].never_ready = false;
+                let id = self.create_workload_pod(wl, pod_name, node, ordinal, hash.clone());
+                self.workloads[wl].never_ready = never_ready;
+                let created = self.now - STEADY_POD_AGE;
+                let p = self.pod_mut(id);
+                p.created = created;
+                p.never_ready = false;
+                p.running = true;
+                p.start_time = Some(created);
+            }
+        }
+    }
+
+    /// Start every running pod in a converged state: identity first, then
+    /// the proxies that get leaves from it.
+    fn bring_up_pods(&mut self, loaded: &[PodId]) {
+        let loaded: std::collections::HashSet<PodId> = loaded.iter().copied().collect();
+        let ids: Vec<PodId> = (0..self.pods.len())
+            .filter(|&p| self.pods[p].is_some())
+            .collect();
+        let (identity, rest): (Vec<PodId>, Vec<PodId>) =
+            ids.into_iter().partition(|&p| self.is_identity_pod(p));
+        for pod in identity.into_iter().chain(rest) {
+            let p = self.pod(pod);
+            if p.terminating {
+                // Serves nothing any more; keep what it held for the record.
+                let note = self.pod_mut(pod).annotations.remove(LEAF_ANNOTATION);
+                if let Some(leaf) = note.and_then(|n| self.parse_leaf(&n)) {
+                    self.pod_mut(pod).leaf = Some(leaf);
+                }
+                if self.is_identity_pod(pod) {
+                    self.restore_identity(pod);
+                }
+                continue;
+            }
+            if !p.running {
+                let uid = p.uid;
+                let at = self.now + self.spec.timings.pod_start_seconds;
+                if p.roots.is_none() && p.mesh == Mesh::Injected {
+                    self.admit(pod);
+                }
+                self.schedule(at, Ev::PodStarted { pod, uid });
+                continue;
+            }
+            if p.mesh == Mesh::Off {
+                let never = p.never_ready;
+                self.set_ready(pod, !never);
+                continue;
+            }
+            if loaded.contains(&pod) && p.roots.is_none() {
+                // A manifest without the proxy's env: the injector gave it the current roots.
+                self.admit(pod);
+            }
+            if self.pod(pod).roots.is_none() {
+                let pem = self.current_roots_pem();
+                let roots = self.roots_for_pem(&pem);
+                let p = self.pod_mut(pod);
+                p.roots = Some(roots);
+                p.roots_pem = Some(pem);
+            }
+            if self.is_identity_pod(pod) {
+                self.restore_identity(pod);
+            }
+            let leaf_note = self.pod_mut(pod).annotations.remove(LEAF_ANNOTATION);
+            match leaf_note {
+                Some(note) => self.restore_leaf(pod, &note),
+                None => {
+                    self.request_leaf(pod);
+                    self.backdate_leaf(pod);
+                }
+            }
+        }
+    }
+
+    fn restore_identity(&mut self, pod: PodId) {
+        let roots_note = self
+            .pod_mut(pod)
+            .annotations
+            .remove(IDENTITY_ROOTS_ANNOTATION);
+        let issuer_note = self
+            .pod_mut(pod)
+            .annotations
+            .remove(IDENTITY_ISSUER_ANNOTATION);
+        match (roots_note, issuer_note) {
+            (Some(roots_pem), Some(issuer)) => {
+                let roots = self.roots_for_pem(&Arc::from(roots_pem));
+                let issuer = if issuer == "none" {
+                    None
+                } else {
+                    self.pki
+                        .intern_pem(&issuer)
+                        .ok()
+                        .and_then(|v| v.first().copied())
+                };
+                self.pod_mut(pod).identity = Some(IdentityCtl { roots, issuer });
+                if issuer.is_none() {
+                    let uid = self.pod(pod).uid;
+                    let at = self.now + self.spec.timings.crash_backoff_seconds;
+                    self.schedule(at, Ev::IdentityRetry { pod, uid });
+                }
+            }
+            _ => {
+                let pem = self.current_roots_pem();
+                let roots = self.roots_for_pem(&pem);
+                let issuer = self.secret_cert(CONTROL_PLANE_NS, ISSUER_SECRET);
+                let issuer = issuer.filter(|&i| {
+                    let a = self.pki.anchor_of(i);
+                    a != i && self.outage.roots(roots).contains(&a)
+                });
+                self.pod_mut(pod).identity = Some(IdentityCtl { roots, issuer });
+                if issuer.is_none() {
+                    let uid = self.pod(pod).uid;
+                    let at = self.now + self.spec.timings.crash_backoff_seconds;
+                    self.schedule(at, Ev::IdentityRetry { pod, uid });
+                }
+            }
+        }
+    }
+
+    /// `issuer-sha256 anchor-sha256 notAfter`; `none` (or anything else): no leaf.
+    fn parse_leaf(&mut self, note: &str) -> Option<Leaf> {
+        let parts: Vec<&str> = note.split_whitespace().collect();
+        let [issuer, anchor, not_after] = parts.as_slice() else {
+            return None;
+        };
+        let not_after = not_after.parse::<i64>().ok()?;
+        Some(Leaf {
+            issuer: self.pki.intern_fingerprint(issuer),
+            anchor: self.pki.intern_fingerprint(anchor),
+            not_after,
+        })
+    }
+
+    fn restore_leaf(&mut self, pod: PodId, note: &str) {
+        if let Some(leaf) = self.parse_leaf(note) {
+            self.install_leaf(pod, leaf);
+            let identity_ok = !self.is_identity_pod(pod)
+                || self.pod(pod).identity.is_some_and(|c| c.issuer.is_some());
+            let never = self.pod(pod).never_ready;
+            self.set_ready(pod, identity_ok && !never);
+        } else {
+            self.awaiting_leaf.insert(pod);
+        }
+    }
+
+    /// Spread the leaves of a loaded mesh over their lifetime, so refreshes
+    /// do not all fall on one instant.
+    fn backdate_leaf(&mut self, pod: PodId) {
+        let Some(leaf) = self.pod(pod).leaf else {
+            return;
+        };
+        let age = (u64::from_str_radix(
+            &super::pki::sha256_hex(self.pod(pod).name.as_bytes())[..8],
+            16,
+        )
+        .unwrap_or(0)
+            % (12 * 3600)) as i64;
+        let issued = self.now - age;
+        let cap = self
+            .pki
+            .get(leaf.issuer)
+            .not_after
+            .min(self.pki.get(leaf.anchor).not_after);
+        let not_after = (issued + 24 * 3600).min(cap);
+        if not_after > self.now {
+            self.install_leaf(pod, Leaf { not_after, ..leaf });
+        }
+    }
+
+    fn configure_traffic(&mut self) -> Result<(), ScenarioError> {
+        let cp: Vec<usize> = [IDENTITY, DESTINATION]
+            .iter()
+            .filter_map(|n| self.find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, n))
+            .map(|wl| self.workloads[wl].unit)
+            .collect();
+        let pairs = match self.spec.traffic.clone() {
+            None => None,
+            Some(list) => {
+                let mut pairs = Vec::new();
+                for (i, t) in list.iter().enumerate() {
+                    let unit = |r: &str| -> Result<usize, ScenarioError> {
+                        if let [ns, "Pod", name] = r.split('/').collect::<Vec<_>>().as_slice()
+                            && let Some(&p) =
+                                self.pod_index.get(&(ns.to_string(), name.to_string()))
+                            && let Some(u) = self.pod(p).unit
+                        {
+                            return Ok(u);
+                        }
+                        self.resolve_workload_ref(r)
+                            .map(|wl| self.workloads[wl].unit)
+                            .map_err(|e| invalid(format!("Simulation spec.traffic[{i}]: {e}")))
+                    };
+                    let (c, s) = (unit(&t.from)?, unit(&t.to)?);
+                    // Pairs with the control plane are counted anyway.
+                    if !cp.contains(&s) {
+                        pairs.push((c, s));
+                    }
+                }
+                Some(pairs)
+            }
+        };
+        self.outage.set_traffic(pairs, cp);
+        Ok(())
+    }
+
+    fn schedule_initial_work(&mut self) {
+        for wl in 0..self.workloads.len() {
+            self.request_reconcile(wl);
+        }
+        for c in 0..self.certificates.len() {
+            let issuing = self.certificates[c]
+                .conditions
+                .iter()
+                .any(|x| x.type_ == "Issuing" && x.status == "True");
+            if issuing {
+                let (reason, message) = self.certificates[c]
+                    .conditions
+                    .iter()
+                    .find(|x| x.type_ == "Issuing")
+                    .map(|x| (x.reason.clone(), x.message.clone()))
+                    .unwrap_or_default();
+                self.begin_issuance(c, &reason, &message);
+            } else {
+                self.schedule_renewal(c);
+            }
+        }
+        // Identity misses nothing that happened while the state was on disk.
+        let current = self.secret_cert(CONTROL_PLANE_NS, ISSUER_SECRET);
+        let stale = (0..self.pods.len()).any(|p| {
+            self.pods[p]
+                .as_ref()
+                .and_then(|p| p.identity)
+                .is_some_and(|c| c.issuer.is_some() && c.issuer != current)
+        });
+        if stale {
+            self.issuer_secret_changed();
+        }
+    }
+}
+
+fn namespace_of(meta: &Meta, kind: &str) -> Result<String, ScenarioError> {
+    meta.namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            invalid(format!(
+                "{kind} {}: metadata.namespace is missing",
+                meta.name
+            ))
+        })
+}
+
+/// `web-6d4cf56db6` -> `6d4cf56db6` for revision names that carry the owner.
+fn strip_owner_prefix(rev: &str, owner: &str) -> String {
+    rev.strip_prefix(owner)
+        .and_then(|r| r.strip_prefix('-'))
+        .unwrap_or(rev)
+        .to_string()
+}

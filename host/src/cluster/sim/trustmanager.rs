@@ -1,0 +1,124 @@
+//! trust-manager: a Bundle's sources, deduplicated by SHA-256, written into
+//! its target ConfigMap bundleSyncSeconds after any source changes.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::cluster::selector::Selector;
+
+use super::linkerd::{CONTROL_PLANE_NS, ISSUER_SECRET, TRUST_ROOTS};
+use super::pki::{der_to_pem, pem_blocks, sha256_hex};
+use super::world::{BundleId, Ev, World};
+
+/// trust-manager's trust namespace, where Bundle source Secrets live.
+pub const TRUST_NAMESPACE: &str = "cert-manager";
+
+impl World {
+    /// A Secret changed: wake whoever watches it.
+    pub fn secret_changed(&mut self, ns: &str, name: &str) {
+        if ns == TRUST_NAMESPACE {
+            for b in 0..self.bundles.len() {
+                let uses = self.bundles[b]
+                    .spec
+                    .sources
+                    .iter()
+                    .any(|s| s.secret.as_ref().is_some_and(|r| r.name == name));
+                if uses {
+                    self.request_bundle_sync(b);
+                }
+            }
+        }
+        if ns == CONTROL_PLANE_NS && name == ISSUER_SECRET {
+            self.issuer_secret_changed();
+        }
+    }
+
+    pub fn request_bundle_sync(&mut self, b: BundleId) {
+        if !self.bundles[b].sync_pending {
+            self.bundles[b].sync_pending = true;
+            let at = self.now + self.spec.timings.bundle_sync_seconds;
+            self.schedule(at, Ev::BundleSync(b));
+        }
+    }
+
+    /// The bundle content from its sources, or why it cannot be built.
+    pub fn bundle_content(&self, b: BundleId) -> Result<String, String> {
+        let mut seen = HashSet::new();
+        let mut out = String::new();
+        for source in &self.bundles[b].spec.sources {
+            let pem: String = if let Some(r) = &source.secret {
+                let s = self
+                    .secrets
+                    .get(&(TRUST_NAMESPACE.to_string(), r.name.clone()))
+                    .ok_or_else(|| {
+                        format!("source Secret {TRUST_NAMESPACE}/{} not found", r.name)
+                    })?;
+                let v = s.data.get(&r.key).ok_or_else(|| {
+                    format!(
+                        "source Secret {TRUST_NAMESPACE}/{} has no key {}",
+                        r.name, r.key
+                    )
+                })?;
+                String::from_utf8_lossy(v).into_owned()
+            } else if let Some(r) = &source.config_map {
+                let c = self
+                    .config_maps
+                    .get(&(TRUST_NAMESPACE.to_string(), r.name.clone()))
+                    .ok_or_else(|| {
+                        format!("source ConfigMap {TRUST_NAMESPACE}/{} not found", r.name)
+                    })?;
+                c.data.get(&r.key).map(|v| v.to_string()).ok_or_else(|| {
+                    format!(
+                        "source ConfigMap {TRUST_NAMESPACE}/{} has no key {}",
+                        r.name, r.key
+                    )
+                })?
+            } else if let Some(inline) = &source.in_line {
+                inline.clone()
+            } else {
+                continue;
+            };
+            for der in pem_blocks(&pem).map_err(|e| e.to_string())? {
+                if seen.insert(sha256_hex(&der)) {
+                    out.push_str(&der_to_pem(&der));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn sync_bundle(&mut self, b: BundleId) {
+        self.bundles[b].sync_pending = false;
+        let Ok(content) = self.bundle_content(b) else {
+            // trust-manager reports Synced=False and keeps the old target.
+            return;
+        };
+        let content: Arc<str> = Arc::from(content);
+        let bundle = &self.bundles[b];
+        let name = bundle.name.clone();
+        let key = bundle
+            .spec
+            .target
+            .config_map
+            .as_ref()
+            .map(|t| t.key.clone())
+            .unwrap_or_else(|| "ca-bundle.crt".into());
+        let selector = bundle
+            .namespace_selector
+            .as_ref()
+            .map(|s| Selector::from_match_labels(&s.match_labels));
+        let targets: Vec<String> = self
+            .namespaces
+            .values()
+            .filter(|n| selector.as_ref().is_none_or(|s| s.matches(&n.labels)))
+            .map(|n| n.name.clone())
+            .collect();
+        for ns in targets {
+            let changed = self.put_config_map(&ns, &name, &key, content.clone());
+            if changed && ns == CONTROL_PLANE_NS && name == TRUST_ROOTS {
+                let now = self.now;
+                self.roots_history.push((now, content.clone()));
+            }
+        }
+    }
+}
