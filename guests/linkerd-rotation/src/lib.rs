@@ -1,17 +1,20 @@
 //! rotor's default policy: rotates Linkerd's trust anchor and identity issuer
-//! in the safe, gated order.
+//! in the safe, gated order (see `plan::Step`).
+
+mod config;
+mod plan;
+mod rotation;
 
 use rotor_sdk::{Error, Policy, Summary};
 
 struct LinkerdRotation;
 
 impl Policy for LinkerdRotation {
-    fn run(_config: String) -> Result<Summary, Error> {
-        rotor_sdk::log::begin_step("preflight");
-        let namespaces = rotor_sdk::namespaces::list_namespaces("")?;
-        rotor_sdk::info("listed namespaces", &[("count", &namespaces.len().to_string())]);
-        rotor_sdk::log::end_step("preflight", true, "");
-        Ok(Summary { message: format!("saw {} namespaces", namespaces.len()), facts: vec![] })
+    fn run(config: String) -> Result<Summary, Error> {
+        rotation::run(&config).map_err(|e| {
+            rotor_sdk::error("rotation stopped", &[("error", &e.to_string())]);
+            Error::from(e)
+        })
     }
 }
 

@@ -1,4 +1,5 @@
-//! The rotor guest SDK: the `rotor:policy` bindings plus ergonomic helpers.
+//! The rotor guest SDK: the `rotor:policy` bindings, ergonomic helpers, and
+//! gated building blocks for rotating Linkerd's trust.
 //!
 //! A policy implements [`Policy`] and registers it with [`export_policy!`]:
 //!
@@ -12,6 +13,17 @@
 //! }
 //! rotor_sdk::export_policy!(Hello);
 //! ```
+//!
+//! Building blocks (each gate has a name and a deadline, and fails with a
+//! [`GateError`] that says what it saw):
+//! - [`certs`]: renew a Certificate and wait for the new revision; copy a
+//!   Secret's data and type (previous-anchor).
+//! - [`bundle`]: wait for the trust-roots ConfigMap to hold / drop anchors.
+//! - [`mesh`]: meshed workloads found from their pods, bare pods, paused
+//!   Deployments.
+//! - [`restart`]: restart in waves, wait for rollouts, `OnDelete` by hand.
+//! - [`identity`]: did identity reload the issuer.
+//! - [`record`]: the saved progress record, typed.
 
 pub mod bindings {
     wit_bindgen::generate!({
@@ -22,11 +34,24 @@ pub mod bindings {
     });
 }
 
+pub mod bundle;
+pub mod certs;
+pub mod error;
+pub mod fingerprint;
+pub mod gate;
+pub mod identity;
+pub mod mesh;
+pub mod record;
+pub mod restart;
+mod step;
+
 pub use bindings::rotor::policy::types::{Error, KeyValue, ObjectRef, Summary, WorkloadKind};
 pub use bindings::rotor::policy::{
     certificates, clock, config_maps, context, events, log, namespaces, pods, progress, secrets,
     workloads, x509,
 };
+pub use error::{CallContext, GateError, RotorError};
+pub use step::step;
 
 /// A rotation policy: the component's one export.
 pub trait Policy {
@@ -53,15 +78,27 @@ macro_rules! export_policy {
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         let message = info.to_string();
-        log::log(log::Level::Error, &format!("policy panicked: {message}"), &[]);
+        log::log(
+            log::Level::Error,
+            &format!("policy panicked: {message}"),
+            &[],
+        );
     }));
 }
 
-fn fields(pairs: &[(&str, &str)]) -> Vec<KeyValue> {
+/// `KeyValue`s from string pairs.
+pub fn fields(pairs: &[(&str, &str)]) -> Vec<KeyValue> {
     pairs
         .iter()
-        .map(|(k, v)| KeyValue { key: (*k).to_string(), value: (*v).to_string() })
+        .map(|(k, v)| KeyValue {
+            key: (*k).to_string(),
+            value: (*v).to_string(),
+        })
         .collect()
+}
+
+pub fn debug(message: &str, pairs: &[(&str, &str)]) {
+    log::log(log::Level::Debug, message, &fields(pairs));
 }
 
 pub fn info(message: &str, pairs: &[(&str, &str)]) {
@@ -70,4 +107,8 @@ pub fn info(message: &str, pairs: &[(&str, &str)]) {
 
 pub fn warn(message: &str, pairs: &[(&str, &str)]) {
     log::log(log::Level::Warn, message, &fields(pairs));
+}
+
+pub fn error(message: &str, pairs: &[(&str, &str)]) {
+    log::log(log::Level::Error, message, &fields(pairs));
 }

@@ -12,7 +12,10 @@ impl Policy for Hello {
         }
         Ok(Summary {
             message: format!("{} namespaces", namespaces.len()),
-            facts: vec![KeyValue { key: "namespaces".into(), value: namespaces.len().to_string() }],
+            facts: vec![KeyValue {
+                key: "namespaces".into(),
+                value: namespaces.len().to_string(),
+            }],
         })
     }
 }

@@ -1,0 +1,258 @@
+//! The policy's configuration: JSON, camelCase, unknown keys rejected.
+
+use rotor_sdk::certs::Named;
+use serde::{Deserialize, Serialize};
+
+/// What to rotate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Trust anchor and issuer, in the documented safe order.
+    Full,
+    /// The issuer alone (the monthly case). The new issuer is signed by the
+    /// anchor every proxy already trusts and proxies fetch their leaves from
+    /// identity, so once identity reports `IssuerUpdated` nothing needs a
+    /// restart: every proxy moves to the new issuer at its next leaf refresh.
+    IssuerOnly,
+}
+
+/// `namespace` + `name` of an object in the config.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectName {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectName {
+    fn new(namespace: &str, name: &str) -> Self {
+        ObjectName {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+
+    pub fn named(&self) -> Named {
+        Named::new(&self.namespace, &self.name)
+    }
+}
+
+/// Seconds each gate may wait before the rotation stops.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Deadlines {
+    /// A Certificate re-issue (revision up, Issuing gone, Secret changed).
+    pub renewal_seconds: u32,
+    /// trust-manager updating the trust-roots ConfigMap.
+    pub bundle_seconds: u32,
+    /// One wave of rollouts.
+    pub rollout_seconds: u32,
+    /// One replacement pod of an OnDelete workload.
+    pub pod_seconds: u32,
+    /// Restarted pods showing the expected roots / start time.
+    pub pods_seconds: u32,
+    /// identity reporting `IssuerUpdated`.
+    pub issuer_reload_seconds: u32,
+}
+
+impl Default for Deadlines {
+    fn default() -> Self {
+        Deadlines {
+            renewal_seconds: 300,
+            bundle_seconds: 300,
+            rollout_seconds: 900,
+            pod_seconds: 600,
+            pods_seconds: 300,
+            issuer_reload_seconds: 300,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Config {
+    pub mode: Mode,
+    pub trust_anchor: ObjectName,
+    pub identity_issuer: ObjectName,
+    pub previous_anchor_secret: ObjectName,
+    pub trust_roots_config_map: ObjectName,
+    pub control_plane_namespace: String,
+    pub identity_deployment: String,
+    /// Extension namespaces restarted after the control plane (those present).
+    pub extensions: Vec<String>,
+    /// Workloads restarted at once.
+    pub parallelism: usize,
+    pub deadlines: Deadlines,
+    /// Do not start when cert-manager would renew the anchor or issuer on its
+    /// own within this many seconds: it would race the rotation.
+    pub renewal_margin_seconds: u32,
+    /// Namespaces whose workloads rotor does not restart (their proxies still
+    /// count for every safety check: restart them yourself).
+    pub exclude_namespaces: Vec<String>,
+    /// `namespace/name` of workloads rotor does not restart.
+    pub exclude_workloads: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mode: Mode::Full,
+            trust_anchor: ObjectName::new("cert-manager", "linkerd-trust-anchor"),
+            identity_issuer: ObjectName::new("linkerd", "linkerd-identity-issuer"),
+            previous_anchor_secret: ObjectName::new("cert-manager", "linkerd-previous-anchor"),
+            trust_roots_config_map: ObjectName::new("linkerd", "linkerd-identity-trust-roots"),
+            control_plane_namespace: "linkerd".into(),
+            identity_deployment: "linkerd-identity".into(),
+            extensions: [
+                "linkerd-viz",
+                "linkerd-jaeger",
+                "linkerd-multicluster",
+                "linkerd-smi",
+            ]
+            .map(String::from)
+            .to_vec(),
+            parallelism: 50,
+            deadlines: Deadlines::default(),
+            renewal_margin_seconds: 7200,
+            exclude_namespaces: vec![],
+            exclude_workloads: vec![],
+        }
+    }
+}
+
+/// Why a configuration was refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("not valid policy configuration: {0}")]
+    Json(String),
+    #[error("parallelism must be at least 1")]
+    Parallelism,
+    #[error("deadlines.{0} must be at least 1 second")]
+    Deadline(&'static str),
+    #[error("excludeWorkloads entry {0:?} is not namespace/name")]
+    ExcludeWorkload(String),
+}
+
+impl Config {
+    /// Parse the JSON handed to `run`; an empty string means all defaults.
+    pub fn parse(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = if text.trim().is_empty() {
+            Config::default()
+        } else {
+            serde_json::from_str(text).map_err(|e| ConfigError::Json(e.to_string()))?
+        };
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.parallelism == 0 {
+            return Err(ConfigError::Parallelism);
+        }
+        let d = &self.deadlines;
+        for (name, v) in [
+            ("renewalSeconds", d.renewal_seconds),
+            ("bundleSeconds", d.bundle_seconds),
+            ("rolloutSeconds", d.rollout_seconds),
+            ("podSeconds", d.pod_seconds),
+            ("podsSeconds", d.pods_seconds),
+            ("issuerReloadSeconds", d.issuer_reload_seconds),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Deadline(name));
+            }
+        }
+        for w in &self.exclude_workloads {
+            match w.split_once('/') {
+                Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {}
+                _ => return Err(ConfigError::ExcludeWorkload(w.clone())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether rotor may restart this workload.
+    pub fn restarts(&self, namespace: &str, name: &str) -> bool {
+        !self.exclude_namespaces.iter().any(|n| n == namespace)
+            && !self
+                .exclude_workloads
+                .iter()
+                .any(|w| w.split_once('/') == Some((namespace, name)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_and_empty_object_mean_defaults() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+        assert_eq!(Config::parse("{}").unwrap(), Config::default());
+        let c = Config::default();
+        assert_eq!(c.parallelism, 50);
+        assert_eq!(
+            c.trust_anchor.named().to_string(),
+            "cert-manager/linkerd-trust-anchor"
+        );
+        assert_eq!(c.extensions[0], "linkerd-viz");
+    }
+
+    #[test]
+    fn camel_case_keys_and_partial_nesting() {
+        let c = Config::parse(
+            r#"{"mode":"issuer-only","parallelism":5,"deadlines":{"rolloutSeconds":60},
+                "excludeNamespaces":["legacy"],"excludeWorkloads":["shop/batch"],
+                "trustRootsConfigMap":{"namespace":"mesh","name":"roots"}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.mode, Mode::IssuerOnly);
+        assert_eq!(c.parallelism, 5);
+        assert_eq!(c.deadlines.rollout_seconds, 60);
+        assert_eq!(
+            c.deadlines.bundle_seconds, 300,
+            "unset deadline keeps its default"
+        );
+        assert_eq!(c.trust_roots_config_map.named().to_string(), "mesh/roots");
+        assert!(!c.restarts("legacy", "anything"));
+        assert!(!c.restarts("shop", "batch"));
+        assert!(c.restarts("shop", "web"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::parse(r#"{"paralelism": 5}"#).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("unknown field `paralelism`"), "{msg}");
+        assert!(
+            msg.contains("parallelism"),
+            "the message lists the valid keys: {msg}"
+        );
+        let err = Config::parse(r#"{"deadlines": {"rollout": 5}}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `rollout`"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert_eq!(
+            Config::parse(r#"{"parallelism":0}"#).unwrap_err(),
+            ConfigError::Parallelism
+        );
+        assert_eq!(
+            Config::parse(r#"{"deadlines":{"bundleSeconds":0}}"#).unwrap_err(),
+            ConfigError::Deadline("bundleSeconds")
+        );
+        assert_eq!(
+            Config::parse(r#"{"excludeWorkloads":["web"]}"#).unwrap_err(),
+            ConfigError::ExcludeWorkload("web".into())
+        );
+        assert!(matches!(
+            Config::parse(r#"{"mode":"partial"}"#),
+            Err(ConfigError::Json(_))
+        ));
+        assert!(matches!(
+            Config::parse("not json"),
+            Err(ConfigError::Json(_))
+        ));
+    }
+}

@@ -1,0 +1,880 @@
+//! The rotation: each step, the gate after it, and the deadline on the gate.
+
+use rotor_sdk::bundle::{self, Bundle, Want};
+use rotor_sdk::certs::{self, Named};
+use rotor_sdk::fingerprint::short;
+use rotor_sdk::identity;
+use rotor_sdk::mesh::{self, Mesh, WorkloadId, is_meshed, pod_name, roots_differ};
+use rotor_sdk::pods::Pod;
+use rotor_sdk::restart::{self, WaveOptions};
+use rotor_sdk::workloads::{self, Workload};
+use rotor_sdk::{
+    CallContext, KeyValue, RotorError, Summary, WorkloadKind, clock, context, record, step,
+};
+
+use crate::config::{Config, Mode};
+use crate::plan::{self, AnchorFacts, Record, Start, Step};
+
+/// One run of the policy.
+struct Run {
+    cfg: Config,
+    dry_run: bool,
+    rec: Record,
+    resumed_at: Option<Step>,
+    restarted: u64,
+    pods_deleted: u64,
+    notes: Vec<KeyValue>,
+}
+
+/// Run the rotation from wherever the cluster and the record say it stands.
+pub fn run(config_text: &str) -> Result<Summary, RotorError> {
+    let cfg = Config::parse(config_text).map_err(|e| RotorError::Config(e.to_string()))?;
+    let dry_run = context::dry_run();
+    let mut run = step("preflight", || preflight(cfg, dry_run))?;
+    if run.dry_run {
+        rotor_sdk::info(
+            "dry run: mutations are recorded, gates that need them are not waited on",
+            &[],
+        );
+    }
+    while run.rec.next != Step::Done {
+        let current = run.rec.next;
+        match current {
+            Step::RenewAnchor => step(current.name(), || run.renew_anchor())?,
+            Step::BundleHoldsBoth => step(current.name(), || run.bundle_holds_both())?,
+            Step::TrustNewAnchor => run.trust_new_anchor()?,
+            Step::RenewIssuer => step(current.name(), || run.renew_issuer())?,
+            Step::AdoptNewIssuer => run.adopt_new_issuer()?,
+            Step::RetireOldAnchor => step(current.name(), || run.retire_old_anchor())?,
+            Step::BundleHoldsOnlyNew => step(current.name(), || run.bundle_holds_only_new())?,
+            Step::DropOldAnchor => run.drop_old_anchor()?,
+            Step::Done => {}
+        }
+        run.rec.next = current.next(run.cfg.mode);
+        // The last step is not recorded as done: a run killed before the
+        // record is cleared resumes there (a no-op) instead of starting anew.
+        if run.rec.next != Step::Done {
+            record::save(&run.rec)?;
+        }
+    }
+    record::clear()?;
+    Ok(run.summary())
+}
+
+fn anchor_secret(cfg: &Config) -> Result<Named, RotorError> {
+    let cert = certs::get(&cfg.trust_anchor.named())?;
+    Ok(Named::new(&cert.namespace, &cert.secret_name))
+}
+
+fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
+    let anchor_cert = certs::get(&cfg.trust_anchor.named())?;
+    let issuer_cert = certs::get(&cfg.identity_issuer.named())?;
+    let (_, anchor) = certs::secret_certificate(&anchor_secret(&cfg)?)?;
+    let (_, previous) = certs::secret_certificate(&cfg.previous_anchor_secret.named())?;
+    let saved: Option<Record> = record::load()?;
+    let start = plan::decide(
+        cfg.mode,
+        saved,
+        &AnchorFacts {
+            anchor: anchor.clone(),
+            previous,
+        },
+    )
+    .map_err(RotorError::State)?;
+    let now = clock::now();
+    let (rec, resumed_at, detail) = match start {
+        Start::Resume(rec) => {
+            let detail = format!(
+                "resuming the {} rotation begun at {} at step {}",
+                plan::mode_name(rec.mode),
+                rec.started_at,
+                rec.next.name()
+            );
+            let at = rec.next;
+            (*rec, Some(at), detail)
+        }
+        Start::Fresh => {
+            for cert in [&anchor_cert, &issuer_cert] {
+                if !cert.ready {
+                    return Err(RotorError::State(format!(
+                        "certificate {}/{} is not Ready for its current generation: fix it before rotating",
+                        cert.namespace, cert.name
+                    )));
+                }
+            }
+            let racing = [(&anchor_cert, true), (&issuer_cert, cfg.mode == Mode::Full)];
+            for (cert, matters) in racing {
+                if let Some(at) = cert.renewal_time.filter(|t| {
+                    matters
+                        && !cert.renewal_disabled
+                        && *t <= now + i64::from(cfg.renewal_margin_seconds)
+                }) {
+                    return Err(RotorError::State(format!(
+                        "certificate {}/{} renews on its own at {at} ({} s from now), within the \
+                         {} s this rotation may take: run after that renewal, or disable automatic \
+                         renewal (spec.renewal.policy: Disabled)",
+                        cert.namespace,
+                        cert.name,
+                        at - now,
+                        cfg.renewal_margin_seconds
+                    )));
+                }
+            }
+            let mesh = mesh::discover(&cfg.control_plane_namespace)?;
+            let failing = mesh::failing_rollouts(&mesh)?;
+            if !failing.is_empty() {
+                return Err(RotorError::Blocked {
+                    reason: "rollouts are already failing; fix them before rotating".into(),
+                    items: failing,
+                });
+            }
+            if cfg.mode == Mode::Full {
+                let stuck = mesh.unrestartable();
+                if !stuck.is_empty() {
+                    return Err(RotorError::Blocked {
+                        reason: "meshed proxies that no workload restart reaches would lose \
+                                 traffic during the rotation; delete, re-own or unpause them"
+                            .into(),
+                        items: stuck,
+                    });
+                }
+            }
+            let baseline = certs::Baseline {
+                revision: anchor_cert.revision,
+                fingerprint: anchor.clone(),
+            };
+            let detail = format!(
+                "{} rotation; anchor {}; {} meshed workload(s)",
+                plan::mode_name(cfg.mode),
+                short(&anchor),
+                mesh.workloads.len()
+            );
+            (Record::fresh(cfg.mode, now, baseline), None, detail)
+        }
+    };
+    record::save(&rec)?;
+    let run = Run {
+        cfg,
+        dry_run,
+        rec,
+        resumed_at,
+        restarted: 0,
+        pods_deleted: 0,
+        notes: vec![],
+    };
+    Ok((run, detail))
+}
+
+/// Which part of the mesh a restart group covers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Group {
+    ControlPlane,
+    Extensions,
+    DataPlane,
+}
+
+impl Group {
+    fn name(self) -> &'static str {
+        match self {
+            Group::ControlPlane => "control-plane",
+            Group::Extensions => "extensions",
+            Group::DataPlane => "data-plane",
+        }
+    }
+}
+
+/// The workloads of `group`, in restart order, that rotor may restart.
+fn group_workloads(
+    cfg: &Config,
+    mesh: &Mesh,
+    group: Group,
+) -> Vec<(WorkloadId, Workload, Vec<Pod>)> {
+    let in_group = |ns: &str| match group {
+        Group::ControlPlane => ns == cfg.control_plane_namespace,
+        Group::Extensions => {
+            ns != cfg.control_plane_namespace && cfg.extensions.iter().any(|e| e == ns)
+        }
+        Group::DataPlane => {
+            ns != cfg.control_plane_namespace && !cfg.extensions.iter().any(|e| e == ns)
+        }
+    };
+    let mut out: Vec<_> = mesh
+        .workloads
+        .iter()
+        .filter(|(id, _)| in_group(&id.namespace) && cfg.restarts(&id.namespace, &id.name))
+        .map(|(id, w)| (id.clone(), w.workload.clone(), w.pods.clone()))
+        .collect();
+    if group == Group::Extensions {
+        // In the configured order of the extensions.
+        out.sort_by_key(|(id, _, _)| cfg.extensions.iter().position(|e| *e == id.namespace));
+    }
+    out
+}
+
+/// Why a pod needs a restart in a round, if it does.
+type Stale<'a> = &'a dyn Fn(&Pod) -> Option<String>;
+
+fn summarise(ids: &[WorkloadId]) -> String {
+    let shown: Vec<String> = ids.iter().take(10).map(ToString::to_string).collect();
+    let more = ids.len().saturating_sub(shown.len());
+    if more > 0 {
+        format!("{} and {more} more", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+impl Run {
+    fn wave_options(&self, gate: String) -> WaveOptions {
+        WaveOptions {
+            parallelism: self.cfg.parallelism,
+            rollout_timeout: self.cfg.deadlines.rollout_seconds,
+            pod_timeout: self.cfg.deadlines.pod_seconds,
+            dry_run: self.dry_run,
+            gate,
+        }
+    }
+
+    fn save(&self) -> Result<(), RotorError> {
+        record::save(&self.rec)
+    }
+
+    fn new_anchor(&self) -> Result<String, RotorError> {
+        self.rec.new_anchor.clone().ok_or_else(|| {
+            RotorError::State(
+                "the new anchor is not known yet (the progress record lacks it)".into(),
+            )
+        })
+    }
+
+    fn renew_anchor(&mut self) -> Result<((), String), RotorError> {
+        let cert = self.cfg.trust_anchor.named();
+        let (_, now_fp) = certs::secret_certificate(&anchor_secret(&self.cfg)?)?;
+        let before = self.rec.anchor_before.clone();
+        if now_fp == before.fingerprint {
+            if certs::get(&cert)?.issuing {
+                rotor_sdk::info(
+                    "anchor is already being issued; waiting for it",
+                    &[("certificate", &cert.to_string())],
+                );
+            } else {
+                certs::request_renewal(&cert)?;
+            }
+            if self.dry_run {
+                return Ok((
+                    (),
+                    format!(
+                        "would renew {cert} and wait for a revision above {:?}",
+                        before.revision
+                    ),
+                ));
+            }
+        }
+        let renewed = certs::wait_renewed(
+            &cert,
+            &before,
+            "anchor-renewed",
+            self.cfg.deadlines.renewal_seconds,
+        )?;
+        self.rec.new_anchor = Some(renewed.fingerprint.clone());
+        Ok((
+            (),
+            format!(
+                "anchor {} -> {} (revision {})",
+                short(&before.fingerprint),
+                short(&renewed.fingerprint),
+                renewed.revision
+            ),
+        ))
+    }
+
+    fn bundle_holds_both(&mut self) -> Result<((), String), RotorError> {
+        let cm = self.cfg.trust_roots_config_map.named();
+        if self.dry_run {
+            return Ok((
+                (),
+                format!("would wait until {cm} holds the old and the new anchor"),
+            ));
+        }
+        let want = Want::Contains(vec![
+            self.rec.anchor_before.fingerprint.clone(),
+            self.new_anchor()?,
+        ]);
+        let b = bundle::wait_until(
+            &cm,
+            &want,
+            "bundle-holds-new-anchor",
+            self.cfg.deadlines.bundle_seconds,
+        )?;
+        Ok((
+            (),
+            format!(
+                "{cm} holds {} anchor(s), hash {}",
+                b.anchors.len(),
+                short(&b.hash)
+            ),
+        ))
+    }
+
+    /// Read the bundle and check it holds `want` now (no waiting).
+    fn bundle_now(&self, want: &Want) -> Result<Bundle, RotorError> {
+        let cm = self.cfg.trust_roots_config_map.named();
+        let b = bundle::read(&cm)?;
+        if !self.dry_run
+            && let rotor_sdk::gate::Check::Pending(saw) | rotor_sdk::gate::Check::Fail(saw) =
+                bundle::check(&cm, &b.anchors, want)
+        {
+            return Err(RotorError::State(format!(
+                "the trust bundle changed underneath the rotation: {saw}"
+            )));
+        }
+        Ok(b)
+    }
+
+    /// Restart the control plane, then the extensions, then the data plane,
+    /// each workload only if one of its pods is stale; gate on rollouts and
+    /// on every pod of the restarted workloads being fresh and Ready.
+    fn restart_round(&mut self, round: Step, stale: Stale<'_>) -> Result<(), RotorError> {
+        for group in [Group::ControlPlane, Group::Extensions, Group::DataPlane] {
+            let name = format!("{}/{}", round.name(), group.name());
+            step(&name, || {
+                // Discover again for each group: the control plane's restart
+                // changes the pods the next groups are judged by.
+                let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
+                let all = group_workloads(&self.cfg, &mesh, group);
+                let targets: Vec<(WorkloadId, Workload)> = all
+                    .iter()
+                    .filter(|(_, _, pods)| self.dry_run || pods.iter().any(|p| stale(p).is_some()))
+                    .map(|(id, w, _)| (id.clone(), w.clone()))
+                    .collect();
+                let ids: Vec<WorkloadId> = targets.iter().map(|(id, _)| id.clone()).collect();
+                let workloads: Vec<Workload> = targets.into_iter().map(|(_, w)| w).collect();
+                let gate = format!("{}-{}", round.name(), group.name());
+                let done = restart::restart_in_waves(
+                    &workloads,
+                    &self.wave_options(format!("{gate}-rollouts")),
+                )?;
+                self.restarted += done.len() as u64;
+                self.pods_deleted += done.iter().map(|r| r.pods_deleted as u64).sum::<u64>();
+                self.rec.restarts += done.len() as u64;
+                self.save()?;
+                if self.dry_run {
+                    return Ok((
+                        (),
+                        format!(
+                            "would restart {} of {} workload(s): {}",
+                            ids.len(),
+                            all.len(),
+                            summarise(&ids)
+                        ),
+                    ));
+                }
+                let problem = |p: &Pod| {
+                    if !is_meshed(p) {
+                        None
+                    } else if let Some(why) = stale(p) {
+                        Some(why)
+                    } else if !p.ready {
+                        Some("not Ready".to_string())
+                    } else {
+                        None
+                    }
+                };
+                let pods = restart::wait_pods(
+                    &workloads,
+                    &format!("{gate}-pods"),
+                    self.cfg.deadlines.pods_seconds,
+                    &problem,
+                )?;
+                Ok((
+                    (),
+                    format!(
+                        "restarted {} of {} workload(s), {pods} pod(s) checked{}",
+                        ids.len(),
+                        all.len(),
+                        if ids.is_empty() {
+                            String::new()
+                        } else {
+                            format!(": {}", summarise(&ids))
+                        }
+                    ),
+                ))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn trust_new_anchor(&mut self) -> Result<(), RotorError> {
+        let want = Want::Contains(match &self.rec.new_anchor {
+            Some(new) => vec![self.rec.anchor_before.fingerprint.clone(), new.clone()],
+            None => vec![],
+        });
+        let bundle = self.bundle_now(&want)?;
+        let stale = roots_differ(&bundle.hash);
+        self.restart_round(Step::TrustNewAnchor, &stale)
+    }
+
+    fn renew_issuer(&mut self) -> Result<((), String), RotorError> {
+        let cert = self.cfg.identity_issuer.named();
+        let anchor_secret = anchor_secret(&self.cfg)?;
+        if self.cfg.mode == Mode::Full && !self.dry_run {
+            let want = Want::Contains(vec![
+                self.rec.anchor_before.fingerprint.clone(),
+                self.new_anchor()?,
+            ]);
+            let bundle = self.bundle_now(&want)?;
+            let n = mesh::wait_every_pod(
+                &self.cfg.control_plane_namespace,
+                "mesh-trusts-new-anchor",
+                self.cfg.deadlines.pods_seconds,
+                &roots_differ(&bundle.hash),
+            )?;
+            rotor_sdk::info(
+                "every meshed proxy trusts the new anchor",
+                &[("pods", &n.to_string())],
+            );
+        }
+        let issuer_cert = certs::get(&cert)?;
+        let issuer_secret = Named::new(&issuer_cert.namespace, &issuer_cert.secret_name);
+        let (_, now_fp) = certs::secret_certificate(&issuer_secret)?;
+        let before = match &self.rec.issuer_before {
+            Some(b) => b.clone(),
+            None => {
+                let b = certs::Baseline {
+                    revision: issuer_cert.revision,
+                    fingerprint: now_fp.clone(),
+                };
+                self.rec.issuer_before = Some(b.clone());
+                b
+            }
+        };
+        if now_fp == before.fingerprint {
+            if self.rec.issuer_requested_at.is_none() {
+                self.rec.issuer_requested_at = Some(clock::now());
+                self.save()?;
+            }
+            if !issuer_cert.issuing {
+                certs::request_renewal(&cert)?;
+            }
+            if self.dry_run {
+                return Ok((
+                    (),
+                    format!(
+                        "would renew {cert}, check it is signed by the anchor, and wait for identity's {}",
+                        identity::ISSUER_UPDATED
+                    ),
+                ));
+            }
+        }
+        let renewed = certs::wait_renewed(
+            &cert,
+            &before,
+            "issuer-renewed",
+            self.cfg.deadlines.renewal_seconds,
+        )?;
+        self.rec.new_issuer = Some(renewed.fingerprint.clone());
+        self.save()?;
+
+        let (anchor_pem, anchor_fp) = certs::secret_certificate(&anchor_secret)?;
+        if let Some(new) = &self.rec.new_anchor
+            && *new != anchor_fp
+        {
+            return Err(RotorError::State(format!(
+                "the anchor changed during the rotation: expected {}, found {}",
+                short(new),
+                short(&anchor_fp)
+            )));
+        }
+        let (issuer_pem, _) = certs::secret_certificate(&issuer_secret)?;
+        let signed = rotor_sdk::x509::verify_signed_by(&issuer_pem, &anchor_pem)
+            .call(|| format!("verify {issuer_secret} against {anchor_secret}"))?;
+        if !signed {
+            return Err(RotorError::State(format!(
+                "gate issuer-signed-by-anchor: the new issuer {} is not signed by the anchor {}: \
+                 check the ClusterIssuer's ca.secretName",
+                short(&renewed.fingerprint),
+                short(&anchor_fp)
+            )));
+        }
+        let reloaded_at = match self.rec.issuer_reloaded_at {
+            Some(at) => at,
+            None => {
+                let at = self.wait_reload()?;
+                self.rec.issuer_reloaded_at = Some(at);
+                self.save()?;
+                at
+            }
+        };
+        Ok((
+            (),
+            format!(
+                "issuer {} -> {} (revision {}), signed by anchor {}, identity reloaded at {reloaded_at}",
+                short(&before.fingerprint),
+                short(&renewed.fingerprint),
+                renewed.revision,
+                short(&anchor_fp)
+            ),
+        ))
+    }
+
+    /// Gate issuer-reloaded: `IssuerUpdated` after the renewal request. If
+    /// identity missed the reload, restart it (it loads the issuer at start
+    /// and crash-loops on one that does not verify) and check again.
+    fn wait_reload(&mut self) -> Result<i64, RotorError> {
+        let identity = identity::identity_ref(
+            &self.cfg.control_plane_namespace,
+            &self.cfg.identity_deployment,
+        );
+        let since = self.rec.issuer_requested_at.unwrap_or(self.rec.started_at);
+        match identity::wait_issuer_reload(
+            &identity,
+            since,
+            "issuer-reloaded",
+            self.cfg.deadlines.issuer_reload_seconds,
+        ) {
+            Ok(at) => Ok(at),
+            Err(RotorError::Gate(g)) if g.timed_out => {
+                rotor_sdk::warn(
+                    "identity did not report the issuer reload; restarting it",
+                    &[("gate", &g.to_string())],
+                );
+                let w = workloads::get_workload(
+                    WorkloadKind::Deployment,
+                    &identity.namespace,
+                    &identity.name,
+                )
+                .call(|| format!("get deployment {}/{}", identity.namespace, identity.name))?;
+                let done = restart::restart_in_waves(
+                    std::slice::from_ref(&w),
+                    &self.wave_options("identity-restarted".into()),
+                )?;
+                self.restarted += done.len() as u64;
+                self.rec.restarts += done.len() as u64;
+                let restarted_at = done.first().map_or_else(clock::now, |r| r.at);
+                if let Some(message) = identity::skipped_since(&identity, restarted_at)? {
+                    return Err(RotorError::State(format!(
+                        "gate issuer-reloaded: identity rejected the new issuer after a restart: {message}"
+                    )));
+                }
+                // The restarted identity is Ready, so it runs the new issuer.
+                Ok(clock::now())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn adopt_new_issuer(&mut self) -> Result<(), RotorError> {
+        let want = Want::Contains(match &self.rec.new_anchor {
+            Some(new) => vec![self.rec.anchor_before.fingerprint.clone(), new.clone()],
+            None => vec![],
+        });
+        let bundle = self.bundle_now(&want)?;
+        let reloaded_at = self.rec.issuer_reloaded_at.unwrap_or(i64::MAX);
+        let hash = roots_differ(&bundle.hash);
+        let stale = move |p: &Pod| {
+            if p.start_time.is_none_or(|t| t <= reloaded_at) {
+                Some(format!("started before the issuer reload at {reloaded_at}"))
+            } else {
+                hash(p)
+            }
+        };
+        self.restart_round(Step::AdoptNewIssuer, &stale)
+    }
+
+    /// Everything that would still need the old anchor once it is gone.
+    fn old_anchor_users(&self) -> Result<Vec<String>, RotorError> {
+        let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
+        let mut users = mesh.unrestartable();
+        users.extend(
+            mesh::failing_rollouts(&mesh)?
+                .into_iter()
+                .map(|f| format!("rollout failed: {f}")),
+        );
+        if let Some(reloaded_at) = self.rec.issuer_reloaded_at {
+            users.extend(
+                mesh.all_pods()
+                    .filter(|p| p.start_time.is_none_or(|t| t <= reloaded_at))
+                    .map(|p| {
+                        format!(
+                            "pod {} (started before the issuer reload at {reloaded_at})",
+                            pod_name(p)
+                        )
+                    }),
+            );
+        }
+        users.sort();
+        users.dedup();
+        Ok(users)
+    }
+
+    fn retire_old_anchor(&mut self) -> Result<((), String), RotorError> {
+        let from = anchor_secret(&self.cfg)?;
+        let to = self.cfg.previous_anchor_secret.named();
+        let (_, previous) = certs::secret_certificate(&to)?;
+        if Some(&previous) == self.rec.new_anchor.as_ref() {
+            return Ok(((), format!("{to} already holds the new anchor")));
+        }
+        let users = self.old_anchor_users()?;
+        if !users.is_empty() {
+            let reason = "the old anchor is still needed by meshed proxies; restart or remove them, then run again";
+            if !self.dry_run {
+                return Err(RotorError::Blocked {
+                    reason: reason.into(),
+                    items: users,
+                });
+            }
+            rotor_sdk::warn(
+                &format!("dry run: a real run would stop here: {reason}"),
+                &[("items", &users.join(", "))],
+            );
+        }
+        let (_, anchor) = certs::secret_certificate(&from)?;
+        if !self.dry_run && Some(&anchor) != self.rec.new_anchor.as_ref() {
+            return Err(RotorError::State(format!(
+                "{from} holds {} but the rotation renewed it to {}: it changed outside rotor",
+                short(&anchor),
+                self.rec.new_anchor.as_deref().map(short).unwrap_or("?")
+            )));
+        }
+        certs::copy_secret_data(&from, &to)?;
+        Ok((
+            (),
+            format!(
+                "copied {from} over {to} (data and type): previous-anchor now {}",
+                short(&anchor)
+            ),
+        ))
+    }
+
+    fn bundle_holds_only_new(&mut self) -> Result<((), String), RotorError> {
+        let cm = self.cfg.trust_roots_config_map.named();
+        if self.dry_run {
+            return Ok((
+                (),
+                format!("would wait until {cm} holds only the new anchor"),
+            ));
+        }
+        let want = Want::Exactly(vec![self.new_anchor()?]);
+        let b = bundle::wait_until(
+            &cm,
+            &want,
+            "bundle-drops-old-anchor",
+            self.cfg.deadlines.bundle_seconds,
+        )?;
+        Ok((
+            (),
+            format!(
+                "{cm} holds only {}, hash {}",
+                short(&b.anchors[0]),
+                short(&b.hash)
+            ),
+        ))
+    }
+
+    fn drop_old_anchor(&mut self) -> Result<(), RotorError> {
+        let want = Want::Exactly(self.rec.new_anchor.clone().into_iter().collect());
+        let bundle = self.bundle_now(&want)?;
+        let stale = roots_differ(&bundle.hash);
+        self.restart_round(Step::DropOldAnchor, &stale)?;
+        if !self.dry_run {
+            let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
+            let left: Vec<String> = mesh
+                .all_pods()
+                .filter(|p| stale(p).is_some())
+                .map(pod_name)
+                .collect();
+            if !left.is_empty() {
+                rotor_sdk::warn(
+                    "meshed pods rotor did not restart still trust the old anchor (harmless, but restart them)",
+                    &[("pods", &left.join(", "))],
+                );
+                self.note("stillTrustingOldAnchor", left.join(", "));
+            }
+        }
+        Ok(())
+    }
+
+    fn note(&mut self, key: &str, value: String) {
+        self.notes.push(KeyValue {
+            key: key.into(),
+            value,
+        });
+    }
+
+    fn summary(mut self) -> Summary {
+        let fact = |k: &str, v: String| KeyValue {
+            key: k.into(),
+            value: v,
+        };
+        let mut facts = vec![
+            fact("mode", plan::mode_name(self.rec.mode).into()),
+            fact("dryRun", self.dry_run.to_string()),
+        ];
+        if let Some(at) = self.resumed_at {
+            facts.push(fact("resumedAt", at.name().into()));
+        }
+        if self.rec.mode == Mode::Full {
+            facts.push(fact(
+                "oldAnchor",
+                self.rec.anchor_before.fingerprint.clone(),
+            ));
+            facts.push(fact(
+                "newAnchor",
+                self.rec.new_anchor.clone().unwrap_or_default(),
+            ));
+        } else {
+            facts.push(fact("anchor", self.rec.anchor_before.fingerprint.clone()));
+        }
+        if let Some(b) = &self.rec.issuer_before {
+            facts.push(fact("oldIssuer", b.fingerprint.clone()));
+        }
+        facts.push(fact(
+            "newIssuer",
+            self.rec.new_issuer.clone().unwrap_or_default(),
+        ));
+        if let Some(at) = self.rec.issuer_reloaded_at {
+            facts.push(fact("issuerReloadedAt", at.to_string()));
+        }
+        facts.push(fact("restarts", self.restarted.to_string()));
+        facts.push(fact("restartsTotal", self.rec.restarts.to_string()));
+        facts.push(fact("podsDeleted", self.pods_deleted.to_string()));
+        facts.append(&mut self.notes);
+        let message = match (self.dry_run, self.rec.mode) {
+            (true, _) => "dry run: walked every step; nothing was changed".to_string(),
+            (false, Mode::Full) => format!(
+                "rotated trust anchor {} -> {} and the identity issuer; {} workload restart(s)",
+                short(&self.rec.anchor_before.fingerprint),
+                self.rec.new_anchor.as_deref().map(short).unwrap_or("?"),
+                self.restarted
+            ),
+            (false, Mode::IssuerOnly) => {
+                "rotated the identity issuer; identity reloaded it, proxies \
+                pick it up at their next leaf refresh"
+                    .to_string()
+            }
+        };
+        Summary { message, facts }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rotor_sdk::ObjectRef;
+    use rotor_sdk::mesh::{CONTROL_PLANE_NS_LABEL, PROXY_CONTAINER, TRUST_ROOT_ANNOTATION};
+    use rotor_sdk::workloads::UpdateStrategy;
+
+    use super::*;
+
+    fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+
+    fn pod(ns: &str, owner: &str, hash: Option<&str>) -> Pod {
+        Pod {
+            namespace: ns.into(),
+            name: format!("{owner}-abc"),
+            labels: vec![kv(CONTROL_PLANE_NS_LABEL, "linkerd")],
+            annotations: hash
+                .map(|h| kv(TRUST_ROOT_ANNOTATION, h))
+                .into_iter()
+                .collect(),
+            containers: vec![PROXY_CONTAINER.into()],
+            init_containers: vec![],
+            ready: true,
+            phase: "Running".into(),
+            node_name: "n1".into(),
+            start_time: Some(10),
+            owner: Some(ObjectRef {
+                kind: "Deployment".into(),
+                namespace: ns.into(),
+                name: owner.into(),
+            }),
+        }
+    }
+
+    fn deployment(ns: &str, name: &str) -> Workload {
+        Workload {
+            kind: WorkloadKind::Deployment,
+            namespace: ns.into(),
+            name: name.into(),
+            labels: vec![],
+            template_labels: vec![],
+            template_annotations: vec![],
+            selector: format!("app={name}"),
+            strategy: UpdateStrategy::RollingUpdate,
+            paused: false,
+            partition: 0,
+            generation: 1,
+            observed_generation: 1,
+            desired: 1,
+            current: 1,
+            updated: 1,
+            ready: 1,
+            available: 1,
+        }
+    }
+
+    fn mesh() -> Mesh {
+        let spots = [
+            ("linkerd", "linkerd-identity"),
+            ("linkerd", "linkerd-proxy-injector"),
+            ("linkerd-viz", "web"),
+            ("linkerd-jaeger", "collector"),
+            ("shop", "cart"),
+            ("shop", "batch"),
+            ("legacy", "old"),
+        ];
+        Mesh::build(
+            spots.iter().map(|(ns, n)| pod(ns, n, Some("h"))).collect(),
+            spots.iter().map(|(ns, n)| deployment(ns, n)).collect(),
+        )
+    }
+
+    fn names(v: &[(WorkloadId, Workload, Vec<Pod>)]) -> Vec<String> {
+        v.iter()
+            .map(|(id, _, _)| format!("{}/{}", id.namespace, id.name))
+            .collect()
+    }
+
+    #[test]
+    fn groups_split_the_mesh_and_honour_exclusions() {
+        let cfg = Config {
+            extensions: vec!["linkerd-viz".into(), "linkerd-jaeger".into()],
+            exclude_namespaces: vec!["legacy".into()],
+            exclude_workloads: vec!["shop/batch".into()],
+            ..Config::default()
+        };
+        let m = mesh();
+        assert_eq!(
+            names(&group_workloads(&cfg, &m, Group::ControlPlane)),
+            ["linkerd/linkerd-identity", "linkerd/linkerd-proxy-injector"]
+        );
+        assert_eq!(
+            names(&group_workloads(&cfg, &m, Group::Extensions)),
+            ["linkerd-viz/web", "linkerd-jaeger/collector"],
+            "extensions come in the configured order"
+        );
+        assert_eq!(
+            names(&group_workloads(&cfg, &m, Group::DataPlane)),
+            ["shop/cart"]
+        );
+    }
+
+    #[test]
+    fn summaries_stay_short() {
+        let ids: Vec<WorkloadId> = (0..12)
+            .map(|i| WorkloadId {
+                kind: mesh::Kind::Deployment,
+                namespace: "ns".into(),
+                name: format!("w{i}"),
+            })
+            .collect();
+        let s = summarise(&ids);
+        assert!(s.starts_with("deployment ns/w0, deployment ns/w1"), "{s}");
+        assert!(s.ends_with("and 2 more"), "{s}");
+        assert_eq!(summarise(&ids[..1]), "deployment ns/w0");
+    }
+}

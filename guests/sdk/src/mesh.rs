@@ -1,0 +1,419 @@
+//! Which workloads run Linkerd proxies, found from the pods themselves.
+//!
+//! Namespace annotations miss pod-level injection; the pods do not lie. A
+//! pod is meshed when it carries `linkerd.io/control-plane-ns` and a
+//! `linkerd-proxy` container (or init container, with native sidecars).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::WorkloadKind;
+use crate::error::{CallContext, RotorError};
+use crate::fingerprint::short;
+use crate::gate::{HostClock, POLL_SECONDS, wait_for};
+use crate::pods::{self, Pod};
+use crate::restart::pods_check;
+use crate::workloads::{self, RolloutPhase, Workload};
+
+pub const CONTROL_PLANE_NS_LABEL: &str = "linkerd.io/control-plane-ns";
+pub const PROXY_CONTAINER: &str = "linkerd-proxy";
+pub const TRUST_ROOT_ANNOTATION: &str = "linkerd.io/trust-root-sha256";
+
+/// A workload by kind, namespace and name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Deployment,
+    StatefulSet,
+    DaemonSet,
+}
+
+impl Kind {
+    /// The Kubernetes kind as an owner reference spells it.
+    pub fn from_owner_kind(kind: &str) -> Option<Kind> {
+        match kind {
+            "Deployment" => Some(Kind::Deployment),
+            "StatefulSet" => Some(Kind::StatefulSet),
+            "DaemonSet" => Some(Kind::DaemonSet),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Deployment => "deployment",
+            Kind::StatefulSet => "statefulset",
+            Kind::DaemonSet => "daemonset",
+        }
+    }
+}
+
+impl From<WorkloadKind> for Kind {
+    fn from(k: WorkloadKind) -> Self {
+        match k {
+            WorkloadKind::Deployment => Kind::Deployment,
+            WorkloadKind::StatefulSet => Kind::StatefulSet,
+            WorkloadKind::DaemonSet => Kind::DaemonSet,
+        }
+    }
+}
+
+impl From<Kind> for WorkloadKind {
+    fn from(k: Kind) -> Self {
+        match k {
+            Kind::Deployment => WorkloadKind::Deployment,
+            Kind::StatefulSet => WorkloadKind::StatefulSet,
+            Kind::DaemonSet => WorkloadKind::DaemonSet,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WorkloadId {
+    pub kind: Kind,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl WorkloadId {
+    pub fn of(w: &Workload) -> Self {
+        WorkloadId {
+            kind: w.kind.into(),
+            namespace: w.namespace.clone(),
+            name: w.name.clone(),
+        }
+    }
+}
+
+impl fmt::Display for WorkloadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}/{}", self.kind.as_str(), self.namespace, self.name)
+    }
+}
+
+fn value<'a>(pairs: &'a [crate::KeyValue], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| kv.value.as_str())
+}
+
+/// Whether a pod runs a Linkerd proxy.
+pub fn is_meshed(pod: &Pod) -> bool {
+    value(&pod.labels, CONTROL_PLANE_NS_LABEL).is_some()
+        && pod
+            .containers
+            .iter()
+            .chain(&pod.init_containers)
+            .any(|c| c == PROXY_CONTAINER)
+}
+
+/// The trust-roots hash the pod's proxy started with, if annotated.
+pub fn trust_root_hash(pod: &Pod) -> Option<&str> {
+    value(&pod.annotations, TRUST_ROOT_ANNOTATION)
+}
+
+/// The workload that owns a pod, when it is one rotor can restart.
+pub fn owner_id(pod: &Pod) -> Option<WorkloadId> {
+    let owner = pod.owner.as_ref()?;
+    Some(WorkloadId {
+        kind: Kind::from_owner_kind(&owner.kind)?,
+        namespace: owner.namespace.clone(),
+        name: owner.name.clone(),
+    })
+}
+
+/// `namespace/name` of a pod.
+pub fn pod_name(pod: &Pod) -> String {
+    format!("{}/{}", pod.namespace, pod.name)
+}
+
+/// A meshed workload and its meshed pods.
+#[derive(Debug, Clone)]
+pub struct MeshedWorkload {
+    pub workload: Workload,
+    pub pods: Vec<Pod>,
+}
+
+/// Every meshed proxy, grouped by the workload that can restart it.
+#[derive(Debug, Clone, Default)]
+pub struct Mesh {
+    pub workloads: BTreeMap<WorkloadId, MeshedWorkload>,
+    /// Meshed pods with no owner: nothing restarts them.
+    pub bare_pods: Vec<Pod>,
+    /// Meshed pods owned by something rotor does not restart (a Job, or a
+    /// workload it could not read), with the owner as text.
+    pub unmanaged_pods: Vec<(Pod, String)>,
+}
+
+impl Mesh {
+    /// Group `pods` (meshed or not) under their owners among `workloads`.
+    pub fn build(pods: Vec<Pod>, workloads: Vec<Workload>) -> Mesh {
+        let mut by_id: BTreeMap<WorkloadId, Workload> = workloads
+            .into_iter()
+            .map(|w| (WorkloadId::of(&w), w))
+            .collect();
+        let mut mesh = Mesh::default();
+        for pod in pods.into_iter().filter(is_meshed) {
+            let Some(owner) = pod.owner.clone() else {
+                mesh.bare_pods.push(pod);
+                continue;
+            };
+            let id = Kind::from_owner_kind(&owner.kind).map(|kind| WorkloadId {
+                kind,
+                namespace: owner.namespace.clone(),
+                name: owner.name.clone(),
+            });
+            let owner_text = format!("{} {}/{}", owner.kind, owner.namespace, owner.name);
+            match id {
+                Some(id) => {
+                    if let Some(entry) = mesh.workloads.get_mut(&id) {
+                        entry.pods.push(pod);
+                    } else if let Some(w) = by_id.remove(&id) {
+                        mesh.workloads.insert(
+                            id,
+                            MeshedWorkload {
+                                workload: w,
+                                pods: vec![pod],
+                            },
+                        );
+                    } else {
+                        mesh.unmanaged_pods
+                            .push((pod, format!("{owner_text} (not found)")));
+                    }
+                }
+                None => mesh.unmanaged_pods.push((pod, owner_text)),
+            }
+        }
+        mesh
+    }
+
+    /// Meshed Deployments that are paused: a restart would be refused.
+    pub fn paused(&self) -> Vec<&WorkloadId> {
+        self.workloads
+            .iter()
+            .filter(|(_, w)| w.workload.paused)
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Every meshed pod, wherever it belongs.
+    pub fn all_pods(&self) -> impl Iterator<Item = &Pod> {
+        self.workloads
+            .values()
+            .flat_map(|w| w.pods.iter())
+            .chain(self.bare_pods.iter())
+            .chain(self.unmanaged_pods.iter().map(|(p, _)| p))
+    }
+
+    /// Meshed proxies no workload restart reaches, as "pod ns/name (why)".
+    pub fn unrestartable(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .bare_pods
+            .iter()
+            .map(|p| format!("pod {} (bare pod, no owner)", pod_name(p)))
+            .collect();
+        out.extend(
+            self.unmanaged_pods
+                .iter()
+                .map(|(p, owner)| format!("pod {} (owned by {owner})", pod_name(p))),
+        );
+        out.extend(self.paused().into_iter().map(|id| format!("{id} (paused)")));
+        out
+    }
+
+    /// Drop workloads (and their pods) that `keep` rejects.
+    pub fn retain(&mut self, mut keep: impl FnMut(&WorkloadId) -> bool) {
+        self.workloads.retain(|id, _| keep(id));
+    }
+}
+
+/// Read every pod meshed with the control plane in `control_plane_ns`, and
+/// the workloads that own them, across all namespaces.
+pub fn discover(control_plane_ns: &str) -> Result<Mesh, RotorError> {
+    let selector = format!("{CONTROL_PLANE_NS_LABEL}={control_plane_ns}");
+    let pods = pods::list_pods(None, &selector).call(|| format!("list pods with {selector}"))?;
+    let workloads =
+        workloads::list_workloads(None, None, "").call(|| "list workloads in all namespaces")?;
+    Ok(Mesh::build(pods, workloads))
+}
+
+/// Why a pod's proxy does not hold the trust roots hashed `expected`
+/// (`None` when it does): the roots a proxy loaded at start show in its
+/// `linkerd.io/trust-root-sha256` annotation.
+pub fn roots_differ(expected: &str) -> impl Fn(&Pod) -> Option<String> + '_ {
+    move |pod: &Pod| match trust_root_hash(pod) {
+        Some(h) if h == expected => None,
+        Some(h) => Some(format!("trust roots {} not {}", short(h), short(expected))),
+        None => Some(format!("no {TRUST_ROOT_ANNOTATION} annotation")),
+    }
+}
+
+/// Meshed workloads whose rollout already failed, as "kind ns/name: message".
+pub fn failing_rollouts(mesh: &Mesh) -> Result<Vec<String>, RotorError> {
+    let mut out = Vec::new();
+    for id in mesh.workloads.keys() {
+        let status = workloads::get_rollout_status(id.kind.into(), &id.namespace, &id.name)
+            .call(|| format!("rollout status of {id}"))?;
+        if status.phase == RolloutPhase::Failed {
+            out.push(format!("{id}: {}", status.message));
+        }
+    }
+    Ok(out)
+}
+
+/// Gate `gate`: wait until no meshed pod anywhere (restartable or not) has
+/// a problem. Returns the number of pods checked.
+pub fn wait_every_pod(
+    control_plane_ns: &str,
+    gate: &str,
+    timeout: u32,
+    problem: &dyn Fn(&Pod) -> Option<String>,
+) -> Result<usize, RotorError> {
+    wait_for(&HostClock, gate, timeout, POLL_SECONDS, || {
+        let selector = format!("{CONTROL_PLANE_NS_LABEL}={control_plane_ns}");
+        let pods =
+            pods::list_pods(None, &selector).call(|| format!("list pods with {selector}"))?;
+        let bad: Vec<String> = pods
+            .iter()
+            .filter(|p| is_meshed(p))
+            .filter_map(|p| problem(p).map(|why| format!("{} ({why})", pod_name(p))))
+            .collect();
+        Ok(pods_check(
+            pods.iter().filter(|p| is_meshed(p)).count(),
+            bad,
+        ))
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::workloads::UpdateStrategy;
+    use crate::{KeyValue, ObjectRef};
+
+    pub fn kv(k: &str, v: &str) -> KeyValue {
+        KeyValue {
+            key: k.into(),
+            value: v.into(),
+        }
+    }
+
+    pub fn pod(ns: &str, name: &str, owner: Option<(&str, &str)>, meshed: bool) -> Pod {
+        Pod {
+            namespace: ns.into(),
+            name: name.into(),
+            labels: if meshed {
+                vec![kv(CONTROL_PLANE_NS_LABEL, "linkerd")]
+            } else {
+                vec![]
+            },
+            annotations: vec![kv(TRUST_ROOT_ANNOTATION, "h1")],
+            containers: if meshed {
+                vec!["app".into(), PROXY_CONTAINER.into()]
+            } else {
+                vec!["app".into()]
+            },
+            init_containers: vec![],
+            ready: true,
+            phase: "Running".into(),
+            node_name: "node-1".into(),
+            start_time: Some(100),
+            owner: owner.map(|(kind, name)| ObjectRef {
+                kind: kind.into(),
+                namespace: ns.into(),
+                name: name.into(),
+            }),
+        }
+    }
+
+    pub fn workload(kind: WorkloadKind, ns: &str, name: &str) -> Workload {
+        Workload {
+            kind,
+            namespace: ns.into(),
+            name: name.into(),
+            labels: vec![],
+            template_labels: vec![],
+            template_annotations: vec![],
+            selector: format!("app={name}"),
+            strategy: UpdateStrategy::RollingUpdate,
+            paused: false,
+            partition: 0,
+            generation: 1,
+            observed_generation: 1,
+            desired: 1,
+            current: 1,
+            updated: 1,
+            ready: 1,
+            available: 1,
+        }
+    }
+
+    #[test]
+    fn meshed_needs_label_and_proxy() {
+        assert!(is_meshed(&pod("a", "p", None, true)));
+        assert!(!is_meshed(&pod("a", "p", None, false)));
+        let mut labelled_only = pod("a", "p", None, true);
+        labelled_only.containers = vec!["app".into()];
+        assert!(!is_meshed(&labelled_only));
+        labelled_only.init_containers = vec![PROXY_CONTAINER.into()];
+        assert!(is_meshed(&labelled_only), "native sidecar counts");
+    }
+
+    #[test]
+    fn pods_group_under_owners_and_strays_are_reported() {
+        let pods = vec![
+            pod("shop", "web-1", Some(("Deployment", "web")), true),
+            pod("shop", "web-2", Some(("Deployment", "web")), true),
+            pod("shop", "db-0", Some(("StatefulSet", "db")), true),
+            pod("shop", "plain", Some(("Deployment", "plain")), false),
+            pod("shop", "debug", None, true),
+            pod("shop", "migrate-x", Some(("Job", "migrate")), true),
+            pod("shop", "ghost-1", Some(("Deployment", "ghost")), true),
+        ];
+        let mut paused = workload(WorkloadKind::Deployment, "shop", "web");
+        paused.paused = true;
+        let workloads = vec![
+            paused,
+            workload(WorkloadKind::StatefulSet, "shop", "db"),
+            workload(WorkloadKind::Deployment, "shop", "plain"),
+        ];
+        let mesh = Mesh::build(pods, workloads);
+        assert_eq!(mesh.workloads.len(), 2, "unmeshed 'plain' is not listed");
+        let web = WorkloadId {
+            kind: Kind::Deployment,
+            namespace: "shop".into(),
+            name: "web".into(),
+        };
+        assert_eq!(mesh.workloads[&web].pods.len(), 2);
+        assert_eq!(mesh.bare_pods.len(), 1);
+        assert_eq!(mesh.unmanaged_pods.len(), 2);
+        assert_eq!(mesh.paused(), vec![&web]);
+        assert_eq!(mesh.all_pods().count(), 6);
+        let blockers = mesh.unrestartable();
+        assert_eq!(
+            blockers,
+            vec![
+                "pod shop/debug (bare pod, no owner)".to_string(),
+                "pod shop/migrate-x (owned by Job shop/migrate)".to_string(),
+                "pod shop/ghost-1 (owned by Deployment shop/ghost (not found))".to_string(),
+                "deployment shop/web (paused)".to_string(),
+            ]
+        );
+    }
+
+    #[test]
+    fn roots_compared_by_annotation() {
+        let mut p = pod("shop", "cart-1", Some(("Deployment", "cart")), true);
+        p.annotations = vec![kv(TRUST_ROOT_ANNOTATION, "abcdef0123456789")];
+        assert_eq!(roots_differ("abcdef0123456789")(&p), None);
+        assert_eq!(
+            roots_differ("0000000000001111")(&p).as_deref(),
+            Some("trust roots abcdef012345 not 000000000000")
+        );
+        p.annotations.clear();
+        assert!(
+            roots_differ("abcdef0123456789")(&p).is_some(),
+            "no annotation: unknown roots"
+        );
+    }
+}

@@ -1,0 +1,345 @@
+//! Restart workloads in waves and wait for each rollout, the kubectl way.
+//!
+//! A wave restarts up to `parallelism` workloads at once, then waits for
+//! every rollout in it before the next wave starts. `OnDelete` workloads do
+//! not replace pods on a template change: their pods are deleted one at a
+//! time, each replacement waited for until Ready.
+
+use crate::error::{CallContext, GateError, RotorError};
+use crate::gate::{Check, Clock, HostClock, POLL_SECONDS, seconds_until, wait_for};
+use std::collections::BTreeSet;
+
+use crate::mesh::{Kind, WorkloadId, owner_id, pod_name};
+use crate::pods::{self, Pod};
+use crate::workloads::{self, RolloutPhase, UpdateStrategy, Workload};
+
+/// How to restart a selection.
+#[derive(Debug, Clone)]
+pub struct WaveOptions {
+    /// Workloads restarted at once (at least 1).
+    pub parallelism: usize,
+    /// Seconds a wave's rollouts may take, from the wave's start.
+    pub rollout_timeout: u32,
+    /// Seconds one replacement pod of an `OnDelete` workload may take.
+    pub pod_timeout: u32,
+    /// Issue the restarts (the host records them) but wait for nothing.
+    pub dry_run: bool,
+    /// The gate's name in failure messages.
+    pub gate: String,
+}
+
+/// One workload restarted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restarted {
+    pub id: WorkloadId,
+    /// The `restartedAt` time the host wrote.
+    pub at: i64,
+    /// Pods deleted by hand (`OnDelete` workloads).
+    pub pods_deleted: usize,
+}
+
+/// The waves `targets` are restarted in, in order.
+pub fn waves<T>(targets: &[T], parallelism: usize) -> std::slice::Chunks<'_, T> {
+    targets.chunks(parallelism.max(1))
+}
+
+/// The workload's own pods (selector match, owner checked).
+pub fn workload_pods(w: &Workload) -> Result<Vec<Pod>, RotorError> {
+    let id = WorkloadId::of(w);
+    let pods =
+        pods::list_pods(Some(&w.namespace), &w.selector).call(|| format!("list pods of {id}"))?;
+    Ok(pods.into_iter().filter(|p| owned_by(p, &id)).collect())
+}
+
+fn owned_by(pod: &Pod, id: &WorkloadId) -> bool {
+    owner_id(pod).as_ref() == Some(id)
+}
+
+/// Pods that started before `since` (or never reported a start).
+pub fn started_before(pods: &[Pod], since: i64) -> Vec<&Pod> {
+    pods.iter()
+        .filter(|p| p.start_time.is_none_or(|t| t < since))
+        .collect()
+}
+
+/// Whether `deleted` (deleted at `deleted_at`) has a Ready replacement among
+/// `pods`: same name for a StatefulSet, same node for a DaemonSet.
+pub fn replacement_check(kind: Kind, pods: &[Pod], deleted: &Pod, deleted_at: i64) -> Check<()> {
+    let fresh = |p: &&Pod| p.start_time.is_some_and(|t| t >= deleted_at);
+    let candidate = pods.iter().filter(fresh).find(|p| match kind {
+        Kind::DaemonSet => p.node_name == deleted.node_name,
+        Kind::StatefulSet | Kind::Deployment => p.name == deleted.name,
+    });
+    match candidate {
+        Some(p) if p.ready => Check::Pass(()),
+        Some(p) => Check::Pending(format!(
+            "replacement {} for deleted pod {} is not Ready (phase {})",
+            pod_name(p),
+            pod_name(deleted),
+            p.phase
+        )),
+        None => Check::Pending(format!(
+            "no replacement yet for deleted pod {}",
+            pod_name(deleted)
+        )),
+    }
+}
+
+/// Delete the pods of an `OnDelete` workload that predate `since`, one at a
+/// time, waiting for each replacement to be Ready. Returns how many.
+fn replace_pods_one_by_one(
+    w: &Workload,
+    since: i64,
+    opts: &WaveOptions,
+) -> Result<usize, RotorError> {
+    let id = WorkloadId::of(w);
+    let pods = workload_pods(w)?;
+    let stale: Vec<Pod> = started_before(&pods, since).into_iter().cloned().collect();
+    for pod in &stale {
+        pods::delete_pod(&pod.namespace, &pod.name)
+            .call(|| format!("delete pod {}", pod_name(pod)))?;
+        crate::info(
+            "deleted pod of OnDelete workload",
+            &[("pod", &pod_name(pod)), ("workload", &id.to_string())],
+        );
+        if opts.dry_run {
+            continue;
+        }
+        let deleted_at = crate::clock::now();
+        wait_for(
+            &HostClock,
+            &opts.gate,
+            opts.pod_timeout,
+            POLL_SECONDS,
+            || {
+                Ok(replacement_check(
+                    id.kind,
+                    &workload_pods(w)?,
+                    pod,
+                    deleted_at,
+                ))
+            },
+        )?;
+    }
+    Ok(stale.len())
+}
+
+/// Restart `targets` in waves; stop after the first wave with a failure.
+pub fn restart_in_waves(
+    targets: &[Workload],
+    opts: &WaveOptions,
+) -> Result<Vec<Restarted>, RotorError> {
+    let clock = HostClock;
+    let mut done = Vec::new();
+    for wave in waves(targets, opts.parallelism) {
+        let wave_start = clock.now();
+        let mut failures = Vec::new();
+        let mut started = Vec::new();
+        for w in wave {
+            let id = WorkloadId::of(w);
+            match workloads::restart_workload(w.kind, &w.namespace, &w.name)
+                .call(|| format!("restart {id}"))
+            {
+                Ok(at) => {
+                    crate::info("restarted", &[("workload", &id.to_string())]);
+                    started.push((w, id, at));
+                }
+                Err(e) => failures.push(format!("{id}: {e}")),
+            }
+        }
+        let deadline = wave_start + i64::from(opts.rollout_timeout);
+        for (w, id, at) in started {
+            let pods_deleted = if w.strategy == UpdateStrategy::OnDelete {
+                match replace_pods_one_by_one(w, at, opts) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        failures.push(format!("{id}: {e}"));
+                        continue;
+                    }
+                }
+            } else {
+                if !opts.dry_run {
+                    let left = seconds_until(&clock, deadline);
+                    let status = workloads::wait_rollout(w.kind, &w.namespace, &w.name, left)
+                        .call(|| format!("wait for rollout of {id}"))?;
+                    match status.phase {
+                        RolloutPhase::Complete => {}
+                        RolloutPhase::Failed => {
+                            failures.push(format!("{id} failed: {}", status.message));
+                            continue;
+                        }
+                        RolloutPhase::Progressing => {
+                            failures.push(format!("{id} not complete: {}", status.message));
+                            continue;
+                        }
+                    }
+                }
+                0
+            };
+            done.push(Restarted {
+                id,
+                at,
+                pods_deleted,
+            });
+        }
+        if !failures.is_empty() {
+            let total = wave.len();
+            return Err(GateError {
+                gate: opts.gate.clone(),
+                waited: clock.now() - wave_start,
+                saw: format!(
+                    "{} of {total} workload(s) in the wave did not roll out: {}",
+                    failures.len(),
+                    failures.join("; ")
+                ),
+                timed_out: false,
+            }
+            .into());
+        }
+    }
+    Ok(done)
+}
+
+/// What is wrong with a pod for a gate, if anything.
+pub type PodProblem<'a> = &'a dyn Fn(&Pod) -> Option<String>;
+
+/// Gate `gate`: wait until no pod of `targets` has a problem. Returns the
+/// number of pods checked.
+pub fn wait_pods(
+    targets: &[Workload],
+    gate: &str,
+    timeout: u32,
+    problem: PodProblem<'_>,
+) -> Result<usize, RotorError> {
+    let ids: BTreeSet<WorkloadId> = targets.iter().map(WorkloadId::of).collect();
+    let namespaces: BTreeSet<&str> = targets.iter().map(|w| w.namespace.as_str()).collect();
+    wait_for(&HostClock, gate, timeout, POLL_SECONDS, || {
+        let mut checked = 0;
+        let mut bad = Vec::new();
+        // One list per namespace, not per workload: large selections stay cheap.
+        for ns in &namespaces {
+            let pods = pods::list_pods(Some(ns), "").call(|| format!("list pods in {ns}"))?;
+            for pod in pods
+                .iter()
+                .filter(|p| owner_id(p).is_some_and(|id| ids.contains(&id)))
+            {
+                checked += 1;
+                if let Some(why) = problem(pod) {
+                    bad.push(format!("{} ({why})", pod_name(pod)));
+                }
+            }
+        }
+        Ok(pods_check(checked, bad))
+    })
+}
+
+/// Pass when nothing is wrong; otherwise name the first few pods.
+pub fn pods_check(checked: usize, bad: Vec<String>) -> Check<usize> {
+    if bad.is_empty() {
+        return Check::Pass(checked);
+    }
+    let shown: Vec<&str> = bad.iter().take(5).map(String::as_str).collect();
+    let more = if bad.len() > shown.len() {
+        format!(" and {} more", bad.len() - shown.len())
+    } else {
+        String::new()
+    };
+    Check::Pending(format!(
+        "{} of {checked} pod(s) not as required: {}{more}",
+        bad.len(),
+        shown.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mesh::tests::pod;
+
+    #[test]
+    fn waves_respect_parallelism() {
+        let items: Vec<u32> = (0..7).collect();
+        let sizes: Vec<usize> = waves(&items, 3).map(<[u32]>::len).collect();
+        assert_eq!(sizes, vec![3, 3, 1]);
+        assert_eq!(
+            waves(&items, 0).count(),
+            7,
+            "parallelism 0 means one at a time"
+        );
+    }
+
+    #[test]
+    fn only_older_pods_need_deleting() {
+        let mut a = pod("db", "db-0", Some(("StatefulSet", "db")), true);
+        a.start_time = Some(50);
+        let mut b = pod("db", "db-1", Some(("StatefulSet", "db")), true);
+        b.start_time = Some(200);
+        let mut c = pod("db", "db-2", Some(("StatefulSet", "db")), true);
+        c.start_time = None;
+        let pods = vec![a, b, c];
+        let names: Vec<&str> = started_before(&pods, 100)
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, vec!["db-0", "db-2"]);
+    }
+
+    #[test]
+    fn statefulset_replacement_has_the_same_name_and_is_ready() {
+        let old = pod("db", "db-0", Some(("StatefulSet", "db")), true);
+        assert!(matches!(
+            replacement_check(Kind::StatefulSet, &[], &old, 500),
+            Check::Pending(_)
+        ));
+        let mut new = old.clone();
+        new.start_time = Some(505);
+        new.ready = false;
+        match replacement_check(Kind::StatefulSet, std::slice::from_ref(&new), &old, 500) {
+            Check::Pending(s) => assert!(s.contains("not Ready"), "{s}"),
+            other => panic!("{other:?}"),
+        }
+        new.ready = true;
+        assert_eq!(
+            replacement_check(Kind::StatefulSet, &[new], &old, 500),
+            Check::Pass(())
+        );
+        // The deleted pod itself (started before) is no replacement.
+        assert!(matches!(
+            replacement_check(Kind::StatefulSet, std::slice::from_ref(&old), &old, 500),
+            Check::Pending(_)
+        ));
+    }
+
+    #[test]
+    fn daemonset_replacement_is_on_the_same_node() {
+        let old = pod("mon", "agent-abc", Some(("DaemonSet", "agent")), true);
+        let mut elsewhere = pod("mon", "agent-xyz", Some(("DaemonSet", "agent")), true);
+        elsewhere.start_time = Some(600);
+        elsewhere.node_name = "node-2".into();
+        assert!(matches!(
+            replacement_check(Kind::DaemonSet, std::slice::from_ref(&elsewhere), &old, 500),
+            Check::Pending(_)
+        ));
+        elsewhere.node_name = old.node_name.clone();
+        assert_eq!(
+            replacement_check(Kind::DaemonSet, &[elsewhere], &old, 500),
+            Check::Pass(())
+        );
+    }
+
+    #[test]
+    fn pods_check_names_a_few() {
+        assert_eq!(pods_check(3, vec![]), Check::Pass(3));
+        let bad: Vec<String> = (0..7).map(|i| format!("ns/p{i} (old roots)")).collect();
+        match pods_check(9, bad) {
+            Check::Pending(s) => {
+                assert!(
+                    s.starts_with("7 of 9 pod(s) not as required: ns/p0 (old roots)"),
+                    "{s}"
+                );
+                assert!(s.ends_with("and 2 more"), "{s}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
