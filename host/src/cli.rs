@@ -41,6 +41,8 @@ pub enum Command {
     Run(crate::commands::run::RunArgs),
     /// Certificates, trust anchors, stale proxies, identity reloads; exit 1 when something needs attention.
     Status(crate::commands::status::StatusCommand),
+    /// Predict a run: read the cluster into the simulator and run the policy there.
+    Plan(crate::commands::plan::PlanArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,6 +2,7 @@
 //! runtime, reading a policy file, and the errors a user sees as one line.
 
 pub mod inspect;
+pub mod plan;
 pub mod run;
 pub mod status;
 // pub mod simulate;
@@ -55,6 +56,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Inspect(args) => inspect::run(args, options),
         Command::Run(args) => run::run(args, options).await,
         Command::Status(args) => status::run(args).await,
+        Command::Plan(args) => plan::run(args, options).await,
     }
 }
 

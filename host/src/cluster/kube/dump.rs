@@ -150,6 +150,19 @@ impl KubeCluster {
             cm_items.extend(self.get_raw("ConfigMap", "configmaps", ns, name).await?);
         }
         docs.push(list_document(cm_items));
+        // The simulated run starts at the cluster's present: certificates'
+        // validity and pending renewals are judged against it.
+        let now = jiff::Timestamp::from_second(self.clock.now().await)
+            .map_err(|e| ClusterError::Internal(format!("clock out of range: {e}")))?;
+        docs.insert(
+            0,
+            json!({
+                "apiVersion": "rotor.dev/v1alpha1",
+                "kind": "Simulation",
+                "metadata": {"name": "live-cluster"},
+                "spec": {"startTime": now.to_string()},
+            }),
+        );
         let mut out = String::new();
         for d in docs {
             out.push_str("---\n");

@@ -52,6 +52,8 @@ pub struct KubeCluster {
     /// Workloads seen in the last get/list: resourceVersion and `paused`,
     /// so a restart right after a list needs one request, not two.
     seen: Mutex<HashMap<WorkloadKey, (String, bool)>>,
+    /// "namespace/replicaset" -> its Deployment (`None`: not a Deployment's).
+    rs_owners: Mutex<HashMap<String, Option<String>>>,
 }
 
 impl KubeCluster {
@@ -73,6 +75,7 @@ impl KubeCluster {
             clock: Arc::new(WallClock),
             recorder,
             seen: Mutex::new(HashMap::new()),
+            rs_owners: Mutex::new(HashMap::new()),
         }
     }
 

@@ -26,14 +26,26 @@ impl KubeCluster {
         };
         let lp = ListParams::default().labels(selector);
         let pods = self.retry.run("list pods", || api.list(&lp)).await?.items;
-        let owned_by_rs = pods.iter().any(|p| {
-            p.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.kind == "ReplicaSet")
-        });
-        let owners = if owned_by_rs {
+        // ReplicaSet -> Deployment never changes for a given ReplicaSet, so
+        // the map is kept and the ReplicaSets are listed (once for the call)
+        // only when a pod names one not seen before: after a restart.
+        let wanted: Vec<String> = pods
+            .iter()
+            .flat_map(|p| {
+                let ns = p.metadata.namespace.clone().unwrap_or_default();
+                p.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .filter(|o| o.kind == "ReplicaSet")
+                    .map(move |o| format!("{ns}/{}", o.name))
+            })
+            .collect();
+        let missing = {
+            let known = self.rs_owners.lock().unwrap_or_else(|p| p.into_inner());
+            wanted.iter().any(|k| !known.contains_key(k))
+        };
+        if missing {
             let rs_api: Api<ReplicaSet> = match namespace {
                 Some(ns) => Api::namespaced(self.client.clone(), ns),
                 None => Api::all(self.client.clone()),
@@ -44,9 +56,24 @@ impl KubeCluster {
                 .run("list replicasets", || rs_api.list(&lp))
                 .await?
                 .items;
-            convert::replica_set_owners(&sets)
-        } else {
-            HashMap::new()
+            let owners = convert::replica_set_owners(&sets);
+            let mut known = self.rs_owners.lock().unwrap_or_else(|p| p.into_inner());
+            for rs in &sets {
+                let key = format!(
+                    "{}/{}",
+                    rs.metadata.namespace.clone().unwrap_or_default(),
+                    rs.metadata.name.clone().unwrap_or_default()
+                );
+                let owner = owners.get(&key).cloned();
+                known.insert(key, owner);
+            }
+        }
+        let owners: HashMap<String, String> = {
+            let known = self.rs_owners.lock().unwrap_or_else(|p| p.into_inner());
+            wanted
+                .iter()
+                .filter_map(|k| Some((k.clone(), known.get(k)?.clone()?)))
+                .collect()
         };
         let mut out: Vec<Pod> = pods
             .iter()
