@@ -10,6 +10,7 @@ use rotor::cluster::Cluster;
 use rotor::cluster::kube::KubeCluster;
 use rotor::cluster::sim::SimCluster;
 use rotor::commands::plan::{plan_against, verdict};
+use rotor::commands::status::{StatusArgs, collect};
 use rotor::config::RunConfig;
 use rotor::report::RunReport;
 use rotor::runtime::{DEFAULT_POLICY, Runtime, RuntimeOptions};
@@ -186,4 +187,59 @@ async fn api_requests_grow_linearly_with_workloads() {
             "W={w}: {req} requests for {calls} calls"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_stale_proxies_mid_rotation_and_none_after() {
+    let sim = Arc::new(SimCluster::demo());
+    let server = serve(sim.clone()).await;
+    let observer: Arc<dyn Cluster> = Arc::new(kube(&server));
+    let before = collect(observer.as_ref(), &StatusArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(before.stale_proxies, 0, "{:?}", before.stale_workloads);
+    assert_eq!(before.bundle.as_ref().unwrap().anchors.len(), 1);
+
+    let watcher = {
+        let observer = observer.clone();
+        tokio::spawn(async move {
+            let mut most = (0, 0);
+            loop {
+                if let Ok(s) = collect(observer.as_ref(), &StatusArgs::default()).await {
+                    let anchors = s.bundle.as_ref().map_or(0, |b| b.anchors.len());
+                    if s.stale_proxies > most.0 {
+                        most = (s.stale_proxies, anchors);
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                if most.0 > 0 && most.1 == 2 {
+                    return most;
+                }
+            }
+        })
+    };
+    let report = run_policy(Arc::new(kube(&server))).await;
+    assert!(report.succeeded(), "{}", report.render_text());
+    let (stale, anchors) = tokio::time::timeout(std::time::Duration::from_secs(5), watcher)
+        .await
+        .expect("stale proxies were seen during the rotation")
+        .unwrap();
+    println!("mid-rotation: {stale} stale proxies with {anchors} anchors in the bundle");
+    assert!(stale > 0);
+
+    let after = collect(observer.as_ref(), &StatusArgs::default())
+        .await
+        .unwrap();
+    println!("{}", after.render_text());
+    assert_eq!(after.stale_proxies, 0, "{:?}", after.stale_workloads);
+    assert_eq!(after.bundle.as_ref().unwrap().anchors.len(), 1);
+    assert!(after.identity.last_issuer_updated.is_some());
+    assert!(
+        !after
+            .attention
+            .iter()
+            .any(|a| a.contains("stale") || a.contains("reload")),
+        "{:?}",
+        after.attention
+    );
 }

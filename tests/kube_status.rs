@@ -149,7 +149,9 @@ async fn healthy_mesh_is_ok() {
         "{out}"
     );
     assert!(
-        out.contains("meshed proxies: 4 (0 started with another bundle)"),
+        out.contains(
+            "meshed proxies: 4 (0 started with another bundle, 0 without a trust-root hash)"
+        ),
         "{out}"
     );
 }

@@ -111,6 +111,9 @@ pub struct Status {
     pub certificates: Vec<CertificateStatus>,
     pub bundle: Option<Bundle>,
     pub meshed_pods: u32,
+    /// Meshed pods without `linkerd.io/trust-root-sha256` (the control
+    /// plane's own): their roots cannot be compared.
+    pub unverified_proxies: u32,
     pub stale_proxies: u32,
     pub stale_workloads: Vec<StaleWorkload>,
     pub identity: IdentityReloads,
@@ -249,6 +252,7 @@ pub async fn collect(cluster: &dyn Cluster, args: &StatusArgs) -> Result<Status,
 
     let pods = cluster.list_pods(None, MESHED_SELECTOR).await?;
     let mut stale: BTreeMap<(String, String, String), u32> = BTreeMap::new();
+    let mut unverified = 0u32;
     if let Some(b) = &bundle {
         for p in &pods {
             let root = p
@@ -256,7 +260,13 @@ pub async fn collect(cluster: &dyn Cluster, args: &StatusArgs) -> Result<Status,
                 .iter()
                 .find(|kv| kv.key == TRUST_ROOT_ANNOTATION)
                 .map(|kv| kv.value.as_str());
-            if root != Some(b.sha256.as_str()) {
+            let Some(root) = root else {
+                // Helm-rendered control-plane pods read the roots from the
+                // ConfigMap at start and carry no hash: nothing to compare.
+                unverified += 1;
+                continue;
+            };
+            if root != b.sha256 {
                 let key = match &p.owner {
                     Some(o) => (o.kind.clone(), o.namespace.clone(), o.name.clone()),
                     None => ("Pod".into(), p.namespace.clone(), p.name.clone()),
@@ -330,6 +340,7 @@ pub async fn collect(cluster: &dyn Cluster, args: &StatusArgs) -> Result<Status,
         certificates,
         bundle,
         meshed_pods: pods.len() as u32,
+        unverified_proxies: unverified,
         stale_proxies,
         stale_workloads,
         identity,
@@ -397,8 +408,8 @@ impl Status {
         }
         let _ = writeln!(
             out,
-            "\nmeshed proxies: {} ({} started with another bundle)",
-            self.meshed_pods, self.stale_proxies
+            "\nmeshed proxies: {} ({} started with another bundle, {} without a trust-root hash)",
+            self.meshed_pods, self.stale_proxies, self.unverified_proxies
         );
         for w in &self.stale_workloads {
             let _ = writeln!(
