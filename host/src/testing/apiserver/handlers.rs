@@ -138,7 +138,29 @@ impl Backend {
             ("DELETE", ..) => "delete",
             _ => "other",
         };
-        self.count(format!("{verb} {full_resource}"));
+        let key = format!("{verb} {full_resource}");
+        self.count(key.clone());
+        if let Some(fault) = self.take_fault(&key) {
+            return match fault {
+                super::Fault::Reset => Reply::Reset,
+                super::Fault::Status(code) => {
+                    let reason = match code {
+                        403 => "Forbidden",
+                        404 => "NotFound",
+                        409 => "Conflict",
+                        429 => "TooManyRequests",
+                        503 => "ServiceUnavailable",
+                        504 => "Timeout",
+                        _ => "InternalError",
+                    };
+                    Reply::from(ApiError::new(
+                        code,
+                        reason,
+                        format!("injected fault for {key}"),
+                    ))
+                }
+            };
+        }
         tracing::debug!(%method, path, verb, "test API server request");
         let result = if watch {
             self.clone().watch(route, q).await

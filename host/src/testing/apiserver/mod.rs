@@ -75,6 +75,16 @@ pub(crate) struct Backend {
     versions: versions::Versions,
     store: store::Store,
     requests: Mutex<BTreeMap<String, u64>>,
+    faults: Mutex<Vec<(String, u32, Fault)>>,
+}
+
+/// A failure the server answers with instead of serving a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// An error `Status` with this HTTP code (and its usual reason).
+    Status(u16),
+    /// Close the connection without an answer.
+    Reset,
 }
 
 /// A running server; stops when dropped.
@@ -95,6 +105,7 @@ impl TestApiServer {
             versions: versions::Versions::default(),
             store: store::Store::default(),
             requests: Mutex::new(BTreeMap::new()),
+            faults: Mutex::new(Vec::new()),
         });
         let mut tasks = Vec::new();
         let b = backend.clone();
@@ -107,7 +118,7 @@ impl TestApiServer {
                 tokio::spawn(async move {
                     let svc = service_fn(move |req| {
                         let b = b.clone();
-                        async move { Ok::<_, Infallible>(b.serve(req).await) }
+                        async move { b.serve(req).await }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
@@ -185,6 +196,17 @@ impl TestApiServer {
         }
     }
 
+    /// Answer the next `count` requests whose key (as in [`requests`],
+    /// e.g. `"list pods"`, `"update certificates/status"`) is `key` with
+    /// `fault` instead of serving them.
+    ///
+    /// [`requests`]: TestApiServer::requests
+    pub fn fail_next(&self, key: &str, count: u32, fault: Fault) {
+        if let Ok(mut f) = self.backend.faults.lock() {
+            f.push((key.to_string(), count, fault));
+        }
+    }
+
     /// Serve an object the trait has no record for (a Bundle, an Issuer, a
     /// Lease). `resource` is `group/plural` (`plural` for core).
     pub fn seed(&self, resource: &str, namespace: &str, object: Value) {
@@ -226,6 +248,8 @@ pub(crate) enum Reply {
     Json(u16, Value),
     /// A plain-text body, as the server gives for paths it does not serve.
     Text(u16, String),
+    /// Drop the connection.
+    Reset,
     /// A watch: newline-delimited JSON events.
     Stream(futures::channel::mpsc::Receiver<Result<hyper::body::Frame<Bytes>, Infallible>>),
 }
@@ -237,21 +261,35 @@ impl From<ApiError> for Reply {
 }
 
 impl Backend {
-    async fn serve(self: Arc<Self>, req: Request<hyper::body::Incoming>) -> Response<Body> {
+    async fn serve(
+        self: Arc<Self>,
+        req: Request<hyper::body::Incoming>,
+    ) -> Result<Response<Body>, std::io::Error> {
         let (parts, body) = req.into_parts();
         let body = match body.collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => {
-                return respond(Reply::from(ApiError::bad_request(format!(
+                return Ok(respond(Reply::from(ApiError::bad_request(format!(
                     "cannot read body: {e}"
-                ))));
+                )))));
             }
         };
         let reply = self
             .clone()
             .handle(&parts.method, parts.uri.path(), parts.uri.query(), &body)
             .await;
-        respond(reply)
+        match reply {
+            Reply::Reset => Err(std::io::Error::other("connection reset (injected fault)")),
+            reply => Ok(respond(reply)),
+        }
+    }
+
+    /// A fault planned for this request, if any (used up as it is taken).
+    fn take_fault(&self, key: &str) -> Option<Fault> {
+        let mut faults = self.faults.lock().ok()?;
+        let i = faults.iter().position(|(k, n, _)| k == key && *n > 0)?;
+        faults[i].1 -= 1;
+        Some(faults[i].2)
     }
 
     fn count(&self, key: String) {
@@ -277,6 +315,12 @@ fn respond(reply: Reply) -> Response<Body> {
             200,
             "application/json",
             http_body_util::StreamBody::new(rx).boxed(),
+        ),
+        // `serve` drops the connection before it gets here.
+        Reply::Reset => (
+            500,
+            "text/plain; charset=utf-8",
+            Full::new(Bytes::from("connection reset\n")).boxed(),
         ),
     };
     let mut resp = Response::new(body);
