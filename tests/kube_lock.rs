@@ -131,3 +131,29 @@ async fn losing_the_lease_is_noticed() {
         Some("usurper")
     );
 }
+
+#[tokio::test]
+async fn a_run_that_lost_its_lock_changes_nothing_more() {
+    use rotor::cluster::kube::KubeCluster;
+    use rotor::cluster::{Cluster, ClusterError};
+    let s = server().await;
+    let lock = acquire(&s, "run-f").await.unwrap();
+    let kube = KubeCluster::new(s.client().unwrap(), NS).with_fence(lock.lost_flag());
+    kube.save_progress("step 1").await.unwrap();
+    let api: Api<Lease> = Api::namespaced(s.client().unwrap(), NS);
+    let mut lease = api.get(LEASE_NAME).await.unwrap();
+    lease.spec.as_mut().unwrap().holder_identity = Some("usurper".into());
+    api.replace(LEASE_NAME, &Default::default(), &lease)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let err = kube.save_progress("step 2").await.unwrap_err();
+    assert!(
+        matches!(err, ClusterError::Conflict(ref m) if m.contains("run lock was lost")),
+        "{err}"
+    );
+    assert_eq!(
+        kube.load_progress().await.unwrap().as_deref(),
+        Some("step 1")
+    );
+}

@@ -149,6 +149,13 @@ impl RunLock {
         }
     }
 
+    /// Becomes true when the lease is lost; hand it to
+    /// [`KubeCluster::with_fence`](crate::cluster::kube::KubeCluster::with_fence)
+    /// so a run that lost its lock stops changing the cluster.
+    pub fn lost_flag(&self) -> Arc<AtomicBool> {
+        self.lost.clone()
+    }
+
     pub fn holder(&self) -> &str {
         &self.holder
     }

@@ -152,6 +152,10 @@ pub async fn run_against(
             .map_err(KubeCommandError::from)?,
         )
     };
+    let kube = match &lock {
+        Some(lock) => kube.with_fence(lock.lost_flag()),
+        None => kube,
+    };
     let cluster: Arc<dyn Cluster> = Arc::new(kube);
     let outcome = runtime
         .run(&policy, cluster.clone(), &config, args.dry_run)

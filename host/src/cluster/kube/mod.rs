@@ -19,6 +19,7 @@ pub mod secrets;
 pub mod workloads;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -54,6 +55,8 @@ pub struct KubeCluster {
     seen: Mutex<HashMap<WorkloadKey, (String, bool)>>,
     /// "namespace/replicaset" -> its Deployment (`None`: not a Deployment's).
     rs_owners: Mutex<HashMap<String, Option<String>>>,
+    /// Set when the run lock is lost: every mutation is refused from then on.
+    fence: Option<Arc<AtomicBool>>,
 }
 
 impl KubeCluster {
@@ -76,6 +79,7 @@ impl KubeCluster {
             recorder,
             seen: Mutex::new(HashMap::new()),
             rs_owners: Mutex::new(HashMap::new()),
+            fence: None,
         }
     }
 
@@ -101,6 +105,22 @@ impl KubeCluster {
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
+    }
+
+    /// Refuse mutations once `lost` is set (by the run lock's renewer).
+    pub fn with_fence(mut self, lost: Arc<AtomicBool>) -> Self {
+        self.fence = Some(lost);
+        self
+    }
+
+    fn fenced(&self) -> ClusterResult<()> {
+        match &self.fence {
+            Some(lost) if lost.load(Ordering::Relaxed) => Err(ClusterError::Conflict(
+                "the run lock was lost to another rotor run; this run makes no further changes"
+                    .into(),
+            )),
+            _ => Ok(()),
+        }
     }
 
     pub fn client(&self) -> &Client {
@@ -190,6 +210,7 @@ impl Cluster for KubeCluster {
         namespace: &str,
         name: &str,
     ) -> ClusterResult<Timestamp> {
+        self.fenced()?;
         self.restart(kind, namespace, name).await
     }
 
@@ -219,10 +240,12 @@ impl Cluster for KubeCluster {
     }
 
     async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        self.fenced()?;
         self.remove_pod(namespace, name).await
     }
 
     async fn evict_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        self.fenced()?;
         self.evict(namespace, name).await
     }
 
@@ -235,6 +258,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn renew_certificate(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        self.fenced()?;
         self.renew(namespace, name).await
     }
 
@@ -243,6 +267,7 @@ impl Cluster for KubeCluster {
     }
 
     async fn write_secret(&self, secret: SecretWrite) -> ClusterResult<String> {
+        self.fenced()?;
         self.put_secret(secret).await
     }
 
@@ -265,6 +290,7 @@ impl Cluster for KubeCluster {
         reason: &str,
         message: &str,
     ) -> ClusterResult<()> {
+        self.fenced()?;
         self.publish_event(involved, type_, reason, message).await
     }
 
@@ -273,10 +299,12 @@ impl Cluster for KubeCluster {
     }
 
     async fn save_progress(&self, record: &str) -> ClusterResult<()> {
+        self.fenced()?;
         self.write_progress(record).await
     }
 
     async fn clear_progress(&self) -> ClusterResult<()> {
+        self.fenced()?;
         self.delete_progress().await
     }
 
