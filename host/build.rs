@@ -54,19 +54,22 @@ fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace.join("target").join("guests"));
 
-    for watched in [
-        "guests/Cargo.toml",
-        "guests/Cargo.lock",
-        "guests/sdk",
-        "guests/linkerd-rotation",
-        "guests/examples",
-        "wit",
-        "tests/guests",
-    ] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            workspace.join(watched).display()
+    // Everything under guests/ except a target dir someone built into by hand
+    // (watching it would rebuild the host after every guest build).
+    let mut watched = vec![
+        workspace.join("wit"),
+        workspace.join("tests").join("guests"),
+    ];
+    if let Ok(entries) = std::fs::read_dir(&guests) {
+        watched.extend(
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.file_name().is_some_and(|n| n != "target")),
         );
+    }
+    for path in watched {
+        println!("cargo:rerun-if-changed={}", path.display());
     }
     println!("cargo:rerun-if-env-changed=ROTOR_GUESTS_TARGET_DIR");
 

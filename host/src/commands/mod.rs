@@ -4,8 +4,8 @@
 pub mod inspect;
 pub mod plan;
 pub mod run;
+pub mod simulate;
 pub mod status;
-// pub mod simulate;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -36,8 +36,6 @@ pub enum CommandError {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Kube(#[from] run::KubeCommandError),
-    #[error("{0}")]
-    Unavailable(&'static str),
     #[error("{what} {path}: cannot write: {source}")]
     Write {
         what: &'static str,
@@ -50,9 +48,7 @@ pub enum CommandError {
 pub async fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
     let options = runtime_options(&cli);
     match cli.command {
-        Command::Simulate(_) => Err(CommandError::Unavailable(
-            "simulate needs the simulator backend, which this build lacks",
-        )),
+        Command::Simulate(args) => simulate::run(args, options).await,
         Command::Inspect(args) => inspect::run(args, options),
         Command::Run(args) => run::run(args, options).await,
         Command::Status(args) => status::run(args).await,

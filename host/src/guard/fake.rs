@@ -24,6 +24,8 @@ pub struct FakeState {
     pub progress: Option<String>,
     /// Every mutation that reached the backend, in order.
     pub mutations: Vec<String>,
+    /// `wait` never returns (a backend that hangs).
+    pub stall_waits: bool,
 }
 
 pub struct FakeCluster {
@@ -327,6 +329,9 @@ impl Cluster for FakeCluster {
     }
 
     async fn wait(&self, seconds: u32) -> ClusterResult<()> {
+        if self.lock().stall_waits {
+            std::future::pending::<()>().await;
+        }
         self.lock().now += i64::from(seconds);
         Ok(())
     }

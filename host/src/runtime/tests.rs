@@ -260,3 +260,25 @@ fn unwritable_cache_is_only_a_warning() {
         .expect("loads without a cache");
     assert_eq!(loaded.timings.cache, CacheUse::Miss);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_host_call_is_cut_by_the_wall_clock() {
+    let cluster = Arc::new(FakeCluster::new());
+    cluster.state.lock().expect("lock").stall_waits = true;
+    let mut cfg = config("stall");
+    cfg.limits.deadline_seconds = 2;
+    let started = std::time::Instant::now();
+    let outcome = runtime().run(hostile(), cluster, &cfg, false).await;
+    let f = failure(&outcome);
+    assert_eq!(f.kind, FailureKind::WallClock, "{f}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loop_of_host_calls_still_hits_the_cpu_deadline() {
+    let mut cfg = config("host-call-loop");
+    cfg.limits.cpu_seconds = 1;
+    let (_, outcome) = run_hostile(cfg).await;
+    let f = failure(&outcome);
+    assert_eq!(f.kind, FailureKind::CpuDeadline, "{f}");
+}

@@ -2,7 +2,10 @@
 //! value is the name of the behaviour (a JSON string, e.g. `"loop"`); the
 //! sandbox tests run one component in many ways instead of building many.
 
-use rotor_sdk::{Error, KeyValue, Policy, Summary, clock, log, namespaces, secrets};
+use rotor_sdk::{
+    Error, KeyValue, ObjectRef, Policy, Summary, WorkloadKind, certificates, clock, context,
+    events, log, namespaces, pods, progress, secrets, workloads,
+};
 
 struct Hostile;
 
@@ -16,13 +19,22 @@ impl Policy for Hostile {
                 std::hint::black_box(clock::now());
             },
             "memory-bomb" => memory_bomb(),
-            "recursion" => Ok(summary("recursed", vec![fact("depth", recurse(0).to_string())])),
+            "recursion" => Ok(summary(
+                "recursed",
+                vec![fact("depth", recurse(0).to_string())],
+            )),
             "panic" => panic!("hostile guest panicked on purpose"),
             "sandbox-probe" => Ok(summary("probed the sandbox", sandbox_probe())),
             "wait-forever" => loop {
                 clock::wait(3600)?;
             },
+            "stall" => {
+                // One short wait; a stalling backend never returns from it.
+                clock::wait(1)?;
+                Ok(summary("the wait returned", vec![]))
+            }
             "write-secret-outside-grants" => write_secret_outside_grants(),
+            "mutate" => Ok(summary("tried every mutation", mutate_everything())),
             "giant-log" => giant_log(),
             "giant-string" => giant_string(),
             other => Err(Error::Invalid(format!("unknown hostile mode {other:?}"))),
@@ -39,11 +51,17 @@ fn serde_json_free_parse(config: &str) -> String {
 }
 
 fn fact(key: &str, value: impl Into<String>) -> KeyValue {
-    KeyValue { key: key.to_string(), value: value.into() }
+    KeyValue {
+        key: key.to_string(),
+        value: value.into(),
+    }
 }
 
 fn summary(message: &str, facts: Vec<KeyValue>) -> Summary {
-    Summary { message: message.to_string(), facts }
+    Summary {
+        message: message.to_string(),
+        facts,
+    }
 }
 
 fn spin_forever() -> ! {
@@ -64,7 +82,11 @@ fn memory_bomb() -> Result<Summary, Error> {
 
 fn recurse(depth: u64) -> u64 {
     let pad = std::hint::black_box([depth; 64]);
-    if pad[0] == u64::MAX { depth } else { recurse(depth + 1) + pad[63] - depth }
+    if pad[0] == u64::MAX {
+        depth
+    } else {
+        recurse(depth + 1) + pad[63] - depth
+    }
 }
 
 /// Try what a sandboxed policy must not be able to do and report what happened.
@@ -119,11 +141,17 @@ fn write_secret_outside_grants() -> Result<Summary, Error> {
         Err(Error::Denied(why)) => format!("denied: {why}"),
         Err(other) => format!("other error: {other:?}"),
     };
-    rotor_sdk::warn("secret write refused, carrying on", &[("outcome", &outcome)]);
+    rotor_sdk::warn(
+        "secret write refused, carrying on",
+        &[("outcome", &outcome)],
+    );
     let namespaces = namespaces::list_namespaces("")?;
     Ok(summary(
         "carried on after a refused write",
-        vec![fact("write", outcome), fact("namespaces", namespaces.len().to_string())],
+        vec![
+            fact("write", outcome),
+            fact("namespaces", namespaces.len().to_string()),
+        ],
     ))
 }
 
@@ -143,5 +171,71 @@ fn giant_string() -> Result<Summary, Error> {
         Err(Error::Invalid(why)) => format!("invalid: {why}"),
         Err(other) => format!("other error: {other:?}"),
     };
-    Ok(summary("sent a giant string", vec![fact("outcome", outcome)]))
+    Ok(summary(
+        "sent a giant string",
+        vec![fact("outcome", outcome)],
+    ))
+}
+
+/// One of every mutating call against the standard Linkerd objects; each
+/// outcome becomes a fact ("ok" or the error).
+fn mutate_everything() -> Vec<KeyValue> {
+    fn outcome<T>(result: Result<T, Error>) -> String {
+        match result {
+            Ok(_) => "ok".to_string(),
+            Err(e) => format!("{e:?}"),
+        }
+    }
+    let mut facts = vec![fact("dry-run", context::dry_run().to_string())];
+    let copied = secrets::read_secret("cert-manager", "linkerd-trust-anchor").and_then(|anchor| {
+        secrets::write_secret(&secrets::SecretWrite {
+            namespace: "cert-manager".into(),
+            name: "linkerd-previous-anchor".into(),
+            type_: anchor.type_,
+            data: anchor.data,
+            labels: vec![],
+            annotations: vec![],
+            expected_resource_version: None,
+        })
+    });
+    facts.push(fact("write-secret", outcome(copied)));
+    facts.push(fact(
+        "renew",
+        outcome(certificates::renew_certificate(
+            "cert-manager",
+            "linkerd-trust-anchor",
+        )),
+    ));
+    facts.push(fact(
+        "restart",
+        outcome(workloads::restart_workload(
+            WorkloadKind::Deployment,
+            "linkerd",
+            "linkerd-destination",
+        )),
+    ));
+    let deleted = pods::list_pods(Some("linkerd-viz"), "").and_then(|list| match list.first() {
+        Some(pod) => pods::delete_pod(&pod.namespace, &pod.name),
+        None => Err(Error::NotFound("no pod in linkerd-viz".into())),
+    });
+    facts.push(fact("delete-pod", outcome(deleted)));
+    let involved = ObjectRef {
+        kind: "Deployment".into(),
+        namespace: "linkerd".into(),
+        name: "linkerd-identity".into(),
+    };
+    facts.push(fact(
+        "record-event",
+        outcome(events::record_event(
+            &involved,
+            events::EventType::Normal,
+            "RotorTest",
+            "hostile fixture",
+        )),
+    ));
+    facts.push(fact(
+        "save-progress",
+        outcome(progress::save_progress("{\"step\":1}")),
+    ));
+    facts
 }

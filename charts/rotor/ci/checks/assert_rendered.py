@@ -1,0 +1,336 @@
+#!/usr/bin/env python3
+"""Asserts what the chart must render for each CI value set.
+
+Usage: assert_rendered.py DIR
+DIR holds <value-set>.yaml files rendered by chart-checks.sh (release
+`rotor`, namespace `rotor-system`), plus monitoring-values.no-api.yaml (the
+monitoring value set rendered without the monitoring.coreos.com/v1 API).
+Prints one line per check and a closing "N passed, N failed" line.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+
+import yaml
+
+RELEASE_NS = "rotor-system"
+CHECKS = []
+
+
+def check(fn):
+    CHECKS.append(fn)
+    return fn
+
+
+def load(directory: pathlib.Path, name: str) -> list[dict]:
+    return [d for d in yaml.safe_load_all((directory / f"{name}.yaml").read_text()) if d]
+
+
+def find(docs, kind, name=None, namespace=None):
+    return [
+        d for d in docs
+        if d["kind"] == kind
+        and (name is None or d["metadata"]["name"] == name)
+        and (namespace is None or d["metadata"].get("namespace") == namespace)
+    ]
+
+
+def one(docs, kind, name=None, namespace=None):
+    found = find(docs, kind, name, namespace)
+    assert len(found) == 1, f"expected one {kind} {namespace}/{name}, found {len(found)}"
+    return found[0]
+
+
+def cronjob(docs):
+    return one(docs, "CronJob")
+
+
+def pod_spec(docs):
+    return cronjob(docs)["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+
+
+def args(docs):
+    return pod_spec(docs)["containers"][0]["args"]
+
+
+def run_config(docs):
+    cm = [d for d in find(docs, "ConfigMap") if d["metadata"]["name"].endswith("-config")]
+    assert len(cm) == 1, "expected one run configuration ConfigMap"
+    return yaml.safe_load(cm[0]["data"]["config.yaml"])
+
+
+def rules_of(doc):
+    return doc.get("rules") or []
+
+
+def grants(rules, group, resource):
+    """Verbs granted on group/resource and whether narrowed by name."""
+    out = []
+    for rule in rules:
+        if group in rule["apiGroups"] and resource in rule["resources"]:
+            out.append((set(rule["verbs"]), tuple(rule.get("resourceNames") or ())))
+    return out
+
+
+@check
+def default_cronjob_shape(d):
+    docs = load(d, "default-values")
+    cj = cronjob(docs)
+    spec, job = cj["spec"], cj["spec"]["jobTemplate"]["spec"]
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["timeZone"] == "Etc/UTC" and "TZ=" not in spec["schedule"]
+    assert spec["suspend"] is False and spec["startingDeadlineSeconds"] > 0
+    assert job["activeDeadlineSeconds"] == 7200 + 600, "activeDeadlineSeconds must be rotor's deadline plus the margin"
+    assert job["podReplacementPolicy"] == "Failed"
+    assert job["ttlSecondsAfterFinished"] > 0
+    fail_job = [r for r in job["podFailurePolicy"]["rules"] if r["action"] == "FailJob"]
+    assert fail_job and fail_job[0]["onExitCodes"]["values"] == [2]
+    assert fail_job[0]["onExitCodes"]["containerName"] == "rotor"
+    pod = job["template"]["spec"]
+    assert pod["restartPolicy"] == "Never" and pod["enableServiceLinks"] is False
+    labels = cj["metadata"]["labels"]
+    for key in ("app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version",
+                "app.kubernetes.io/managed-by", "helm.sh/chart"):
+        assert key in labels, f"CronJob lacks label {key}"
+
+
+@check
+def default_runs_embedded_policy_with_json_report(d):
+    a = args(load(d, "default-values"))
+    assert a[0] == "run"
+    assert a[a.index("--config") + 1] == "/etc/rotor/config.yaml"
+    assert a[a.index("--namespace") + 1] == RELEASE_NS
+    assert a[a.index("--output") + 1] == "json"
+    assert "--guest" not in a and "--dry-run" not in a
+    env = {e["name"]: e["value"] for e in pod_spec(load(d, "default-values"))["containers"][0]["env"]}
+    mounts = {m["mountPath"]: m["name"] for m in pod_spec(load(d, "default-values"))["containers"][0]["volumeMounts"]}
+    assert mounts.get(env["ROTOR_CACHE_DIR"]) == "cache", "ROTOR_CACHE_DIR must be the emptyDir mount"
+
+
+@check
+def default_run_config_matches_contract(d):
+    cfg = run_config(load(d, "default-values"))
+    assert set(cfg) == {"policy", "grants", "limits"}
+    assert cfg["grants"]["readNamespaces"] == ["*"] and cfg["grants"]["writeNamespaces"] == ["*"]
+    assert cfg["grants"]["readSecrets"] == [
+        "cert-manager/linkerd-trust-anchor", "cert-manager/linkerd-previous-anchor", "linkerd/linkerd-identity-issuer"]
+    assert cfg["grants"]["writeSecrets"] == ["cert-manager/linkerd-previous-anchor"]
+    assert cfg["limits"] == {"deadlineSeconds": 7200, "maxWaitSeconds": 3600, "memoryMiB": 128, "cpuSeconds": 10}
+    assert all(isinstance(v, int) for v in cfg["limits"].values()), "limits must render as integers"
+
+
+@check
+def default_certificate_chain(d):
+    docs = load(d, "default-values")
+    root = one(docs, "Issuer", "linkerd-trust-root-issuer", "cert-manager")
+    assert root["spec"] == {"selfSigned": {}}
+    anchor = one(docs, "Certificate", "linkerd-trust-anchor", "cert-manager")["spec"]
+    assert anchor["isCA"] and anchor["commonName"] == "root.linkerd.cluster.local"
+    assert anchor["issuerRef"] == {"name": "linkerd-trust-root-issuer", "kind": "Issuer", "group": "cert-manager.io"}
+    assert anchor["privateKey"]["algorithm"] == "ECDSA" and anchor["privateKey"]["rotationPolicy"] == "Always"
+    assert "renewal" not in anchor, "renewal.policy must be opt-in (cert-manager < 1.21 rejects it)"
+    ci = one(docs, "ClusterIssuer", "linkerd-identity-issuer")
+    assert ci["spec"] == {"ca": {"secretName": "linkerd-trust-anchor"}}
+    issuer = one(docs, "Certificate", "linkerd-identity-issuer", "linkerd")["spec"]
+    assert issuer["isCA"] and issuer["duration"] == "48h" and issuer["renewBefore"] == "25h"
+    assert issuer["issuerRef"]["kind"] == "ClusterIssuer" and issuer["secretName"] == "linkerd-identity-issuer"
+
+
+@check
+def default_bundle_has_both_anchors(d):
+    bundle = one(load(d, "default-values"), "Bundle", "linkerd-identity-trust-roots")["spec"]
+    assert bundle["sources"] == [
+        {"secret": {"name": "linkerd-trust-anchor", "key": "tls.crt"}},
+        {"secret": {"name": "linkerd-previous-anchor", "key": "tls.crt"}},
+    ]
+    assert bundle["target"]["configMap"] == {"key": "ca-bundle.crt"}
+    assert bundle["target"]["namespaceSelector"] == {"matchLabels": {"linkerd.io/is-control-plane": "true"}}
+
+
+@check
+def previous_anchor_bootstrap_never_overwrites(d):
+    docs = load(d, "default-values")
+    job = [j for j in find(docs, "Job") if j["metadata"]["name"].endswith("-bootstrap")]
+    assert len(job) == 1
+    meta = job[0]["metadata"]["annotations"]
+    assert "post-install" in meta["helm.sh/hook"]
+    script = job[0]["spec"]["template"]["spec"]["containers"][0]["args"][0]
+    assert "kubectl create -f -" in script, "the copy must be created, never applied or replaced"
+    for verb in ("kubectl apply", "kubectl replace", "kubectl patch", "--overwrite"):
+        assert verb not in script, f"bootstrap must not use {verb}"
+    assert "metadata: {name: $name, namespace: $ns}, type: .type, data: .data" in script, "copy data and type only"
+    role = [r for r in find(docs, "Role", namespace="cert-manager") if r["metadata"]["name"].endswith("-bootstrap")][0]
+    for verbs, names in grants(rules_of(role), "", "secrets"):
+        assert not verbs & {"update", "patch", "delete"}, "bootstrap may not change existing secrets"
+
+
+@check
+def no_cluster_wide_secret_access(d):
+    for name in ("default-values", "namespaced-rbac-values", "site-policy-configmap-values",
+                 "monitoring-values", "existing-objects-values"):
+        for doc in find(load(d, name), "ClusterRole"):
+            assert not grants(rules_of(doc), "", "secrets"), f"{name}: ClusterRole grants secrets"
+            assert not grants(rules_of(doc), "", "configmaps"), f"{name}: ClusterRole grants configmaps"
+
+
+@check
+def secrets_narrowed_and_only_previous_anchor_written(d):
+    docs = load(d, "default-values")
+    writes = []
+    for role in find(docs, "Role"):
+        if role["metadata"]["name"].endswith("-bootstrap"):
+            continue
+        for verbs, names in grants(rules_of(role), "", "secrets"):
+            assert names, f"Role {role['metadata']['namespace']}/{role['metadata']['name']} grants secrets without resourceNames"
+            if verbs & {"create", "update", "patch", "delete"}:
+                writes.append((role["metadata"]["namespace"], names, verbs))
+    assert writes == [("cert-manager", ("linkerd-previous-anchor",), {"update", "patch"})], writes
+    reads = sorted(
+        (role["metadata"]["namespace"], n)
+        for role in find(docs, "Role")
+        if not role["metadata"]["name"].endswith("-bootstrap")
+        for verbs, names in grants(rules_of(role), "", "secrets") if "get" in verbs
+        for n in names
+    )
+    assert reads == [("cert-manager", "linkerd-previous-anchor"), ("cert-manager", "linkerd-trust-anchor"),
+                     ("linkerd", "linkerd-identity-issuer")], reads
+
+
+@check
+def cluster_mode_rules_are_exactly_what_rotor_uses(d):
+    role = one(load(d, "default-values"), "ClusterRole")
+    got = {(tuple(r["apiGroups"]), tuple(r["resources"])): set(r["verbs"]) for r in rules_of(role)}
+    want = {
+        (("",), ("namespaces",)): {"list"},
+        (("apps",), ("deployments", "statefulsets", "daemonsets")): {"get", "list", "watch", "patch"},
+        (("apps",), ("replicasets",)): {"get", "list"},
+        (("",), ("pods",)): {"list", "watch", "delete"},
+        (("",), ("pods/eviction",)): {"create"},
+        (("cert-manager.io",), ("certificates",)): {"get", "list", "watch"},
+        (("cert-manager.io",), ("certificates/status",)): {"update"},
+        (("",), ("events",)): {"list"},
+        (("events.k8s.io",), ("events",)): {"create", "patch"},
+    }
+    assert got == want, got
+
+
+@check
+def own_namespace_lease_and_progress(d):
+    docs = load(d, "default-values")
+    role = [r for r in find(docs, "Role", namespace=RELEASE_NS) if r["metadata"]["name"].endswith("-state")]
+    assert len(role) == 1
+    rules = rules_of(role[0])
+    assert ({"get", "update", "patch", "delete"}, ("rotor-progress",)) in grants(rules, "", "configmaps")
+    assert ({"create"}, ()) in grants(rules, "", "configmaps")
+    assert ({"get", "update", "patch"}, ("rotor",)) in grants(rules, "coordination.k8s.io", "leases")
+    assert ({"create"}, ()) in grants(rules, "coordination.k8s.io", "leases")
+    assert ({"get"}, ("linkerd-identity-trust-roots",)) in grants(
+        rules_of(one(docs, "Role", namespace="linkerd")), "", "configmaps")
+
+
+@check
+def namespaced_mode_has_no_cluster_wide_workload_access(d):
+    docs = load(d, "namespaced-rbac-values")
+    cluster = one(docs, "ClusterRole")
+    assert [(r["resources"], r["verbs"]) for r in rules_of(cluster)] == [(["namespaces"], ["list"])]
+    managed = {r["metadata"]["namespace"] for r in find(docs, "Role")
+               if grants(rules_of(r), "apps", "deployments")}
+    assert managed == {"linkerd-system", "certs", "linkerd-viz", "emojivoto", "booksapp"}, managed
+    bound = {b["metadata"]["namespace"] for b in find(docs, "RoleBinding")
+             if b["roleRef"]["name"] == "rotor-with-a-rather-long-name-that-must-be-truncated-for-jobs"}
+    assert bound == managed
+    cfg = run_config(docs)
+    assert cfg["grants"]["readNamespaces"] == ["linkerd-system", "certs", "linkerd-viz", "emojivoto", "booksapp"]
+    assert cfg["grants"]["writeSecrets"] == ["certs/linkerd-previous-anchor"]
+
+
+@check
+def namespaced_long_name_truncated_for_jobs(d):
+    docs = load(d, "namespaced-rbac-values")
+    name = cronjob(docs)["metadata"]["name"]
+    assert len(name) <= 52 and not name.endswith("-"), name
+    assert len(name + "-29410000") <= 63
+    assert cronjob(docs)["spec"]["suspend"] is True
+    assert cronjob(docs)["spec"]["jobTemplate"]["spec"]["activeDeadlineSeconds"] == 10800 + 600
+
+
+@check
+def site_policy_from_configmap_pinned(d):
+    docs = load(d, "site-policy-configmap-values")
+    a = args(docs)
+    assert a[a.index("--guest") + 1] == "/etc/rotor/policy/site-policy.wasm"
+    assert a[a.index("--guest-sha256") + 1] == "24eaf3439a60c96764c4f2c92a0a81b52bd4fe5d5b91f090184a0f6486b1bf29"
+    assert "--dry-run" in a
+    cm = one(docs, "ConfigMap", "rotor-policy", RELEASE_NS)
+    assert cm["binaryData"] == {"site-policy.wasm": "AGFzbQ0AAQA="}
+    vol = [v for v in pod_spec(docs)["volumes"] if v["name"] == "policy"][0]
+    assert vol["configMap"]["name"] == "rotor-policy"
+    assert run_config(docs)["policy"] == {"mode": "issuer-only", "parallelism": 10, "excludeNamespaces": ["kube-system"]}
+    image = pod_spec(docs)["containers"][0]["image"]
+    assert image.endswith("@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), image
+
+
+@check
+def existing_objects_switch_everything_off(d):
+    docs = load(d, "existing-objects-values")
+    for kind in ("Certificate", "Issuer", "ClusterIssuer", "Bundle", "Job"):
+        assert not find(docs, kind), f"{kind} rendered although switched off"
+    vol = [v for v in pod_spec(docs)["volumes"] if v["name"] == "policy"][0]
+    assert vol["persistentVolumeClaim"] == {"claimName": "rotor-policies", "readOnly": True}
+    a = args(docs)
+    assert a[a.index("--guest") + 1] == "/etc/rotor/policy/linkerd-rotation-v2.wasm"
+    assert pod_spec(docs)["serviceAccountName"] == "rotor-runner"
+    sa = one(docs, "ServiceAccount", "rotor-runner", RELEASE_NS)
+    assert sa["metadata"]["annotations"] == {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/rotor"}
+    pod = pod_spec(docs)
+    assert pod["imagePullSecrets"] == [{"name": "registry-credentials"}]
+    assert pod["priorityClassName"] == "system-cluster-critical"
+    assert pod["nodeSelector"] == {"kubernetes.io/os": "linux"}
+    assert pod["tolerations"][0]["key"] == "dedicated"
+    assert "nodeAffinity" in pod["affinity"]
+    template = cronjob(docs)["spec"]["jobTemplate"]["spec"]["template"]["metadata"]
+    assert template["labels"]["sidecar.istio.io/inject"] == "false"
+    assert template["annotations"]["cluster-autoscaler.kubernetes.io/safe-to-evict"] == "false"
+    for doc in docs:
+        assert doc["metadata"]["labels"].get("team") == "platform", f"{doc['kind']} lacks commonLabels"
+
+
+@check
+def monitoring_rendered_only_with_the_api(d):
+    with_api = load(d, "monitoring-values")
+    rule = one(with_api, "PrometheusRule")
+    alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert alerts == ["RotorRotationOverdue", "RotorJobFailed", "LinkerdTrustCertificateExpiringSoon"], alerts
+    for g in rule["spec"]["groups"]:
+        for r in g["rules"]:
+            assert r["annotations"]["runbook_url"].endswith("#" + r["alert"].lower())
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert not find(load(d, "monitoring-values.no-api"), "PrometheusRule")
+    assert not find(load(d, "default-values"), "PrometheusRule")
+    anchor = one(with_api, "Certificate", "linkerd-trust-anchor")["spec"]
+    assert anchor["renewal"] == {"policy": "Disabled"} and anchor["privateKey"]["size"] == 384
+
+
+def main() -> int:
+    if len(sys.argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    directory = pathlib.Path(sys.argv[1])
+    passed = failed = 0
+    for fn in CHECKS:
+        try:
+            fn(directory)
+        except AssertionError as err:
+            failed += 1
+            print(f"FAIL {fn.__name__}: {err}")
+        else:
+            passed += 1
+            print(f"ok   {fn.__name__}")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+//! `rotor simulate` end to end, through the built binary: the default policy
+//! on the demo cluster, dry runs, and one-line errors for bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use rotor::cluster::sim::SimCluster;
+use rotor::runtime::GUESTS_DIR;
+
+fn rotor(args: &[&str]) -> Output {
+    Command::cargo_bin("rotor")
+        .expect("binary")
+        .arg("--no-cache")
+        .args(args)
+        .output()
+        .expect("rotor runs")
+}
+
+fn hostile() -> String {
+    Path::new(GUESTS_DIR)
+        .join("hostile.wasm")
+        .display()
+        .to_string()
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(name)
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write");
+    path.display().to_string()
+}
+
+fn json(output: &Output) -> serde_json::Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "report is not JSON ({e}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// The one line on stderr a user sees for bad input.
+fn one_line_error(output: &Output) -> String {
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    assert!(
+        output.stdout.is_empty(),
+        "no report for bad input: {output:?}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    stderr
+}
+
+#[test]
+fn default_policy_succeeds_on_the_demo_cluster() {
+    let output = rotor(&["simulate", "--output", "json"]);
+    assert!(output.status.success(), "{output:?}");
+    let report = json(&output);
+    assert_eq!(report["outcome"], "succeeded");
+    assert_eq!(report["error"], serde_json::Value::Null);
+    assert_eq!(report["backend"], "simulated");
+    assert_eq!(report["dry_run"], false);
+    for key in [
+        "policy",
+        "started_at",
+        "finished_at",
+        "wall_ms",
+        "calls",
+        "steps",
+        "summary",
+        "audit",
+        "dry_run_mutations",
+        "virtual_seconds",
+        "outage",
+        "pods_never_ready",
+        "final",
+    ] {
+        assert!(report.get(key).is_some(), "report lacks {key}: {report}");
+    }
+    assert_eq!(report["policy"]["sha256"].as_str().map(str::len), Some(64));
+    assert!(report["calls"]["total"].as_u64() > Some(0));
+    assert_eq!(report["calls"]["denied"], 0);
+}
+
+#[test]
+fn text_report_leads_with_the_outcome() {
+    let output = rotor(&["simulate"]);
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.starts_with("rotor: succeeded: "), "{text}");
+    assert!(text.contains("\ncalls: "), "{text}");
+    assert!(text.contains("\nsimulation:\n"), "{text}");
+}
+
+/// The demo cluster saved as a scenario file, and its state as loaded back.
+fn saved_demo(dir: &Path) -> (String, String) {
+    let scenario = write(dir, "before.yaml", &SimCluster::demo().state_yaml());
+    let text = std::fs::read_to_string(&scenario).expect("read");
+    let loaded = SimCluster::from_yaml(&text).expect("the saved state loads");
+    (scenario, loaded.state_yaml())
+}
+
+/// Run the hostile policy's "mutate" mode on a saved demo cluster; return
+/// the report, and the state before and after.
+fn mutate(dry_run: bool) -> (Output, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (scenario, before) = saved_demo(dir.path());
+    let config = write(dir.path(), "run.yaml", "policy: mutate\n");
+    let after = dir.path().join("after.yaml").display().to_string();
+    let guest = hostile();
+    let mut args = vec![
+        "simulate",
+        "--guest",
+        &guest,
+        "--config",
+        &config,
+        "--scenario",
+        &scenario,
+        "--output",
+        "json",
+        "--save-state",
+        &after,
+    ];
+    if dry_run {
+        args.push("--dry-run");
+    }
+    let output = rotor(&args);
+    let after = std::fs::read_to_string(&after).expect("state saved");
+    (output, before, after)
+}
+
+#[test]
+fn dry_run_changes_nothing_in_the_cluster() {
+    let (output, before, after) = mutate(true);
+    assert!(output.status.success(), "{output:?}");
+    let report = json(&output);
+    assert_eq!(report["dry_run"], true);
+    let facts = report["summary"]["facts"].as_array().expect("facts");
+    assert!(
+        facts
+            .iter()
+            .any(|f| f["key"] == "dry-run" && f["value"] == "true"),
+        "{facts:?}"
+    );
+    let held: Vec<&str> = report["dry_run_mutations"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|m| m["primitive"].as_str())
+        .collect();
+    for primitive in [
+        "write-secret",
+        "renew-certificate",
+        "restart-workload",
+        "delete-pod",
+        "record-event",
+        "save-progress",
+    ] {
+        assert!(
+            held.contains(&primitive),
+            "{primitive} not held back: {held:?}"
+        );
+    }
+    assert!(before == after, "dry run changed the cluster state");
+}
+
+#[test]
+fn the_same_mutations_without_dry_run_do_change_the_cluster() {
+    let (output, before, after) = mutate(false);
+    assert!(output.status.success(), "{output:?}");
+    let report = json(&output);
+    assert!(report["calls"]["mutations"].as_u64() >= Some(5), "{report}");
+    assert!(
+        report["dry_run_mutations"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    );
+    assert!(before != after, "the mutations reached the cluster");
+    // The Secret the policy copied (a private key among it) is not reported.
+    assert!(!String::from_utf8_lossy(&output.stdout).contains("PRIVATE KEY"));
+}
+
+#[test]
+fn panic_message_appears_in_the_report_and_the_run_fails() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(dir.path(), "run.yaml", "policy: panic\n");
+    let output = rotor(&[
+        "simulate",
+        "--guest",
+        &hostile(),
+        "--config",
+        &config,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let report = json(&output);
+    assert_eq!(report["outcome"], "failed");
+    let error = report["error"].as_str().expect("error string");
+    assert!(
+        error.contains("hostile guest panicked on purpose"),
+        "{error}"
+    );
+    assert!(!error.contains('\n'), "{error}");
+}
+
+#[test]
+fn malformed_scenario_is_one_line_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let scenario = write(
+        dir.path(),
+        "broken.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: [unclosed\n",
+    );
+    let error = one_line_error(&rotor(&["simulate", "--scenario", &scenario]));
+    assert!(
+        error.starts_with(&format!("error: scenario {scenario}: ")),
+        "{error}"
+    );
+}
+
+#[test]
+fn malformed_config_is_one_line_naming_the_field() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(dir.path(), "run.yaml", "limits:\n  cpuSecs: 5\n");
+    let error = one_line_error(&rotor(&["simulate", "--config", &config]));
+    assert!(
+        error.starts_with(&format!("error: config {config}: ")),
+        "{error}"
+    );
+    assert!(error.contains("cpuSecs"), "{error}");
+}
+
+#[test]
+fn missing_config_file_is_one_line() {
+    let error = one_line_error(&rotor(&["simulate", "--config", "/nonexistent/run.yaml"]));
+    assert!(
+        error.starts_with("error: config /nonexistent/run.yaml: cannot read"),
+        "{error}"
+    );
+}
+
+#[test]
+fn non_component_guest_is_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let garbage = write(dir.path(), "policy.wasm", "this is not wasm");
+    let error = one_line_error(&rotor(&["simulate", "--guest", &garbage]));
+    assert!(error.contains("not a WebAssembly component"), "{error}");
+
+    let core = dir.path().join("core.wasm");
+    std::fs::write(
+        &core,
+        wat::parse_file(fixture("core-module.wat")).expect("assembles"),
+    )
+    .expect("write");
+    let error = one_line_error(&rotor(&[
+        "simulate",
+        "--guest",
+        &core.display().to_string(),
+    ]));
+    assert!(
+        error.contains("core WebAssembly module, not a component"),
+        "{error}"
+    );
+}
+
+#[test]
+fn policy_for_a_newer_wit_is_one_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let newer = dir.path().join("newer.wasm");
+    std::fs::write(
+        &newer,
+        wat::parse_file(fixture("newer-wit.wat")).expect("assembles"),
+    )
+    .expect("write");
+    let error = one_line_error(&rotor(&[
+        "simulate",
+        "--guest",
+        &newer.display().to_string(),
+    ]));
+    assert_eq!(
+        error,
+        "error: policy needs a newer rotor: it imports rotor:policy/clock@0.2.0, this rotor provides rotor:policy@0.1.0"
+    );
+}
