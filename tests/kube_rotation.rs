@@ -243,3 +243,61 @@ async fn status_shows_stale_proxies_mid_rotation_and_none_after() {
         after.attention
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_command_prints_the_verdict() {
+    // The binary reads the wall clock, as against a real cluster: the mesh
+    // must live in the present for its certificates to make sense.
+    let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap();
+    let demo = rotor::cluster::sim::DEMO_SCENARIO.replace(
+        "startTime: \"2026-03-02T09:00:00Z\"",
+        &format!("startTime: \"{now}\""),
+    );
+    assert_ne!(demo, rotor::cluster::sim::DEMO_SCENARIO);
+    let sim = Arc::new(SimCluster::from_yaml(&demo).unwrap());
+    let server = serve(sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kc).unwrap();
+    let scenario = dir.path().join("live.yaml");
+    let args = vec![
+        "plan".to_string(),
+        "--kubeconfig".into(),
+        kc.display().to_string(),
+        "--save-scenario".into(),
+        scenario.display().to_string(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rotor"))
+            .args(&args)
+            .env(
+                "ROTOR_CACHE_DIR",
+                std::env::temp_dir().join("rotor-test-cache"),
+            )
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("plan: 15 step(s), about ")
+            && stdout.contains(
+                "45 workload restart(s); no meshed traffic would break; the policy would succeed"
+            ),
+        "{stdout}"
+    );
+    // The scenario it ran on loads again.
+    SimCluster::from_yaml(&std::fs::read_to_string(&scenario).unwrap()).unwrap();
+    let writes: Vec<String> = server
+        .requests()
+        .into_keys()
+        .filter(|k| !k.starts_with("get ") && !k.starts_with("list ") && !k.starts_with("watch "))
+        .collect();
+    assert!(writes.is_empty(), "plan wrote to the cluster: {writes:?}");
+}

@@ -182,8 +182,7 @@ impl KubeCluster {
         let (w, _, rv) = self.get_seen(kind, namespace, name).await?;
         if w.paused {
             return Err(ClusterError::Invalid(format!(
-                "deployments {:?} is paused; resume it before restarting (kubectl rollout resume deployment/{name} -n {namespace})",
-                name
+                "deployments.apps {name:?} in {namespace} can't restart paused deployment (run `kubectl rollout resume deployment/{name} -n {namespace}` first)"
             )));
         }
         self.patch_restart(kind, namespace, name, Some(&rv)).await
