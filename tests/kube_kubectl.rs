@@ -167,3 +167,76 @@ async fn kubectl_rollout_restart_and_status() {
     assert!(!ok);
     assert!(err.contains("paused"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_creates_reads_and_replaces_a_lease() {
+    let Some(bin) = kubectl() else { return };
+    let (_fake, server) = setup(ServerOptions {
+        tick: None,
+        ..ServerOptions::default()
+    })
+    .await;
+    let k = Kubectl::new(bin, &server);
+    let lease = k.home.path().join("lease.yaml");
+    std::fs::write(
+        &lease,
+        "apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata:\n  name: rotor\n  namespace: rotor-system\nspec:\n  holderIdentity: kubectl-test\n  leaseDurationSeconds: 60\n",
+    )
+    .unwrap();
+    let path = lease.display().to_string();
+    // The server publishes no OpenAPI document, which client-side validation needs.
+    let (ok, out, err) = k.run(&["create", "--validate=false", "-f", &path]).await;
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("lease.coordination.k8s.io/rotor created"),
+        "{out}"
+    );
+    let (ok, _, err) = k.run(&["create", "--validate=false", "-f", &path]).await;
+    assert!(!ok);
+    assert!(err.contains("AlreadyExists"), "{err}");
+    let (ok, out, err) = k
+        .run(&[
+            "get",
+            "lease",
+            "rotor",
+            "-n",
+            "rotor-system",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    assert_eq!(out, "kubectl-test");
+    let (ok, _, err) = k
+        .run(&[
+            "patch",
+            "lease",
+            "rotor",
+            "-n",
+            "rotor-system",
+            "--type",
+            "merge",
+            "-p",
+            "{\"spec\":{\"holderIdentity\":\"other\"}}",
+        ])
+        .await;
+    assert!(ok, "{err}");
+    let (ok, out, _) = k
+        .run(&[
+            "get",
+            "lease",
+            "rotor",
+            "-n",
+            "rotor-system",
+            "-o",
+            "jsonpath={.spec.holderIdentity}",
+        ])
+        .await;
+    assert!(ok);
+    assert_eq!(out, "other");
+    let (ok, out, err) = k
+        .run(&["delete", "lease", "rotor", "-n", "rotor-system"])
+        .await;
+    assert!(ok, "{err}");
+    assert!(out.contains("deleted"), "{out}");
+}

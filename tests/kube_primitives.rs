@@ -546,8 +546,23 @@ async fn events_are_recorded_and_listed() {
         )
         .await
         .unwrap();
+    // The same event again: kube's Recorder patches the event's series.
+    e.kube
+        .record_event(
+            &identity,
+            EventType::Warning,
+            "RotationStarted",
+            "rotating the trust anchor",
+        )
+        .await
+        .unwrap();
+    assert!(
+        e.server.requests().contains_key("patch events"),
+        "{:?}",
+        e.server.requests()
+    );
     let all = e.kube.list_events(&identity, None).await.unwrap();
-    assert_eq!(all.len(), 2);
+    assert_eq!(all.len(), 3);
     assert_eq!(all[0].reason, "IssuerUpdated");
     assert_eq!(all[0].source, "linkerd-identity");
     let warn = e
@@ -555,7 +570,7 @@ async fn events_are_recorded_and_listed() {
         .list_events(&identity, Some("RotationStarted"))
         .await
         .unwrap();
-    assert_eq!(warn.len(), 1);
+    assert_eq!(warn.len(), 2);
     assert_eq!(warn[0].type_, EventType::Warning);
     assert_eq!(warn[0].message, "rotating the trust anchor");
 }

@@ -96,6 +96,46 @@ fn namespace_from_file(path: &Path) -> Option<String> {
 mod tests {
     use super::*;
 
+    #[tokio::test]
+    async fn kubeconfig_errors_name_the_file_and_context() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let e = client(&ConnectOptions {
+            kubeconfig: Some(missing.clone()),
+            context: None,
+        })
+        .await
+        .err()
+        .expect("a missing kubeconfig is an error");
+        assert!(
+            e.to_string().contains(&missing.display().to_string()),
+            "{e}"
+        );
+
+        let kc = dir.path().join("config");
+        std::fs::write(
+            &kc,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:1\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: here\n  context:\n    cluster: c\n    user: u\ncurrent-context: here\n",
+        )
+        .unwrap();
+        let e = client(&ConnectOptions {
+            kubeconfig: Some(kc.clone()),
+            context: Some("elsewhere".into()),
+        })
+        .await
+        .err()
+        .expect("an unknown context is an error");
+        assert!(e.to_string().contains("\"elsewhere\""), "{e}");
+        assert!(
+            client(&ConnectOptions {
+                kubeconfig: Some(kc),
+                context: Some("here".into()),
+            })
+            .await
+            .is_ok()
+        );
+    }
+
     #[test]
     fn namespace_flag_wins_then_file_then_default() {
         assert_eq!(rotor_namespace(Some("ops")), "ops");

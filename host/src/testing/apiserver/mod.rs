@@ -7,6 +7,7 @@
 //! `Status` error bodies with a `reason`. Objects are rebuilt from the
 //! backing cluster's records on every request; kinds the trait has no
 //! records for (Leases, Bundles, Issuers) live in a small store of its own.
+//! No OpenAPI document is served (`kubectl create` needs `--validate=false`).
 //! A background task advances the backing cluster's clock with wall time
 //! (one virtual second per `tick`), so rollouts progress while a client
 //! watches.
