@@ -604,6 +604,27 @@ mod faults {
     }
 
     #[tokio::test]
+    async fn a_restart_that_landed_is_not_repeated() {
+        let e = env().await;
+        e.kube
+            .list_workloads(Some("emojivoto"), None, "")
+            .await
+            .unwrap();
+        e.server
+            .fail_next("patch deployments", 1, Fault::ResetAfter);
+        e.kube
+            .restart_workload(WorkloadKind::Deployment, "emojivoto", "web")
+            .await
+            .unwrap();
+        let web = e
+            .fake
+            .get_workload(WorkloadKind::Deployment, "emojivoto", "web")
+            .await
+            .unwrap();
+        assert_eq!(web.generation, 2, "restarted exactly once");
+    }
+
+    #[tokio::test]
     async fn retries_are_bounded() {
         let e = env().await;
         e.server.fail_next("list pods", 100, Fault::Status(500));

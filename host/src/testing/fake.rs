@@ -202,9 +202,12 @@ impl Cluster for FakeCluster {
         w.generation += 1;
         w.template_annotations
             .retain(|kv| kv.key != crate::cluster::kube::workloads::RESTARTED_AT);
+        let stamp = jiff::Timestamp::from_second(now)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
         w.template_annotations.push(KeyValue::new(
             crate::cluster::kube::workloads::RESTARTED_AT,
-            now.to_string(),
+            stamp,
         ));
         Ok(now)
     }

@@ -173,38 +173,48 @@ impl KubeCluster {
             m.get(&(kind.as_kind(), namespace.to_string(), name.to_string()))
                 .cloned()
         });
+        let now = self.clock.now().await;
+        let stamp = jiff::Timestamp::from_second(now)
+            .map_err(|e| ClusterError::Internal(format!("clock out of range: {e}")))?
+            .to_string();
         if let Some((rv, false)) = cached {
-            match self.patch_restart(kind, namespace, name, Some(&rv)).await {
+            match self.patch_restart(kind, namespace, name, &stamp, &rv).await {
                 Err(ClusterError::Conflict(_)) => {}
-                other => return other,
+                other => return other.map(|()| now),
             }
         }
         let (w, _, rv) = self.get_seen(kind, namespace, name).await?;
+        let ours = w
+            .template_annotations
+            .iter()
+            .any(|kv| kv.key == RESTARTED_AT && kv.value == stamp);
+        if ours {
+            // A retried patch whose first attempt had landed: done already.
+            return Ok(now);
+        }
         if w.paused {
             return Err(ClusterError::Invalid(format!(
                 "deployments.apps {name:?} in {namespace} can't restart paused deployment (run `kubectl rollout resume deployment/{name} -n {namespace}` first)"
             )));
         }
-        self.patch_restart(kind, namespace, name, Some(&rv)).await
+        self.patch_restart(kind, namespace, name, &stamp, &rv)
+            .await
+            .map(|()| now)
     }
 
+    /// One merge patch, conditional on `resource_version`.
     async fn patch_restart(
         &self,
         kind: WorkloadKind,
         namespace: &str,
         name: &str,
-        resource_version: Option<&str>,
-    ) -> ClusterResult<Timestamp> {
-        let now = self.clock.now().await;
-        let stamp = jiff::Timestamp::from_second(now)
-            .map_err(|e| ClusterError::Internal(format!("clock out of range: {e}")))?
-            .to_string();
-        let mut body = json!({
+        stamp: &str,
+        resource_version: &str,
+    ) -> ClusterResult<()> {
+        let body = json!({
+            "metadata": {"resourceVersion": resource_version},
             "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
         });
-        if let Some(rv) = resource_version {
-            body["metadata"] = json!({"resourceVersion": rv});
-        }
         let patch = Patch::Merge(&body);
         let pp = self.patch_params();
         let what = format!("restart {} {}", resource(kind), qualified(namespace, name));
@@ -240,7 +250,7 @@ impl KubeCluster {
         // The next restart of this workload must not reuse this version's
         // precondition blindly: remember what the server returned.
         self.remember(&seen);
-        Ok(now)
+        Ok(())
     }
 
     /// Watch the one workload (field selector on its name) until its rollout

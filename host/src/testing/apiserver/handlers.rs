@@ -140,9 +140,10 @@ impl Backend {
         };
         let key = format!("{verb} {full_resource}");
         self.count(key.clone());
-        if let Some(fault) = self.take_fault(&key) {
+        let fault = self.take_fault(&key);
+        if let Some(fault) = fault.filter(|f| *f != super::Fault::ResetAfter) {
             return match fault {
-                super::Fault::Reset => Reply::Reset,
+                super::Fault::Reset | super::Fault::ResetAfter => Reply::Reset,
                 super::Fault::Status(code) => {
                     let reason = match code {
                         403 => "Forbidden",
@@ -167,6 +168,9 @@ impl Backend {
         } else {
             self.dispatch(method, &route, &q, body).await
         };
+        if fault == Some(super::Fault::ResetAfter) {
+            return Reply::Reset;
+        }
         result.unwrap_or_else(Reply::from)
     }
 

@@ -86,6 +86,9 @@ pub enum Fault {
     Status(u16),
     /// Close the connection without an answer.
     Reset,
+    /// Serve the request, then close the connection without the answer (a
+    /// write that landed although the client saw it fail).
+    ResetAfter,
 }
 
 /// A running server; stops when dropped.
