@@ -625,6 +625,46 @@ mod faults {
     }
 
     #[tokio::test]
+    async fn wait_rollout_resumes_ended_and_failed_watches() {
+        let e = env_with(ServerOptions {
+            watch_limit: Some(Duration::from_millis(30)),
+            ..ServerOptions::default()
+        })
+        .await;
+        e.fake
+            .state
+            .lock()
+            .unwrap()
+            .workloads
+            .iter_mut()
+            .find(|w| w.name == "web")
+            .unwrap()
+            .desired = 30;
+        e.server
+            .fail_next("watch deployments", 1, Fault::Status(503));
+        e.kube
+            .restart_workload(WorkloadKind::Deployment, "emojivoto", "web")
+            .await
+            .unwrap();
+        let done = e
+            .kube
+            .wait_rollout(WorkloadKind::Deployment, "emojivoto", "web", 120)
+            .await
+            .unwrap();
+        assert_eq!(done.phase, RolloutPhase::Complete, "{}", done.message);
+        let watches = e
+            .server
+            .requests()
+            .get("watch deployments")
+            .copied()
+            .unwrap_or(0);
+        assert!(
+            watches > 3,
+            "the watch was reopened as the server ended it: {watches}"
+        );
+    }
+
+    #[tokio::test]
     async fn retries_are_bounded() {
         let e = env().await;
         e.server.fail_next("list pods", 100, Fault::Status(500));

@@ -929,9 +929,11 @@ impl Backend {
             .get("timeoutSeconds")
             .and_then(|t| t.parse::<u64>().ok())
             .unwrap_or(1800);
+        let limit =
+            Duration::from_secs(timeout).min(self.opts.watch_limit.unwrap_or(Duration::MAX));
         let (mut tx, rx) = futures::channel::mpsc::channel(64);
         tokio::spawn(async move {
-            let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+            let deadline = tokio::time::Instant::now() + limit;
             let rv = |o: &Value| -> u64 {
                 o.pointer("/metadata/resourceVersion")
                     .and_then(Value::as_str)

@@ -57,6 +57,9 @@ pub struct ServerOptions {
     /// Wall time per virtual second of the backing cluster; `None` leaves
     /// the backing clock alone.
     pub tick: Option<Duration>,
+    /// End every watch after this long, whatever the client asked for (a
+    /// real server ends them at its request timeout): clients must resume.
+    pub watch_limit: Option<Duration>,
 }
 
 impl Default for ServerOptions {
@@ -65,6 +68,7 @@ impl Default for ServerOptions {
             rotor_namespace: crate::cluster::kube::DEFAULT_NAMESPACE.into(),
             cert_manager: true,
             tick: Some(Duration::from_millis(10)),
+            watch_limit: None,
         }
     }
 }
