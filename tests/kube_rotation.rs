@@ -301,3 +301,45 @@ async fn plan_command_prints_the_verdict() {
         .collect();
     assert!(writes.is_empty(), "plan wrote to the cluster: {writes:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_sends_no_writes() {
+    use rotor::cli::OutputFormat;
+    use rotor::commands::run::{ClusterArgs, RunArgs, run_against};
+    use rotor::lock::LockTiming;
+    let sim = Arc::new(SimCluster::demo());
+    let server = serve(sim.clone()).await;
+    let args = RunArgs {
+        cluster: ClusterArgs::default(),
+        guest: None,
+        guest_sha256: None,
+        config: None,
+        dry_run: true,
+        output: OutputFormat::Json,
+    };
+    let report = run_against(
+        kube(&server),
+        &args,
+        RuntimeOptions { cache_dir: None },
+        LockTiming::default(),
+    )
+    .await
+    .unwrap();
+    assert!(report.succeeded(), "{}", report.render_text());
+    assert!(report.dry_run);
+    assert!(
+        !report.dry_run_mutations.is_empty(),
+        "the run says what it would have done"
+    );
+    let writes: Vec<String> = server
+        .requests()
+        .into_keys()
+        .filter(|k| !k.starts_with("get ") && !k.starts_with("list ") && !k.starts_with("watch "))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "a dry run wrote to the cluster: {writes:?}"
+    );
+    let after = sim.simulation_report().final_state;
+    assert!(!after.anchor_rotated && !after.issuer_rotated);
+}
