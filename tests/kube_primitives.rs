@@ -705,6 +705,16 @@ mod faults {
     }
 
     #[tokio::test]
+    async fn owners_follow_replicaset_names_of_known_deployments() {
+        let e = env().await;
+        e.kube.list_workloads(None, None, "").await.unwrap();
+        e.server.reset_requests();
+        let pods = e.kube.list_pods(Some("emojivoto"), "").await.unwrap();
+        assert_eq!(pods[0].owner.as_ref().unwrap().name, "web");
+        assert_eq!(e.server.request_total(), 1, "{:?}", e.server.requests());
+    }
+
+    #[tokio::test]
     async fn owners_are_cached_until_a_new_replicaset_appears() {
         let e = env().await;
         e.kube.list_pods(Some("emojivoto"), "").await.unwrap();

@@ -63,6 +63,7 @@ pub fn deployment(namespace: &str, name: &str, replicas: u32) -> (Workload, Vec<
             labels: vec![
                 KeyValue::new("app", name),
                 KeyValue::new("linkerd.io/control-plane-ns", "linkerd"),
+                KeyValue::new("pod-template-hash", "abc12"),
             ],
             annotations: vec![KeyValue::new("linkerd.io/trust-root-sha256", "aa")],
             containers: vec!["app".into(), "linkerd-proxy".into()],

@@ -41,6 +41,7 @@ impl KubeCluster {
                     .map(move |o| format!("{ns}/{}", o.name))
             })
             .collect();
+        self.learn_from_names(&pods);
         let missing = {
             let known = self.rs_owners.lock().unwrap_or_else(|p| p.into_inner());
             wanted.iter().any(|k| !known.contains_key(k))
@@ -81,6 +82,41 @@ impl KubeCluster {
             .collect();
         out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
         Ok(out)
+    }
+
+    /// The Deployment controller names its ReplicaSets
+    /// `<deployment>-<pod-template-hash>`: a pod whose ReplicaSet is named
+    /// that way after a Deployment rotor has already read belongs to it, and
+    /// needs no ReplicaSet list (which would follow every restart).
+    fn learn_from_names(&self, pods: &[K8sPod]) {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut known = self.rs_owners.lock().unwrap_or_else(|p| p.into_inner());
+        for p in pods {
+            let ns = p.metadata.namespace.clone().unwrap_or_default();
+            let Some(hash) = p
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("pod-template-hash"))
+            else {
+                continue;
+            };
+            for o in p.metadata.owner_references.iter().flatten() {
+                if o.kind != "ReplicaSet" || o.controller != Some(true) {
+                    continue;
+                }
+                let key = format!("{ns}/{}", o.name);
+                if known.contains_key(&key) {
+                    continue;
+                }
+                let Some(deployment) = o.name.strip_suffix(&format!("-{hash}")) else {
+                    continue;
+                };
+                if seen.contains_key(&("Deployment", ns.clone(), deployment.to_string())) {
+                    known.insert(key, Some(deployment.to_string()));
+                }
+            }
+        }
     }
 
     pub(super) async fn remove_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {

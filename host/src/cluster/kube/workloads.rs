@@ -160,7 +160,8 @@ impl KubeCluster {
     /// `kubectl.kubernetes.io/restartedAt` (RFC 3339), field manager `rotor`.
     /// A paused Deployment is refused. When the workload was seen unpaused a
     /// moment ago, the patch carries that resourceVersion as a precondition
-    /// instead of a fresh GET; a conflict falls back to reading it again.
+    /// instead of a fresh GET; a conflict falls back to kubectl's way (read,
+    /// check, patch).
     pub(super) async fn restart(
         &self,
         kind: WorkloadKind,
@@ -178,12 +179,15 @@ impl KubeCluster {
             .map_err(|e| ClusterError::Internal(format!("clock out of range: {e}")))?
             .to_string();
         if let Some((rv, false)) = cached {
-            match self.patch_restart(kind, namespace, name, &stamp, &rv).await {
+            match self
+                .patch_restart(kind, namespace, name, &stamp, Some(&rv))
+                .await
+            {
                 Err(ClusterError::Conflict(_)) => {}
                 other => return other.map(|()| now),
             }
         }
-        let (w, _, rv) = self.get_seen(kind, namespace, name).await?;
+        let (w, _, _) = self.get_seen(kind, namespace, name).await?;
         let ours = w
             .template_annotations
             .iter()
@@ -197,24 +201,28 @@ impl KubeCluster {
                 "deployments.apps {name:?} in {namespace} can't restart paused deployment (run `kubectl rollout resume deployment/{name} -n {namespace}` first)"
             )));
         }
-        self.patch_restart(kind, namespace, name, &stamp, &rv)
+        // As kubectl does: read, check `paused`, patch without a
+        // precondition (status updates during a rollout would keep failing it).
+        self.patch_restart(kind, namespace, name, &stamp, None)
             .await
             .map(|()| now)
     }
 
-    /// One merge patch, conditional on `resource_version`.
+    /// One merge patch, conditional on `resource_version` when given.
     async fn patch_restart(
         &self,
         kind: WorkloadKind,
         namespace: &str,
         name: &str,
         stamp: &str,
-        resource_version: &str,
+        resource_version: Option<&str>,
     ) -> ClusterResult<()> {
-        let body = json!({
-            "metadata": {"resourceVersion": resource_version},
+        let mut body = json!({
             "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}
         });
+        if let Some(rv) = resource_version {
+            body["metadata"] = json!({"resourceVersion": rv});
+        }
         let patch = Patch::Merge(&body);
         let pp = self.patch_params();
         let what = format!("restart {} {}", resource(kind), qualified(namespace, name));
