@@ -484,8 +484,16 @@ async fn secrets_use_optimistic_concurrency() {
         .await
         .unwrap_err();
     assert!(matches!(err, ClusterError::Conflict(_)), "{err}");
-    // No expectation: overwrite whatever is there.
+    // No expectation: overwrite whatever is there, with `get` and `update`
+    // only (rotor may not create Secrets).
+    e.server.fail_next(
+        "create secrets",
+        1,
+        rotor::testing::apiserver::Fault::Status(403),
+    );
+    e.server.reset_requests();
     e.kube.write_secret(write(None, "D")).await.unwrap();
+    assert!(!e.server.requests().contains_key("create secrets"));
     let read = e
         .kube
         .read_secret("cert-manager", "linkerd-previous-anchor")

@@ -118,8 +118,8 @@ impl KubeCluster {
         for &(group, version, kind, plural, required) in KINDS {
             let items = match self.list_raw(group, version, kind, plural).await {
                 Ok(items) => items,
-                Err(ClusterError::NotFound(m)) if !required => {
-                    tracing::warn!(kind, "not dumped: {m}");
+                Err(ClusterError::NotFound(m) | ClusterError::Denied(m)) if !required => {
+                    tracing::warn!(kind, "not read (the simulator uses its defaults): {m}");
                     continue;
                 }
                 Err(ClusterError::NotFound(_)) if group == "cert-manager.io" => {

@@ -31,7 +31,7 @@ impl KubeCluster {
     }
 
     /// With an expected resourceVersion: update only that version (a stale
-    /// one is `Conflict`). Without: create, or replace whatever is there.
+    /// one is `Conflict`). Without: replace whatever is there, or create.
     pub(super) async fn put_secret(&self, w: SecretWrite) -> ClusterResult<String> {
         check_name("namespace", &w.namespace)?;
         check_name("secret", &w.name)?;
@@ -61,16 +61,19 @@ impl KubeCluster {
                 .run(&what, || api.replace(&w.name, &pp, &obj))
                 .await?
         } else {
-            match self.retry.run(&what, || api.create(&pp, &obj)).await {
-                Err(ClusterError::Conflict(_)) => {
-                    // Already there: overwrite the version we read now.
-                    let current = self.retry.run(&what, || api.get(&w.name)).await?;
+            // Read first: updating an existing Secret needs only `get` and
+            // `update` on that one name, which is all rotor's RBAC grants.
+            match self.retry.run(&what, || api.get(&w.name)).await {
+                Ok(current) => {
                     obj.metadata.resource_version = current.metadata.resource_version;
                     self.retry
                         .run(&what, || api.replace(&w.name, &pp, &obj))
                         .await?
                 }
-                other => other?,
+                Err(ClusterError::NotFound(_)) => {
+                    self.retry.run(&what, || api.create(&pp, &obj)).await?
+                }
+                Err(e) => return Err(e),
             }
         };
         Ok(written.metadata.resource_version.unwrap_or_default())
