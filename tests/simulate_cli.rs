@@ -172,6 +172,33 @@ fn dry_run_changes_nothing_in_the_cluster() {
 }
 
 #[test]
+fn default_policy_dry_run_changes_nothing_in_the_cluster() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (scenario, before) = saved_demo(dir.path());
+    let after = dir.path().join("after.yaml").display().to_string();
+    let output = rotor(&[
+        "simulate",
+        "--scenario",
+        &scenario,
+        "--dry-run",
+        "--output",
+        "json",
+        "--save-state",
+        &after,
+    ]);
+    assert!(output.status.success(), "{output:?}");
+    let report = json(&output);
+    assert!(
+        report["dry_run_mutations"]
+            .as_array()
+            .is_some_and(|m| !m.is_empty()),
+        "{report}"
+    );
+    let after = std::fs::read_to_string(&after).expect("state saved");
+    assert!(before == after, "dry run changed the cluster state");
+}
+
+#[test]
 fn the_same_mutations_without_dry_run_do_change_the_cluster() {
     let (output, before, after) = mutate(false);
     assert!(output.status.success(), "{output:?}");

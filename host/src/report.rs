@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::cluster::sim::SimulationReport;
 use crate::guard::{AuditEntry, AuditOutcome, CallCounts, DryRunMutation};
 use crate::runtime::{LoadedPolicy, PolicySummary, RunFailure, RunOutcome, RunTimings, Step};
+
 use crate::wit::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -20,6 +21,15 @@ pub enum Outcome {
 pub struct PolicyIdentity {
     pub sha256: String,
     pub size_bytes: u64,
+}
+
+impl From<&LoadedPolicy> for PolicyIdentity {
+    fn from(policy: &LoadedPolicy) -> Self {
+        PolicyIdentity {
+            sha256: policy.sha256.clone(),
+            size_bytes: policy.size_bytes,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -56,7 +66,7 @@ pub struct RunReport {
 impl RunReport {
     pub fn new(
         outcome: RunOutcome,
-        policy: &LoadedPolicy,
+        policy: impl Into<PolicyIdentity>,
         backend: &str,
         dry_run: bool,
         simulation: Option<SimulationReport>,
@@ -76,10 +86,7 @@ impl RunReport {
             failure,
             backend: backend.to_string(),
             dry_run,
-            policy: PolicyIdentity {
-                sha256: policy.sha256.clone(),
-                size_bytes: policy.size_bytes,
-            },
+            policy: policy.into(),
             started_at: outcome.started_at,
             finished_at: outcome.finished_at,
             wall_ms: u64::try_from(outcome.wall.as_millis()).unwrap_or(u64::MAX),
@@ -268,5 +275,98 @@ fn format_time(t: Timestamp) -> String {
     match jiff::Timestamp::from_second(t) {
         Ok(ts) => ts.to_string(),
         Err(_) => t.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::guard::{AuditEntry, AuditOutcome, GuardRecord};
+    use crate::runtime::{CacheUse, FailureKind, RunFailure};
+    use crate::wit::KeyValue;
+
+    fn outcome(result: Result<PolicySummary, RunFailure>) -> RunOutcome {
+        let mut record = GuardRecord::default();
+        record.calls.count("restart-workload");
+        record.calls.denied = 1;
+        record.audit.push(AuditEntry {
+            at: 1_000_010,
+            primitive: "write-secret".into(),
+            target: "Secret linkerd/linkerd-identity-issuer".into(),
+            outcome: AuditOutcome::Denied,
+            detail: "writing Secret linkerd/linkerd-identity-issuer is not granted".into(),
+        });
+        RunOutcome {
+            result,
+            steps: vec![Step {
+                name: "renew-anchor".into(),
+                started_at: 1_000_000,
+                ended_at: Some(1_000_030),
+                ok: Some(true),
+                detail: "revision 2".into(),
+            }],
+            record,
+            log_lines: 3,
+            log_dropped: 0,
+            started_at: 1_000_000,
+            finished_at: 1_000_060,
+            wall: Duration::from_millis(12),
+            timings: RunTimings {
+                cache: CacheUse::Hit,
+                load_ms: 1.0,
+                instantiate_ms: 0.5,
+                call_ms: 10.0,
+            },
+        }
+    }
+
+    fn identity() -> PolicyIdentity {
+        PolicyIdentity {
+            sha256: "ab".repeat(32),
+            size_bytes: 1234,
+        }
+    }
+
+    #[test]
+    fn json_has_the_contract_keys() {
+        let summary = PolicySummary {
+            message: "rotated".into(),
+            facts: vec![KeyValue::new("anchor", "new")],
+        };
+        let report = RunReport::new(outcome(Ok(summary)), identity(), "simulated", false, None);
+        let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("json");
+        assert_eq!(json["outcome"], "succeeded");
+        assert_eq!(json["error"], serde_json::Value::Null);
+        assert_eq!(json["policy"]["size_bytes"], 1234);
+        assert_eq!(json["calls"]["by_primitive"]["restart-workload"], 1);
+        assert_eq!(json["steps"][0]["ended_at"], 1_000_030);
+        assert_eq!(json["summary"]["facts"][0]["key"], "anchor");
+        assert_eq!(json["audit"][0]["outcome"], "denied");
+        assert_eq!(json["wall_ms"], 12);
+        assert!(json.get("failure").is_none());
+    }
+
+    #[test]
+    fn text_leads_with_the_outcome_and_lists_refusals() {
+        let failure = RunFailure::new(FailureKind::CpuDeadline, "CPU deadline exceeded (10 s)");
+        let report = RunReport::new(outcome(Err(failure)), identity(), "simulated", true, None);
+        assert!(!report.succeeded());
+        let text = report.render_text();
+        assert!(
+            text.starts_with("rotor: FAILED: CPU deadline exceeded (10 s)\n"),
+            "{text}"
+        );
+        assert!(text.contains("dry run (nothing changed)"), "{text}");
+        assert!(
+            text.contains("ok   renew-anchor  +0 s .. +30 s (30 s)  revision 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("denied calls:\n  write-secret Secret linkerd/linkerd-identity-issuer"),
+            "{text}"
+        );
+        assert!(text.contains("(+60 s backend time)"), "{text}");
     }
 }

@@ -12,16 +12,16 @@ wasmtime::component::bindgen!({
     additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
 });
 
-pub use rotor::policy::certificates::{Certificate, Condition};
-pub use rotor::policy::config_maps::ConfigMap;
-pub use rotor::policy::events::{Event, EventType};
-pub use rotor::policy::log::Level;
-pub use rotor::policy::namespaces::Namespace;
-pub use rotor::policy::pods::Pod;
-pub use rotor::policy::secrets::{Secret, SecretWrite};
-pub use rotor::policy::types::{KeyValue, ObjectRef, Timestamp, WorkloadKind};
-pub use rotor::policy::workloads::{RolloutPhase, RolloutStatus, UpdateStrategy, Workload};
-pub use rotor::policy::x509::CertificateSummary;
+pub use self::rotor::policy::certificates::{Certificate, Condition};
+pub use self::rotor::policy::config_maps::ConfigMap;
+pub use self::rotor::policy::events::{Event, EventType};
+pub use self::rotor::policy::log::Level;
+pub use self::rotor::policy::namespaces::Namespace;
+pub use self::rotor::policy::pods::Pod;
+pub use self::rotor::policy::secrets::{Secret, SecretWrite};
+pub use self::rotor::policy::types::{KeyValue, ObjectRef, Timestamp, WorkloadKind};
+pub use self::rotor::policy::workloads::{RolloutPhase, RolloutStatus, UpdateStrategy, Workload};
+pub use self::rotor::policy::x509::CertificateSummary;
 
 /// The WIT package this host implements; a policy built against a newer
 /// minor version cannot run here.

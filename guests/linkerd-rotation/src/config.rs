@@ -123,7 +123,7 @@ impl Default for Config {
 /// Why a configuration was refused.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
-    #[error("not valid policy configuration: {0}")]
+    #[error("{0}")]
     Json(String),
     #[error("parallelism must be at least 1")]
     Parallelism,

@@ -194,7 +194,24 @@ pub fn decide(mode: Mode, record: Option<Record>, facts: &AnchorFacts) -> Result
         };
         return mismatch("previous-anchor", &want, &facts.previous);
     }
-    Ok(Start::Resume(Box::new(record)))
+    Ok(Start::Resume(Box::new(step_back(record, facts))))
+}
+
+/// Restart rounds are idempotent, so a resumed run repeats the round before
+/// a destructive step that has not begun: whatever was left behind (a
+/// workload excluded then, or restarted by hand since) is brought along
+/// instead of failing the next gate.
+fn step_back(mut record: Record, facts: &AnchorFacts) -> Record {
+    match record.next {
+        Step::RenewIssuer if record.issuer_requested_at.is_none() => {
+            record.next = Step::TrustNewAnchor;
+        }
+        Step::RetireOldAnchor if facts.previous == record.anchor_before.fingerprint => {
+            record.next = Step::AdoptNewIssuer;
+        }
+        _ => {}
+    }
+    record
 }
 
 pub fn mode_name(mode: Mode) -> &'static str {
@@ -285,6 +302,31 @@ mod tests {
             decide(Mode::Full, Some(r), &facts("new", "new")),
             Ok(Start::Resume(_))
         ));
+    }
+
+    #[test]
+    fn resumes_repeat_the_round_before_a_destructive_step() {
+        let resume_at = |r: Record, f: AnchorFacts| match decide(Mode::Full, Some(r), &f) {
+            Ok(Start::Resume(r)) => r.next,
+            other => panic!("{other:?}"),
+        };
+        let r = record(Step::RenewIssuer, Some("new"));
+        assert_eq!(
+            resume_at(r.clone(), facts("new", "old")),
+            Step::TrustNewAnchor
+        );
+        let mut requested = r;
+        requested.issuer_requested_at = Some(5);
+        assert_eq!(resume_at(requested, facts("new", "old")), Step::RenewIssuer);
+        let r = record(Step::RetireOldAnchor, Some("new"));
+        assert_eq!(
+            resume_at(r.clone(), facts("new", "old")),
+            Step::AdoptNewIssuer
+        );
+        // The copy already happened: the bundle is dropping the old anchor.
+        assert_eq!(resume_at(r, facts("new", "new")), Step::RetireOldAnchor);
+        let r = record(Step::BundleHoldsOnlyNew, Some("new"));
+        assert_eq!(resume_at(r, facts("new", "new")), Step::BundleHoldsOnlyNew);
     }
 
     #[test]

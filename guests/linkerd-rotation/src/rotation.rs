@@ -54,16 +54,37 @@ pub fn run(config_text: &str) -> Result<Summary, RotorError> {
         // The last step is not recorded as done: a run killed before the
         // record is cleared resumes there (a no-op) instead of starting anew.
         if run.rec.next != Step::Done {
-            record::save(&run.rec)?;
+            run.save()?;
         }
     }
-    record::clear()?;
+    if !run.dry_run {
+        record::clear()?;
+    }
     Ok(run.summary())
 }
 
 fn anchor_secret(cfg: &Config) -> Result<Named, RotorError> {
     let cert = certs::get(&cfg.trust_anchor.named())?;
     Ok(Named::new(&cert.namespace, &cert.secret_name))
+}
+
+/// Refuse when cert-manager would renew `cert` on its own within `margin` s.
+fn check_no_race(
+    cert: &rotor_sdk::certificates::Certificate,
+    matters: bool,
+    now: i64,
+    margin: u32,
+) -> Result<(), RotorError> {
+    let soon = |t: &i64| matters && !cert.renewal_disabled && *t <= now + i64::from(margin);
+    match cert.renewal_time.filter(soon) {
+        Some(at) => Err(RotorError::State(format!(
+            "certificate {}/{} renews on its own at {at} ({} s from now), within the {margin} s              this rotation may take: run after that renewal, or disable automatic renewal              (spec.renewal.policy: Disabled)",
+            cert.namespace,
+            cert.name,
+            at - now
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
@@ -82,6 +103,19 @@ fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
     )
     .map_err(RotorError::State)?;
     let now = clock::now();
+    // An automatic renewal during the run would sign with an anchor not every
+    // proxy trusts yet (or add a third anchor): refuse to start into one.
+    let issuer_pending = match &start {
+        Start::Fresh => true,
+        Start::Resume(rec) => rec.issuer_requested_at.is_none(),
+    };
+    let racing = [
+        (&anchor_cert, true),
+        (&issuer_cert, cfg.mode == Mode::Full && issuer_pending),
+    ];
+    for (cert, matters) in racing {
+        check_no_race(cert, matters, now, cfg.renewal_margin_seconds)?;
+    }
     let (rec, resumed_at, detail) = match start {
         Start::Resume(rec) => {
             let detail = format!(
@@ -99,24 +133,6 @@ fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
                     return Err(RotorError::State(format!(
                         "certificate {}/{} is not Ready for its current generation: fix it before rotating",
                         cert.namespace, cert.name
-                    )));
-                }
-            }
-            let racing = [(&anchor_cert, true), (&issuer_cert, cfg.mode == Mode::Full)];
-            for (cert, matters) in racing {
-                if let Some(at) = cert.renewal_time.filter(|t| {
-                    matters
-                        && !cert.renewal_disabled
-                        && *t <= now + i64::from(cfg.renewal_margin_seconds)
-                }) {
-                    return Err(RotorError::State(format!(
-                        "certificate {}/{} renews on its own at {at} ({} s from now), within the \
-                         {} s this rotation may take: run after that renewal, or disable automatic \
-                         renewal (spec.renewal.policy: Disabled)",
-                        cert.namespace,
-                        cert.name,
-                        at - now,
-                        cfg.renewal_margin_seconds
                     )));
                 }
             }
@@ -152,7 +168,9 @@ fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
             (Record::fresh(cfg.mode, now, baseline), None, detail)
         }
     };
-    record::save(&rec)?;
+    if !dry_run {
+        record::save(&rec)?;
+    }
     let run = Run {
         cfg,
         dry_run,
@@ -235,7 +253,12 @@ impl Run {
         }
     }
 
+    /// Save the progress record; a dry run keeps none (it changes nothing
+    /// a later run could resume from).
     fn save(&self) -> Result<(), RotorError> {
+        if self.dry_run {
+            return Ok(());
+        }
         record::save(&self.rec)
     }
 
@@ -264,8 +287,8 @@ impl Run {
                 return Ok((
                     (),
                     format!(
-                        "would renew {cert} and wait for a revision above {:?}",
-                        before.revision
+                        "would renew {cert} and wait for a revision above {}",
+                        before.revision.unwrap_or(0)
                     ),
                 ));
             }
@@ -342,12 +365,22 @@ impl Run {
                 // changes the pods the next groups are judged by.
                 let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
                 let all = group_workloads(&self.cfg, &mesh, group);
+                if all.is_empty() {
+                    return Ok(((), "no meshed workloads in this group".to_string()));
+                }
                 let targets: Vec<(WorkloadId, Workload)> = all
                     .iter()
                     .filter(|(_, _, pods)| self.dry_run || pods.iter().any(|p| stale(p).is_some()))
                     .map(|(id, w, _)| (id.clone(), w.clone()))
                     .collect();
                 let ids: Vec<WorkloadId> = targets.iter().map(|(id, _)| id.clone()).collect();
+                if ids.is_empty() {
+                    let detail = format!(
+                        "nothing to restart: {} workload(s) already current",
+                        all.len()
+                    );
+                    return Ok(((), detail));
+                }
                 let workloads: Vec<Workload> = targets.into_iter().map(|(_, w)| w).collect();
                 let gate = format!("{}-{}", round.name(), group.name());
                 let done = restart::restart_in_waves(
@@ -389,14 +422,10 @@ impl Run {
                 Ok((
                     (),
                     format!(
-                        "restarted {} of {} workload(s), {pods} pod(s) checked{}",
+                        "restarted {} of {} workload(s), {pods} pod(s) checked: {}",
                         ids.len(),
                         all.len(),
-                        if ids.is_empty() {
-                            String::new()
-                        } else {
-                            format!(": {}", summarise(&ids))
-                        }
+                        summarise(&ids)
                     ),
                 ))
             })?;
@@ -557,6 +586,10 @@ impl Run {
                     )));
                 }
                 // The restarted identity is Ready, so it runs the new issuer.
+                self.note(
+                    "identityRestarted",
+                    "identity missed the issuer reload and was restarted".into(),
+                );
                 Ok(clock::now())
             }
             Err(e) => Err(e),
@@ -637,13 +670,8 @@ impl Run {
             )));
         }
         certs::copy_secret_data(&from, &to)?;
-        Ok((
-            (),
-            format!(
-                "copied {from} over {to} (data and type): previous-anchor now {}",
-                short(&anchor)
-            ),
-        ))
+        let verb = if self.dry_run { "would copy" } else { "copied" };
+        Ok(((), format!("{verb} {from} over {to} (data and type only)")))
     }
 
     fn bundle_holds_only_new(&mut self) -> Result<((), String), RotorError> {
@@ -718,25 +746,30 @@ impl Run {
                 "oldAnchor",
                 self.rec.anchor_before.fingerprint.clone(),
             ));
-            facts.push(fact(
-                "newAnchor",
-                self.rec.new_anchor.clone().unwrap_or_default(),
-            ));
+            if let Some(new) = &self.rec.new_anchor {
+                facts.push(fact("newAnchor", new.clone()));
+            }
         } else {
             facts.push(fact("anchor", self.rec.anchor_before.fingerprint.clone()));
         }
         if let Some(b) = &self.rec.issuer_before {
             facts.push(fact("oldIssuer", b.fingerprint.clone()));
         }
-        facts.push(fact(
-            "newIssuer",
-            self.rec.new_issuer.clone().unwrap_or_default(),
-        ));
+        if let Some(new) = &self.rec.new_issuer {
+            facts.push(fact("newIssuer", new.clone()));
+        }
         if let Some(at) = self.rec.issuer_reloaded_at {
             facts.push(fact("issuerReloadedAt", at.to_string()));
         }
-        facts.push(fact("restarts", self.restarted.to_string()));
-        facts.push(fact("restartsTotal", self.rec.restarts.to_string()));
+        let restarts = if self.dry_run {
+            "restartsPlanned"
+        } else {
+            "restarts"
+        };
+        facts.push(fact(restarts, self.restarted.to_string()));
+        if !self.dry_run {
+            facts.push(fact("restartsTotal", self.rec.restarts.to_string()));
+        }
         facts.push(fact("podsDeleted", self.pods_deleted.to_string()));
         facts.append(&mut self.notes);
         let message = match (self.dry_run, self.rec.mode) {
@@ -861,6 +894,47 @@ mod tests {
             names(&group_workloads(&cfg, &m, Group::DataPlane)),
             ["shop/cart"]
         );
+    }
+
+    fn issuer(renewal_time: Option<i64>, disabled: bool) -> rotor_sdk::certificates::Certificate {
+        rotor_sdk::certificates::Certificate {
+            namespace: "linkerd".into(),
+            name: "linkerd-identity-issuer".into(),
+            secret_name: "linkerd-identity-issuer".into(),
+            issuer_kind: "ClusterIssuer".into(),
+            issuer_name: "linkerd-identity-issuer".into(),
+            is_ca: true,
+            generation: 1,
+            ready: true,
+            issuing: false,
+            revision: Some(1),
+            conditions: vec![],
+            not_before: None,
+            not_after: None,
+            renewal_time,
+            renewal_disabled: disabled,
+        }
+    }
+
+    #[test]
+    fn automatic_renewal_inside_the_margin_is_refused() {
+        let err = check_no_race(&issuer(Some(1_800), false), true, 0, 7_200).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("linkerd/linkerd-identity-issuer renews on its own at 1800"),
+            "{msg}"
+        );
+        assert!(msg.contains("spec.renewal.policy: Disabled"), "{msg}");
+        assert!(check_no_race(&issuer(Some(10_000), false), true, 0, 7_200).is_ok());
+        assert!(
+            check_no_race(&issuer(Some(1_800), true), true, 0, 7_200).is_ok(),
+            "disabled"
+        );
+        assert!(
+            check_no_race(&issuer(Some(1_800), false), false, 0, 7_200).is_ok(),
+            "irrelevant"
+        );
+        assert!(check_no_race(&issuer(None, false), true, 0, 7_200).is_ok());
     }
 
     #[test]

@@ -28,6 +28,8 @@ pub enum Want {
     Contains(Vec<String>),
     /// Exactly these anchors, nothing else.
     Exactly(Vec<String>),
+    /// None of these anchors (the bundle has dropped them).
+    Lacks(Vec<String>),
 }
 
 fn the_bundle_text(cm: &ConfigMap) -> Result<String, RotorError> {
@@ -70,6 +72,18 @@ pub fn check(config_map: &Named, anchors: &[String], want: &Want) -> Check<()> {
     let seen = format!("{config_map} holds {} anchor(s) [{held}]", anchors.len());
     let wanted = match want {
         Want::Contains(w) | Want::Exactly(w) => w,
+        Want::Lacks(gone) => {
+            let left: Vec<&str> = anchors
+                .iter()
+                .filter(|a| gone.contains(a))
+                .map(|a| short(a))
+                .collect();
+            return if left.is_empty() {
+                Check::Pass(())
+            } else {
+                Check::Pending(format!("{seen}, still holds {}", left.join(", ")))
+            };
+        }
     };
     let missing: Vec<&str> = wanted
         .iter()
@@ -142,6 +156,16 @@ mod tests {
     #[test]
     fn exactly_rejects_a_leftover_anchor() {
         let want = Want::Exactly(fps(&["new"]));
+        match check(&cm(), &fps(&["old", "new"]), &want) {
+            Check::Pending(s) => assert!(s.ends_with("still holds old"), "{s}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(check(&cm(), &fps(&["new"]), &want), Check::Pass(()));
+    }
+
+    #[test]
+    fn lacks_waits_for_the_anchor_to_go() {
+        let want = Want::Lacks(fps(&["old"]));
         match check(&cm(), &fps(&["old", "new"]), &want) {
             Check::Pending(s) => assert!(s.ends_with("still holds old"), "{s}"),
             other => panic!("{other:?}"),

@@ -13,7 +13,7 @@ use crate::fingerprint::short;
 use crate::gate::{HostClock, POLL_SECONDS, wait_for};
 use crate::pods::{self, Pod};
 use crate::restart::pods_check;
-use crate::workloads::{self, RolloutPhase, Workload};
+use crate::workloads::{self, RolloutPhase, UpdateStrategy, Workload};
 
 pub const CONTROL_PLANE_NS_LABEL: &str = "linkerd.io/control-plane-ns";
 pub const PROXY_CONTAINER: &str = "linkerd-proxy";
@@ -97,7 +97,8 @@ fn value<'a>(pairs: &'a [crate::KeyValue], key: &str) -> Option<&'a str> {
         .map(|kv| kv.value.as_str())
 }
 
-/// Whether a pod runs a Linkerd proxy.
+/// Whether a pod runs a Linkerd proxy. Finished pods (a completed Job's)
+/// run none and need nothing from a rotation.
 pub fn is_meshed(pod: &Pod) -> bool {
     value(&pod.labels, CONTROL_PLANE_NS_LABEL).is_some()
         && pod
@@ -105,6 +106,8 @@ pub fn is_meshed(pod: &Pod) -> bool {
             .iter()
             .chain(&pod.init_containers)
             .any(|c| c == PROXY_CONTAINER)
+        && pod.phase != "Succeeded"
+        && pod.phase != "Failed"
 }
 
 /// The trust-roots hash the pod's proxy started with, if annotated.
@@ -249,9 +252,14 @@ pub fn roots_differ(expected: &str) -> impl Fn(&Pod) -> Option<String> + '_ {
 }
 
 /// Meshed workloads whose rollout already failed, as "kind ns/name: message".
+/// `OnDelete` workloads have no rollout status (kubectl refuses to report one).
 pub fn failing_rollouts(mesh: &Mesh) -> Result<Vec<String>, RotorError> {
     let mut out = Vec::new();
-    for id in mesh.workloads.keys() {
+    let rolling = mesh
+        .workloads
+        .iter()
+        .filter(|(_, w)| w.workload.strategy != UpdateStrategy::OnDelete);
+    for (id, _) in rolling {
         let status = workloads::get_rollout_status(id.kind.into(), &id.namespace, &id.name)
             .call(|| format!("rollout status of {id}"))?;
         if status.phase == RolloutPhase::Failed {
@@ -288,7 +296,6 @@ pub fn wait_every_pod(
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::workloads::UpdateStrategy;
     use crate::{KeyValue, ObjectRef};
 
     pub fn kv(k: &str, v: &str) -> KeyValue {
@@ -357,6 +364,9 @@ pub(crate) mod tests {
         assert!(!is_meshed(&labelled_only));
         labelled_only.init_containers = vec![PROXY_CONTAINER.into()];
         assert!(is_meshed(&labelled_only), "native sidecar counts");
+        let mut finished = pod("a", "job-x", Some(("Job", "job")), true);
+        finished.phase = "Succeeded".into();
+        assert!(!is_meshed(&finished), "a completed pod runs no proxy");
     }
 
     #[test]

@@ -426,7 +426,8 @@ impl Guard {
         self.check_wait_bound("wait-rollout", timeout_seconds)?;
         self.require_read_ns("wait-rollout", namespace, kind.as_kind())
             .await?;
-        // Never wait past the run's deadline; the next call then ends the run.
+        // Never wait past the run's deadline: a rollout still progressing when
+        // the deadline cuts the wait short ends the run.
         let now = self.cluster.now().await;
         let remaining = (self.deadline_at() - now).clamp(0, i64::from(u32::MAX));
         let timeout = timeout_seconds.min(u32::try_from(remaining).unwrap_or(u32::MAX));

@@ -159,12 +159,12 @@ impl Runtime {
 
         let deadline = tokio::time::Instant::now() + wall_limit;
         let policy_config = config.policy_json();
-        let mut instantiate_ms = 0.0;
         let mut call_ms = 0.0;
 
+        let instantiate_started = Instant::now();
         let instantiated =
             tokio::time::timeout_at(deadline, policy.pre.instantiate_async(&mut store)).await;
-        instantiate_ms += wall_started.elapsed().as_secs_f64() * 1000.0;
+        let instantiate_ms = instantiate_started.elapsed().as_secs_f64() * 1000.0;
         let call_result = match instantiated {
             Err(_) => Err(RunFailure::wall_clock(wall_limit.as_secs())),
             Ok(Err(e)) => {

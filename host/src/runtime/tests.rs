@@ -60,17 +60,21 @@ fn failure(outcome: &RunOutcome) -> &RunFailure {
     }
 }
 
+/// The fake backend has no cert-manager objects: the default policy must
+/// stop with an expected error (a value), not a trap, and change nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn default_policy_runs_against_the_fake_backend() {
+async fn default_policy_stops_cleanly_on_a_cluster_without_linkerd() {
     let policy = runtime()
         .load("default", DEFAULT_POLICY)
         .expect("default policy loads");
     let cluster = Arc::new(FakeCluster::new());
     let outcome = runtime()
-        .run(&policy, cluster, &RunConfig::default(), false)
+        .run(&policy, cluster.clone(), &RunConfig::default(), false)
         .await;
-    assert!(outcome.result.is_ok(), "{:?}", outcome.result.err());
-    assert!(outcome.record.calls.total > 0);
+    let f = failure(&outcome);
+    assert_eq!(f.kind, FailureKind::PolicyError, "{f}");
+    assert!(f.message.contains("linkerd-trust-anchor"), "{f}");
+    assert!(cluster.mutations().is_empty(), "{:?}", cluster.mutations());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

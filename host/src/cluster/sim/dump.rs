@@ -27,16 +27,27 @@ use super::scenario::{EventObject, EventSource, InvolvedObject};
 use super::trustmanager::TRUST_NAMESPACE;
 use super::world::{Pod, World, rfc3339};
 
-fn doc<T: Serialize>(api_version: &str, kind: &str, object: &T) -> Value {
-    let mut m = Mapping::new();
-    m.insert("apiVersion".into(), api_version.into());
-    m.insert("kind".into(), kind.into());
-    if let Ok(Value::Mapping(body)) = serde_norway::to_value(object) {
-        for (k, v) in body {
-            m.insert(k, v);
-        }
-    }
-    Value::Mapping(m)
+/// One YAML document: apiVersion and kind, then the object's fields.
+#[derive(Serialize)]
+struct Doc<'a, T: Serialize> {
+    #[serde(rename = "apiVersion")]
+    api_version: &'a str,
+    kind: &'a str,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+fn doc<T: Serialize>(api_version: &str, kind: &str, object: &T) -> String {
+    let mut out = String::from("---\n");
+    out.push_str(
+        &serde_norway::to_string(&Doc {
+            api_version,
+            kind,
+            body: object,
+        })
+        .unwrap_or_default(),
+    );
+    out
 }
 
 fn meta(name: &str, namespace: Option<&str>) -> Meta {
@@ -60,7 +71,7 @@ fn kube_condition(c: &Condition) -> KubeCondition {
 
 impl World {
     pub fn state_yaml(&self) -> String {
-        let mut docs: Vec<Value> = Vec::new();
+        let mut docs: Vec<String> = Vec::new();
         for n in self.namespaces.values() {
             let mut m = meta(&n.name, None);
             m.labels = n.labels.clone();
@@ -162,7 +173,7 @@ impl World {
         for wl in 0..self.workloads.len() {
             docs.push(self.workload_doc(wl));
         }
-        for &pid in self.pod_index.values() {
+        for pid in self.pod_ids(None) {
             docs.push(self.pod_doc(self.pod(pid)));
         }
         for e in &self.events {
@@ -208,15 +219,10 @@ impl World {
             ));
         }
         docs.push(self.simulation_doc());
-        let mut out = String::new();
-        for d in docs {
-            out.push_str("---\n");
-            out.push_str(&serde_norway::to_string(&d).unwrap_or_default());
-        }
-        out
+        docs.concat()
     }
 
-    fn simulation_doc(&self) -> Value {
+    fn simulation_doc(&self) -> String {
         let mut spec = self.spec.clone();
         spec.start_time = rfc3339(self.now);
         let mut m = meta("rotor", None);
@@ -243,10 +249,13 @@ impl World {
             "spec".into(),
             serde_norway::to_value(&spec).unwrap_or(Value::Null),
         );
-        Value::Mapping(map)
+        format!(
+            "---\n{}",
+            serde_norway::to_string(&Value::Mapping(map)).unwrap_or_default()
+        )
     }
 
-    fn workload_doc(&self, wl: usize) -> Value {
+    fn workload_doc(&self, wl: usize) -> String {
         let w = &self.workloads[wl];
         let c = self.counts(wl);
         let mut m = meta(&w.name, Some(&w.namespace));
@@ -301,10 +310,10 @@ impl World {
         )
     }
 
-    fn pod_doc(&self, p: &Pod) -> Value {
+    fn pod_doc(&self, p: &Pod) -> String {
         let mut m = meta(&p.name, Some(&p.namespace));
-        m.labels = p.labels.clone();
-        m.annotations = p.annotations.clone();
+        m.labels = (*p.labels).clone();
+        m.annotations = (*p.annotations).clone();
         m.creation_timestamp = Some(rfc3339(p.created));
         m.deletion_timestamp = p.gone_at.map(rfc3339);
         if let Some(wl) = p.owner {

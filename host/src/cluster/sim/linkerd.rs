@@ -59,16 +59,66 @@ pub fn mesh_for(
     }
 }
 
+/// What the injector adds to a pod: the Linkerd labels and annotations and
+/// the `linkerd-proxy` container (an init container with native sidecars).
+pub fn inject_fields(
+    namespace: &str,
+    owner: Option<(WorkloadKind, &str)>,
+    labels: &mut Labels,
+    annotations: &mut Labels,
+    containers: &mut Vec<String>,
+    init_containers: &mut Vec<String>,
+) {
+    labels.insert(
+        "linkerd.io/control-plane-ns".into(),
+        CONTROL_PLANE_NS.into(),
+    );
+    labels.insert("linkerd.io/workload-ns".into(), namespace.into());
+    if let Some((kind, name)) = owner {
+        let key = match kind {
+            WorkloadKind::Deployment => "linkerd.io/proxy-deployment",
+            WorkloadKind::StatefulSet => "linkerd.io/proxy-statefulset",
+            WorkloadKind::DaemonSet => "linkerd.io/proxy-daemonset",
+        };
+        labels.insert(key.into(), name.into());
+    }
+    annotations.insert("linkerd.io/proxy-version".into(), PROXY_VERSION.into());
+    let native = annotations
+        .get("config.alpha.linkerd.io/proxy-enable-native-sidecar")
+        .is_some_and(|v| v == "true");
+    let has_proxy = containers
+        .iter()
+        .chain(init_containers.iter())
+        .any(|c| c == PROXY_CONTAINER);
+    if !has_proxy {
+        if native {
+            init_containers.push(PROXY_CONTAINER.into());
+        } else {
+            containers.insert(0, PROXY_CONTAINER.into());
+        }
+    }
+}
+
 impl World {
-    fn owner_is(&self, pod: PodId, name: &str) -> bool {
-        self.pod(pod).owner.is_some_and(|wl| {
-            let w = &self.workloads[wl];
-            w.namespace == CONTROL_PLANE_NS && w.name == name && w.kind == WorkloadKind::Deployment
-        })
+    /// The control-plane Deployment of that name (cached once workloads are loaded).
+    pub fn control_plane_workload(&self, name: &str) -> Option<usize> {
+        match (name, self.control_plane_ids) {
+            (IDENTITY, Some((identity, _))) => identity,
+            (INJECTOR, Some((_, injector))) => injector,
+            _ => self.find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, name),
+        }
+    }
+
+    pub fn cache_control_plane_ids(&mut self) {
+        self.control_plane_ids = Some((
+            self.find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, IDENTITY),
+            self.find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, INJECTOR),
+        ));
     }
 
     pub fn is_identity_pod(&self, pod: PodId) -> bool {
-        self.owner_is(pod, IDENTITY)
+        let owner = self.pod(pod).owner;
+        owner.is_some() && owner == self.control_plane_workload(IDENTITY)
     }
 
     /// The trust-roots ConfigMap's content now.
@@ -108,28 +158,62 @@ impl World {
     /// read the current content.
     fn injector_view_time(&self) -> i64 {
         let lagged = self.now - self.spec.timings.kubelet_sync_seconds;
-        let injector_start = self
-            .find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, INJECTOR)
-            .and_then(|wl| {
-                self.workloads[wl]
-                    .pods
-                    .iter()
-                    .map(|&p| self.pod(p))
-                    .filter(|p| p.active() && p.ready)
-                    .filter_map(|p| p.start_time)
-                    .max()
-            });
+        let injector_start = self.control_plane_workload(INJECTOR).and_then(|wl| {
+            self.workloads[wl]
+                .pods
+                .iter()
+                .map(|&p| self.pod(p))
+                .filter(|p| p.active() && p.ready)
+                .filter_map(|p| p.start_time)
+                .max()
+        });
         injector_start.map_or(lagged, |s| lagged.max(s))
     }
 
     fn set_proxy_roots(&mut self, pod: PodId, pem: Arc<str>) {
-        let roots = self.roots_for_pem(&pem);
-        let sha = sha256_hex(pem.as_bytes());
+        // Admissions mostly share one bundle text: remember the last one.
+        let (roots, sha) = match &self.last_roots {
+            Some((last, roots, sha)) if Arc::ptr_eq(last, &pem) => (*roots, sha.clone()),
+            _ => {
+                let roots = self.roots_for_pem(&pem);
+                let sha = sha256_hex(pem.as_bytes());
+                self.last_roots = Some((pem.clone(), roots, sha.clone()));
+                (roots, sha)
+            }
+        };
         let p = self.pod_mut(pod);
         p.roots = Some(roots);
         p.roots_pem = Some(pem);
-        p.annotations
-            .insert(TRUST_ROOT_SHA_ANNOTATION.to_string(), sha);
+        if p.annotations.get(TRUST_ROOT_SHA_ANNOTATION) == Some(&sha) {
+            return;
+        }
+        // Pods of one revision admitted with the same roots share annotations.
+        let (owner, hash) = (p.owner, p.template_hash.clone());
+        let shared = owner.and_then(|wl| {
+            let parts = self.workloads[wl].pod_parts.as_mut()?;
+            let p = self.pods[pod].as_ref()?;
+            if parts.hash != hash || !Arc::ptr_eq(&parts.annotations, &p.annotations) {
+                return None;
+            }
+            match &parts.with_roots {
+                Some((s, a)) if *s == sha => Some(a.clone()),
+                _ => {
+                    let mut a = (*parts.annotations).clone();
+                    a.insert(TRUST_ROOT_SHA_ANNOTATION.to_string(), sha.clone());
+                    let a = Arc::new(a);
+                    parts.with_roots = Some((sha.clone(), a.clone()));
+                    Some(a)
+                }
+            }
+        });
+        let p = self.pod_mut(pod);
+        match shared {
+            Some(a) => p.annotations = a,
+            None => {
+                Arc::make_mut(&mut p.annotations)
+                    .insert(TRUST_ROOT_SHA_ANNOTATION.to_string(), sha);
+            }
+        }
     }
 
     /// Admission: the injector adds the proxy and writes the trust roots inline.
@@ -138,40 +222,24 @@ impl World {
         if mesh == Mesh::Off {
             return;
         }
-        let kind_label = self.pod(pod).owner.map(|wl| {
+        let owner = self.pod(pod).owner.map(|wl| {
             let w = &self.workloads[wl];
-            let k = match w.kind {
-                WorkloadKind::Deployment => "linkerd.io/proxy-deployment",
-                WorkloadKind::StatefulSet => "linkerd.io/proxy-statefulset",
-                WorkloadKind::DaemonSet => "linkerd.io/proxy-daemonset",
-            };
-            (k, w.name.clone())
+            (w.kind, w.name.clone())
         });
-        let native = self
-            .pod(pod)
-            .annotations
-            .get("config.alpha.linkerd.io/proxy-enable-native-sidecar")
-            .is_some_and(|v| v == "true");
         let p = self.pod_mut(pod);
-        p.labels.insert(
-            "linkerd.io/control-plane-ns".into(),
-            CONTROL_PLANE_NS.into(),
-        );
-        p.labels
-            .insert("linkerd.io/workload-ns".into(), p.namespace.clone());
-        if let Some((k, name)) = kind_label {
-            p.labels.insert(k.into(), name);
-        }
-        p.annotations
-            .insert("linkerd.io/proxy-version".into(), PROXY_VERSION.into());
-        let has_proxy = p.containers.iter().any(|c| c == PROXY_CONTAINER)
-            || p.init_containers.iter().any(|c| c == PROXY_CONTAINER);
-        if !has_proxy {
-            if native {
-                p.init_containers.push(PROXY_CONTAINER.into());
-            } else {
-                p.containers.insert(0, PROXY_CONTAINER.into());
-            }
+        let injected = p.labels.contains_key("linkerd.io/control-plane-ns")
+            && p.annotations.contains_key("linkerd.io/proxy-version")
+            && (p.containers.iter().chain(p.init_containers.iter())).any(|c| c == PROXY_CONTAINER);
+        if !injected {
+            let ns = p.namespace.clone();
+            inject_fields(
+                &ns,
+                owner.as_ref().map(|(k, n)| (*k, n.as_str())),
+                Arc::make_mut(&mut p.labels),
+                Arc::make_mut(&mut p.annotations),
+                Arc::make_mut(&mut p.containers),
+                Arc::make_mut(&mut p.init_containers),
+            );
         }
         if mesh == Mesh::Injected {
             let t = self.injector_view_time();
@@ -256,7 +324,7 @@ impl World {
         }
         let at = self.now + self.spec.timings.identity_reload_seconds;
         let pods: Vec<(PodId, u64)> = self
-            .find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, IDENTITY)
+            .control_plane_workload(IDENTITY)
             .map(|wl| {
                 self.workloads[wl]
                     .pods
@@ -314,7 +382,7 @@ impl World {
         if self.is_identity_pod(pod) {
             return self.pod(pod).identity.and_then(|c| c.issuer);
         }
-        let wl = self.find_workload(WorkloadKind::Deployment, CONTROL_PLANE_NS, IDENTITY)?;
+        let wl = self.control_plane_workload(IDENTITY)?;
         let candidates: Vec<CertId> = self.workloads[wl]
             .pods
             .iter()
@@ -350,6 +418,12 @@ impl World {
     /// Ask identity for a (new) leaf; the proxy keeps it only if it chains to
     /// its own roots. Without one the pod stays (or goes) unready and waits.
     pub fn request_leaf(&mut self, pod: PodId) {
+        self.request_leaf_issued(pod, self.now);
+    }
+
+    /// As [`request_leaf`](Self::request_leaf), for a leaf issued at
+    /// `issued_at` (a loaded mesh's leaves are of different ages).
+    pub fn request_leaf_issued(&mut self, pod: PodId, issued_at: i64) {
         let p = self.pod(pod);
         if p.terminating || !p.running || p.mesh == Mesh::Off {
             return;
@@ -363,7 +437,7 @@ impl World {
             if anchor == issuer || !self.outage.roots(roots).contains(&anchor) {
                 return None;
             }
-            let not_after = (self.now + LEAF_LIFETIME)
+            let not_after = (issued_at + LEAF_LIFETIME)
                 .min(self.pki.get(issuer).not_after)
                 .min(self.pki.get(anchor).not_after);
             (not_after > self.now).then_some(Leaf {
@@ -374,16 +448,17 @@ impl World {
         });
         let Some(leaf) = issued else {
             self.awaiting_leaf.insert(pod);
+            self.watch_expiry(pod);
             return;
         };
-        self.install_leaf(pod, leaf);
+        self.install_leaf(pod, leaf, issued_at);
         let identity_ok = !self.is_identity_pod(pod)
             || self.pod(pod).identity.is_some_and(|c| c.issuer.is_some());
         self.set_ready(pod, identity_ok);
     }
 
-    /// Give a proxy a leaf and schedule its refresh and expiry.
-    pub fn install_leaf(&mut self, pod: PodId, leaf: Leaf) {
+    /// Give a proxy a leaf and schedule its refresh at 70% of its life.
+    pub fn install_leaf(&mut self, pod: PodId, leaf: Leaf, issued_at: i64) {
         let now = self.now;
         let p = self.pod_mut(pod);
         p.leaf = Some(leaf);
@@ -391,10 +466,26 @@ impl World {
         p.leaf_expired = leaf.not_after <= now;
         let (uid, leaf_gen) = (p.uid, p.leaf_gen);
         self.awaiting_leaf.remove(&pod);
-        let refresh = ((leaf.not_after - now) * 7 / 10).clamp(10, LEAF_LIFETIME);
-        self.schedule(now + refresh, Ev::LeafRefresh { pod, uid, leaf_gen });
-        self.schedule(leaf.not_after, Ev::LeafExpiry { pod, uid, leaf_gen });
+        let refresh = (issued_at
+            + ((leaf.not_after - issued_at) * 7 / 10).clamp(10, LEAF_LIFETIME))
+        .max(now + 1);
+        self.schedule(refresh, Ev::LeafRefresh { pod, uid, leaf_gen });
+        if refresh >= leaf.not_after {
+            self.watch_expiry(pod);
+        }
         self.update_contrib(pod);
+    }
+
+    /// A leaf that may not be replaced in time: mark the proxy broken when it ends.
+    fn watch_expiry(&mut self, pod: PodId) {
+        let p = self.pod_mut(pod);
+        let Some(leaf) = p.leaf else { return };
+        if p.expiry_watch == p.leaf_gen || p.leaf_expired {
+            return;
+        }
+        p.expiry_watch = p.leaf_gen;
+        let (uid, leaf_gen) = (p.uid, p.leaf_gen);
+        self.schedule(leaf.not_after, Ev::LeafExpiry { pod, uid, leaf_gen });
     }
 
     /// Identity changed (became Ready, took a new issuer): waiting proxies retry.

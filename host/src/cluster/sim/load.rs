@@ -15,11 +15,11 @@ use super::linkerd::{
     PROXY_CONTAINER, TRUST_ANCHORS_ENV, mesh_for,
 };
 use super::manifest::{KubeCondition, Meta, PodObject, WorkloadObject};
-use super::scenario::{Object, Scenario, ScenarioError};
+use super::scenario::{Located, Object, Scenario, ScenarioError};
 use super::trustmanager::TRUST_NAMESPACE;
 use super::world::{
-    BundleRec, CertificateRec, ConfigMapRec, Ev, EventRec, IdentityCtl, IssuerRec, Leaf, Mesh,
-    Namespace, Pod, PodId, SecretRec, WlId, Workload, World, kind_order, parse_rfc3339, short_hash,
+    BundleRec, CertificateRec, ConfigMapRec, Ev, EventRec, IssuerRec, Mesh, Namespace, Pod, PodId,
+    SecretRec, WlId, Workload, World, parse_rfc3339, short_hash,
 };
 
 const STANDARD: &str = include_str!("standard.yaml");
@@ -34,7 +34,7 @@ pub const INITIAL_ANCHOR_ANNOTATION: &str = "sim.rotor.dev/initial-anchor";
 pub const INITIAL_ISSUER_ANNOTATION: &str = "sim.rotor.dev/initial-issuer";
 
 /// How old the pods of a freshly loaded scenario are.
-const STEADY_POD_AGE: i64 = 24 * 3600;
+pub(super) const STEADY_POD_AGE: i64 = 24 * 3600;
 
 fn invalid(what: String) -> ScenarioError {
     ScenarioError::Invalid(what)
@@ -82,10 +82,15 @@ impl World {
     pub fn load(text: &str) -> Result<World, ScenarioError> {
         let mut scenario = Scenario::parse(text)?;
         let standard = Scenario::parse(STANDARD)?;
-        let present: std::collections::HashSet<_> = scenario.objects.iter().map(obj_key).collect();
-        for o in standard.objects {
-            if !present.contains(&obj_key(&o)) {
-                scenario.objects.push(o);
+        let present: std::collections::HashSet<_> = scenario
+            .objects
+            .iter()
+            .map(|l| obj_key(&l.object))
+            .collect();
+        for mut l in standard.objects {
+            if !present.contains(&obj_key(&l.object)) {
+                l.doc = format!("{} of the standard setup", l.doc);
+                scenario.objects.push(l);
             }
         }
         let spec = scenario.simulation.clone().unwrap_or_default();
@@ -113,7 +118,8 @@ impl World {
                 .get(INITIAL_ISSUER_ANNOTATION)
                 .cloned(),
         );
-        for object in scenario.objects {
+        for Located { doc, what, object } in scenario.objects {
+            let at = |e: ScenarioError| relocate(e, &doc, &what);
             match object {
                 Object::Namespace(n) => {
                     self.namespaces.insert(
@@ -125,9 +131,15 @@ impl World {
                         },
                     );
                 }
-                Object::Deployment(o) => workloads.push((WorkloadKind::Deployment, o)),
-                Object::StatefulSet(o) => workloads.push((WorkloadKind::StatefulSet, o)),
-                Object::DaemonSet(o) => workloads.push((WorkloadKind::DaemonSet, o)),
+                Object::Deployment(o) => {
+                    workloads.push((WorkloadKind::Deployment, o, doc.clone(), what.clone()))
+                }
+                Object::StatefulSet(o) => {
+                    workloads.push((WorkloadKind::StatefulSet, o, doc.clone(), what.clone()))
+                }
+                Object::DaemonSet(o) => {
+                    workloads.push((WorkloadKind::DaemonSet, o, doc.clone(), what.clone()))
+                }
                 Object::ReplicaSet(rs) => {
                     let ns = rs.metadata.namespace.clone().unwrap_or_default();
                     if let Some(owner) = rs
@@ -139,9 +151,9 @@ impl World {
                         replica_sets.insert((ns, rs.metadata.name.clone()), owner.name.clone());
                     }
                 }
-                Object::Pod(p) => pods.push(p),
+                Object::Pod(p) => pods.push((p, doc.clone(), what.clone())),
                 Object::Secret(s) => {
-                    let ns = namespace_of(&s.metadata, "Secret")?;
+                    let ns = namespace_of(&s.metadata, "Secret").map_err(at)?;
                     let mut data = BTreeMap::new();
                     for (k, v) in &s.data {
                         let bytes = base64::engine::general_purpose::STANDARD
@@ -151,7 +163,8 @@ impl World {
                                     "Secret {ns}/{}: data.{k} is not base64: {e}",
                                     s.metadata.name
                                 ))
-                            })?;
+                            })
+                            .map_err(at)?;
                         data.insert(k.clone(), bytes);
                     }
                     for (k, v) in &s.string_data {
@@ -170,7 +183,7 @@ impl World {
                     );
                 }
                 Object::ConfigMap(c) => {
-                    let ns = namespace_of(&c.metadata, "ConfigMap")?;
+                    let ns = namespace_of(&c.metadata, "ConfigMap").map_err(at)?;
                     let rv = self.loaded_rv(&c.metadata);
                     self.config_maps.insert(
                         (ns, c.metadata.name.clone()),
@@ -183,7 +196,7 @@ impl World {
                     );
                 }
                 Object::Issuer(i) => {
-                    let ns = namespace_of(&i.metadata, "Issuer")?;
+                    let ns = namespace_of(&i.metadata, "Issuer").map_err(at)?;
                     self.issuers.insert(
                         (ns.clone(), i.metadata.name.clone()),
                         IssuerRec {
@@ -208,7 +221,7 @@ impl World {
                     );
                 }
                 Object::Certificate(c) => {
-                    let ns = namespace_of(&c.metadata, "Certificate")?;
+                    let ns = namespace_of(&c.metadata, "Certificate").map_err(at)?;
                     let status = c.status.unwrap_or_default();
                     let rec = CertificateRec {
                         namespace: ns.clone(),
@@ -229,10 +242,7 @@ impl World {
                     self.certificate_index.insert((ns, rec.name.clone()), id);
                     self.certificates.push(rec);
                     if let Err(e) = self.certificate_durations(id) {
-                        return Err(invalid(format!(
-                            "Certificate {}/{}: {e}",
-                            self.certificates[id].namespace, self.certificates[id].name
-                        )));
+                        return Err(at(invalid(format!("spec: {e}"))));
                     }
                 }
                 Object::Bundle(b) => {
@@ -278,18 +288,25 @@ impl World {
         let roots = self.current_roots_pem();
         self.roots_history.push((i64::MIN, roots));
         let mut hash_known = std::collections::HashSet::new();
-        for (kind, o) in workloads {
-            let (wl, known) = self.add_workload(kind, o)?;
+        for (kind, o, doc, what) in workloads {
+            let (wl, known) = self
+                .add_workload(kind, o)
+                .map_err(|e| relocate(e, &doc, &what))?;
             if known {
                 hash_known.insert(wl);
             }
         }
+        self.cache_control_plane_ids();
         self.mark_never_ready()?;
         let mut loaded_pods = Vec::new();
-        for p in pods {
-            loaded_pods.push(self.add_loaded_pod(p, &replica_sets)?);
+        for (p, doc, what) in pods {
+            let id = self
+                .add_loaded_pod(p, &replica_sets)
+                .map_err(|e| relocate(e, &doc, &what))?;
+            loaded_pods.push(id);
         }
         self.adopt_pod_revisions(&hash_known);
+        self.adopt_node_names();
         self.fill_steady_pods();
         self.bring_up_pods(&loaded_pods);
         self.configure_traffic()?;
@@ -556,8 +573,9 @@ impl World {
             never_ready: false,
             reconcile_pending: false,
             unit,
+            pod_parts: None,
         });
-        self.workload_index.insert((ns, kind_order(kind), name), id);
+        self.add_workload_index(kind, &ns, &name, id);
         // A dumped StatefulSet/DaemonSet names its revision; pods carry it.
         let w = &mut self.workloads[id];
         if let Some(rev) = status.update_revision.as_deref() {
@@ -572,6 +590,29 @@ impl World {
             known = true;
         }
         Ok((id, known))
+    }
+
+    /// A scenario holding DaemonSet pods names the cluster's nodes: a
+    /// DaemonSet runs on every node, so those (and any other pod's node) are
+    /// the nodes, not `spec.nodes` generated ones.
+    fn adopt_node_names(&mut self) {
+        let has_daemon_pods = self.pods.iter().flatten().any(|p| {
+            p.owner
+                .is_some_and(|wl| self.workloads[wl].kind == WorkloadKind::DaemonSet)
+        });
+        if !has_daemon_pods {
+            return;
+        }
+        let nodes: std::collections::BTreeSet<String> =
+            self.pods.iter().flatten().map(|p| p.node.clone()).collect();
+        let mut nodes: Vec<String> = nodes.into_iter().collect();
+        // node-2 before node-10.
+        nodes.sort_by_key(|n| {
+            let stem = n.trim_end_matches(|c: char| c.is_ascii_digit());
+            (stem.to_string(), n[stem.len()..].parse::<u64>().ok())
+        });
+        self.node_names = nodes;
+        self.spec.nodes = self.node_names.len() as u32;
     }
 
     /// A plain `kubectl get -o yaml` dump names revisions the simulator did
@@ -649,7 +690,7 @@ impl World {
     ) -> Result<PodId, ScenarioError> {
         let ns = namespace_of(&p.metadata, "Pod")?;
         let name = p.metadata.name.clone();
-        if self.pod_index.contains_key(&(ns.clone(), name.clone())) {
+        if self.pod_id(&ns, &name).is_some() {
             return Err(invalid(format!("Pod {ns}/{name} is defined twice")));
         }
         let owner = p
@@ -692,8 +733,9 @@ impl World {
         let mesh = match owner {
             Some(wl) => self.workloads[wl].mesh,
             None if ns == CONTROL_PLANE_NS && has_proxy => Mesh::ControlPlane,
-            None if has_proxy => Mesh::Injected,
-            None => Mesh::Off,
+            None if ns == CONTROL_PLANE_NS => Mesh::Off,
+            // A bare pod is injected like any other: by its namespace or its own annotation.
+            None => mesh_for(&ns, self.namespaces.get(&ns), &annotations, &all),
         };
         let env_roots = p
             .spec
@@ -732,10 +774,10 @@ impl World {
             template_hash: hash,
             ordinal,
             node,
-            labels,
-            annotations,
-            containers,
-            init_containers,
+            labels: Arc::new(labels),
+            annotations: Arc::new(annotations),
+            containers: Arc::new(containers),
+            init_containers: Arc::new(init_containers),
             created,
             start_time: if running {
                 start_time.or(Some(created))
@@ -753,6 +795,7 @@ impl World {
             roots_pem: None,
             leaf: None,
             leaf_gen: 0,
+            expiry_watch: 0,
             leaf_expired: false,
             contrib: None,
             unit,
@@ -778,204 +821,6 @@ impl World {
         Ok(id)
     }
 
-    /// Workloads without pods in the scenario get them, as if long running.
-    fn fill_steady_pods(&mut self) {
-        for wl in 0..self.workloads.len() {
-            let w = &self.workloads[wl];
-            if !w.pods.is_empty() {
-                continue;
-            }
-            let hash = w.template_hash.clone();
-            let name = w.name.clone();
-            let count = self.desired_replicas(wl);
-            for i in 0..count {
-                let (pod_name, node, ordinal) = match self.workloads[wl].kind {
-                    WorkloadKind::Deployment => (
-                        format!("{name}-{hash}-{}", short_hash(&format!("{name}/{i}"), 5)),
-                        self.node_names[i as usize % self.node_names.len()].clone(),
-                        None,
-                    ),
-                    WorkloadKind::StatefulSet => (
-                        format!("{name}-{i}"),
-                        self.node_names[i as usize % self.node_names.len()].clone(),
-                        Some(i),
-                    ),
-                    WorkloadKind::DaemonSet => (
-                        format!("{name}-{}", short_hash(&format!("{name}/{i}"), 5)),
-                        self.node_names[i as usize].clone(),
-                        None,
-                    ),
-                };
-                let never_ready = self.workloads[wl].never_ready;
-                self.workloads[wl].never_ready = false;
-                let id = self.create_workload_pod(wl, pod_name, node, ordinal, hash.clone());
-                self.workloads[wl].never_ready = never_ready;
-                let created = self.now - STEADY_POD_AGE;
-                let p = self.pod_mut(id);
-                p.created = created;
-                p.never_ready = false;
-                p.running = true;
-                p.start_time = Some(created);
-            }
-        }
-    }
-
-    /// Start every running pod in a converged state: identity first, then
-    /// the proxies that get leaves from it.
-    fn bring_up_pods(&mut self, loaded: &[PodId]) {
-        let loaded: std::collections::HashSet<PodId> = loaded.iter().copied().collect();
-        let ids: Vec<PodId> = (0..self.pods.len())
-            .filter(|&p| self.pods[p].is_some())
-            .collect();
-        let (identity, rest): (Vec<PodId>, Vec<PodId>) =
-            ids.into_iter().partition(|&p| self.is_identity_pod(p));
-        for pod in identity.into_iter().chain(rest) {
-            let p = self.pod(pod);
-            if p.terminating {
-                // Serves nothing any more; keep what it held for the record.
-                let note = self.pod_mut(pod).annotations.remove(LEAF_ANNOTATION);
-                if let Some(leaf) = note.and_then(|n| self.parse_leaf(&n)) {
-                    self.pod_mut(pod).leaf = Some(leaf);
-                }
-                if self.is_identity_pod(pod) {
-                    self.restore_identity(pod);
-                }
-                continue;
-            }
-            if !p.running {
-                let uid = p.uid;
-                let at = self.now + self.spec.timings.pod_start_seconds;
-                if p.roots.is_none() && p.mesh == Mesh::Injected {
-                    self.admit(pod);
-                }
-                self.schedule(at, Ev::PodStarted { pod, uid });
-                continue;
-            }
-            if p.mesh == Mesh::Off {
-                let never = p.never_ready;
-                self.set_ready(pod, !never);
-                continue;
-            }
-            if loaded.contains(&pod) && p.roots.is_none() {
-                // A manifest without the proxy's env: the injector gave it the current roots.
-                self.admit(pod);
-            }
-            if self.pod(pod).roots.is_none() {
-                let pem = self.current_roots_pem();
-                let roots = self.roots_for_pem(&pem);
-                let p = self.pod_mut(pod);
-                p.roots = Some(roots);
-                p.roots_pem = Some(pem);
-            }
-            if self.is_identity_pod(pod) {
-                self.restore_identity(pod);
-            }
-            let leaf_note = self.pod_mut(pod).annotations.remove(LEAF_ANNOTATION);
-            match leaf_note {
-                Some(note) => self.restore_leaf(pod, &note),
-                None => {
-                    self.request_leaf(pod);
-                    self.backdate_leaf(pod);
-                }
-            }
-        }
-    }
-
-    fn restore_identity(&mut self, pod: PodId) {
-        let roots_note = self
-            .pod_mut(pod)
-            .annotations
-            .remove(IDENTITY_ROOTS_ANNOTATION);
-        let issuer_note = self
-            .pod_mut(pod)
-            .annotations
-            .remove(IDENTITY_ISSUER_ANNOTATION);
-        match (roots_note, issuer_note) {
-            (Some(roots_pem), Some(issuer)) => {
-                let roots = self.roots_for_pem(&Arc::from(roots_pem));
-                let issuer = if issuer == "none" {
-                    None
-                } else {
-                    self.pki
-                        .intern_pem(&issuer)
-                        .ok()
-                        .and_then(|v| v.first().copied())
-                };
-                self.pod_mut(pod).identity = Some(IdentityCtl { roots, issuer });
-                if issuer.is_none() {
-                    let uid = self.pod(pod).uid;
-                    let at = self.now + self.spec.timings.crash_backoff_seconds;
-                    self.schedule(at, Ev::IdentityRetry { pod, uid });
-                }
-            }
-            _ => {
-                let pem = self.current_roots_pem();
-                let roots = self.roots_for_pem(&pem);
-                let issuer = self.secret_cert(CONTROL_PLANE_NS, ISSUER_SECRET);
-                let issuer = issuer.filter(|&i| {
-                    let a = self.pki.anchor_of(i);
-                    a != i && self.outage.roots(roots).contains(&a)
-                });
-                self.pod_mut(pod).identity = Some(IdentityCtl { roots, issuer });
-                if issuer.is_none() {
-                    let uid = self.pod(pod).uid;
-                    let at = self.now + self.spec.timings.crash_backoff_seconds;
-                    self.schedule(at, Ev::IdentityRetry { pod, uid });
-                }
-            }
-        }
-    }
-
-    /// `issuer-sha256 anchor-sha256 notAfter`; `none` (or anything else): no leaf.
-    fn parse_leaf(&mut self, note: &str) -> Option<Leaf> {
-        let parts: Vec<&str> = note.split_whitespace().collect();
-        let [issuer, anchor, not_after] = parts.as_slice() else {
-            return None;
-        };
-        let not_after = not_after.parse::<i64>().ok()?;
-        Some(Leaf {
-            issuer: self.pki.intern_fingerprint(issuer),
-            anchor: self.pki.intern_fingerprint(anchor),
-            not_after,
-        })
-    }
-
-    fn restore_leaf(&mut self, pod: PodId, note: &str) {
-        if let Some(leaf) = self.parse_leaf(note) {
-            self.install_leaf(pod, leaf);
-            let identity_ok = !self.is_identity_pod(pod)
-                || self.pod(pod).identity.is_some_and(|c| c.issuer.is_some());
-            let never = self.pod(pod).never_ready;
-            self.set_ready(pod, identity_ok && !never);
-        } else {
-            self.awaiting_leaf.insert(pod);
-        }
-    }
-
-    /// Spread the leaves of a loaded mesh over their lifetime, so refreshes
-    /// do not all fall on one instant.
-    fn backdate_leaf(&mut self, pod: PodId) {
-        let Some(leaf) = self.pod(pod).leaf else {
-            return;
-        };
-        let age = (u64::from_str_radix(
-            &super::pki::sha256_hex(self.pod(pod).name.as_bytes())[..8],
-            16,
-        )
-        .unwrap_or(0)
-            % (12 * 3600)) as i64;
-        let issued = self.now - age;
-        let cap = self
-            .pki
-            .get(leaf.issuer)
-            .not_after
-            .min(self.pki.get(leaf.anchor).not_after);
-        let not_after = (issued + 24 * 3600).min(cap);
-        if not_after > self.now {
-            self.install_leaf(pod, Leaf { not_after, ..leaf });
-        }
-    }
-
     fn configure_traffic(&mut self) -> Result<(), ScenarioError> {
         let cp: Vec<usize> = [IDENTITY, DESTINATION]
             .iter()
@@ -989,8 +834,7 @@ impl World {
                 for (i, t) in list.iter().enumerate() {
                     let unit = |r: &str| -> Result<usize, ScenarioError> {
                         if let [ns, "Pod", name] = r.split('/').collect::<Vec<_>>().as_slice()
-                            && let Some(&p) =
-                                self.pod_index.get(&(ns.to_string(), name.to_string()))
+                            && let Some(p) = self.pod_id(ns, name)
                             && let Some(u) = self.pod(p).unit
                         {
                             return Ok(u);
@@ -1044,6 +888,21 @@ impl World {
         if stale {
             self.issuer_secret_changed();
         }
+    }
+}
+
+/// Name the document an object came from in a load error about it.
+fn relocate(e: ScenarioError, doc: &str, what: &str) -> ScenarioError {
+    match e {
+        ScenarioError::Invalid(message) => ScenarioError::Document {
+            doc: doc.to_string(),
+            what: what.to_string(),
+            message: message
+                .strip_prefix(&format!("{what}: "))
+                .map(str::to_string)
+                .unwrap_or(message),
+        },
+        other => other,
     }
 }
 

@@ -500,7 +500,9 @@ fn default_nodes() -> u32 {
     3
 }
 
+/// One client -> server workload pair (`ns/Kind/name` or `ns/name`).
 #[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
 pub struct TrafficPair {
     pub from: String,
     pub to: String,

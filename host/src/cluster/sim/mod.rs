@@ -6,6 +6,11 @@
 //! issuance, bundle sync, identity reloads, leaf refreshes), and an outage
 //! checker integrates every moment a meshed workload pair cannot complete
 //! mTLS. See `linkerd-rotation.md` for the mechanics modelled.
+//!
+//! Not modelled: PodDisruptionBudgets (an eviction always proceeds), the
+//! injector webhook being down (pods are still injected, with the roots it
+//! last saw), container restarts other than identity's crash loop, and
+//! cert-manager's retry backoff after a failed issuance.
 
 mod certmanager;
 mod dump;
@@ -17,6 +22,7 @@ pub mod pki;
 pub mod report;
 mod rollout;
 pub mod scenario;
+mod steady;
 mod trustmanager;
 mod world;
 
@@ -120,8 +126,8 @@ impl World {
             name: p.name.clone(),
             labels: kv(&p.labels),
             annotations: kv(&p.annotations),
-            containers: p.containers.clone(),
-            init_containers: p.init_containers.clone(),
+            containers: (*p.containers).clone(),
+            init_containers: (*p.init_containers).clone(),
             ready: p.ready && !p.terminating,
             phase: if p.running { "Running" } else { "Pending" }.into(),
             node_name: p.node.clone(),
@@ -147,12 +153,19 @@ impl World {
     /// Until complete or failed, or the deadline; time moves event by event.
     fn wait_rollout(&mut self, wl: usize, timeout: u32) -> ClusterResult<RolloutStatus> {
         let deadline = self.now + i64::from(timeout);
+        // The status is a function of these; recompute it only when they change.
+        let mut last: Option<(rollout::StatusInputs, RolloutStatus)> = None;
         loop {
             self.settle();
-            let status = self.rollout_status(wl)?;
+            let inputs = self.status_inputs(wl);
+            let status = match last.take() {
+                Some((prev, status)) if prev == inputs => status,
+                _ => self.rollout_status(wl)?,
+            };
             if status.phase != RolloutPhase::Progressing || self.now >= deadline {
                 return Ok(status);
             }
+            last = Some((inputs, status));
             let next = self
                 .next_event_time()
                 .map_or(deadline, |t| t.min(deadline))
@@ -247,14 +260,7 @@ impl Cluster for SimCluster {
     ) -> ClusterResult<Vec<Workload>> {
         let sel = Selector::parse(selector)?;
         let w = self.lock();
-        let ids: Vec<usize> = match namespace {
-            Some(ns) => w
-                .workload_index
-                .range((ns.to_string(), 0, String::new())..(ns.to_string(), u8::MAX, String::new()))
-                .map(|(_, &id)| id)
-                .collect(),
-            None => w.workload_index.values().copied().collect(),
-        };
+        let ids = w.workload_ids(namespace);
         Ok(ids
             .into_iter()
             .filter(|&id| {
@@ -313,15 +319,7 @@ impl Cluster for SimCluster {
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {
         let sel = Selector::parse(selector)?;
         let w = self.lock();
-        let ids: Vec<usize> = match namespace {
-            Some(ns) => w
-                .pod_index
-                .range((ns.to_string(), String::new())..)
-                .take_while(|((n, _), _)| n == ns)
-                .map(|(_, &id)| id)
-                .collect(),
-            None => w.pod_index.values().copied().collect(),
-        };
+        let ids = w.pod_ids(namespace);
         Ok(ids
             .into_iter()
             .map(|id| w.pod(id))
@@ -332,9 +330,8 @@ impl Cluster for SimCluster {
 
     async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
         let mut w = self.lock();
-        let id = *w
-            .pod_index
-            .get(&(namespace.to_string(), name.to_string()))
+        let id = w
+            .pod_id(namespace, name)
             .ok_or_else(|| ClusterError::NotFound(format!("Pod {namespace}/{name}")))?;
         w.terminate_pod(id);
         w.evaluate_outage();

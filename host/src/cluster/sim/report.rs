@@ -54,9 +54,9 @@ impl SimulationReport {
             for w in &self.outage.windows {
                 let _ = writeln!(
                     out,
-                    "  {}s..{}s ({}s): up to {} broken pairs; {}",
-                    w.start,
-                    w.end,
+                    "  {} .. {} ({}s): up to {} broken pairs; {}",
+                    time_text(w.start),
+                    time_text(w.end),
                     w.end - w.start,
                     w.broken_pairs_max,
                     w.cause
@@ -96,6 +96,13 @@ impl SimulationReport {
             );
         }
     }
+}
+
+/// Unix seconds as RFC 3339 (virtual time in the simulator).
+fn time_text(t: i64) -> String {
+    jiff::Timestamp::from_second(t)
+        .map(|ts| ts.to_string())
+        .unwrap_or_else(|_| format!("{t}s"))
 }
 
 fn yes_no(b: bool) -> &'static str {
@@ -148,8 +155,8 @@ mod tests {
             outage: OutageReport {
                 broken_pair_seconds: 120.0,
                 windows: vec![OutageWindow {
-                    start: 10,
-                    end: 70,
+                    start: 1_772_442_000,
+                    end: 1_772_442_060,
                     broken_pairs_max: 2,
                     sample_pairs: vec!["a/Deployment/x -> b/Deployment/y".into()],
                     cause: "neither side trusts the other's anchor".into(),
@@ -164,6 +171,12 @@ mod tests {
         let mut out = String::new();
         r.render_text(&mut out);
         assert!(out.contains("120 broken pair-seconds in 1 window"), "{out}");
+        assert!(
+            out.contains(
+                "2026-03-02T09:00:00Z .. 2026-03-02T09:01:00Z (60s): up to 2 broken pairs"
+            ),
+            "{out}"
+        );
         assert!(out.contains("a/Deployment/x -> b/Deployment/y"), "{out}");
         assert!(out.contains("pods never ready: 1"), "{out}");
         assert!(out.contains("workloads not ready: 1"), "{out}");

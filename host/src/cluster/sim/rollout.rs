@@ -21,6 +21,25 @@ pub struct Counts {
 
 const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
+/// Everything [`World::rollout_status`] reads, to tell cheaply whether it changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusInputs {
+    generation: i64,
+    observed: i64,
+    counts: Counts,
+    progressing: Option<bool>,
+    current_is_update: bool,
+}
+
+/// `25%` of `total`, rounded as Kubernetes rounds surge (up) or unavailable (down).
+fn quarter(total: u32, round_up: bool) -> u32 {
+    if round_up {
+        total.div_ceil(4)
+    } else {
+        total / 4
+    }
+}
+
 impl World {
     pub fn desired_replicas(&self, wl: WlId) -> u32 {
         let w = &self.workloads[wl];
@@ -229,7 +248,18 @@ impl World {
             .spec
             .strategy
             .as_ref()
-            .and_then(|s| s.rolling_update.clone());
+            .and_then(|s| s.rolling_update.as_ref());
+        let surge = rolling
+            .and_then(|r| r.max_surge.as_ref())
+            .map_or(Ok(quarter(desired, true)), |v| v.resolve(desired, true))
+            .unwrap_or(1);
+        let mut unavail = rolling
+            .and_then(|r| r.max_unavailable.as_ref())
+            .map_or(Ok(quarter(desired, false)), |v| v.resolve(desired, false))
+            .unwrap_or(0);
+        if surge == 0 && unavail == 0 {
+            unavail = 1;
+        }
         let mut new: Vec<PodId> = Vec::new();
         let mut old: Vec<PodId> = Vec::new();
         let mut terminating = 0u32;
@@ -264,19 +294,6 @@ impl World {
                 self.create_deployment_pod(wl, &hash);
             }
             return;
-        }
-        let surge_spec = rolling
-            .as_ref()
-            .and_then(|r| r.max_surge.clone())
-            .unwrap_or(IntOrPercent::Str("25%".into()));
-        let unavail_spec = rolling
-            .as_ref()
-            .and_then(|r| r.max_unavailable.clone())
-            .unwrap_or(IntOrPercent::Str("25%".into()));
-        let surge = surge_spec.resolve(desired, true).unwrap_or(1);
-        let mut unavail = unavail_spec.resolve(desired, false).unwrap_or(0);
-        if surge == 0 && unavail == 0 {
-            unavail = 1;
         }
         let total = (new.len() + old.len()) as u32;
         let to_create = desired
@@ -451,6 +468,17 @@ impl World {
             }
             self.terminate_pod(p);
             unavailable += 1;
+        }
+    }
+
+    pub fn status_inputs(&self, wl: WlId) -> StatusInputs {
+        let w = &self.workloads[wl];
+        StatusInputs {
+            generation: w.generation,
+            observed: w.observed_generation,
+            counts: self.counts(wl),
+            progressing: w.progressing.as_ref().map(|p| p.0),
+            current_is_update: w.current_hash == w.template_hash,
         }
     }
 

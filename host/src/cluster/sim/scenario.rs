@@ -81,10 +81,20 @@ pub struct EventSource {
     pub component: String,
 }
 
+/// One object and where it came from, for error messages.
+#[derive(Debug, Clone)]
+pub struct Located {
+    /// "3" or "3 item 2" (an item of a `kind: List`).
+    pub doc: String,
+    /// "Deployment web/api".
+    pub what: String,
+    pub object: Object,
+}
+
 /// The objects of a scenario in document order, and its Simulation spec.
 #[derive(Debug, Clone, Default)]
 pub struct Scenario {
-    pub objects: Vec<Object>,
+    pub objects: Vec<Located>,
     pub simulation: Option<SimulationSpec>,
     /// The Simulation document's metadata annotations (state a dump carries).
     pub simulation_annotations: std::collections::BTreeMap<String, String>,
@@ -110,11 +120,8 @@ impl Scenario {
         let mut scenario = Scenario::default();
         for (index, doc) in serde_norway::Deserializer::from_str(text).enumerate() {
             let number = index + 1;
-            let value = Value::deserialize(doc).map_err(|e| ScenarioError::Document {
-                doc: number.to_string(),
-                what: "unparsed".into(),
-                message: e.to_string(),
-            })?;
+            let value = Value::deserialize(doc)
+                .map_err(|e| ScenarioError::Yaml(format!("document {number}: {e}")))?;
             if value.is_null() {
                 continue;
             }
@@ -229,7 +236,7 @@ impl Scenario {
         if name_missing {
             return Err(err("metadata.name: missing".into()));
         }
-        self.objects.push(object);
+        self.objects.push(Located { doc, what, object });
         Ok(())
     }
 }
@@ -281,6 +288,14 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn yaml_syntax_errors_name_the_document() {
+        let err = Scenario::parse("kind: Namespace\nmetadata: {name: a}\n---\nkind: [unclosed\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("YAML does not parse: document 2:"), "{err}");
     }
 
     #[test]

@@ -64,6 +64,21 @@ pub struct Workload {
     pub never_ready: bool,
     pub reconcile_pending: bool,
     pub unit: UnitId,
+    /// What pods of the current revision look like after admission.
+    pub pod_parts: Option<PodParts>,
+}
+
+/// The labels, annotations and containers every pod of one revision gets,
+/// built once and shared (thousands of pods roll at once).
+#[derive(Debug, Clone)]
+pub struct PodParts {
+    pub hash: String,
+    pub labels: Arc<Labels>,
+    pub annotations: Arc<Labels>,
+    pub containers: Arc<Vec<String>>,
+    pub init_containers: Arc<Vec<String>>,
+    /// The annotations with one trust-root-sha256 added.
+    pub with_roots: Option<(String, Arc<Labels>)>,
 }
 
 impl Workload {
@@ -98,10 +113,11 @@ pub struct Pod {
     pub template_hash: String,
     pub ordinal: Option<u32>,
     pub node: String,
-    pub labels: Labels,
-    pub annotations: Labels,
-    pub containers: Vec<String>,
-    pub init_containers: Vec<String>,
+    /// Shared among the pods of one revision until one of them changes.
+    pub labels: Arc<Labels>,
+    pub annotations: Arc<Labels>,
+    pub containers: Arc<Vec<String>>,
+    pub init_containers: Arc<Vec<String>>,
     pub created: i64,
     pub start_time: Option<i64>,
     pub running: bool,
@@ -117,6 +133,8 @@ pub struct Pod {
     pub roots_pem: Option<Arc<str>>,
     pub leaf: Option<Leaf>,
     pub leaf_gen: u64,
+    /// The leaf generation whose expiry is scheduled (0: none).
+    pub expiry_watch: u64,
     pub leaf_expired: bool,
     /// The trust class this pod currently counts in (outage checker).
     pub contrib: Option<super::outage::ClassId>,
@@ -230,11 +248,13 @@ pub struct World {
     pub spec: SimulationSpec,
     pub namespaces: BTreeMap<String, Namespace>,
     pub workloads: Vec<Workload>,
-    /// (namespace, kind order, name) -> workload.
-    pub workload_index: BTreeMap<(String, u8, String), WlId>,
+    /// namespace -> [Deployments, StatefulSets, DaemonSets] by name.
+    pub workload_index: BTreeMap<String, [BTreeMap<String, WlId>; 3]>,
     pub pods: Vec<Option<Pod>>,
-    /// (namespace, name) -> pod.
-    pub pod_index: BTreeMap<(String, String), PodId>,
+    /// namespace -> name -> pod (nested so lookups need no allocation).
+    pub pod_index: BTreeMap<String, BTreeMap<String, PodId>>,
+    /// Slots of gone pods, reused so the pod table stays as large as the cluster.
+    pub free_pods: Vec<PodId>,
     pub secrets: BTreeMap<(String, String), SecretRec>,
     pub config_maps: BTreeMap<(String, String), ConfigMapRec>,
     pub certificates: Vec<CertificateRec>,
@@ -264,6 +284,10 @@ pub struct World {
     pub roots_by_pem: std::collections::HashMap<Arc<str>, RootsId>,
     /// Guards against re-entering the retry of waiting proxies.
     pub retrying_leaves: bool,
+    /// The last trust-roots text admitted, with its roots set and SHA-256.
+    pub last_roots: Option<(Arc<str>, RootsId, String)>,
+    /// The identity and injector Deployments, once workloads are loaded.
+    pub control_plane_ids: Option<(Option<WlId>, Option<WlId>)>,
 }
 
 /// Workload kinds in listing order.
@@ -322,6 +346,7 @@ impl World {
             workload_index: BTreeMap::new(),
             pods: Vec::new(),
             pod_index: BTreeMap::new(),
+            free_pods: Vec::new(),
             secrets: BTreeMap::new(),
             config_maps: BTreeMap::new(),
             certificates: Vec::new(),
@@ -343,6 +368,8 @@ impl World {
             node_names,
             roots_by_pem: Default::default(),
             retrying_leaves: false,
+            last_roots: None,
+            control_plane_ids: None,
         }
     }
 
@@ -478,22 +505,75 @@ impl World {
     }
 
     pub fn find_workload(&self, kind: WorkloadKind, ns: &str, name: &str) -> Option<WlId> {
-        self.workload_index
-            .get(&(ns.to_string(), kind_order(kind), name.to_string()))
+        self.workload_index.get(ns)?[kind_order(kind) as usize]
+            .get(name)
             .copied()
     }
 
-    /// Add a pod and schedule its start. `owner` decides the template.
+    pub fn add_workload_index(&mut self, kind: WorkloadKind, ns: &str, name: &str, id: WlId) {
+        if !self.workload_index.contains_key(ns) {
+            self.workload_index
+                .insert(ns.to_string(), Default::default());
+        }
+        if let Some(kinds) = self.workload_index.get_mut(ns) {
+            kinds[kind_order(kind) as usize].insert(name.to_string(), id);
+        }
+    }
+
+    pub fn pod_id(&self, ns: &str, name: &str) -> Option<PodId> {
+        self.pod_index.get(ns)?.get(name).copied()
+    }
+
+    /// Workloads in listing order (namespace, kind, name), optionally one namespace.
+    pub fn workload_ids(&self, ns: Option<&str>) -> Vec<WlId> {
+        let per_ns = |kinds: &[BTreeMap<String, WlId>; 3]| {
+            kinds
+                .iter()
+                .flat_map(|m| m.values().copied())
+                .collect::<Vec<_>>()
+        };
+        match ns {
+            Some(ns) => self.workload_index.get(ns).map(per_ns).unwrap_or_default(),
+            None => self.workload_index.values().flat_map(per_ns).collect(),
+        }
+    }
+
+    /// Pods in listing order (namespace, name), optionally one namespace.
+    pub fn pod_ids(&self, ns: Option<&str>) -> Vec<PodId> {
+        match ns {
+            Some(ns) => self
+                .pod_index
+                .get(ns)
+                .map(|m| m.values().copied().collect())
+                .unwrap_or_default(),
+            None => self
+                .pod_index
+                .values()
+                .flat_map(|m| m.values().copied())
+                .collect(),
+        }
+    }
+
+    /// Add a pod to the table and its indexes (its start is scheduled by the caller).
     pub fn insert_pod(&mut self, mut pod: Pod) -> PodId {
-        let id = self.pods.len();
+        let id = self.free_pods.pop().unwrap_or(self.pods.len());
         pod.uid = self.next_uid;
         self.next_uid += 1;
-        self.pod_index
-            .insert((pod.namespace.clone(), pod.name.clone()), id);
+        if !self.pod_index.contains_key(&pod.namespace) {
+            self.pod_index
+                .insert(pod.namespace.clone(), BTreeMap::new());
+        }
+        if let Some(names) = self.pod_index.get_mut(&pod.namespace) {
+            names.insert(pod.name.clone(), id);
+        }
         if let Some(wl) = pod.owner {
             self.workloads[wl].pods.insert(id);
         }
-        self.pods.push(Some(pod));
+        if id == self.pods.len() {
+            self.pods.push(Some(pod));
+        } else {
+            self.pods[id] = Some(pod);
+        }
         id
     }
 
@@ -506,41 +586,15 @@ impl World {
         ordinal: Option<u32>,
         hash: String,
     ) -> PodId {
+        let parts = self.pod_parts(wl, &hash);
         let w = &self.workloads[wl];
-        let mut labels = w.spec.template.metadata.labels.clone();
-        let annotations = w.spec.template.metadata.annotations.clone();
-        match w.kind {
-            WorkloadKind::Deployment => {
-                labels.insert("pod-template-hash".into(), hash.clone());
-            }
-            WorkloadKind::StatefulSet => {
-                labels.insert(
-                    "controller-revision-hash".into(),
-                    format!("{}-{}", w.name, hash),
-                );
-                labels.insert("statefulset.kubernetes.io/pod-name".into(), name.clone());
-            }
-            WorkloadKind::DaemonSet => {
-                labels.insert("controller-revision-hash".into(), hash.clone());
-                labels.insert("pod-template-generation".into(), w.generation.to_string());
-            }
+        let mut labels = parts.labels;
+        if w.kind == WorkloadKind::StatefulSet {
+            Arc::make_mut(&mut labels)
+                .insert("statefulset.kubernetes.io/pod-name".into(), name.clone());
         }
-        let containers: Vec<String> = w
-            .spec
-            .template
-            .spec
-            .containers
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
-        let init_containers: Vec<String> = w
-            .spec
-            .template
-            .spec
-            .init_containers
-            .iter()
-            .map(|c| c.name.clone())
-            .collect();
+        let (annotations, containers, init_containers) =
+            (parts.annotations, parts.containers, parts.init_containers);
         let pod = Pod {
             uid: 0,
             namespace: w.namespace.clone(),
@@ -566,6 +620,7 @@ impl World {
             roots_pem: None,
             leaf: None,
             leaf_gen: 0,
+            expiry_watch: 0,
             leaf_expired: false,
             contrib: None,
             unit: Some(w.unit),
@@ -577,6 +632,58 @@ impl World {
         let start = self.now + self.spec.timings.pod_start_seconds;
         self.schedule(start, Ev::PodStarted { pod: id, uid });
         id
+    }
+
+    /// The shared parts of a revision's pods, built on first use.
+    fn pod_parts(&mut self, wl: WlId, hash: &str) -> PodParts {
+        if let Some(parts) = &self.workloads[wl].pod_parts
+            && parts.hash == hash
+        {
+            return parts.clone();
+        }
+        let w = &self.workloads[wl];
+        let mut labels = w.spec.template.metadata.labels.clone();
+        let mut annotations = w.spec.template.metadata.annotations.clone();
+        match w.kind {
+            WorkloadKind::Deployment => {
+                labels.insert("pod-template-hash".into(), hash.to_string());
+            }
+            WorkloadKind::StatefulSet => {
+                labels.insert(
+                    "controller-revision-hash".into(),
+                    format!("{}-{}", w.name, hash),
+                );
+            }
+            WorkloadKind::DaemonSet => {
+                labels.insert("controller-revision-hash".into(), hash.to_string());
+                labels.insert("pod-template-generation".into(), w.generation.to_string());
+            }
+        }
+        let names = |cs: &[super::manifest::Container]| {
+            cs.iter().map(|c| c.name.clone()).collect::<Vec<_>>()
+        };
+        let mut containers = names(&w.spec.template.spec.containers);
+        let mut init_containers = names(&w.spec.template.spec.init_containers);
+        if w.mesh != Mesh::Off {
+            super::linkerd::inject_fields(
+                &w.namespace,
+                Some((w.kind, &w.name)),
+                &mut labels,
+                &mut annotations,
+                &mut containers,
+                &mut init_containers,
+            );
+        }
+        let parts = PodParts {
+            hash: hash.to_string(),
+            labels: Arc::new(labels),
+            annotations: Arc::new(annotations),
+            containers: Arc::new(containers),
+            init_containers: Arc::new(init_containers),
+            with_roots: None,
+        };
+        self.workloads[wl].pod_parts = Some(parts.clone());
+        parts
     }
 
     fn pod_started(&mut self, id: PodId) {
@@ -650,8 +757,13 @@ impl World {
             self.never_ready_log
                 .push(format!("{}/{}", p.namespace, p.name));
         }
-        self.pod_index
-            .remove(&(p.namespace.clone(), p.name.clone()));
+        if let Some(names) = self.pod_index.get_mut(&p.namespace) {
+            names.remove(&p.name);
+            if names.is_empty() {
+                self.pod_index.remove(&p.namespace);
+            }
+        }
+        self.free_pods.push(id);
         self.awaiting_leaf.remove(&id);
         if let (Some(unit), Some(class)) = (p.unit, p.contrib) {
             self.outage.set_pod_class(unit, Some(class), None);

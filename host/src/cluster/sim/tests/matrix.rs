@@ -421,3 +421,57 @@ async fn identity_that_misses_reloads_lets_the_issuer_age_out() {
     sim.wait(3600).await.unwrap();
     assert_eq!(sim.simulation_report().outage.broken_pair_seconds, before);
 }
+
+#[tokio::test]
+async fn pods_admitted_with_stale_roots_never_become_ready() {
+    let sim = load("slow-sync");
+    copy_anchor_to_previous(&sim).await;
+    renew_and_wait(&sim, TRUST_NS, "linkerd-trust-anchor").await;
+    sim.wait(100).await.unwrap();
+    assert_eq!(count_certs(&bundle(&sim).await), 2);
+    // Identity started with {A} cannot take a B-signed issuer...
+    renew_and_wait(&sim, "linkerd", "linkerd-identity-issuer").await;
+    sim.wait(5).await.unwrap();
+    let identity = ObjectRef {
+        kind: "Deployment".into(),
+        namespace: "linkerd".into(),
+        name: "linkerd-identity".into(),
+    };
+    assert_eq!(
+        sim.list_events(&identity, Some("IssuerUpdateSkipped"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // ...but a restarted one reads {A,B} and signs with B.
+    let w = sim
+        .get_workload(WorkloadKind::Deployment, "linkerd", "linkerd-identity")
+        .await
+        .unwrap();
+    restart_and_wait(&sim, &w).await;
+    // The injector still sees {A} (kubelet lags 300s): a new frontend pod
+    // cannot trust identity's B leaf, gets no leaf and is never Ready.
+    sim.restart_workload(WorkloadKind::Deployment, "shop", "frontend")
+        .await
+        .unwrap();
+    let st = sim
+        .wait_rollout(WorkloadKind::Deployment, "shop", "frontend", 120)
+        .await
+        .unwrap();
+    assert_eq!(st.phase, RolloutPhase::Progressing, "{}", st.message);
+    let r = sim.simulation_report();
+    assert!(
+        r.pods_never_ready
+            .iter()
+            .any(|p| p.starts_with("shop/frontend-")),
+        "{:?}",
+        r.pods_never_ready
+    );
+    // The old frontend pods keep serving; nothing else broke yet.
+    let w = sim
+        .get_workload(WorkloadKind::Deployment, "shop", "frontend")
+        .await
+        .unwrap();
+    assert_eq!(w.available, 2);
+}

@@ -76,6 +76,9 @@ pub(super) async fn wait_bundle(sim: &SimCluster, n: usize) {
 
 /// Restart one workload the way its strategy allows and wait for it.
 pub(super) async fn restart_and_wait(sim: &SimCluster, w: &Workload) {
+    if w.paused {
+        return; // refused; a rotation has to report it instead
+    }
     if w.strategy == UpdateStrategy::OnDelete {
         sim.restart_workload(w.kind, &w.namespace, &w.name)
             .await
