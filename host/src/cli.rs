@@ -37,6 +37,12 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Show what a policy component imports and exports, and whether this rotor can run it.
     Inspect(InspectArgs),
+    /// Rotate against the cluster under the run lock (the CronJob's command).
+    Run(crate::commands::run::RunArgs),
+    /// Certificates, trust anchors, stale proxies, identity reloads; exit 1 when something needs attention.
+    Status(crate::commands::status::StatusCommand),
+    /// Predict a run: read the cluster into the simulator and run the policy there.
+    Plan(crate::commands::plan::PlanArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

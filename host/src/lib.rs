@@ -7,7 +7,11 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod guard;
+pub mod lock;
 pub mod report;
 pub mod runtime;
+/// Test support (a Kubernetes API server over any backend); not a stable API.
+#[doc(hidden)]
+pub mod testing;
 pub mod wit;
 pub mod x509;

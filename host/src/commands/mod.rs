@@ -2,7 +2,10 @@
 //! runtime, reading a policy file, and the errors a user sees as one line.
 
 pub mod inspect;
+pub mod plan;
+pub mod run;
 pub mod simulate;
+pub mod status;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,6 +34,8 @@ pub enum CommandError {
     Load(#[from] LoadError),
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+    #[error(transparent)]
+    Kube(#[from] run::KubeCommandError),
     #[error("{what} {path}: cannot write: {source}")]
     Write {
         what: &'static str,
@@ -45,6 +50,9 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
     match cli.command {
         Command::Simulate(args) => simulate::run(args, options).await,
         Command::Inspect(args) => inspect::run(args, options),
+        Command::Run(args) => run::run(args, options).await,
+        Command::Status(args) => status::run(args).await,
+        Command::Plan(args) => plan::run(args, options).await,
     }
 }
 

@@ -1,0 +1,148 @@
+//! Building a kube `Client` from `--kubeconfig` / `--context`, else the
+//! default chain (kubeconfig, then in-cluster), and finding rotor's own
+//! namespace.
+
+use std::path::{Path, PathBuf};
+
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+
+/// Where rotor's service account namespace is mounted inside a pod.
+const IN_CLUSTER_NAMESPACE_FILE: &str = "/var/run/secrets/kubernetes.io/serviceaccount/namespace";
+
+/// rotor's namespace when neither `--namespace` nor the in-cluster file says.
+pub const DEFAULT_NAMESPACE: &str = "rotor-system";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot read kubeconfig {path}: {source}")]
+    Kubeconfig {
+        path: PathBuf,
+        source: kube::config::KubeconfigError,
+    },
+    #[error("cannot use context {context:?} from the kubeconfig: {source}")]
+    Context {
+        context: String,
+        source: kube::config::KubeconfigError,
+    },
+    #[error(
+        "no Kubernetes configuration found (no kubeconfig and not running in a pod): {0}; pass --kubeconfig"
+    )]
+    Infer(#[from] kube::config::InferConfigError),
+    #[error("cannot build a Kubernetes client: {0}")]
+    Client(#[from] kube::Error),
+}
+
+/// How to reach the API server.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+}
+
+pub async fn client(opts: &ConnectOptions) -> Result<Client, ConnectError> {
+    let kc_opts = KubeConfigOptions {
+        context: opts.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match (&opts.kubeconfig, &opts.context) {
+        (Some(path), _) => {
+            let kc = Kubeconfig::read_from(path).map_err(|source| ConnectError::Kubeconfig {
+                path: path.clone(),
+                source,
+            })?;
+            Config::from_custom_kubeconfig(kc, &kc_opts)
+                .await
+                .map_err(|source| ConnectError::Context {
+                    context: opts.context.clone().unwrap_or_else(|| "(current)".into()),
+                    source,
+                })?
+        }
+        (None, Some(context)) => {
+            Config::from_kubeconfig(&kc_opts)
+                .await
+                .map_err(|source| ConnectError::Context {
+                    context: context.clone(),
+                    source,
+                })?
+        }
+        (None, None) => Config::infer().await?,
+    };
+    // kube's retry layer would retry 429 up to 15 times with delays of up
+    // to 1000 s, which turns a PodDisruptionBudget's refusal of an eviction
+    // into a hang; `RetryPolicy` retries transient errors within bounds.
+    let mut config = config;
+    config.default_retry = false;
+    Ok(Client::try_from(config)?)
+}
+
+/// `--namespace`, else the in-cluster service account's namespace, else
+/// [`DEFAULT_NAMESPACE`].
+pub fn rotor_namespace(flag: Option<&str>) -> String {
+    if let Some(ns) = flag.filter(|ns| !ns.is_empty()) {
+        return ns.to_string();
+    }
+    namespace_from_file(Path::new(IN_CLUSTER_NAMESPACE_FILE))
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
+}
+
+fn namespace_from_file(path: &Path) -> Option<String> {
+    let ns = std::fs::read_to_string(path).ok()?;
+    let ns = ns.trim();
+    (!ns.is_empty()).then(|| ns.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn kubeconfig_errors_name_the_file_and_context() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("missing");
+        let e = client(&ConnectOptions {
+            kubeconfig: Some(missing.clone()),
+            context: None,
+        })
+        .await
+        .err()
+        .expect("a missing kubeconfig is an error");
+        assert!(
+            e.to_string().contains(&missing.display().to_string()),
+            "{e}"
+        );
+
+        let kc = dir.path().join("config");
+        std::fs::write(
+            &kc,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: http://127.0.0.1:1\nusers:\n- name: u\n  user: {}\ncontexts:\n- name: here\n  context:\n    cluster: c\n    user: u\ncurrent-context: here\n",
+        )
+        .unwrap();
+        let e = client(&ConnectOptions {
+            kubeconfig: Some(kc.clone()),
+            context: Some("elsewhere".into()),
+        })
+        .await
+        .err()
+        .expect("an unknown context is an error");
+        assert!(e.to_string().contains("\"elsewhere\""), "{e}");
+        assert!(
+            client(&ConnectOptions {
+                kubeconfig: Some(kc),
+                context: Some("here".into()),
+            })
+            .await
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn namespace_flag_wins_then_file_then_default() {
+        assert_eq!(rotor_namespace(Some("ops")), "ops");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("namespace");
+        std::fs::write(&f, "rotor-prod\n").unwrap();
+        assert_eq!(namespace_from_file(&f).as_deref(), Some("rotor-prod"));
+        assert_eq!(namespace_from_file(&dir.path().join("missing")), None);
+    }
+}

@@ -1,0 +1,214 @@
+//! Mapping kube-rs errors onto [`ClusterError`], and the bounded retry of
+//! transient ones.
+//!
+//! kube's own retry layer (on clients built from a `Config`) retries 429,
+//! 503 and 504; it leaves 500, 502 and broken connections to us. The API
+//! server's verdict is read from `status.code`, because a 404 without a
+//! `reason` (a missing CRD, for one) does not satisfy `is_not_found()`.
+
+use std::future::Future;
+use std::time::Duration;
+
+use backon::{ExponentialBuilder, Retryable};
+
+use crate::cluster::{ClusterError, ClusterResult};
+
+/// How often and how patiently transient failures are retried.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Attempts after the first one.
+    pub max_retries: usize,
+    pub min_delay: Duration,
+    pub max_delay: Duration,
+    /// Bound on a single request, retries not included.
+    pub call_timeout: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_retries: 5,
+            min_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(5),
+            call_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.min_delay)
+            .with_max_delay(self.max_delay)
+            .with_max_times(self.max_retries)
+            .with_jitter()
+    }
+
+    /// Run one API call under the call timeout, retrying transient failures
+    /// (429, 5xx, connection errors, timeouts) with jittered exponential
+    /// backoff. `what` names the call in error messages.
+    pub async fn run<T, F, Fut>(&self, what: &str, call: F) -> ClusterResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, kube::Error>>,
+    {
+        let timeout = self.call_timeout;
+        let mut call = call;
+        let attempt = || {
+            let fut = call();
+            async move {
+                match tokio::time::timeout(timeout, fut).await {
+                    Ok(Ok(v)) => Ok(v),
+                    Ok(Err(e)) => Err(map_error(what, e)),
+                    Err(_) => Err(ClusterError::Timeout(format!(
+                        "{what}: no answer from the API server within {}s",
+                        timeout.as_secs()
+                    ))),
+                }
+            }
+        };
+        attempt
+            .retry(self.backoff())
+            .sleep(tokio::time::sleep)
+            .when(ClusterError::is_transient)
+            .notify(|e: &ClusterError, after: Duration| {
+                tracing::debug!(error = %e, retry_in_ms = after.as_millis() as u64, "retrying API call");
+            })
+            .await
+    }
+}
+
+/// The HTTP status code of an API error, if the server answered.
+pub fn status_code(e: &kube::Error) -> Option<u16> {
+    match e {
+        kube::Error::Api(s) => Some(s.code),
+        _ => None,
+    }
+}
+
+/// Map by status code; connection-level failures are `Unavailable` (retried).
+pub fn map_error(what: &str, e: kube::Error) -> ClusterError {
+    match e {
+        kube::Error::Api(status) => {
+            let msg = if status.message.is_empty() {
+                format!("{what}: HTTP {} {}", status.code, status.reason)
+            } else {
+                format!("{what}: {}", status.message)
+            };
+            match status.code {
+                404 => ClusterError::NotFound(msg),
+                401 | 403 => ClusterError::Denied(msg),
+                409 | 410 => ClusterError::Conflict(msg),
+                400 | 405 | 415 | 422 => ClusterError::Invalid(msg),
+                408 | 429 | 500..=599 => ClusterError::Unavailable(msg),
+                _ => ClusterError::Internal(msg),
+            }
+        }
+        kube::Error::HyperError(e) => {
+            ClusterError::Unavailable(format!("{what}: connection to the API server failed: {e}"))
+        }
+        kube::Error::Service(e) => {
+            ClusterError::Unavailable(format!("{what}: request to the API server failed: {e}"))
+        }
+        kube::Error::SerdeError(e) => ClusterError::Internal(format!(
+            "{what}: unexpected answer from the API server: {e}"
+        )),
+        other => ClusterError::Internal(format!("{what}: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::core::Status;
+
+    fn api(code: u16, reason: &str) -> kube::Error {
+        let mut s = Status::failure("boom", reason);
+        s.code = code;
+        kube::Error::Api(Box::new(s))
+    }
+
+    #[test]
+    fn maps_by_status_code_even_without_reason() {
+        assert!(matches!(
+            map_error("get", api(404, "")),
+            ClusterError::NotFound(_)
+        ));
+        assert!(matches!(
+            map_error("get", api(403, "Forbidden")),
+            ClusterError::Denied(_)
+        ));
+        assert!(matches!(
+            map_error("put", api(409, "Conflict")),
+            ClusterError::Conflict(_)
+        ));
+        assert!(matches!(
+            map_error("get", api(429, "TooManyRequests")),
+            ClusterError::Unavailable(_)
+        ));
+        assert!(matches!(
+            map_error("get", api(502, "")),
+            ClusterError::Unavailable(_)
+        ));
+        assert!(matches!(
+            map_error("get", api(422, "Invalid")),
+            ClusterError::Invalid(_)
+        ));
+    }
+
+    #[tokio::test]
+    async fn retries_transient_errors_then_gives_up() {
+        let policy = RetryPolicy {
+            max_retries: 3,
+            min_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(2),
+            call_timeout: Duration::from_secs(1),
+        };
+        let mut calls = 0;
+        let r: ClusterResult<()> = policy
+            .run("get x", || {
+                calls += 1;
+                async { Err(api(503, "ServiceUnavailable")) }
+            })
+            .await;
+        assert!(matches!(r, Err(ClusterError::Unavailable(_))));
+        assert_eq!(calls, 4);
+    }
+
+    #[tokio::test]
+    async fn does_not_retry_conflicts() {
+        let policy = RetryPolicy::default();
+        let mut calls = 0;
+        let r: ClusterResult<()> = policy
+            .run("put x", || {
+                calls += 1;
+                async { Err(api(409, "Conflict")) }
+            })
+            .await;
+        assert!(matches!(r, Err(ClusterError::Conflict(_))));
+        assert_eq!(calls, 1);
+    }
+
+    #[tokio::test]
+    async fn succeeds_after_a_transient_failure() {
+        let policy = RetryPolicy {
+            min_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        let mut calls = 0;
+        let r = policy
+            .run("get x", || {
+                calls += 1;
+                let n = calls;
+                async move {
+                    if n < 3 {
+                        Err(api(500, "InternalError"))
+                    } else {
+                        Ok(n)
+                    }
+                }
+            })
+            .await;
+        assert_eq!(r, Ok(3));
+    }
+}

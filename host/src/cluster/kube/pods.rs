@@ -1,0 +1,170 @@
+//! Pods: list with owners resolved (one ReplicaSet list per call, not a GET
+//! per pod), delete, and evict through the policy/v1 Eviction API.
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::apps::v1::ReplicaSet;
+use k8s_openapi::api::core::v1::Pod as K8sPod;
+use kube::api::{Api, EvictParams, ListParams};
+
+use super::{KubeCluster, check_name, convert, error, qualified};
+use crate::cluster::{ClusterError, ClusterResult};
+use crate::wit::Pod;
+
+impl KubeCluster {
+    pub(super) async fn pods(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> ClusterResult<Vec<Pod>> {
+        if let Some(ns) = namespace {
+            check_name("namespace", ns)?;
+        }
+        let api: Api<K8sPod> = match namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        };
+        let lp = ListParams::default().labels(selector);
+        let pods = self.retry.run("list pods", || api.list(&lp)).await?.items;
+        // ReplicaSet -> Deployment never changes for a given ReplicaSet, so
+        // the map is kept and the ReplicaSets are listed (once for the call)
+        // only when a pod names one not seen before: after a restart.
+        let wanted: Vec<String> = pods
+            .iter()
+            .flat_map(|p| {
+                let ns = p.metadata.namespace.clone().unwrap_or_default();
+                p.metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .filter(|o| o.kind == "ReplicaSet")
+                    .map(move |o| format!("{ns}/{}", o.name))
+            })
+            .collect();
+        self.learn_from_names(&pods);
+        let missing = {
+            let known = self.rs_owners.lock().unwrap_or_else(|p| p.into_inner());
+            wanted.iter().any(|k| !known.contains_key(k))
+        };
+        if missing {
+            let rs_api: Api<ReplicaSet> = match namespace {
+                Some(ns) => Api::namespaced(self.client.clone(), ns),
+                None => Api::all(self.client.clone()),
+            };
+            let lp = ListParams::default();
+            let sets = self
+                .retry
+                .run("list replicasets", || rs_api.list(&lp))
+                .await?
+                .items;
+            let owners = convert::replica_set_owners(&sets);
+            let mut known = self.rs_owners.lock().unwrap_or_else(|p| p.into_inner());
+            for rs in &sets {
+                let key = format!(
+                    "{}/{}",
+                    rs.metadata.namespace.clone().unwrap_or_default(),
+                    rs.metadata.name.clone().unwrap_or_default()
+                );
+                let owner = owners.get(&key).cloned();
+                known.insert(key, owner);
+            }
+        }
+        let owners: HashMap<String, String> = {
+            let known = self.rs_owners.lock().unwrap_or_else(|p| p.into_inner());
+            wanted
+                .iter()
+                .filter_map(|k| Some((k.clone(), known.get(k)?.clone()?)))
+                .collect()
+        };
+        let mut out: Vec<Pod> = pods
+            .iter()
+            .map(|p| convert::pod_record(p, &owners))
+            .collect();
+        out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        Ok(out)
+    }
+
+    /// The Deployment controller names its ReplicaSets
+    /// `<deployment>-<pod-template-hash>`: a pod whose ReplicaSet is named
+    /// that way after a Deployment rotor has already read belongs to it, and
+    /// needs no ReplicaSet list (which would follow every restart).
+    fn learn_from_names(&self, pods: &[K8sPod]) {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let mut known = self.rs_owners.lock().unwrap_or_else(|p| p.into_inner());
+        for p in pods {
+            let ns = p.metadata.namespace.clone().unwrap_or_default();
+            let Some(hash) = p
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get("pod-template-hash"))
+            else {
+                continue;
+            };
+            for o in p.metadata.owner_references.iter().flatten() {
+                if o.kind != "ReplicaSet" || o.controller != Some(true) {
+                    continue;
+                }
+                let key = format!("{ns}/{}", o.name);
+                if known.contains_key(&key) {
+                    continue;
+                }
+                let Some(deployment) = o.name.strip_suffix(&format!("-{hash}")) else {
+                    continue;
+                };
+                if seen.contains_key(&("Deployment", ns.clone(), deployment.to_string())) {
+                    known.insert(key, Some(deployment.to_string()));
+                }
+            }
+        }
+    }
+
+    pub(super) async fn remove_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        check_name("namespace", namespace)?;
+        check_name("pod", name)?;
+        let api: Api<K8sPod> = Api::namespaced(self.client.clone(), namespace);
+        let dp = self.delete_params();
+        let what = format!("delete pod {}", qualified(namespace, name));
+        self.retry.run(&what, || api.delete(name, &dp)).await?;
+        Ok(())
+    }
+
+    /// A PodDisruptionBudget that forbids the eviction answers 429; that is
+    /// a `Conflict` (try later or another pod), not an overloaded server.
+    pub(super) async fn evict(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        check_name("namespace", namespace)?;
+        check_name("pod", name)?;
+        let api: Api<K8sPod> = Api::namespaced(self.client.clone(), namespace);
+        let ep = EvictParams {
+            delete_options: None,
+            post_options: self.post_params(),
+        };
+        let what = format!("evict pod {}", qualified(namespace, name));
+        let timeout = self.retry.call_timeout;
+        match tokio::time::timeout(timeout, api.evict(name, &ep)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) if error::status_code(&e) == Some(429) => {
+                Err(ClusterError::Conflict(format!(
+                    "{what}: blocked by a PodDisruptionBudget: {}",
+                    error::map_error("", e)
+                )))
+            }
+            Ok(Err(e)) => {
+                let mapped = error::map_error(&what, e);
+                if mapped.is_transient() {
+                    // Retry the ordinary way (5xx, broken connections).
+                    self.retry
+                        .run(&what, || api.evict(name, &ep))
+                        .await
+                        .map(|_| ())
+                } else {
+                    Err(mapped)
+                }
+            }
+            Err(_) => Err(ClusterError::Timeout(format!(
+                "{what}: no answer from the API server within {}s",
+                timeout.as_secs()
+            ))),
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! `rotor plan`: read the live cluster (read-only) into the simulator and
+//! run the policy there. The report predicts the steps, how long they take,
+//! how many workloads restart and whether meshed traffic would break, before
+//! anything is changed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cli::OutputFormat;
+use crate::cluster::kube::KubeCluster;
+use crate::cluster::sim::SimCluster;
+use crate::report::RunReport;
+use crate::runtime::RuntimeOptions;
+
+use super::run::{ClusterArgs, KubeCommandError};
+use super::{CommandError, new_runtime, read_config, read_policy, write_file};
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Policy component (.wasm) [default: the built-in Linkerd rotation policy].
+    #[arg(long, value_name = "FILE.wasm")]
+    pub guest: Option<PathBuf>,
+
+    /// Run configuration (YAML or JSON): policy settings, grants, limits.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Also write the cluster as read, a scenario `rotor simulate --scenario` loads.
+    #[arg(long, value_name = "FILE")]
+    pub save_scenario: Option<PathBuf>,
+}
+
+/// What a plan found: the simulated run's report and the scenario it ran on.
+pub struct Plan {
+    pub report: RunReport,
+    pub scenario: String,
+}
+
+/// Read `kube` into a simulator and run the policy against it. Nothing in
+/// the cluster is written.
+pub async fn plan_against(
+    kube: &KubeCluster,
+    guest: Option<&std::path::Path>,
+    config: Option<&std::path::Path>,
+    options: RuntimeOptions,
+) -> Result<Plan, CommandError> {
+    let config = read_config(config)?;
+    let (label, wasm) = read_policy(guest)?;
+    let scenario = kube
+        .dump_scenario()
+        .await
+        .map_err(|source| KubeCommandError::Cluster {
+            what: "reading the cluster",
+            source,
+        })?;
+    let sim = Arc::new(
+        SimCluster::from_yaml(&scenario).map_err(|e| KubeCommandError::Scenario(e.to_string()))?,
+    );
+    let runtime = new_runtime(options)?;
+    let policy = runtime.load(&label, &wasm)?;
+    let outcome = runtime.run(&policy, sim.clone(), &config, false).await;
+    let report = RunReport::new(
+        outcome,
+        &policy,
+        "simulated",
+        false,
+        Some(sim.simulation_report()),
+    );
+    Ok(Plan { report, scenario })
+}
+
+/// One line a person reads first: steps, duration, restarts, verdict.
+pub fn verdict(report: &RunReport) -> String {
+    let restarts = report
+        .calls
+        .by_primitive
+        .get("restart-workload")
+        .copied()
+        .unwrap_or(0);
+    let (seconds, outage) = match &report.simulation {
+        Some(s) if s.outage.broken_pair_seconds == 0.0 => (
+            s.virtual_seconds,
+            "no meshed traffic would break".to_string(),
+        ),
+        Some(s) => (
+            s.virtual_seconds,
+            format!(
+                "MESHED TRAFFIC WOULD BREAK ({} broken pair-seconds)",
+                s.outage.broken_pair_seconds
+            ),
+        ),
+        None => (0, "no simulation".into()),
+    };
+    format!(
+        "plan: {} step(s), about {seconds} s, {restarts} workload restart(s); {outage}; the policy {}\n",
+        report.steps.len(),
+        if report.succeeded() {
+            "would succeed"
+        } else {
+            "would fail"
+        },
+    )
+}
+
+pub async fn run(args: PlanArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
+    let kube = args.cluster.connect().await?;
+    let plan = plan_against(
+        &kube,
+        args.guest.as_deref(),
+        args.config.as_deref(),
+        options,
+    )
+    .await?;
+    if let Some(path) = &args.save_scenario {
+        write_file("scenario", path, &plan.scenario)?;
+    }
+    match args.output {
+        OutputFormat::Text => print!("{}{}", verdict(&plan.report), plan.report.render_text()),
+        OutputFormat::Json => println!("{}", plan.report.to_json()),
+    }
+    let clean = plan.report.succeeded()
+        && plan
+            .report
+            .simulation
+            .as_ref()
+            .is_some_and(|s| s.outage.broken_pair_seconds == 0.0);
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,421 @@
+//! A small in-memory [`Cluster`] with scripted behaviour: restarts roll one
+//! pod per virtual second, renewals complete one second later. Enough to
+//! test a backend or a server against without the simulator.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::cluster::{Cluster, ClusterError, ClusterResult};
+use crate::wit::{
+    Certificate, Condition, ConfigMap, Event, EventType, KeyValue, Namespace, ObjectRef, Pod,
+    RolloutStatus, Secret, SecretWrite, Timestamp, UpdateStrategy, Workload, WorkloadKind,
+};
+
+/// Everything the fake holds; tests may read and edit it directly.
+#[derive(Debug, Default)]
+pub struct FakeState {
+    pub now: Timestamp,
+    pub namespaces: Vec<Namespace>,
+    pub workloads: Vec<Workload>,
+    pub pods: Vec<Pod>,
+    pub certificates: Vec<Certificate>,
+    pub secrets: BTreeMap<(String, String), Secret>,
+    pub config_maps: BTreeMap<(String, String), ConfigMap>,
+    pub events: Vec<Event>,
+    pub progress: Option<String>,
+    /// Pods whose eviction a PodDisruptionBudget refuses.
+    pub pdb_protected: Vec<String>,
+    pub rv: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct FakeCluster {
+    pub state: Mutex<FakeState>,
+}
+
+/// A Deployment of `replicas` pods (`<name>-abc12-<i>`), fully rolled out.
+pub fn deployment(namespace: &str, name: &str, replicas: u32) -> (Workload, Vec<Pod>) {
+    let w = Workload {
+        kind: WorkloadKind::Deployment,
+        namespace: namespace.into(),
+        name: name.into(),
+        labels: vec![KeyValue::new("app", name)],
+        template_labels: vec![KeyValue::new("app", name)],
+        template_annotations: vec![],
+        selector: format!("app={name}"),
+        strategy: UpdateStrategy::RollingUpdate,
+        paused: false,
+        partition: 0,
+        generation: 1,
+        observed_generation: 1,
+        desired: replicas,
+        current: replicas,
+        updated: replicas,
+        ready: replicas,
+        available: replicas,
+    };
+    let pods = (0..replicas)
+        .map(|i| Pod {
+            namespace: namespace.into(),
+            name: format!("{name}-abc12-{i:05}"),
+            labels: vec![
+                KeyValue::new("app", name),
+                KeyValue::new("linkerd.io/control-plane-ns", "linkerd"),
+                KeyValue::new("pod-template-hash", "abc12"),
+            ],
+            annotations: vec![KeyValue::new("linkerd.io/trust-root-sha256", "aa")],
+            containers: vec!["app".into(), "linkerd-proxy".into()],
+            init_containers: vec![],
+            ready: true,
+            phase: "Running".into(),
+            node_name: "node-1".into(),
+            start_time: Some(1_000),
+            owner: Some(ObjectRef {
+                kind: "Deployment".into(),
+                namespace: namespace.into(),
+                name: name.into(),
+            }),
+        })
+        .collect();
+    (w, pods)
+}
+
+fn matches_selector(labels: &[KeyValue], selector: &str) -> ClusterResult<bool> {
+    for part in selector.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part.split_once('=').ok_or_else(|| {
+            ClusterError::Invalid(format!("fake cluster: unsupported selector {selector:?}"))
+        })?;
+        let v = v.trim_start_matches('=');
+        if !labels.iter().any(|kv| kv.key == k && kv.value == v) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+impl FakeCluster {
+    pub fn new(state: FakeState) -> Self {
+        FakeCluster {
+            state: Mutex::new(state),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn step(s: &mut FakeState) {
+        s.now += 1;
+        for w in &mut s.workloads {
+            if w.observed_generation < w.generation {
+                w.observed_generation = w.generation;
+                w.updated = 0;
+                w.available = 0;
+            } else if w.updated < w.desired {
+                w.updated += 1;
+                w.available = w.updated;
+                w.ready = w.updated;
+            }
+        }
+        for c in &mut s.certificates {
+            if c.issuing {
+                c.issuing = false;
+                c.conditions.retain(|c| c.type_ != "Issuing");
+                c.revision = Some(c.revision.unwrap_or(0) + 1);
+                c.not_before = Some(s.now);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Cluster for FakeCluster {
+    fn backend(&self) -> &'static str {
+        "simulated"
+    }
+
+    async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>> {
+        let s = self.lock();
+        let mut out = Vec::new();
+        for n in &s.namespaces {
+            if matches_selector(&n.labels, selector)? {
+                out.push(n.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn list_workloads(
+        &self,
+        namespace: Option<&str>,
+        kind: Option<WorkloadKind>,
+        selector: &str,
+    ) -> ClusterResult<Vec<Workload>> {
+        let s = self.lock();
+        let mut out = Vec::new();
+        for w in &s.workloads {
+            if namespace.is_none_or(|n| n == w.namespace)
+                && kind.is_none_or(|k| k == w.kind)
+                && matches_selector(&w.labels, selector)?
+            {
+                out.push(w.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_workload(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> ClusterResult<Workload> {
+        self.lock()
+            .workloads
+            .iter()
+            .find(|w| w.kind == kind && w.namespace == namespace && w.name == name)
+            .cloned()
+            .ok_or_else(|| ClusterError::NotFound(format!("{} {namespace}/{name}", kind.as_kind())))
+    }
+
+    async fn restart_workload(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> ClusterResult<Timestamp> {
+        let mut s = self.lock();
+        let now = s.now;
+        let w = s
+            .workloads
+            .iter_mut()
+            .find(|w| w.kind == kind && w.namespace == namespace && w.name == name)
+            .ok_or_else(|| {
+                ClusterError::NotFound(format!("{} {namespace}/{name}", kind.as_kind()))
+            })?;
+        if w.paused {
+            return Err(ClusterError::Invalid(format!(
+                "{namespace}/{name} is paused"
+            )));
+        }
+        w.generation += 1;
+        w.template_annotations
+            .retain(|kv| kv.key != crate::cluster::kube::workloads::RESTARTED_AT);
+        let stamp = jiff::Timestamp::from_second(now)
+            .map(|t| t.to_string())
+            .unwrap_or_default();
+        w.template_annotations.push(KeyValue::new(
+            crate::cluster::kube::workloads::RESTARTED_AT,
+            stamp,
+        ));
+        Ok(now)
+    }
+
+    async fn rollout_status(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> ClusterResult<RolloutStatus> {
+        let w = self.get_workload(kind, namespace, name).await?;
+        crate::cluster::kube::rollout::rollout_status(&w, false)
+    }
+
+    async fn wait_rollout(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        timeout_seconds: u32,
+    ) -> ClusterResult<RolloutStatus> {
+        for _ in 0..timeout_seconds {
+            let st = self.rollout_status(kind, namespace, name).await?;
+            if st.phase != crate::wit::RolloutPhase::Progressing {
+                return Ok(st);
+            }
+            Self::step(&mut self.lock());
+        }
+        self.rollout_status(kind, namespace, name).await
+    }
+
+    async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {
+        let s = self.lock();
+        let mut out = Vec::new();
+        for p in &s.pods {
+            if namespace.is_none_or(|n| n == p.namespace) && matches_selector(&p.labels, selector)?
+            {
+                out.push(p.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        let mut s = self.lock();
+        let before = s.pods.len();
+        s.pods
+            .retain(|p| !(p.namespace == namespace && p.name == name));
+        if s.pods.len() == before {
+            return Err(ClusterError::NotFound(format!("pod {namespace}/{name}")));
+        }
+        Ok(())
+    }
+
+    async fn evict_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        if self.lock().pdb_protected.iter().any(|p| p == name) {
+            return Err(ClusterError::Conflict(format!(
+                "pod {namespace}/{name} is protected by a PodDisruptionBudget"
+            )));
+        }
+        self.delete_pod(namespace, name).await
+    }
+
+    async fn get_certificate(&self, namespace: &str, name: &str) -> ClusterResult<Certificate> {
+        self.lock()
+            .certificates
+            .iter()
+            .find(|c| c.namespace == namespace && c.name == name)
+            .cloned()
+            .ok_or_else(|| ClusterError::NotFound(format!("certificate {namespace}/{name}")))
+    }
+
+    async fn list_certificates(&self, namespace: Option<&str>) -> ClusterResult<Vec<Certificate>> {
+        Ok(self
+            .lock()
+            .certificates
+            .iter()
+            .filter(|c| namespace.is_none_or(|n| n == c.namespace))
+            .cloned()
+            .collect())
+    }
+
+    async fn renew_certificate(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        let mut s = self.lock();
+        let now = s.now;
+        let c = s
+            .certificates
+            .iter_mut()
+            .find(|c| c.namespace == namespace && c.name == name)
+            .ok_or_else(|| ClusterError::NotFound(format!("certificate {namespace}/{name}")))?;
+        c.issuing = true;
+        c.conditions.retain(|c| c.type_ != "Issuing");
+        c.conditions.push(Condition {
+            type_: "Issuing".into(),
+            status: "True".into(),
+            reason: "ManuallyTriggered".into(),
+            message: "Certificate re-issuance manually triggered".into(),
+            observed_generation: Some(c.generation),
+            last_transition_time: Some(now),
+        });
+        Ok(())
+    }
+
+    async fn read_secret(&self, namespace: &str, name: &str) -> ClusterResult<Secret> {
+        self.lock()
+            .secrets
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
+            .ok_or_else(|| ClusterError::NotFound(format!("secret {namespace}/{name}")))
+    }
+
+    async fn write_secret(&self, w: SecretWrite) -> ClusterResult<String> {
+        let mut s = self.lock();
+        let key = (w.namespace.clone(), w.name.clone());
+        if let Some(expected) = &w.expected_resource_version {
+            let current = s.secrets.get(&key).map(|x| x.resource_version.clone());
+            if current.as_ref() != Some(expected) {
+                return Err(ClusterError::Conflict(format!(
+                    "secret {}/{} changed",
+                    w.namespace, w.name
+                )));
+            }
+        }
+        s.rv += 1;
+        let rv = format!("s{}", s.rv);
+        s.secrets.insert(
+            key,
+            Secret {
+                namespace: w.namespace,
+                name: w.name,
+                type_: w.type_,
+                data: w.data,
+                labels: w.labels,
+                annotations: w.annotations,
+                resource_version: rv.clone(),
+            },
+        );
+        Ok(rv)
+    }
+
+    async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {
+        self.lock()
+            .config_maps
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
+            .ok_or_else(|| ClusterError::NotFound(format!("config map {namespace}/{name}")))
+    }
+
+    async fn list_events(
+        &self,
+        involved: &ObjectRef,
+        reason: Option<&str>,
+    ) -> ClusterResult<Vec<Event>> {
+        Ok(self
+            .lock()
+            .events
+            .iter()
+            .filter(|e| &e.involved == involved && reason.is_none_or(|r| r == e.reason))
+            .cloned()
+            .collect())
+    }
+
+    async fn record_event(
+        &self,
+        involved: &ObjectRef,
+        type_: EventType,
+        reason: &str,
+        message: &str,
+    ) -> ClusterResult<()> {
+        let mut s = self.lock();
+        let now = s.now;
+        s.events.push(Event {
+            involved: involved.clone(),
+            type_,
+            reason: reason.into(),
+            message: message.into(),
+            count: 1,
+            first_time: now,
+            last_time: now,
+            source: "rotor".into(),
+        });
+        Ok(())
+    }
+
+    async fn load_progress(&self) -> ClusterResult<Option<String>> {
+        Ok(self.lock().progress.clone())
+    }
+
+    async fn save_progress(&self, record: &str) -> ClusterResult<()> {
+        self.lock().progress = Some(record.to_string());
+        Ok(())
+    }
+
+    async fn clear_progress(&self) -> ClusterResult<()> {
+        self.lock().progress = None;
+        Ok(())
+    }
+
+    async fn now(&self) -> Timestamp {
+        self.lock().now
+    }
+
+    async fn wait(&self, seconds: u32) -> ClusterResult<()> {
+        let mut s = self.lock();
+        for _ in 0..seconds {
+            Self::step(&mut s);
+        }
+        Ok(())
+    }
+}

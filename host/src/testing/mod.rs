@@ -1,0 +1,9 @@
+//! Test support that speaks to rotor the way a real cluster does.
+//!
+//! `apiserver::TestApiServer` serves the Kubernetes wire format on
+//! 127.0.0.1, backed by any [`Cluster`](crate::cluster::Cluster) (in tests
+//! the simulator), so `KubeCluster`, `kubectl` and `rotor run` can be driven
+//! end to end without a cluster. Not part of rotor's supported API.
+
+pub mod apiserver;
+pub mod fake;

@@ -1,0 +1,345 @@
+//! A full default rotation through `KubeCluster` -> test API server ->
+//! `SimCluster`: zero outage in the backing simulator, `rotor plan` predicts
+//! the steps the run takes, and the API requests are counted for two mesh
+//! sizes.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rotor::cluster::Cluster;
+use rotor::cluster::kube::KubeCluster;
+use rotor::cluster::sim::SimCluster;
+use rotor::commands::plan::{plan_against, verdict};
+use rotor::commands::status::{StatusArgs, collect};
+use rotor::config::RunConfig;
+use rotor::report::RunReport;
+use rotor::runtime::{DEFAULT_POLICY, Runtime, RuntimeOptions};
+use rotor::testing::apiserver::{ServerOptions, TestApiServer};
+use serde::Deserialize;
+
+async fn run_policy(cluster: Arc<dyn Cluster>) -> RunReport {
+    let runtime = Runtime::new(RuntimeOptions { cache_dir: None }).unwrap();
+    let policy = runtime.load("linkerd-rotation", DEFAULT_POLICY).unwrap();
+    let backend = cluster.backend().to_string();
+    let outcome = runtime
+        .run(&policy, cluster, &RunConfig::default(), false)
+        .await;
+    RunReport::new(outcome, &policy, &backend, false, None)
+}
+
+fn step_names(r: &RunReport) -> Vec<String> {
+    let steps = serde_json::to_value(&r.steps).unwrap();
+    steps
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// A server over `sim`, also serving the kinds the `Cluster` trait has no
+/// records for (Bundles, Issuers), taken from the simulator's own state.
+async fn serve(sim: Arc<SimCluster>) -> TestApiServer {
+    let server = TestApiServer::start(sim.clone(), ServerOptions::default())
+        .await
+        .unwrap();
+    for doc in serde_norway::Deserializer::from_str(&sim.state_yaml()) {
+        let v = serde_json::Value::deserialize(doc).unwrap();
+        let items = match v["kind"].as_str() {
+            Some("List") => v["items"].as_array().cloned().unwrap_or_default(),
+            _ => vec![v],
+        };
+        for o in items {
+            let ns = o["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let resource = match o["kind"].as_str() {
+                Some("Bundle") => "trust.cert-manager.io/bundles",
+                Some("Issuer") => "cert-manager.io/issuers",
+                Some("ClusterIssuer") => "cert-manager.io/clusterissuers",
+                _ => continue,
+            };
+            server.seed(resource, &ns, o);
+        }
+    }
+    server
+}
+
+fn kube(server: &TestApiServer) -> KubeCluster {
+    KubeCluster::new(server.client().unwrap(), "rotor-system").with_clock(server.clock())
+}
+
+/// `namespaces` meshed namespaces with two single-replica Deployments each;
+/// the simulator adds the standard control plane and certificates.
+fn mesh(namespaces: usize) -> String {
+    let mut y = String::from(
+        "apiVersion: rotor.dev/v1alpha1\nkind: Simulation\nspec:\n  startTime: \"2026-03-02T09:00:00Z\"\n",
+    );
+    for i in 0..namespaces {
+        y.push_str(&format!(
+            "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-{i:02}\n  annotations:\n    linkerd.io/inject: enabled\n"
+        ));
+        for app in ["api", "worker"] {
+            y.push_str(&format!(
+                "---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {app}\n  namespace: team-{i:02}\n  labels:\n    app: {app}\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: {app}\n  template:\n    metadata:\n      labels:\n        app: {app}\n    spec:\n      containers:\n      - name: app\n        image: ghcr.io/example/{app}:1\n"
+            ));
+        }
+    }
+    y
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_through_the_api_server_has_no_outage_and_matches_the_plan() {
+    let sim = Arc::new(SimCluster::demo());
+    let server = serve(sim.clone()).await;
+    let k = kube(&server);
+
+    // Plan first: it reads the cluster and must not write to it.
+    let plan = plan_against(&k, None, None, RuntimeOptions { cache_dir: None })
+        .await
+        .unwrap();
+    eprintln!("{}", verdict(&plan.report));
+    assert!(plan.report.succeeded(), "{}", plan.report.render_text());
+    let writes: Vec<String> = server
+        .requests()
+        .into_keys()
+        .filter(|k| !k.starts_with("get ") && !k.starts_with("list ") && !k.starts_with("watch "))
+        .collect();
+    assert!(writes.is_empty(), "plan wrote to the cluster: {writes:?}");
+
+    let report = run_policy(Arc::new(k)).await;
+    eprintln!("{}", report.render_text());
+    assert!(report.succeeded(), "{}", report.render_text());
+    let sim_report = sim.simulation_report();
+    assert_eq!(
+        sim_report.outage.broken_pair_seconds, 0.0,
+        "meshed traffic broke during the run: {:?}",
+        sim_report.outage.windows
+    );
+    assert!(sim_report.final_state.anchor_rotated && sim_report.final_state.issuer_rotated);
+    assert_eq!(sim_report.final_state.proxies_trusting_retired_anchor, 0);
+    assert_eq!(
+        step_names(&plan.report),
+        step_names(&report),
+        "the plan predicts the run's steps"
+    );
+    assert_eq!(
+        plan.report.calls.by_primitive.get("restart-workload"),
+        report.calls.by_primitive.get("restart-workload"),
+        "the plan predicts the restarts"
+    );
+}
+
+/// API requests of a full rotation against meshes of two sizes.
+async fn requests_for(namespaces: usize) -> (usize, u64, u64, BTreeMap<String, u64>) {
+    let sim = Arc::new(SimCluster::from_yaml(&mesh(namespaces)).unwrap());
+    let server = TestApiServer::start(sim.clone(), ServerOptions::default())
+        .await
+        .unwrap();
+    let workloads = sim.list_workloads(None, None, "").await.unwrap().len();
+    let report = run_policy(Arc::new(kube(&server))).await;
+    assert!(report.succeeded(), "{}", report.render_text());
+    assert_eq!(sim.simulation_report().outage.broken_pair_seconds, 0.0);
+    // Policy calls that reach the cluster (not log, clock.now, x509, steps).
+    let local = [
+        "log",
+        "now",
+        "parse-pem",
+        "verify-signed-by",
+        "begin-step",
+        "end-step",
+        "dry-run",
+        "wait",
+    ];
+    let backend_calls: u64 = report
+        .calls
+        .by_primitive
+        .iter()
+        .filter(|(k, _)| !local.contains(&k.as_str()))
+        .map(|(_, v)| v)
+        .sum();
+    (
+        workloads,
+        backend_calls,
+        server.request_total(),
+        server.requests(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_requests_grow_linearly_with_workloads() {
+    let (w1, calls1, req1, by1) = requests_for(2).await;
+    let (w2, calls2, req2, by2) = requests_for(8).await;
+    println!("W={w1}: {req1} API requests for {calls1} policy calls to the cluster: {by1:?}");
+    println!("W={w2}: {req2} API requests for {calls2} policy calls to the cluster: {by2:?}");
+    let per_workload = (req2 - req1) as f64 / (w2 - w1) as f64;
+    let overhead = |req: u64, calls: u64| req.saturating_sub(calls);
+    println!(
+        "{per_workload:.1} requests per added workload; backend overhead beyond the policy's own calls: {} (W={w1}), {} (W={w2})",
+        overhead(req1, calls1),
+        overhead(req2, calls2)
+    );
+    // What the backend adds to the policy's calls stays within 2W + a constant.
+    for (w, calls, req) in [(w1, calls1, req1), (w2, calls2, req2)] {
+        assert!(
+            overhead(req, calls) <= 2 * w as u64 + 40,
+            "W={w}: {req} requests for {calls} calls"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_stale_proxies_mid_rotation_and_none_after() {
+    let sim = Arc::new(SimCluster::demo());
+    let server = serve(sim.clone()).await;
+    let observer: Arc<dyn Cluster> = Arc::new(kube(&server));
+    let before = collect(observer.as_ref(), &StatusArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(before.stale_proxies, 0, "{:?}", before.stale_workloads);
+    assert_eq!(before.bundle.as_ref().unwrap().anchors.len(), 1);
+
+    let watcher = {
+        let observer = observer.clone();
+        tokio::spawn(async move {
+            let mut most = (0, 0);
+            loop {
+                if let Ok(s) = collect(observer.as_ref(), &StatusArgs::default()).await {
+                    let anchors = s.bundle.as_ref().map_or(0, |b| b.anchors.len());
+                    if s.stale_proxies > most.0 {
+                        most = (s.stale_proxies, anchors);
+                    }
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                if most.0 > 0 && most.1 == 2 {
+                    return most;
+                }
+            }
+        })
+    };
+    let report = run_policy(Arc::new(kube(&server))).await;
+    assert!(report.succeeded(), "{}", report.render_text());
+    let (stale, anchors) = tokio::time::timeout(std::time::Duration::from_secs(5), watcher)
+        .await
+        .expect("stale proxies were seen during the rotation")
+        .unwrap();
+    println!("mid-rotation: {stale} stale proxies with {anchors} anchors in the bundle");
+    assert!(stale > 0);
+
+    let after = collect(observer.as_ref(), &StatusArgs::default())
+        .await
+        .unwrap();
+    println!("{}", after.render_text());
+    assert_eq!(after.stale_proxies, 0, "{:?}", after.stale_workloads);
+    assert_eq!(after.bundle.as_ref().unwrap().anchors.len(), 1);
+    assert!(after.identity.last_issuer_updated.is_some());
+    assert!(
+        !after
+            .attention
+            .iter()
+            .any(|a| a.contains("stale") || a.contains("reload")),
+        "{:?}",
+        after.attention
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_command_prints_the_verdict() {
+    // The binary reads the wall clock, as against a real cluster: the mesh
+    // must live in the present for its certificates to make sense.
+    let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap();
+    let demo = rotor::cluster::sim::DEMO_SCENARIO.replace(
+        "startTime: \"2026-03-02T09:00:00Z\"",
+        &format!("startTime: \"{now}\""),
+    );
+    assert_ne!(demo, rotor::cluster::sim::DEMO_SCENARIO);
+    let sim = Arc::new(SimCluster::from_yaml(&demo).unwrap());
+    let server = serve(sim).await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kc).unwrap();
+    let scenario = dir.path().join("live.yaml");
+    let args = vec![
+        "plan".to_string(),
+        "--kubeconfig".into(),
+        kc.display().to_string(),
+        "--save-scenario".into(),
+        scenario.display().to_string(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_rotor"))
+            .args(&args)
+            .env(
+                "ROTOR_CACHE_DIR",
+                std::env::temp_dir().join("rotor-test-cache"),
+            )
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with("plan: 15 step(s), about ")
+            && stdout.contains(
+                "45 workload restart(s); no meshed traffic would break; the policy would succeed"
+            ),
+        "{stdout}"
+    );
+    // The scenario it ran on loads again.
+    SimCluster::from_yaml(&std::fs::read_to_string(&scenario).unwrap()).unwrap();
+    let writes: Vec<String> = server
+        .requests()
+        .into_keys()
+        .filter(|k| !k.starts_with("get ") && !k.starts_with("list ") && !k.starts_with("watch "))
+        .collect();
+    assert!(writes.is_empty(), "plan wrote to the cluster: {writes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_sends_no_writes() {
+    use rotor::cli::OutputFormat;
+    use rotor::commands::run::{ClusterArgs, RunArgs, run_against};
+    use rotor::lock::LockTiming;
+    let sim = Arc::new(SimCluster::demo());
+    let server = serve(sim.clone()).await;
+    let args = RunArgs {
+        cluster: ClusterArgs::default(),
+        guest: None,
+        guest_sha256: None,
+        config: None,
+        dry_run: true,
+        output: OutputFormat::Json,
+    };
+    let report = run_against(
+        kube(&server),
+        &args,
+        RuntimeOptions { cache_dir: None },
+        LockTiming::default(),
+    )
+    .await
+    .unwrap();
+    assert!(report.succeeded(), "{}", report.render_text());
+    assert!(report.dry_run);
+    assert!(
+        !report.dry_run_mutations.is_empty(),
+        "the run says what it would have done"
+    );
+    let writes: Vec<String> = server
+        .requests()
+        .into_keys()
+        .filter(|k| !k.starts_with("get ") && !k.starts_with("list ") && !k.starts_with("watch "))
+        .collect();
+    assert!(
+        writes.is_empty(),
+        "a dry run wrote to the cluster: {writes:?}"
+    );
+    let after = sim.simulation_report().final_state;
+    assert!(!after.anchor_rotated && !after.issuer_rotated);
+}

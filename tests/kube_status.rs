@@ -1,0 +1,249 @@
+//! `rotor status` through `KubeCluster` and the test API server: stale
+//! proxies are counted per workload, missed reloads and expiring anchors
+//! are flagged, and a healthy mesh exits 0.
+
+use std::sync::Arc;
+
+use rotor::cluster::Cluster;
+use rotor::cluster::kube::KubeCluster;
+use rotor::commands::status::{StatusArgs, StatusFormat, collect, status};
+use rotor::testing::apiserver::{ServerOptions, TestApiServer};
+use rotor::testing::fake::{FakeCluster, FakeState, deployment};
+use rotor::wit::{Certificate, Condition, ConfigMap, Event, EventType, KeyValue, ObjectRef};
+use sha2::{Digest, Sha256};
+
+fn certificate(namespace: &str, name: &str, not_before: i64, not_after: i64) -> Certificate {
+    Certificate {
+        namespace: namespace.into(),
+        name: name.into(),
+        secret_name: name.into(),
+        issuer_kind: "ClusterIssuer".into(),
+        issuer_name: "x".into(),
+        is_ca: true,
+        generation: 1,
+        ready: true,
+        issuing: false,
+        revision: Some(2),
+        conditions: vec![Condition {
+            type_: "Ready".into(),
+            status: "True".into(),
+            reason: "Ready".into(),
+            message: String::new(),
+            observed_generation: Some(1),
+            last_transition_time: Some(not_before),
+        }],
+        not_before: Some(not_before),
+        not_after: Some(not_after),
+        renewal_time: Some(not_after - 3600),
+        renewal_disabled: false,
+    }
+}
+
+/// A mesh whose bundle is `pem`; `stale` web pods carry another root hash.
+fn mesh(pem: &str, stale: usize, issuer_reloaded: bool) -> FakeState {
+    let now = jiff::Timestamp::now().as_second();
+    let current = hex::encode(Sha256::digest(pem.as_bytes()));
+    let (web, mut pods) = deployment("emojivoto", "web", 3);
+    let (identity, identity_pods) = deployment("linkerd", "linkerd-identity", 1);
+    pods.extend(identity_pods);
+    for (i, p) in pods.iter_mut().enumerate() {
+        let root = if i < stale {
+            "0ld".to_string()
+        } else {
+            current.clone()
+        };
+        p.annotations = vec![KeyValue::new("linkerd.io/trust-root-sha256", root)];
+    }
+    let issued = now - 3_600;
+    let mut events = Vec::new();
+    if issuer_reloaded {
+        events.push(Event {
+            involved: ObjectRef {
+                kind: "Deployment".into(),
+                namespace: "linkerd".into(),
+                name: "linkerd-identity".into(),
+            },
+            type_: EventType::Normal,
+            reason: "IssuerUpdated".into(),
+            message: "Updated identity issuer".into(),
+            count: 1,
+            first_time: issued + 30,
+            last_time: issued + 30,
+            source: "linkerd-identity".into(),
+        });
+    }
+    FakeState {
+        now,
+        workloads: vec![web, identity],
+        pods,
+        certificates: vec![
+            certificate(
+                "cert-manager",
+                "linkerd-trust-anchor",
+                now - 86_400,
+                now + 365 * 86_400,
+            ),
+            certificate(
+                "linkerd",
+                "linkerd-identity-issuer",
+                issued,
+                issued + 48 * 3_600,
+            ),
+        ],
+        config_maps: [(
+            (
+                "linkerd".to_string(),
+                "linkerd-identity-trust-roots".to_string(),
+            ),
+            ConfigMap {
+                namespace: "linkerd".into(),
+                name: "linkerd-identity-trust-roots".into(),
+                data: vec![KeyValue::new("ca-bundle.crt", pem)],
+                labels: vec![],
+                annotations: vec![],
+                resource_version: "1".into(),
+            },
+        )]
+        .into(),
+        events,
+        ..FakeState::default()
+    }
+}
+
+fn anchor_pem() -> String {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "root.linkerd.cluster.local");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params.not_after = rcgen::date_time_ymd(2099, 1, 1);
+    let key = rcgen::KeyPair::generate().unwrap();
+    params.self_signed(&key).unwrap().pem()
+}
+
+async fn kube_for(state: FakeState) -> (TestApiServer, Arc<dyn Cluster>) {
+    let fake = Arc::new(FakeCluster::new(state));
+    let server = TestApiServer::start(
+        fake,
+        ServerOptions {
+            tick: None,
+            ..ServerOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    let kube =
+        KubeCluster::new(server.client().unwrap(), "rotor-system").with_clock(server.clock());
+    (server, Arc::new(kube))
+}
+
+#[tokio::test]
+async fn healthy_mesh_is_ok() {
+    let pem = anchor_pem();
+    let (_s, kube) = kube_for(mesh(&pem, 0, true)).await;
+    let (out, code) = status(kube.clone(), &StatusArgs::default()).await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("status: ok"), "{out}");
+    assert!(
+        out.contains("anchor CN=root.linkerd.cluster.local sha256:"),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "meshed proxies: 4 (0 started with another bundle, 0 without a trust-root hash)"
+        ),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn stale_proxies_are_counted_per_workload() {
+    let pem = anchor_pem();
+    let (_s, kube) = kube_for(mesh(&pem, 2, true)).await;
+    let s = collect(kube.as_ref(), &StatusArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(s.stale_proxies, 2);
+    assert_eq!(s.stale_workloads.len(), 1);
+    assert_eq!(
+        (
+            s.stale_workloads[0].kind.as_str(),
+            s.stale_workloads[0].name.as_str()
+        ),
+        ("Deployment", "web")
+    );
+    assert_eq!(s.bundle.as_ref().unwrap().anchors.len(), 1);
+    let (out, code) = status(
+        kube,
+        &StatusArgs {
+            output: StatusFormat::Prometheus,
+            ..StatusArgs::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(
+            "rotor_stale_proxies{kind=\"Deployment\",namespace=\"emojivoto\",name=\"web\"} 2"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("rotor_status_attention 1"), "{out}");
+}
+
+#[tokio::test]
+async fn a_missed_issuer_reload_needs_attention() {
+    let pem = anchor_pem();
+    let (_s, kube) = kube_for(mesh(&pem, 0, false)).await;
+    let s = collect(kube.as_ref(), &StatusArgs::default())
+        .await
+        .unwrap();
+    assert_eq!(s.attention.len(), 1, "{:?}", s.attention);
+    assert!(
+        s.attention[0].contains("missed reload"),
+        "{:?}",
+        s.attention
+    );
+    let (out, code) = status(
+        kube,
+        &StatusArgs {
+            output: StatusFormat::Json,
+            ..StatusArgs::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["identity"]["last_issuer_updated"],
+        serde_json::Value::Null
+    );
+}
+
+#[tokio::test]
+async fn an_anchor_near_expiry_needs_attention() {
+    let pem = anchor_pem();
+    let (_s, kube) = kube_for(mesh(&pem, 0, true)).await;
+    // Anchors valid until 2099 are fine unless the warning window reaches them.
+    let args = StatusArgs {
+        anchor_warn_days: 100 * 365,
+        ..StatusArgs::default()
+    };
+    let s = collect(kube.as_ref(), &args).await.unwrap();
+    assert!(
+        s.attention
+            .iter()
+            .any(|a| a.contains("trust anchor CN=root.linkerd.cluster.local")),
+        "{:?}",
+        s.attention
+    );
+    assert!(
+        s.attention
+            .iter()
+            .any(|a| a.contains("certificate cert-manager/linkerd-trust-anchor expires")),
+        "{:?}",
+        s.attention
+    );
+}
