@@ -99,6 +99,32 @@ fn text_report_leads_with_the_outcome() {
     assert!(text.contains("\nsimulation:\n"), "{text}");
 }
 
+/// A script that "succeeds" while breaking traffic is flagged on the line
+/// after the outcome, and the JSON carries the outage and the watch after
+/// the run that caught it.
+#[test]
+fn outage_is_flagged_even_when_the_policy_succeeds() {
+    let blog = Path::new(GUESTS_DIR)
+        .join("blog_order.wasm")
+        .display()
+        .to_string();
+    let output = rotor(&["simulate", "--guest", &blog]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    let second = text.lines().nth(1).unwrap_or_default();
+    assert!(
+        second.starts_with("rotor: WARNING: meshed traffic failed"),
+        "{text}"
+    );
+
+    let output = rotor(&["simulate", "--guest", &blog, "--output", "json"]);
+    let report = json(&output);
+    assert!(report["outage"]["broken_pair_seconds"].as_f64() > Some(0.0));
+    assert!(
+        report["after_run_seconds"].as_i64() >= Some(300),
+        "{report}"
+    );
+}
+
 /// The demo cluster saved as a scenario file, and its state as loaded back.
 fn saved_demo(dir: &Path) -> (String, String) {
     let scenario = write(dir, "before.yaml", &SimCluster::demo().state_yaml());

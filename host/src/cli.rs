@@ -73,7 +73,8 @@ pub struct SimulateArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
-    /// Write the cluster state after the run as a scenario that loads again.
+    /// Write the cluster state as the run left it (before the watch after
+    /// the run) as a scenario that loads again.
     #[arg(long, value_name = "FILE")]
     pub save_state: Option<PathBuf>,
 }

@@ -125,6 +125,15 @@ impl RunReport {
             (_, _, Some(error)) => out.push_str(&format!("rotor: FAILED: {error}\n")),
             _ => out.push_str("rotor: failed\n"),
         }
+        // The policy's own verdict is not the mesh's: say so up front.
+        if let Some(sim) = &self.simulation
+            && sim.outage.broken_pair_seconds > 0.0
+        {
+            out.push_str(&format!(
+                "rotor: WARNING: meshed traffic failed in the simulation ({} broken pair-seconds); see below\n",
+                sim.outage.broken_pair_seconds
+            ));
+        }
         let mode = if self.dry_run {
             ", dry run (nothing changed)"
         } else {

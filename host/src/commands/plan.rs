@@ -67,6 +67,7 @@ pub async fn plan_against(
     let runtime = new_runtime(options)?;
     let policy = runtime.load(&label, &wasm)?;
     let outcome = runtime.run(&policy, sim.clone(), &config, false).await;
+    sim.watch_after_run();
     let report = RunReport::new(
         outcome,
         &policy,

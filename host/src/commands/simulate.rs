@@ -23,6 +23,12 @@ pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode
 
     let backend: Arc<dyn Cluster> = cluster.clone();
     let outcome = runtime.run(&policy, backend, &config, args.dry_run).await;
+    // The saved state is the cluster as the run left it (what a resumed or
+    // repeated run would find); the report then watches the mesh on.
+    if let Some(path) = &args.save_state {
+        write_file("state", path, &cluster.state_yaml())?;
+    }
+    cluster.watch_after_run();
     let report = RunReport::new(
         outcome,
         &policy,
@@ -31,9 +37,6 @@ pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode
         Some(cluster.simulation_report()),
     );
 
-    if let Some(path) = &args.save_state {
-        write_file("state", path, &cluster.state_yaml())?;
-    }
     match args.output {
         OutputFormat::Text => print!("{}", report.render_text()),
         OutputFormat::Json => println!("{}", report.to_json()),

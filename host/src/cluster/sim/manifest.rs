@@ -477,6 +477,12 @@ pub struct SimulationSpec {
     /// The identity controller misses issuer Secret changes (linkerd2#15109).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub identity_misses_reload: bool,
+    /// Virtual seconds the simulator keeps watching after the policy returns:
+    /// the mesh lives on after the Job exits, and a bundle sync or kubelet
+    /// update the policy started still lands. Default: every sync delay,
+    /// twice over, and at least five minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_run_seconds: Option<i64>,
 }
 
 impl Default for SimulationSpec {
@@ -488,7 +494,25 @@ impl Default for SimulationSpec {
             traffic: None,
             never_ready: Vec::new(),
             identity_misses_reload: false,
+            after_run_seconds: None,
         }
+    }
+}
+
+impl SimulationSpec {
+    /// How long to keep watching after the run (see `after_run_seconds`).
+    pub fn after_run(&self) -> i64 {
+        self.after_run_seconds.unwrap_or_else(|| {
+            let t = &self.timings;
+            let delays = t.issuance_seconds
+                + t.bundle_sync_seconds
+                + t.kubelet_sync_seconds
+                + t.identity_reload_seconds
+                + t.pod_start_seconds
+                + t.pod_stop_seconds
+                + t.crash_backoff_seconds;
+            (2 * delays).max(300)
+        })
     }
 }
 

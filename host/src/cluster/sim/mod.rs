@@ -96,6 +96,17 @@ impl SimCluster {
         self.lock().state_yaml()
     }
 
+    /// Keep the virtual clock running after the policy returned, for the
+    /// scenario's `afterRunSeconds`: what the run set in motion (a bundle
+    /// sync, a kubelet update, an expiring leaf) lands in the report too.
+    pub fn watch_after_run(&self) {
+        let mut w = self.lock();
+        let seconds = w.spec.after_run();
+        let target = w.now + seconds.max(0);
+        w.advance_to(target);
+        w.after_run_seconds += seconds.max(0);
+    }
+
     /// Advance the virtual clock (tests and tools that drive time directly).
     pub fn advance(&self, seconds: i64) {
         let mut w = self.lock();
@@ -215,6 +226,7 @@ impl World {
             .unwrap_or(0);
         SimulationReport {
             virtual_seconds: self.now - self.loaded_at,
+            after_run_seconds: self.after_run_seconds,
             outage: OutageReport {
                 broken_pair_seconds: self.outage.broken_pair_seconds,
                 windows: self.outage.windows(self.now),

@@ -9,6 +9,9 @@ pub use super::outage::OutageWindow;
 pub struct SimulationReport {
     /// Virtual seconds since the scenario was loaded.
     pub virtual_seconds: i64,
+    /// Of those, seconds watched after the policy returned (outage and
+    /// final state include them).
+    pub after_run_seconds: i64,
     pub outage: OutageReport,
     /// Pods that started but were never Ready (`namespace/name`).
     pub pods_never_ready: Vec<String>,
@@ -41,7 +44,15 @@ impl SimulationReport {
     /// Human-readable lines for the text report.
     pub fn render_text(&self, out: &mut String) {
         use std::fmt::Write;
-        let _ = writeln!(out, "virtual time: {}s", self.virtual_seconds);
+        if self.after_run_seconds > 0 {
+            let _ = writeln!(
+                out,
+                "virtual time: {}s (the last {}s watching the mesh after the run)",
+                self.virtual_seconds, self.after_run_seconds
+            );
+        } else {
+            let _ = writeln!(out, "virtual time: {}s", self.virtual_seconds);
+        }
         if self.outage.broken_pair_seconds == 0.0 {
             let _ = writeln!(out, "outage: none (no meshed pair ever failed mTLS)");
         } else {

@@ -245,6 +245,8 @@ pub struct World {
     pub now: i64,
     /// The clock when the scenario was loaded (virtual_seconds counts from here).
     pub loaded_at: i64,
+    /// Seconds advanced by [`super::SimCluster::watch_after_run`].
+    pub after_run_seconds: i64,
     pub spec: SimulationSpec,
     pub namespaces: BTreeMap<String, Namespace>,
     pub workloads: Vec<Workload>,
@@ -340,6 +342,7 @@ impl World {
         World {
             now,
             loaded_at: now,
+            after_run_seconds: 0,
             spec,
             namespaces: BTreeMap::new(),
             workloads: Vec::new(),

@@ -1,0 +1,328 @@
+//! The default policy against every scenario in `tests/scenarios/`, through
+//! the real runtime and the built component, judged by what a user would
+//! notice: did the run succeed, did any meshed call fail, and is the mesh
+//! left on the new anchor alone. Plus the blog script's order on the demo,
+//! which the simulator must show breaking traffic.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use rotor::cluster::Cluster;
+use rotor::cluster::sim::SimCluster;
+use rotor::config::RunConfig;
+use rotor::report::{Outcome, RunReport};
+use rotor::runtime::{DEFAULT_POLICY, GUESTS_DIR, LoadedPolicy, Runtime, RuntimeOptions};
+
+const ANCHOR_SECRET: (&str, &str) = ("cert-manager", "linkerd-trust-anchor");
+const TRUST_ROOTS: (&str, &str) = ("linkerd", "linkerd-identity-trust-roots");
+const TRUST_ROOTS_KEY: &str = "ca-bundle.crt";
+const TRUST_ROOT_ANNOTATION: &str = "linkerd.io/trust-root-sha256";
+const MESHED: &str = "linkerd.io/control-plane-ns=linkerd";
+
+fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new(RuntimeOptions::default()).expect("runtime"))
+}
+
+fn default_policy() -> &'static LoadedPolicy {
+    static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        runtime()
+            .load("linkerd-rotation", DEFAULT_POLICY)
+            .expect("the default policy loads")
+    })
+}
+
+fn blog_order() -> &'static LoadedPolicy {
+    static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        let wasm = std::fs::read(Path::new(GUESTS_DIR).join("blog_order.wasm"))
+            .expect("blog_order.wasm built");
+        runtime().load("blog_order.wasm", &wasm).expect("loads")
+    })
+}
+
+fn scenarios_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
+}
+
+fn load(scenario: &str) -> Arc<SimCluster> {
+    let path = scenarios_dir().join(scenario);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let cluster =
+        SimCluster::from_yaml(&text).unwrap_or_else(|e| panic!("{scenario} does not load: {e}"));
+    Arc::new(cluster)
+}
+
+/// One run with the default configuration; the report as `rotor simulate`
+/// builds it.
+async fn run(policy: &LoadedPolicy, cluster: &Arc<SimCluster>) -> RunReport {
+    let backend: Arc<dyn Cluster> = cluster.clone();
+    let outcome = runtime()
+        .run(policy, backend, &RunConfig::default(), false)
+        .await;
+    cluster.watch_after_run();
+    RunReport::new(
+        outcome,
+        policy,
+        cluster.backend(),
+        false,
+        Some(cluster.simulation_report()),
+    )
+}
+
+/// The anchor certificate (PEM) the anchor Secret holds now.
+async fn anchor_pem(cluster: &SimCluster) -> String {
+    let secret = cluster
+        .read_secret(ANCHOR_SECRET.0, ANCHOR_SECRET.1)
+        .await
+        .expect("anchor Secret");
+    let (_, bytes) = secret
+        .data
+        .iter()
+        .find(|(k, _)| k == "tls.crt")
+        .expect("anchor Secret has tls.crt");
+    String::from_utf8(bytes.clone()).expect("PEM is text")
+}
+
+/// The trust-roots bundle identity and the proxies read.
+async fn bundle_pem(cluster: &SimCluster) -> String {
+    let cm = cluster
+        .read_config_map(TRUST_ROOTS.0, TRUST_ROOTS.1)
+        .await
+        .expect("trust-roots ConfigMap");
+    cm.data
+        .into_iter()
+        .find(|kv| kv.key == TRUST_ROOTS_KEY)
+        .map(|kv| kv.value)
+        .expect("trust-roots ConfigMap has ca-bundle.crt")
+}
+
+/// Base64 body of each certificate in a PEM text, so comparisons ignore
+/// line endings and surrounding whitespace.
+fn pem_bodies(pem: &str) -> Vec<String> {
+    pem.split("-----END CERTIFICATE-----")
+        .filter_map(|block| {
+            let body = block.split("-----BEGIN CERTIFICATE-----").nth(1)?;
+            Some(body.split_whitespace().collect::<String>())
+        })
+        .collect()
+}
+
+fn holds(bundle: &str, anchor: &str) -> bool {
+    let anchor = pem_bodies(anchor);
+    assert_eq!(anchor.len(), 1, "one anchor certificate: {anchor:?}");
+    pem_bodies(bundle).contains(&anchor[0])
+}
+
+fn error_text(report: &RunReport) -> String {
+    let mut text = report.error.clone().unwrap_or_default();
+    for step in &report.steps {
+        text.push('\n');
+        text.push_str(&step.detail);
+    }
+    text
+}
+
+/// What a user expects of the default policy on `scenario`: success, no
+/// failed meshed call, and a mesh that trusts only the new anchor.
+async fn rotates_without_outage(scenario: &str) {
+    let cluster = load(scenario);
+    let old_anchor = anchor_pem(&cluster).await;
+    let report = run(default_policy(), &cluster).await;
+    assert_eq!(
+        report.outcome,
+        Outcome::Succeeded,
+        "{scenario}: {}",
+        error_text(&report)
+    );
+    let sim = report.simulation.as_ref().expect("simulation report");
+    assert_eq!(
+        sim.outage.broken_pair_seconds, 0.0,
+        "{scenario}: meshed calls failed: {:?}",
+        sim.outage.windows
+    );
+    assert!(sim.outage.windows.is_empty(), "{scenario}");
+    assert!(
+        sim.after_run_seconds > 0,
+        "{scenario}: the mesh is watched after the run"
+    );
+    assert!(
+        sim.pods_never_ready.is_empty(),
+        "{scenario}: {:?}",
+        sim.pods_never_ready
+    );
+    let f = &sim.final_state;
+    assert!(f.anchor_rotated, "{scenario}: anchor not rotated");
+    assert!(f.issuer_rotated, "{scenario}: issuer not rotated");
+    assert_eq!(f.bundle_anchors, 1, "{scenario}: {f:?}");
+    assert_eq!(f.proxies_trusting_retired_anchor, 0, "{scenario}: {f:?}");
+    assert_eq!(f.proxies_with_retired_chain_leaf, 0, "{scenario}: {f:?}");
+    assert!(f.workloads_not_ready.is_empty(), "{scenario}: {f:?}");
+
+    // The old anchor is gone from the bundle, the new one is in it.
+    let bundle = bundle_pem(&cluster).await;
+    let new_anchor = anchor_pem(&cluster).await;
+    assert!(!holds(&bundle, &old_anchor), "{scenario}: old anchor kept");
+    assert!(
+        holds(&bundle, &new_anchor),
+        "{scenario}: new anchor missing"
+    );
+}
+
+macro_rules! rotates_without_outage {
+    ($($test:ident => $file:literal,)*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                rotates_without_outage($file).await;
+            }
+        )*
+
+        /// Scenarios this file runs (never-ready has its own test).
+        const COVERED: &[&str] = &[$($file,)* "never-ready.yaml"];
+    };
+}
+
+rotates_without_outage! {
+    demo_rotates_without_outage => "demo.yaml",
+    fifty_namespaces_rotate_without_outage => "fifty-namespaces.yaml",
+    statefulset_ondelete_rotates_without_outage => "statefulset-ondelete.yaml",
+    daemonsets_rotate_without_outage => "daemonset.yaml",
+    pod_level_injection_rotates_without_outage => "pod-level-injection.yaml",
+    ingress_injection_rotates_without_outage => "ingress-injection.yaml",
+    slow_cert_manager_rotates_without_outage => "slow-cert-manager.yaml",
+    slow_sync_rotates_without_outage => "slow-sync.yaml",
+    identity_missing_the_reload_rotates_without_outage => "identity-misses-reload.yaml",
+}
+
+/// A scenario added to the directory must be added here too.
+#[test]
+fn every_scenario_file_is_run() {
+    let mut files: Vec<String> = std::fs::read_dir(scenarios_dir())
+        .expect("tests/scenarios")
+        .map(|entry| {
+            entry
+                .expect("entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter(|name| name.ends_with(".yaml"))
+        .collect();
+    files.sort();
+    let mut covered: Vec<String> = COVERED.iter().map(|s| s.to_string()).collect();
+    covered.sort();
+    assert_eq!(files, covered);
+}
+
+/// New pods of shop/cart never become Ready: the policy stops before any
+/// destructive step, names the workload, and keeps the old anchor trusted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn never_ready_stops_safely_and_keeps_the_old_anchor() {
+    let cluster = load("never-ready.yaml");
+    let old_anchor = anchor_pem(&cluster).await;
+    let report = run(default_policy(), &cluster).await;
+    assert_eq!(report.outcome, Outcome::Failed, "{:?}", report.summary);
+    let error = report.error.clone().expect("a failed run says why");
+    assert!(error.contains("shop/cart"), "{error}");
+
+    let sim = report.simulation.as_ref().expect("simulation report");
+    assert_eq!(
+        sim.outage.broken_pair_seconds, 0.0,
+        "{:?}",
+        sim.outage.windows
+    );
+    assert!(
+        sim.pods_never_ready
+            .iter()
+            .any(|pod| pod.starts_with("shop/cart-")),
+        "{:?}",
+        sim.pods_never_ready
+    );
+    let f = &sim.final_state;
+    assert_eq!(f.bundle_anchors, 2, "both anchors stay trusted: {f:?}");
+    assert!(!f.issuer_rotated, "no issuer signed by the new anchor yet");
+    assert!(f.workloads_not_ready.is_empty(), "old pods keep serving");
+    assert!(holds(&bundle_pem(&cluster).await, &old_anchor));
+    // Nothing breaks after the run either: the report watched the mesh on.
+    assert!(sim.after_run_seconds >= 300, "{sim:?}");
+}
+
+/// Meshed pods owned by a StatefulSet or DaemonSet: name -> trust-root hash.
+async fn stateful_and_daemon_proxies(cluster: &SimCluster) -> BTreeMap<String, String> {
+    let pods = cluster.list_pods(None, MESHED).await.expect("list pods");
+    pods.into_iter()
+        .filter(|p| {
+            p.owner
+                .as_ref()
+                .is_some_and(|o| o.kind == "StatefulSet" || o.kind == "DaemonSet")
+        })
+        .map(|p| {
+            let hash = p
+                .annotations
+                .iter()
+                .find(|kv| kv.key == TRUST_ROOT_ANNOTATION)
+                .map(|kv| kv.value.clone())
+                .unwrap_or_else(|| {
+                    panic!("{}/{} lacks {TRUST_ROOT_ANNOTATION}", p.namespace, p.name)
+                });
+            (format!("{}/{}", p.namespace, p.name), hash)
+        })
+        .collect()
+}
+
+fn sha256_hex(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The blog script's order (issuer before trust, Deployments only, old
+/// anchor dropped at the end) breaks meshed calls on the demo and leaves
+/// the StatefulSet and DaemonSet proxies trusting only the dropped anchor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blog_order_breaks_the_demo_and_strands_statefulsets_and_daemonsets() {
+    let cluster = load("demo.yaml");
+    let before = stateful_and_daemon_proxies(&cluster).await;
+    assert!(
+        before.keys().any(|p| p.starts_with("payments/ledger-")),
+        "{before:?}"
+    );
+    assert!(
+        before.keys().any(|p| p.starts_with("logging/log-shipper-")),
+        "{before:?}"
+    );
+    let report = run(blog_order(), &cluster).await;
+    // The script checks nothing, so it "succeeds".
+    assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
+    let sim = report.simulation.as_ref().expect("simulation report");
+    assert!(sim.outage.broken_pair_seconds > 0.0, "{sim:?}");
+    assert!(!sim.outage.windows.is_empty());
+
+    // The report watched the mesh after the script exited: trust-manager
+    // dropped the old anchor from the bundle.
+    assert!(sim.after_run_seconds > 0, "{sim:?}");
+    let f = &sim.final_state;
+    assert_eq!(f.bundle_anchors, 1, "{f:?}");
+    assert!(f.proxies_trusting_retired_anchor >= before.len(), "{f:?}");
+    assert!(f.proxies_with_retired_chain_leaf >= before.len(), "{f:?}");
+
+    // Never restarted, still started with the old bundle, which is no
+    // longer the one in the ConfigMap.
+    let after = stateful_and_daemon_proxies(&cluster).await;
+    assert_eq!(after, before, "StatefulSet/DaemonSet pods were not touched");
+    let bundle_hash = sha256_hex(&bundle_pem(&cluster).await);
+    assert!(after.values().all(|h| *h != bundle_hash), "{after:?}");
+
+    // And traffic is still failing: the outage keeps growing.
+    cluster.advance(60);
+    let later = cluster.simulation_report();
+    assert!(
+        later.outage.broken_pair_seconds > sim.outage.broken_pair_seconds,
+        "{} -> {}",
+        sim.outage.broken_pair_seconds,
+        later.outage.broken_pair_seconds
+    );
+}
