@@ -268,8 +268,7 @@ fn install(docs: &[Value]) -> Install {
     }
 }
 
-/// The test API server over `sim`, also serving the kinds the `Cluster`
-/// trait has no records for (Bundles, Issuers), from the simulator's state.
+/// The test API server over `sim`, rotor's state in `rotor_namespace`.
 async fn serve(sim: Arc<SimCluster>, rotor_namespace: &str) -> TestApiServer {
     let server = TestApiServer::start(
         sim.clone(),
@@ -280,26 +279,7 @@ async fn serve(sim: Arc<SimCluster>, rotor_namespace: &str) -> TestApiServer {
     )
     .await
     .unwrap();
-    for doc in serde_norway::Deserializer::from_str(&sim.state_yaml()) {
-        let v = Value::deserialize(doc).unwrap();
-        let items = match v["kind"].as_str() {
-            Some("List") => v["items"].as_array().cloned().unwrap_or_default(),
-            _ => vec![v],
-        };
-        for o in items {
-            let ns = o["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let resource = match o["kind"].as_str() {
-                Some("Bundle") => "trust.cert-manager.io/bundles",
-                Some("Issuer") => "cert-manager.io/issuers",
-                Some("ClusterIssuer") => "cert-manager.io/clusterissuers",
-                _ => continue,
-            };
-            server.seed(resource, &ns, o);
-        }
-    }
+    server.seed_untracked_kinds(&sim.state_yaml()).unwrap();
     server
 }
 
@@ -550,26 +530,35 @@ fn chart_names_what_its_rbac_grants() {
         let mut need: Vec<(String, RequestAttributes)> = Vec::new();
         let mut want = |why: String, a: RequestAttributes| need.push((why, a));
         let ns = inst.rotor_namespace.as_str();
-        for verb in ["get", "update"] {
+        // (what, group, resource, name, verbs on it by name); create has no name.
+        let own = [
+            (
+                "run lock",
+                "coordination.k8s.io",
+                "leases",
+                LEASE_NAME,
+                &["get", "update"][..],
+            ),
+            (
+                "progress record",
+                "",
+                "configmaps",
+                PROGRESS_CONFIG_MAP,
+                &["get", "patch", "delete"][..],
+            ),
+        ];
+        for (what, group, resource, object, verbs) in own {
+            for verb in verbs {
+                want(
+                    format!("{what} ({verb})"),
+                    attrs(verb, group, resource, ns, object),
+                );
+            }
             want(
-                format!("run lock ({verb})"),
-                attrs(verb, "coordination.k8s.io", "leases", ns, LEASE_NAME),
+                format!("{what} (create)"),
+                attrs("create", group, resource, ns, ""),
             );
         }
-        want(
-            "run lock (create)".into(),
-            attrs("create", "coordination.k8s.io", "leases", ns, ""),
-        );
-        for verb in ["get", "patch", "delete"] {
-            want(
-                format!("progress record ({verb})"),
-                attrs(verb, "", "configmaps", ns, PROGRESS_CONFIG_MAP),
-            );
-        }
-        want(
-            "progress record (create)".into(),
-            attrs("create", "", "configmaps", ns, ""),
-        );
         for s in &config.grants.read_secrets {
             let (sns, sname) = split(s);
             want(

@@ -128,13 +128,14 @@ impl RequestAttributes {
     }
 }
 
+/// How the core group ("") is written in messages.
+fn group_label(group: &str) -> &str {
+    if group.is_empty() { "core" } else { group }
+}
+
 impl fmt::Display for RequestAttributes {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let group = if self.api_group.is_empty() {
-            "core"
-        } else {
-            &self.api_group
-        };
+        let group = group_label(&self.api_group);
         let ns = if self.namespace.is_empty() {
             "(cluster)"
         } else {
@@ -249,11 +250,7 @@ pub struct RuleUnit {
 
 impl fmt::Display for RuleUnit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let group = if self.api_group.is_empty() {
-            "core"
-        } else {
-            &self.api_group
-        };
+        let group = group_label(&self.api_group);
         write!(
             f,
             "{}: {} {group} {} {}",
@@ -389,27 +386,46 @@ impl Rbac {
             .map(|(_, r)| r)
     }
 
+    /// The bindings naming `sa`: whether each is a ClusterRoleBinding, the
+    /// binding, its role (`None`: not among the manifests) and `Kind/name`.
+    fn bound<'a>(
+        &'a self,
+        sa: &'a ServiceAccount,
+    ) -> impl Iterator<Item = (bool, &'a BindingDoc, Option<&'a RoleDoc>, String)> + 'a {
+        self.bindings
+            .iter()
+            .filter(move |(_, b)| b.subjects.iter().any(|s| names(s, sa)))
+            .map(|(kind, b)| {
+                let cluster_wide = kind == "ClusterRoleBinding";
+                let ns = if cluster_wide {
+                    ""
+                } else {
+                    &b.metadata.namespace
+                };
+                let role = self.find_role(&b.role_ref.kind, ns, &b.role_ref.name);
+                (
+                    cluster_wide,
+                    b,
+                    role,
+                    format!("{}/{}", b.role_ref.kind, b.role_ref.name),
+                )
+            })
+    }
+
     /// The rules that apply to `sa` in `namespace` ("" = cluster-scoped
     /// requests: ClusterRoleBindings only).
-    fn grants(&self, sa: &ServiceAccount, namespace: &str) -> Vec<Grant<'_>> {
-        let mut out = Vec::new();
-        for (kind, b) in &self.bindings {
-            let applies = match kind.as_str() {
-                "ClusterRoleBinding" => true,
-                _ => !namespace.is_empty() && b.metadata.namespace == namespace,
-            };
-            if !applies || !b.subjects.iter().any(|s| names(s, sa)) {
-                continue;
-            }
-            let role_ns = &b.metadata.namespace;
-            if let Some(role) = self.find_role(&b.role_ref.kind, role_ns, &b.role_ref.name) {
-                out.push(Grant {
-                    role: format!("{}/{}", b.role_ref.kind, b.role_ref.name),
-                    rules: &role.rules,
-                });
-            }
-        }
-        out
+    fn grants<'a>(&'a self, sa: &'a ServiceAccount, namespace: &str) -> Vec<Grant<'a>> {
+        self.bound(sa)
+            .filter(|(cluster_wide, b, _, _)| {
+                *cluster_wide || (!namespace.is_empty() && b.metadata.namespace == namespace)
+            })
+            .filter_map(|(_, _, role, id)| {
+                role.map(|r| Grant {
+                    role: id,
+                    rules: &r.rules,
+                })
+            })
+            .collect()
     }
 
     /// Whether `sa` may make the request, and by which rule units: empty
@@ -442,20 +458,8 @@ impl Rbac {
     /// Every rule unit of every role bound to `sa`, anywhere.
     pub fn units(&self, sa: &ServiceAccount) -> BTreeSet<RuleUnit> {
         let mut out = BTreeSet::new();
-        for (kind, b) in &self.bindings {
-            if !b.subjects.iter().any(|s| names(s, sa)) {
-                continue;
-            }
-            let ns = if kind == "ClusterRoleBinding" {
-                ""
-            } else {
-                &b.metadata.namespace
-            };
-            let Some(role) = self.find_role(&b.role_ref.kind, ns, &b.role_ref.name) else {
-                continue;
-            };
-            let role_id = format!("{}/{}", b.role_ref.kind, b.role_ref.name);
-            for rule in &role.rules {
+        for (_, _, role, id) in self.bound(sa) {
+            for rule in role.iter().flat_map(|r| &r.rules) {
                 let names: Vec<Option<String>> = if rule.resource_names.is_empty() {
                     vec![None]
                 } else {
@@ -466,7 +470,7 @@ impl Rbac {
                         for resource in &rule.resources {
                             for name in &names {
                                 out.insert(RuleUnit {
-                                    role: role_id.clone(),
+                                    role: id.clone(),
                                     verb: verb.clone(),
                                     api_group: group.clone(),
                                     resource: resource.clone(),
@@ -484,44 +488,18 @@ impl Rbac {
     /// Bindings of `sa` whose role is not among the manifests (Kubernetes
     /// grants nothing through them; a chart that renders one has a typo).
     pub fn dangling_bindings(&self, sa: &ServiceAccount) -> Vec<String> {
-        self.bindings
-            .iter()
-            .filter(|(_, b)| b.subjects.iter().any(|s| names(s, sa)))
-            .filter(|(kind, b)| {
-                let ns = if kind == "ClusterRoleBinding" {
-                    ""
-                } else {
-                    &b.metadata.namespace
-                };
-                self.find_role(&b.role_ref.kind, ns, &b.role_ref.name)
-                    .is_none()
-            })
-            .map(|(kind, b)| {
-                format!(
-                    "{kind} {}/{} -> {} {}",
-                    b.metadata.namespace, b.metadata.name, b.role_ref.kind, b.role_ref.name
-                )
-            })
+        self.bound(sa)
+            .filter(|(_, _, role, _)| role.is_none())
+            .map(|(_, b, _, id)| format!("{}/{} -> {id}", b.metadata.namespace, b.metadata.name))
             .collect()
     }
 
-    /// How many rules (as written) the roles bound to `sa` carry.
+    /// How many rules (as written) the roles bound to `sa` carry, counted
+    /// once per binding.
     pub fn rule_count(&self, sa: &ServiceAccount) -> usize {
-        let mut n = 0;
-        for (kind, b) in &self.bindings {
-            if !b.subjects.iter().any(|s| names(s, sa)) {
-                continue;
-            }
-            let ns = if kind == "ClusterRoleBinding" {
-                ""
-            } else {
-                &b.metadata.namespace
-            };
-            if let Some(role) = self.find_role(&b.role_ref.kind, ns, &b.role_ref.name) {
-                n += role.rules.len();
-            }
-        }
-        n
+        self.bound(sa)
+            .filter_map(|(_, _, role, _)| role.map(|r| r.rules.len()))
+            .sum()
     }
 }
 
@@ -891,7 +869,7 @@ mod tests {
         let rbac = Rbac::from_manifests(&docs).unwrap();
         assert_eq!(
             rbac.dangling_bindings(&sa()),
-            ["RoleBinding rotor-system/typo -> Role stat"]
+            ["rotor-system/typo -> Role/stat"]
         );
     }
 }

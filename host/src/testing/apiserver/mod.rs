@@ -34,6 +34,7 @@ use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use serde::Deserialize;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -245,6 +246,33 @@ impl TestApiServer {
         self.backend
             .store
             .put(resource, namespace, object, &self.backend.versions);
+    }
+
+    /// Seed the kinds the `Cluster` trait has no records for (Bundles,
+    /// Issuers, ClusterIssuers) from multi-document YAML such as
+    /// `SimCluster::state_yaml()`; other kinds are skipped.
+    pub fn seed_untracked_kinds(&self, yaml: &str) -> Result<(), serde_norway::Error> {
+        for doc in serde_norway::Deserializer::from_str(yaml) {
+            let v = Value::deserialize(doc)?;
+            let items = match v["kind"].as_str() {
+                Some("List") => v["items"].as_array().cloned().unwrap_or_default(),
+                _ => vec![v],
+            };
+            for o in items {
+                let resource = match o["kind"].as_str() {
+                    Some("Bundle") => "trust.cert-manager.io/bundles",
+                    Some("Issuer") => "cert-manager.io/issuers",
+                    Some("ClusterIssuer") => "cert-manager.io/clusterissuers",
+                    _ => continue,
+                };
+                let ns = o["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                self.seed(resource, &ns, o);
+            }
+        }
+        Ok(())
     }
 }
 
