@@ -15,7 +15,6 @@ use rotor::config::RunConfig;
 use rotor::report::RunReport;
 use rotor::runtime::{DEFAULT_POLICY, Runtime, RuntimeOptions};
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
-use serde::Deserialize;
 
 async fn run_policy(cluster: Arc<dyn Cluster>) -> RunReport {
     let runtime = Runtime::new(RuntimeOptions { cache_dir: None }).unwrap();
@@ -43,26 +42,7 @@ async fn serve(sim: Arc<SimCluster>) -> TestApiServer {
     let server = TestApiServer::start(sim.clone(), ServerOptions::default())
         .await
         .unwrap();
-    for doc in serde_norway::Deserializer::from_str(&sim.state_yaml()) {
-        let v = serde_json::Value::deserialize(doc).unwrap();
-        let items = match v["kind"].as_str() {
-            Some("List") => v["items"].as_array().cloned().unwrap_or_default(),
-            _ => vec![v],
-        };
-        for o in items {
-            let ns = o["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let resource = match o["kind"].as_str() {
-                Some("Bundle") => "trust.cert-manager.io/bundles",
-                Some("Issuer") => "cert-manager.io/issuers",
-                Some("ClusterIssuer") => "cert-manager.io/clusterissuers",
-                _ => continue,
-            };
-            server.seed(resource, &ns, o);
-        }
-    }
+    server.seed_untracked_kinds(&sim.state_yaml()).unwrap();
     server
 }
 

@@ -91,8 +91,24 @@ workloads every rotation touches.
 {{- end }}
 {{- $readSecrets := list (printf "%s/%s" $l.certManagerNamespace $l.trustAnchorName) (printf "%s/%s" $l.certManagerNamespace $l.previousAnchorName) (printf "%s/%s" $l.namespace $l.identityIssuerName) -}}
 {{- $writeSecrets := list (printf "%s/%s" $l.certManagerNamespace $l.previousAnchorName) -}}
+{{- /*
+The embedded policy is told where the Linkerd objects are, so it reads the
+objects the RBAC names (its own defaults are the linkerd and cert-manager
+namespaces); keys set in policy.config win. A site policy gets policy.config
+as it is: its keys are its own.
+*/ -}}
+{{- $policy := .Values.policy.config -}}
+{{- if eq .Values.policy.source "embedded" }}
+{{- $names := dict
+  "trustAnchor" (dict "namespace" $l.certManagerNamespace "name" $l.trustAnchorName)
+  "identityIssuer" (dict "namespace" $l.namespace "name" $l.identityIssuerName)
+  "previousAnchorSecret" (dict "namespace" $l.certManagerNamespace "name" $l.previousAnchorName)
+  "trustRootsConfigMap" (dict "namespace" $l.namespace "name" $l.trustRootsName)
+  "controlPlaneNamespace" $l.namespace -}}
+{{- $policy = merge (deepCopy .Values.policy.config) $names -}}
+{{- end }}
 {{- $cfg := dict
-  "policy" .Values.policy.config
+  "policy" $policy
   "grants" (dict
     "readNamespaces" (ternary $nsDefault $g.readNamespaces (kindIs "invalid" $g.readNamespaces))
     "writeNamespaces" (ternary $nsDefault $g.writeNamespaces (kindIs "invalid" $g.writeNamespaces))

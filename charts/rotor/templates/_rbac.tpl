@@ -7,21 +7,25 @@ namespaces it manages: exactly the calls `rotor run` makes.
 - apiGroups: ["apps"]
   resources: ["deployments", "statefulsets", "daemonsets"]
   verbs: ["get", "list", "watch", "patch"]
-# Rollout status of Deployments reads their ReplicaSets.
+# Pods are matched to their Deployment through its ReplicaSets.
 - apiGroups: ["apps"]
   resources: ["replicasets"]
-  verbs: ["get", "list"]
-# OnDelete workloads and bare meshed pods are replaced one pod at a time.
+  verbs: ["list"]
+# Pods show which roots each proxy started with; OnDelete workloads and bare
+# meshed pods are replaced one pod at a time.
 - apiGroups: [""]
   resources: ["pods"]
-  verbs: ["list", "watch", "delete"]
+  verbs: ["list", "delete"]
+# The evict-pod grant (respects PodDisruptionBudgets); the default policy
+# deletes instead, site policies may evict.
 - apiGroups: [""]
   resources: ["pods/eviction"]
   verbs: ["create"]
-# Renewal sets the Issuing condition on the status subresource, as cmctl does.
+# Renewal reads the Certificate and sets the Issuing condition on its status
+# subresource, as cmctl does.
 - apiGroups: ["cert-manager.io"]
   resources: ["certificates"]
-  verbs: ["get", "list", "watch"]
+  verbs: ["get"]
 - apiGroups: ["cert-manager.io"]
   resources: ["certificates/status"]
   verbs: ["update"]
@@ -29,7 +33,8 @@ namespaces it manages: exactly the calls `rotor run` makes.
 - apiGroups: [""]
   resources: ["events"]
   verbs: ["list"]
-# rotor's own events on the objects it changes.
+# The record-event grant: events a policy records on the objects it changes
+# (kube's event recorder creates them and patches repeats).
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
   verbs: ["create", "patch"]

@@ -26,6 +26,9 @@ pub struct FakeState {
     pub mutations: Vec<String>,
     /// `wait` never returns (a backend that hangs).
     pub stall_waits: bool,
+    /// Workload and pod lists that asked for every namespace at once (what
+    /// namespace-scoped RBAC refuses).
+    pub cluster_wide_lists: u32,
 }
 
 pub struct FakeCluster {
@@ -123,11 +126,12 @@ impl Cluster for FakeCluster {
         kind: Option<WorkloadKind>,
         _selector: &str,
     ) -> ClusterResult<Vec<Workload>> {
+        let mut state = self.lock();
+        state.cluster_wide_lists += u32::from(namespace.is_none());
         if kind.is_some_and(|k| k != WorkloadKind::Deployment) {
             return Ok(vec![]);
         }
-        Ok(self
-            .lock()
+        Ok(state
             .deployments
             .iter()
             .filter(|(ns, _, _)| namespace.is_none_or(|n| n == ns))
@@ -189,8 +193,9 @@ impl Cluster for FakeCluster {
     }
 
     async fn list_pods(&self, namespace: Option<&str>, _selector: &str) -> ClusterResult<Vec<Pod>> {
-        Ok(self
-            .lock()
+        let mut state = self.lock();
+        state.cluster_wide_lists += u32::from(namespace.is_none());
+        Ok(state
             .pods
             .iter()
             .filter(|(ns, _)| namespace.is_none_or(|n| n == ns))

@@ -118,6 +118,12 @@ impl Grants {
         any_glob(&self.read_namespaces, namespace)
     }
 
+    /// Whether every namespace is readable (a `*` pattern): only then does
+    /// a cluster-wide list fit what the run may read.
+    pub fn reads_every_namespace(&self) -> bool {
+        self.read_namespaces.iter().any(|p| p == "*")
+    }
+
     pub fn can_write_namespace(&self, namespace: &str) -> bool {
         any_glob(&self.write_namespaces, namespace)
     }

@@ -273,6 +273,26 @@ impl Guard {
         Ok(())
     }
 
+    /// Where a list the policy asked for goes: its namespace; everywhere
+    /// (`None`, one cluster-wide request) when every namespace is readable;
+    /// otherwise each readable namespace on its own. Namespace-scoped RBAC
+    /// (the chart's `rbac.scope=Namespaced`) forbids cluster-wide lists, and
+    /// the grants say which namespaces the run may read.
+    async fn list_scopes(&self, namespace: Option<&str>) -> GuardResult<Vec<Option<String>>> {
+        if let Some(ns) = namespace {
+            return Ok(vec![Some(ns.to_string())]);
+        }
+        if self.grants.reads_every_namespace() {
+            return Ok(vec![None]);
+        }
+        let all = self.cluster.list_namespaces("").await?;
+        Ok(all
+            .into_iter()
+            .filter(|n| self.grants.can_read_namespace(&n.name))
+            .map(|n| Some(n.name))
+            .collect())
+    }
+
     fn filter_readable<T>(&self, items: Vec<T>, namespace_of: impl Fn(&T) -> &str) -> Vec<T> {
         items
             .into_iter()
@@ -306,10 +326,14 @@ impl Guard {
             self.require_read_ns("list-workloads", ns, "workloads")
                 .await?;
         }
-        let all = self
-            .cluster
-            .list_workloads(namespace, kind, selector)
-            .await?;
+        let mut all = Vec::new();
+        for ns in self.list_scopes(namespace).await? {
+            all.extend(
+                self.cluster
+                    .list_workloads(ns.as_deref(), kind, selector)
+                    .await?,
+            );
+        }
         Ok(self.filter_readable(all, |w| w.namespace.as_str()))
     }
 
@@ -470,7 +494,10 @@ impl Guard {
         if let Some(ns) = namespace {
             self.require_read_ns("list-pods", ns, "pods").await?;
         }
-        let all = self.cluster.list_pods(namespace, selector).await?;
+        let mut all = Vec::new();
+        for ns in self.list_scopes(namespace).await? {
+            all.extend(self.cluster.list_pods(ns.as_deref(), selector).await?);
+        }
         Ok(self.filter_readable(all, |p| p.namespace.as_str()))
     }
 
@@ -542,7 +569,10 @@ impl Guard {
             self.require_read_ns("list-certificates", ns, "certificates")
                 .await?;
         }
-        let all = self.cluster.list_certificates(namespace).await?;
+        let mut all = Vec::new();
+        for ns in self.list_scopes(namespace).await? {
+            all.extend(self.cluster.list_certificates(ns.as_deref()).await?);
+        }
         Ok(self.filter_readable(all, |c| c.namespace.as_str()))
     }
 

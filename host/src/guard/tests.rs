@@ -29,7 +29,7 @@ async fn reads_outside_granted_namespaces_are_denied_or_filtered() {
         read_namespaces: vec!["linkerd*".into()],
         ..Grants::default()
     };
-    let (_, mut guard) = guard_with(grants, false).await;
+    let (cluster, mut guard) = guard_with(grants, false).await;
 
     let names: Vec<String> = guard
         .list_namespaces("")
@@ -46,6 +46,14 @@ async fn reads_outside_granted_namespaces_are_denied_or_filtered() {
         .expect("list all");
     assert!(all.iter().all(|w| w.namespace == "linkerd"), "{all:?}");
 
+    let pods = guard.list_pods(None, "").await.expect("list all");
+    assert_eq!(pods.len(), 1, "{pods:?}");
+    assert_eq!(
+        cluster.state.lock().unwrap().cluster_wide_lists,
+        0,
+        "with namespace-limited grants every list is per namespace (namespace-scoped RBAC allows no other)"
+    );
+
     let why = denied(guard.list_pods(Some("emojivoto"), "").await);
     assert!(
         why.contains("emojivoto") && why.contains("readNamespaces"),
@@ -53,6 +61,14 @@ async fn reads_outside_granted_namespaces_are_denied_or_filtered() {
     );
     assert_eq!(guard.record().calls.denied, 1);
     assert_eq!(guard.record().audit[0].outcome, AuditOutcome::Denied);
+}
+
+#[tokio::test]
+async fn reading_every_namespace_lists_cluster_wide_once() {
+    let (cluster, mut guard) = guard_with(Grants::default(), false).await;
+    let all = guard.list_workloads(None, None, "").await.unwrap();
+    assert_eq!(all.len(), 4, "{all:?}");
+    assert_eq!(cluster.state.lock().unwrap().cluster_wide_lists, 1);
 }
 
 #[tokio::test]

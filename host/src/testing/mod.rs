@@ -3,7 +3,9 @@
 //! `apiserver::TestApiServer` serves the Kubernetes wire format on
 //! 127.0.0.1, backed by any [`Cluster`](crate::cluster::Cluster) (in tests
 //! the simulator), so `KubeCluster`, `kubectl` and `rotor run` can be driven
-//! end to end without a cluster. Not part of rotor's supported API.
+//! end to end without a cluster; `rbac` evaluates Kubernetes RBAC against
+//! the requests it recorded. Not part of rotor's supported API.
 
 pub mod apiserver;
 pub mod fake;
+pub mod rbac;

@@ -186,7 +186,7 @@ def secrets_narrowed_and_only_previous_anchor_written(d):
             assert names, f"Role {role['metadata']['namespace']}/{role['metadata']['name']} grants secrets without resourceNames"
             if verbs & {"create", "update", "patch", "delete"}:
                 writes.append((role["metadata"]["namespace"], names, verbs))
-    assert writes == [("cert-manager", ("linkerd-previous-anchor",), {"update", "patch"})], writes
+    assert writes == [("cert-manager", ("linkerd-previous-anchor",), {"update"})], writes
     reads = sorted(
         (role["metadata"]["namespace"], n)
         for role in find(docs, "Role")
@@ -205,10 +205,10 @@ def cluster_mode_rules_are_exactly_what_rotor_uses(d):
     want = {
         (("",), ("namespaces",)): {"list"},
         (("apps",), ("deployments", "statefulsets", "daemonsets")): {"get", "list", "watch", "patch"},
-        (("apps",), ("replicasets",)): {"get", "list"},
-        (("",), ("pods",)): {"list", "watch", "delete"},
+        (("apps",), ("replicasets",)): {"list"},
+        (("",), ("pods",)): {"list", "delete"},
         (("",), ("pods/eviction",)): {"create"},
-        (("cert-manager.io",), ("certificates",)): {"get", "list", "watch"},
+        (("cert-manager.io",), ("certificates",)): {"get"},
         (("cert-manager.io",), ("certificates/status",)): {"update"},
         (("",), ("events",)): {"list"},
         (("events.k8s.io",), ("events",)): {"create", "patch"},
@@ -222,9 +222,9 @@ def own_namespace_lease_and_progress(d):
     role = [r for r in find(docs, "Role", namespace=RELEASE_NS) if r["metadata"]["name"].endswith("-state")]
     assert len(role) == 1
     rules = rules_of(role[0])
-    assert ({"get", "update", "patch", "delete"}, ("rotor-progress",)) in grants(rules, "", "configmaps")
+    assert ({"get", "patch", "delete"}, ("rotor-progress",)) in grants(rules, "", "configmaps")
     assert ({"create"}, ()) in grants(rules, "", "configmaps")
-    assert ({"get", "update", "patch"}, ("rotor",)) in grants(rules, "coordination.k8s.io", "leases")
+    assert ({"get", "update"}, ("rotor",)) in grants(rules, "coordination.k8s.io", "leases")
     assert ({"create"}, ()) in grants(rules, "coordination.k8s.io", "leases")
     assert ({"get"}, ("linkerd-identity-trust-roots",)) in grants(
         rules_of(one(docs, "Role", namespace="linkerd")), "", "configmaps")

@@ -34,6 +34,7 @@ use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use serde::Deserialize;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -80,7 +81,18 @@ pub(crate) struct Backend {
     versions: versions::Versions,
     store: store::Store,
     requests: Mutex<BTreeMap<String, u64>>,
+    log: Mutex<Vec<RecordedRequest>>,
     faults: Mutex<Vec<(String, u32, Fault)>>,
+}
+
+/// One request as it arrived: what an API server's authorizer sees (see
+/// [`crate::testing::rbac::RequestAttributes::from_http`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    /// The raw query string, if any.
+    pub query: Option<String>,
 }
 
 /// A failure the server answers with instead of serving a request.
@@ -113,6 +125,7 @@ impl TestApiServer {
             versions: versions::Versions::default(),
             store: store::Store::default(),
             requests: Mutex::new(BTreeMap::new()),
+            log: Mutex::new(Vec::new()),
             faults: Mutex::new(Vec::new()),
         });
         let mut tasks = Vec::new();
@@ -198,9 +211,21 @@ impl TestApiServer {
         self.requests().values().sum()
     }
 
+    /// Every request served so far, in arrival order (discovery included).
+    pub fn request_log(&self) -> Vec<RecordedRequest> {
+        self.backend
+            .log
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
+    }
+
     pub fn reset_requests(&self) {
         if let Ok(mut m) = self.backend.requests.lock() {
             m.clear();
+        }
+        if let Ok(mut l) = self.backend.log.lock() {
+            l.clear();
         }
     }
 
@@ -221,6 +246,33 @@ impl TestApiServer {
         self.backend
             .store
             .put(resource, namespace, object, &self.backend.versions);
+    }
+
+    /// Seed the kinds the `Cluster` trait has no records for (Bundles,
+    /// Issuers, ClusterIssuers) from multi-document YAML such as
+    /// `SimCluster::state_yaml()`; other kinds are skipped.
+    pub fn seed_untracked_kinds(&self, yaml: &str) -> Result<(), serde_norway::Error> {
+        for doc in serde_norway::Deserializer::from_str(yaml) {
+            let v = Value::deserialize(doc)?;
+            let items = match v["kind"].as_str() {
+                Some("List") => v["items"].as_array().cloned().unwrap_or_default(),
+                _ => vec![v],
+            };
+            for o in items {
+                let resource = match o["kind"].as_str() {
+                    Some("Bundle") => "trust.cert-manager.io/bundles",
+                    Some("Issuer") => "cert-manager.io/issuers",
+                    Some("ClusterIssuer") => "cert-manager.io/clusterissuers",
+                    _ => continue,
+                };
+                let ns = o["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                self.seed(resource, &ns, o);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -274,6 +326,13 @@ impl Backend {
         req: Request<hyper::body::Incoming>,
     ) -> Result<Response<Body>, std::io::Error> {
         let (parts, body) = req.into_parts();
+        if let Ok(mut log) = self.log.lock() {
+            log.push(RecordedRequest {
+                method: parts.method.to_string(),
+                path: parts.uri.path().to_string(),
+                query: parts.uri.query().map(str::to_string),
+            });
+        }
         let body = match body.collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) => {

@@ -1,0 +1,710 @@
+//! The chart's RBAC, proven against what rotor really sends.
+//!
+//! A full default rotation (`rotor run`: run lock, progress record, events)
+//! plus `rotor status` and `rotor plan` go through `KubeCluster` to the test
+//! API server, configured exactly as the chart configures the CronJob (its
+//! `--namespace`, its run configuration). Every recorded request becomes
+//! Kubernetes request attributes, and the chart, rendered by the real
+//! `helm template` in both RBAC modes, is evaluated as the RBAC authorizer
+//! would:
+//!
+//! - every request `rotor run` makes is allowed to the CronJob's
+//!   ServiceAccount;
+//! - `status` and `plan` are run by a person (NOTES.txt: "from a
+//!   workstation"); what of theirs the chart does not allow is listed in
+//!   [`OPERATOR_ONLY`] with the reason;
+//! - every rule (verb x resource x resourceName) of the chart is used by
+//!   some request of `run`, or listed in [`UNUSED_BY_THE_DEFAULT_RUN`] (or
+//!   [`UNUSED_IN_CLUSTER_MODE`]) with the reason.
+//!
+//! Helm comes from `ROTOR_HELM` (set by `.ci/run`) or
+//! `target/tools/bin/helm` (`.ci/install-chart-tools.sh`). Without it the
+//! tests skip loudly, unless `CI` is set: then they fail.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use rotor::cli::OutputFormat;
+use rotor::cluster::kube::KubeCluster;
+use rotor::cluster::kube::progress::PROGRESS_CONFIG_MAP;
+use rotor::cluster::sim::SimCluster;
+use rotor::commands::plan::plan_against;
+use rotor::commands::run::{ClusterArgs, RunArgs, run_against};
+use rotor::commands::status::{StatusArgs, status};
+use rotor::config::RunConfig;
+use rotor::lock::{LEASE_NAME, LockTiming};
+use rotor::runtime::RuntimeOptions;
+use rotor::testing::apiserver::{ServerOptions, TestApiServer};
+use rotor::testing::rbac::{Rbac, RequestAttributes, RuleUnit, ServiceAccount};
+use serde::Deserialize;
+use serde_json::Value;
+
+const RELEASE: &str = "rotor";
+const RELEASE_NAMESPACE: &str = "rotor-system";
+const KUBE_VERSION: &str = "1.33.0";
+
+/// The mesh every run rotates.
+const MESH: &str = include_str!("fixtures/rbac-mesh.yaml");
+
+/// Requests of `status` and `plan` the chart need not allow: (command,
+/// verb, group, resource, why). Both commands run with the operator's own
+/// kubeconfig, not as the CronJob; the chart grants `rotor run` only.
+const OPERATOR_ONLY: &[(&str, &str, &str, &str, &str)] = &[
+    (
+        "plan",
+        "list",
+        "cert-manager.io",
+        "issuers",
+        "plan copies the Issuers into its simulation; run never reads them",
+    ),
+    (
+        "plan",
+        "list",
+        "cert-manager.io",
+        "clusterissuers",
+        "plan copies the ClusterIssuers into its simulation",
+    ),
+    (
+        "plan",
+        "list",
+        "trust.cert-manager.io",
+        "bundles",
+        "plan copies the trust-manager Bundle into its simulation",
+    ),
+    // Namespace-scoped mode grants no cluster-wide lists; plan and status
+    // read the whole cluster at once.
+    (
+        "plan",
+        "list",
+        "apps",
+        "*",
+        "plan lists every workload kind and ReplicaSet cluster-wide",
+    ),
+    (
+        "plan",
+        "list",
+        "",
+        "pods",
+        "plan lists every pod cluster-wide",
+    ),
+    (
+        "plan",
+        "list",
+        "cert-manager.io",
+        "certificates",
+        "plan lists every Certificate cluster-wide",
+    ),
+    (
+        "status",
+        "list",
+        "cert-manager.io",
+        "certificates",
+        "status lists every Certificate cluster-wide",
+    ),
+    (
+        "status",
+        "list",
+        "",
+        "pods",
+        "status lists meshed pods cluster-wide",
+    ),
+    (
+        "status",
+        "list",
+        "apps",
+        "*",
+        "status lists ReplicaSets cluster-wide to name the workloads of stale pods",
+    ),
+];
+
+/// Rules of the chart the default rotation does not use: (verb, group,
+/// resource, why). Each one must still be in the chart and still unused.
+const UNUSED_BY_THE_DEFAULT_RUN: &[Unused] = &[
+    (
+        "create",
+        "",
+        "pods/eviction",
+        "the evict-pod grant: site policies may evict through PodDisruptionBudgets; the default policy deletes OnDelete pods",
+    ),
+    (
+        "create",
+        "events.k8s.io",
+        "events",
+        "the record-event grant: site policies may record events; the default policy records none",
+    ),
+    (
+        "patch",
+        "events.k8s.io",
+        "events",
+        "the record-event grant: kube's event recorder patches a repeated event into a series",
+    ),
+];
+
+fn chart_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/rotor")
+}
+
+/// Helm, or `None` (after a loud message) when it may be missing.
+fn helm() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("ROTOR_HELM") {
+        let p = PathBuf::from(p);
+        assert!(
+            p.is_file(),
+            "ROTOR_HELM={} does not exist; run .ci/install-chart-tools.sh",
+            p.display()
+        );
+        return Some(p);
+    }
+    let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/bin/helm");
+    if installed.is_file() {
+        return Some(installed);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "helm not found (CI is set, so this test must run): set ROTOR_HELM or run .ci/install-chart-tools.sh"
+    );
+    eprintln!(
+        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+         !! SKIPPED: the chart's RBAC was NOT checked: helm not found.    !!\n\
+         !! Run .ci/install-chart-tools.sh or set ROTOR_HELM.             !!\n\
+         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+    );
+    None
+}
+
+/// `helm template` of the chart, as `.ci/chart-checks.sh` renders it.
+fn render(helm: &Path, args: &[&str]) -> Vec<Value> {
+    let out = Command::new(helm)
+        .args(["template", RELEASE])
+        .arg(chart_dir())
+        .args([
+            "--namespace",
+            RELEASE_NAMESPACE,
+            "--kube-version",
+            KUBE_VERSION,
+        ])
+        .args(args)
+        .output()
+        .expect("helm runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "helm template {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_norway::Deserializer::from_str(&stdout)
+        .map(|doc| Value::deserialize(doc).expect("helm renders YAML"))
+        .filter(|v| !v.is_null())
+        .collect()
+}
+
+/// What the chart installs for rotor: its RBAC, and how the CronJob runs it.
+struct Install {
+    manifests: usize,
+    rbac: Rbac,
+    sa: ServiceAccount,
+    /// `rotor run --namespace`: where the lease and progress record live.
+    rotor_namespace: String,
+    /// The `--config` file's content.
+    config: String,
+}
+
+fn install(docs: &[Value]) -> Install {
+    let one = |kind: &str| {
+        let found: Vec<&Value> = docs.iter().filter(|d| d["kind"] == kind).collect();
+        assert_eq!(found.len(), 1, "expected one {kind}");
+        found[0]
+    };
+    let cron = one("CronJob");
+    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let sa = ServiceAccount {
+        namespace: cron["metadata"]["namespace"].as_str().unwrap().into(),
+        name: pod["serviceAccountName"].as_str().unwrap().into(),
+    };
+    let container = &pod["containers"][0];
+    let args: Vec<&str> = container["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(args[0], "run", "the CronJob runs `rotor run`: {args:?}");
+    let flag = |name: &str| {
+        let i = args
+            .iter()
+            .position(|a| *a == name)
+            .unwrap_or_else(|| panic!("the CronJob passes no {name}: {args:?}"));
+        args[i + 1]
+    };
+    let config_path = flag("--config");
+    let mount = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"] == config_path)
+        .expect("the config file is mounted");
+    let volume = pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == mount["name"])
+        .expect("the config volume exists");
+    let cm_name = volume["configMap"]["name"].as_str().unwrap();
+    let cm = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == cm_name)
+        .expect("the config ConfigMap is rendered");
+    let key = mount["subPath"].as_str().unwrap();
+    let rbac = Rbac::from_manifests(docs).unwrap_or_else(|e| panic!("chart RBAC: {e}"));
+    assert_eq!(rbac.dangling_bindings(&sa), Vec::<String>::new());
+    Install {
+        manifests: docs.len(),
+        rbac,
+        sa,
+        rotor_namespace: flag("--namespace").into(),
+        config: cm["data"][key].as_str().unwrap().into(),
+    }
+}
+
+/// The test API server over `sim`, rotor's state in `rotor_namespace`.
+async fn serve(sim: Arc<SimCluster>, rotor_namespace: &str) -> TestApiServer {
+    let server = TestApiServer::start(
+        sim.clone(),
+        ServerOptions {
+            rotor_namespace: rotor_namespace.into(),
+            ..ServerOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    server.seed_untracked_kinds(&sim.state_yaml()).unwrap();
+    server
+}
+
+/// Requests recorded since `mark`, as request attributes (discovery left out).
+fn since(server: &TestApiServer, mark: &mut usize) -> Vec<RequestAttributes> {
+    let log = server.request_log();
+    let new = log[*mark..]
+        .iter()
+        .filter_map(|r| RequestAttributes::from_http(&r.method, &r.path, r.query.as_deref()))
+        .collect();
+    *mark = log.len();
+    new
+}
+
+/// status, plan, a full rotation, status again: every request, by command.
+async fn exercise(inst: &Install) -> Vec<(&'static str, RequestAttributes)> {
+    let sim = Arc::new(SimCluster::from_yaml(MESH).unwrap());
+    let server = serve(sim.clone(), &inst.rotor_namespace).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, &inst.config).unwrap();
+    let kube = || {
+        KubeCluster::new(server.client().unwrap(), &inst.rotor_namespace).with_clock(server.clock())
+    };
+    let options = || RuntimeOptions { cache_dir: None };
+    let mut mark = 0;
+    let mut out = Vec::new();
+
+    status(Arc::new(kube()), &StatusArgs::default())
+        .await
+        .expect("status reads the cluster");
+    out.extend(since(&server, &mut mark).into_iter().map(|r| ("status", r)));
+
+    let plan = plan_against(&kube(), None, Some(&config), options())
+        .await
+        .expect("plan reads the cluster");
+    assert!(plan.report.succeeded(), "{}", plan.report.render_text());
+    out.extend(since(&server, &mut mark).into_iter().map(|r| ("plan", r)));
+
+    let args = RunArgs {
+        cluster: ClusterArgs {
+            namespace: Some(inst.rotor_namespace.clone()),
+            ..ClusterArgs::default()
+        },
+        guest: None,
+        guest_sha256: None,
+        config: Some(config.clone()),
+        dry_run: false,
+        output: OutputFormat::Json,
+    };
+    let report = run_against(kube(), &args, options(), LockTiming::default())
+        .await
+        .expect("rotor run starts");
+    assert!(report.succeeded(), "{}", report.render_text());
+    let sim_report = sim.simulation_report();
+    assert!(
+        sim_report.final_state.anchor_rotated && sim_report.final_state.issuer_rotated,
+        "a full rotation ran"
+    );
+    assert_eq!(sim_report.outage.broken_pair_seconds, 0.0);
+    out.extend(since(&server, &mut mark).into_iter().map(|r| ("run", r)));
+
+    status(Arc::new(kube()), &StatusArgs::default())
+        .await
+        .expect("status reads the cluster");
+    out.extend(since(&server, &mut mark).into_iter().map(|r| ("status", r)));
+    out
+}
+
+fn operator_only(command: &str, r: &RequestAttributes) -> Option<&'static str> {
+    OPERATOR_ONLY
+        .iter()
+        .find(|(c, v, g, res, _)| {
+            *c == command
+                && *v == r.verb
+                && *g == r.api_group
+                && (*res == "*" || *res == r.full_resource())
+        })
+        .map(|e| e.4)
+}
+
+/// A rule the default run does not use: (verb, group, resource, why).
+type Unused = (&'static str, &'static str, &'static str, &'static str);
+
+/// `list namespaces` in ClusterRole mode: the default policy lists workloads
+/// and pods cluster-wide there, so only `status`, `plan` and policies that
+/// call `list-namespaces` use it (namespace-scoped mode: the run lists the
+/// namespaces to list in each).
+const UNUSED_IN_CLUSTER_MODE: &[Unused] = &[(
+    "list",
+    "",
+    "namespaces",
+    "the list-namespaces primitive (and status, plan); the default run lists cluster-wide in this mode",
+)];
+
+/// Both directions for one rendering of the chart; `unused_here` adds
+/// rules this rendering's run does not use.
+async fn prove(mode: &str, helm_args: &[&str], unused_here: &[Unused]) {
+    let Some(helm) = helm() else { return };
+    let inst = install(&render(&helm, helm_args));
+    let requests = exercise(&inst).await;
+    let rbac = &inst.rbac;
+
+    // (a) Everything `run` does is allowed; status and plan as documented.
+    let mut forbidden = BTreeSet::new();
+    let mut used = BTreeSet::new();
+    let mut operator = BTreeSet::new();
+    for (command, r) in &requests {
+        let units = rbac.authorize(&inst.sa, r);
+        if units.is_empty() {
+            match operator_only(command, r) {
+                Some(why) if *command != "run" => {
+                    operator.insert(format!("{command}: {r} ({why})"));
+                }
+                _ => {
+                    forbidden.insert(format!("{command}: {r}"));
+                }
+            }
+        } else if *command == "run" {
+            // Coverage counts `run` alone: the chart grants the CronJob.
+            used.extend(units);
+        }
+    }
+    assert!(
+        forbidden.is_empty(),
+        "{mode}: the chart's RBAC forbids these requests of {}:\n  {}",
+        inst.sa.name,
+        forbidden.into_iter().collect::<Vec<_>>().join("\n  ")
+    );
+
+    // (b) Every rule is used by `run`, or documented as not used by it.
+    let documented: Vec<&Unused> = UNUSED_BY_THE_DEFAULT_RUN
+        .iter()
+        .chain(unused_here)
+        .collect();
+    let unused_ok = |u: &RuleUnit| {
+        documented
+            .iter()
+            .any(|(v, g, r, _)| *v == u.verb && *g == u.api_group && *r == u.resource)
+    };
+    let all = rbac.units(&inst.sa);
+    let unused: Vec<String> = all
+        .difference(&used)
+        .filter(|u| !unused_ok(u))
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        unused.is_empty(),
+        "{mode}: chart rules nothing used (remove them, or document them in UNUSED_BY_THE_DEFAULT_RUN):\n  {}",
+        unused.join("\n  ")
+    );
+    for (verb, group, resource, _) in documented {
+        let matches =
+            |u: &&RuleUnit| u.verb == *verb && u.api_group == *group && u.resource == *resource;
+        assert!(
+            all.iter().any(|u| matches(&u)),
+            "{mode}: documented as unused: {verb} {group}/{resource}, which the chart no longer grants"
+        );
+        assert!(
+            !used.iter().any(|u| matches(&u)),
+            "{mode}: documented as unused: {verb} {group}/{resource}, which the run used"
+        );
+    }
+
+    let tuples = |only: Option<&str>| {
+        requests
+            .iter()
+            .filter(|(c, _)| only.is_none_or(|o| o == *c))
+            .map(|(_, r)| {
+                (
+                    r.verb.clone(),
+                    r.api_group.clone(),
+                    r.full_resource(),
+                    r.namespace.clone(),
+                    r.name.clone(),
+                )
+            })
+            .collect::<BTreeSet<_>>()
+            .len()
+    };
+    println!(
+        "{mode}: {} manifests, {} RBAC rules ({} rule units) for {}/{}; {} requests, {} distinct (verb, group, resource, namespace, name) tuples ({} by run)",
+        inst.manifests,
+        rbac.rule_count(&inst.sa),
+        all.len(),
+        inst.sa.namespace,
+        inst.sa.name,
+        requests.len(),
+        tuples(None),
+        tuples(Some("run")),
+    );
+    println!(
+        "{mode}: not granted, left to the operator's credentials:\n  {}",
+        operator.into_iter().collect::<Vec<_>>().join("\n  ")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_role_mode_allows_what_rotor_uses_and_nothing_unused() {
+    prove(
+        "ClusterRole mode (default values)",
+        &[],
+        UNUSED_IN_CLUSTER_MODE,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespaced_mode_allows_what_rotor_uses_and_nothing_unused() {
+    // The value set as CI renders it, with Linkerd where the simulator puts
+    // it (linkerd, cert-manager) and the write grants left to the chart's
+    // default (the managed namespaces). `chart_names_what_its_rbac_grants`
+    // checks the value set's own namespaces.
+    let values = chart_dir().join("ci/namespaced-rbac-values.yaml");
+    prove(
+        "namespaced mode (ci/namespaced-rbac-values.yaml)",
+        &[
+            "-f",
+            values.to_str().unwrap(),
+            "--set",
+            "linkerd.namespace=linkerd,linkerd.certManagerNamespace=cert-manager",
+            "--set-json",
+            "grants.writeNamespaces=null",
+        ],
+        &[],
+    )
+    .await;
+}
+
+fn attrs(
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+    name: &str,
+) -> RequestAttributes {
+    let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+    RequestAttributes {
+        verb: verb.into(),
+        api_group: group.into(),
+        resource: resource.into(),
+        subresource: subresource.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+    }
+}
+
+fn split(named: &str) -> (&str, &str) {
+    named
+        .split_once('/')
+        .unwrap_or_else(|| panic!("{named:?} is not namespace/name"))
+}
+
+/// Every value set as CI renders it: the names the run configuration gives
+/// the binary (grants, the embedded policy's objects, the lease and
+/// progress record in `--namespace`) are the names the chart's RBAC grants.
+#[test]
+fn chart_names_what_its_rbac_grants() {
+    let Some(helm) = helm() else { return };
+    let mut sets: Vec<PathBuf> = std::fs::read_dir(chart_dir().join("ci"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with("-values.yaml"))
+        .collect();
+    sets.sort();
+    assert!(sets.len() >= 4, "{sets:?}");
+    for set in sets {
+        let name = set.file_name().unwrap().to_string_lossy().into_owned();
+        let docs = render(&helm, &["-f", set.to_str().unwrap()]);
+        let inst = install(&docs);
+        let config = RunConfig::parse(&inst.config, Path::new(&name))
+            .unwrap_or_else(|e| panic!("{name}: rotor refuses the chart's run configuration: {e}"));
+        let mut need: Vec<(String, RequestAttributes)> = Vec::new();
+        let mut want = |why: String, a: RequestAttributes| need.push((why, a));
+        let ns = inst.rotor_namespace.as_str();
+        // (what, group, resource, name, verbs on it by name); create has no name.
+        let own = [
+            (
+                "run lock",
+                "coordination.k8s.io",
+                "leases",
+                LEASE_NAME,
+                &["get", "update"][..],
+            ),
+            (
+                "progress record",
+                "",
+                "configmaps",
+                PROGRESS_CONFIG_MAP,
+                &["get", "patch", "delete"][..],
+            ),
+        ];
+        for (what, group, resource, object, verbs) in own {
+            for verb in verbs {
+                want(
+                    format!("{what} ({verb})"),
+                    attrs(verb, group, resource, ns, object),
+                );
+            }
+            want(
+                format!("{what} (create)"),
+                attrs("create", group, resource, ns, ""),
+            );
+        }
+        for s in &config.grants.read_secrets {
+            let (sns, sname) = split(s);
+            want(
+                format!("grants.readSecrets {s}"),
+                attrs("get", "", "secrets", sns, sname),
+            );
+        }
+        for s in &config.grants.write_secrets {
+            let (sns, sname) = split(s);
+            want(
+                format!("grants.writeSecrets {s}"),
+                attrs("update", "", "secrets", sns, sname),
+            );
+        }
+        // The embedded policy's objects, as the chart names them to it.
+        let site_policy = docs
+            .iter()
+            .find(|d| d["kind"] == "CronJob")
+            .map(|c| c.to_string().contains("--guest"))
+            .unwrap();
+        if !site_policy {
+            let p = config.policy.clone().unwrap_or(Value::Null);
+            let obj = |key: &str| {
+                let o = &p[key];
+                let (n, m) = (o["namespace"].as_str(), o["name"].as_str());
+                match (n, m) {
+                    (Some(n), Some(m)) => (n.to_string(), m.to_string()),
+                    _ => panic!(
+                        "{name}: the chart does not name the policy's {key}, so the policy uses its own default \
+                         (linkerd / cert-manager), whatever `linkerd.*` says: {p}"
+                    ),
+                }
+            };
+            for key in ["trustAnchor", "identityIssuer"] {
+                let (cns, cname) = obj(key);
+                want(
+                    format!("policy {key} Certificate"),
+                    attrs("get", "cert-manager.io", "certificates", &cns, &cname),
+                );
+                want(
+                    format!("policy {key} renewal"),
+                    attrs(
+                        "update",
+                        "cert-manager.io",
+                        "certificates/status",
+                        &cns,
+                        &cname,
+                    ),
+                );
+            }
+            let (pns, pname) = obj("previousAnchorSecret");
+            want(
+                "policy previousAnchorSecret".into(),
+                attrs("get", "", "secrets", &pns, &pname),
+            );
+            want(
+                "policy previousAnchorSecret (write)".into(),
+                attrs("update", "", "secrets", &pns, &pname),
+            );
+            let (tns, tname) = obj("trustRootsConfigMap");
+            want(
+                "policy trustRootsConfigMap".into(),
+                attrs("get", "", "configmaps", &tns, &tname),
+            );
+            // The guard refuses the policy before Kubernetes would: the
+            // grants must cover the same objects.
+            let g = &config.grants;
+            let anchor_ns = obj("trustAnchor").0;
+            let issuer_ns = obj("identityIssuer").0;
+            let mut gaps = Vec::new();
+            for ns in [&anchor_ns, &issuer_ns] {
+                if !g.can_write_namespace(ns) {
+                    gaps.push(format!(
+                        "renewing a Certificate in {ns} (grants.writeNamespaces)"
+                    ));
+                }
+            }
+            if !g.can_read_secret(&pns, &pname) || !g.can_write_secret(&pns, &pname) {
+                gaps.push(format!(
+                    "the previous anchor {pns}/{pname} (grants.readSecrets/writeSecrets)"
+                ));
+            }
+            if !g.can_read_namespace(&tns) {
+                gaps.push(format!("the trust roots in {tns} (grants.readNamespaces)"));
+            }
+            assert!(
+                gaps.is_empty(),
+                "{name}: the run configuration's grants refuse {}",
+                gaps.join("; ")
+            );
+            let cp = p["controlPlaneNamespace"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name}: no controlPlaneNamespace: {p}"));
+            assert!(
+                g.can_write_namespace(cp),
+                "{name}: grants.writeNamespaces leaves out the control plane's {cp}"
+            );
+            want(
+                "control plane restart".into(),
+                attrs("patch", "apps", "deployments", cp, "linkerd-identity"),
+            );
+            want(
+                "identity controller events".into(),
+                attrs("list", "", "events", cp, ""),
+            );
+        }
+        let denied: Vec<String> = need
+            .iter()
+            .filter(|(_, a)| inst.rbac.authorize(&inst.sa, a).is_empty())
+            .map(|(why, a)| format!("{why}: {a}"))
+            .collect();
+        assert!(
+            denied.is_empty(),
+            "{name}: the run configuration names objects the chart's RBAC does not grant:\n  {}",
+            denied.join("\n  ")
+        );
+        println!(
+            "{name}: {} manifests, {} RBAC rules; {} named accesses granted",
+            inst.manifests,
+            inst.rbac.rule_count(&inst.sa),
+            need.len()
+        );
+    }
+}
