@@ -40,6 +40,7 @@ use tokio::task::JoinHandle;
 
 use crate::cluster::Cluster;
 use crate::cluster::kube::Clock;
+use crate::cluster::sim::SimCluster;
 use crate::wit::Timestamp;
 
 pub use status::ApiError;
@@ -221,6 +222,36 @@ impl TestApiServer {
         self.backend
             .store
             .put(resource, namespace, object, &self.backend.versions);
+    }
+
+    /// A server over a simulated cluster, also serving the kinds the
+    /// `Cluster` trait has no records for (Bundles, Issuers), seeded from
+    /// the simulator's own state: what `rotor plan` reads from a real one.
+    pub async fn over_sim(sim: Arc<SimCluster>, opts: ServerOptions) -> std::io::Result<Self> {
+        let server = TestApiServer::start(sim.clone(), opts).await?;
+        for doc in serde_norway::Deserializer::from_str(&sim.state_yaml()) {
+            let Ok(v) = <Value as serde::Deserialize>::deserialize(doc) else {
+                continue;
+            };
+            let items = match v["kind"].as_str() {
+                Some("List") => v["items"].as_array().cloned().unwrap_or_default(),
+                _ => vec![v],
+            };
+            for o in items {
+                let resource = match o["kind"].as_str() {
+                    Some("Bundle") => "trust.cert-manager.io/bundles",
+                    Some("Issuer") => "cert-manager.io/issuers",
+                    Some("ClusterIssuer") => "cert-manager.io/clusterissuers",
+                    _ => continue,
+                };
+                let ns = o["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                server.seed(resource, &ns, o);
+            }
+        }
+        Ok(server)
     }
 }
 
