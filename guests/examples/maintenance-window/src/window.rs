@@ -135,3 +135,64 @@ impl Window {
         )))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn window(tz: &str, days: &[&str], start: &str, minutes: u32) -> Result<Window, RotorError> {
+        Window::new(&WindowConfig {
+            time_zone: tz.into(),
+            days: days.iter().map(|d| d.to_string()).collect(),
+            start: start.into(),
+            duration_minutes: minutes,
+        })
+    }
+
+    fn at(rfc3339: &str) -> i64 {
+        rfc3339.parse::<Timestamp>().unwrap().as_second()
+    }
+
+    #[test]
+    fn open_inside_closed_outside_with_the_next_opening() {
+        let w = window("Europe/Berlin", &["saturday"], "02:00", 240).unwrap();
+        // Saturday 02:30 CET.
+        assert_eq!(w.closed_at(at("2026-03-07T01:30:00Z")).unwrap(), None);
+        // Saturday 06:00 CET: the window has just closed.
+        let why = w.closed_at(at("2026-03-07T05:00:00Z")).unwrap().unwrap();
+        assert!(
+            why.contains("next window opens Saturday 2026-03-14 02:00 CET"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn a_window_may_run_past_midnight() {
+        let w = window("UTC", &["sun"], "23:00", 120).unwrap();
+        assert_eq!(
+            w.closed_at(at("2026-03-09T00:30:00Z")).unwrap(),
+            None,
+            "Monday 00:30"
+        );
+        assert!(w.closed_at(at("2026-03-09T01:00:00Z")).unwrap().is_some());
+    }
+
+    #[test]
+    fn daylight_saving_moves_the_window_in_utc() {
+        let w = window("Europe/Berlin", &["sunday"], "04:00", 60).unwrap();
+        // 29 March 2026: clocks go from CET to CEST at 02:00.
+        assert_eq!(w.closed_at(at("2026-03-29T02:30:00Z")).unwrap(), None);
+        assert!(w.closed_at(at("2026-03-22T02:30:00Z")).unwrap().is_some());
+        assert_eq!(w.closed_at(at("2026-03-22T03:30:00Z")).unwrap(), None);
+    }
+
+    #[test]
+    fn bad_settings_name_the_field() {
+        let err = |r: Result<Window, RotorError>| r.err().unwrap().to_string();
+        assert!(err(window("Mars/Olympus", &["sat"], "02:00", 60)).contains("site.timeZone"));
+        assert!(err(window("UTC", &["caturday"], "02:00", 60)).contains("site.days"));
+        assert!(err(window("UTC", &[], "02:00", 60)).contains("site.days"));
+        assert!(err(window("UTC", &["sat"], "25:00", 60)).contains("site.start"));
+        assert!(err(window("UTC", &["sat"], "02:00", 0)).contains("site.durationMinutes"));
+    }
+}

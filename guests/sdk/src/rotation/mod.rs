@@ -871,63 +871,9 @@ impl Run<'_> {
 
 #[cfg(test)]
 mod tests {
-    use crate::ObjectRef;
-    use crate::mesh::{CONTROL_PLANE_NS_LABEL, PROXY_CONTAINER, TRUST_ROOT_ANNOTATION};
-    use crate::workloads::UpdateStrategy;
+    use crate::mesh::tests::{pod, workload};
 
     use super::*;
-
-    fn kv(k: &str, v: &str) -> KeyValue {
-        KeyValue {
-            key: k.into(),
-            value: v.into(),
-        }
-    }
-
-    fn pod(ns: &str, owner: &str, hash: Option<&str>) -> Pod {
-        Pod {
-            namespace: ns.into(),
-            name: format!("{owner}-abc"),
-            labels: vec![kv(CONTROL_PLANE_NS_LABEL, "linkerd")],
-            annotations: hash
-                .map(|h| kv(TRUST_ROOT_ANNOTATION, h))
-                .into_iter()
-                .collect(),
-            containers: vec![PROXY_CONTAINER.into()],
-            init_containers: vec![],
-            ready: true,
-            phase: "Running".into(),
-            node_name: "n1".into(),
-            start_time: Some(10),
-            owner: Some(ObjectRef {
-                kind: "Deployment".into(),
-                namespace: ns.into(),
-                name: owner.into(),
-            }),
-        }
-    }
-
-    fn deployment(ns: &str, name: &str) -> Workload {
-        Workload {
-            kind: WorkloadKind::Deployment,
-            namespace: ns.into(),
-            name: name.into(),
-            labels: vec![],
-            template_labels: vec![],
-            template_annotations: vec![],
-            selector: format!("app={name}"),
-            strategy: UpdateStrategy::RollingUpdate,
-            paused: false,
-            partition: 0,
-            generation: 1,
-            observed_generation: 1,
-            desired: 1,
-            current: 1,
-            updated: 1,
-            ready: 1,
-            available: 1,
-        }
-    }
 
     fn mesh() -> Mesh {
         let spots = [
@@ -940,8 +886,14 @@ mod tests {
             ("legacy", "old"),
         ];
         Mesh::build(
-            spots.iter().map(|(ns, n)| pod(ns, n, Some("h"))).collect(),
-            spots.iter().map(|(ns, n)| deployment(ns, n)).collect(),
+            spots
+                .iter()
+                .map(|(ns, n)| pod(ns, &format!("{n}-abc"), Some(("Deployment", n)), true))
+                .collect(),
+            spots
+                .iter()
+                .map(|(ns, n)| workload(WorkloadKind::Deployment, ns, n))
+                .collect(),
         )
     }
 

@@ -104,3 +104,76 @@ impl<T: serde::de::DeserializeOwned> SiteConfig<T> {
         Ok(config)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::WorkloadKind;
+    use crate::mesh::tests::workload;
+
+    fn target(ns: &str, name: &str) -> Target {
+        let w = workload(WorkloadKind::Deployment, ns, name);
+        Target {
+            id: WorkloadId::of(&w),
+            workload: w,
+            pods: vec![],
+        }
+    }
+
+    fn names(stages: &[Stage]) -> Vec<(String, Vec<String>)> {
+        stages
+            .iter()
+            .map(|s| {
+                let ids = s.targets.iter().map(|t| t.id.name.clone()).collect();
+                (s.name.clone(), ids)
+            })
+            .collect()
+    }
+
+    /// Puts `first` alone in a stage, then names a workload that is not in
+    /// the data plane and `first` again.
+    struct Sloppy(&'static str);
+
+    impl Site for Sloppy {
+        fn stages(&self, data_plane: Vec<Target>) -> Result<Vec<Stage>, RotorError> {
+            let first: Vec<Target> = data_plane
+                .iter()
+                .filter(|t| t.id.name == self.0)
+                .cloned()
+                .collect();
+            Ok(vec![
+                Stage {
+                    name: "first".into(),
+                    targets: first.clone(),
+                },
+                Stage {
+                    name: "again".into(),
+                    targets: [first, vec![target("elsewhere", "ghost")]].concat(),
+                },
+            ])
+        }
+    }
+
+    #[test]
+    fn the_default_is_one_unnamed_stage() {
+        let all = vec![target("a", "x"), target("b", "y")];
+        let stages = plan_stages(&Default, all).unwrap();
+        assert_eq!(
+            names(&stages),
+            [(String::new(), vec!["x".into(), "y".into()])]
+        );
+    }
+
+    #[test]
+    fn left_out_workloads_go_last_and_none_twice_or_invented() {
+        let all = vec![target("a", "x"), target("b", "y"), target("c", "z")];
+        let stages = plan_stages(&Sloppy("y"), all).unwrap();
+        assert_eq!(
+            names(&stages),
+            [
+                ("first".to_string(), vec!["y".to_string()]),
+                ("rest".to_string(), vec!["x".to_string(), "z".to_string()]),
+            ]
+        );
+    }
+}
