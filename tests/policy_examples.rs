@@ -28,7 +28,10 @@ fn stdout(output: &Output) -> String {
 
 /// Run one example's scenario directory with its built component.
 fn run_example(name: &str) {
-    let scenarios = workspace().join("guests/examples").join(name).join("scenarios");
+    let scenarios = workspace()
+        .join("guests/examples")
+        .join(name)
+        .join("scenarios");
     let count = std::fs::read_dir(&scenarios)
         .expect("the example ships scenarios")
         .flatten()
@@ -46,7 +49,10 @@ fn run_example(name: &str) {
     assert!(output.status.success(), "{name}: {text}\n{output:?}");
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), count + 1, "one line a scenario: {text}");
-    assert!(lines[..count].iter().all(|l| l.starts_with("PASS ")), "{text}");
+    assert!(
+        lines[..count].iter().all(|l| l.starts_with("PASS ")),
+        "{text}"
+    );
     assert_eq!(lines[count], format!("{count} passed, 0 failed"));
 }
 
@@ -75,6 +81,54 @@ fn skip_if_fresh_passes_its_scenarios() {
     run_example("skip-if-fresh");
 }
 
+/// The run the maintenance window stopped resumes where it stopped: save
+/// the cluster after the stopped run, then run again with the window open.
+#[test]
+fn a_rotation_the_window_stopped_resumes_in_the_next_window() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let guest = Path::new(GUESTS_DIR).join("maintenance_window.wasm");
+    let guest = guest.display().to_string();
+    let scenario = workspace()
+        .join("guests/examples/maintenance-window/scenarios/closes-mid-rotation.yaml")
+        .display()
+        .to_string();
+    let window = |minutes: u32| {
+        format!(
+            "site: {{timeZone: Europe/Berlin, days: [saturday], start: \"02:00\", durationMinutes: {minutes}}}"
+        )
+    };
+    let config = dir.path().join("run.yaml");
+    std::fs::write(&config, format!("policy:\n  {}\n", window(240))).expect("write");
+    let state = dir.path().join("state.yaml");
+    let first = rotor(&[
+        "simulate",
+        "--guest",
+        &guest,
+        "--config",
+        &config.display().to_string(),
+        "--scenario",
+        &scenario,
+        "--save-state",
+        &state.display().to_string(),
+    ]);
+    assert!(first.status.success(), "{first:?}");
+    assert!(stdout(&first).contains("stopped before step adopt-new-issuer"));
+
+    // The same moment, a window that is still open: the rotation resumes.
+    let mut resumed = std::fs::read_to_string(&state).expect("state saved");
+    resumed.push_str(&format!(
+        "---\napiVersion: rotor.dev/v1alpha1\nkind: Expect\nmetadata: {{name: resumed}}\nspec:\n  \
+         config:\n    policy:\n      {}\n  facts: {{resumedAt: adopt-new-issuer}}\n  \
+         anchorRotated: true\n  bundleAnchors: 1\n  proxiesTrustingRetiredAnchor: 0\n  \
+         proxiesWithRetiredChainLeaf: 0\n  workloadsNotReady: 0\n",
+        window(300)
+    ));
+    std::fs::write(&state, resumed).expect("write");
+    let second = rotor(&["test", "--guest", &guest, &state.display().to_string()]);
+    assert!(second.status.success(), "{}\n{second:?}", stdout(&second));
+    assert!(stdout(&second).ends_with("1 passed, 0 failed\n"));
+}
+
 #[test]
 fn a_wrong_expectation_is_reported_failed() {
     let fixture = workspace().join("tests/fixtures/wrong-expect.yaml");
@@ -86,7 +140,10 @@ fn a_wrong_expectation_is_reported_failed() {
     let fail = lines[0];
     assert!(fail.starts_with("FAIL "), "{text}");
     assert!(fail.contains("(wrong on purpose)"), "{fail}");
-    assert!(fail.contains("anchorRotated true, expected false"), "{fail}");
+    assert!(
+        fail.contains("anchorRotated true, expected false"),
+        "{fail}"
+    );
     assert!(fail.contains("restarts, at most 0 expected"), "{fail}");
     assert!(fail.contains("expected shop before linkerd"), "{fail}");
     assert_eq!(lines[1], "0 passed, 1 failed");
@@ -100,7 +157,10 @@ fn passing_and_failing_scenarios_are_counted_together() {
     let right = wrong
         .replace("anchorRotated: false", "anchorRotated: true")
         .replace("maxRestarts: 0", "minRestarts: 1")
-        .replace("{first: shop, then: linkerd}", "{first: linkerd, then: shop}");
+        .replace(
+            "{first: shop, then: linkerd}",
+            "{first: linkerd, then: shop}",
+        );
     std::fs::write(dir.path().join("a-right.yaml"), right).expect("write");
     std::fs::write(dir.path().join("b-wrong.yaml"), wrong).expect("write");
     std::fs::write(dir.path().join("notes.txt"), "not a scenario").expect("write");
@@ -108,8 +168,14 @@ fn passing_and_failing_scenarios_are_counted_together() {
     assert_eq!(output.status.code(), Some(1), "{output:?}");
     let text = stdout(&output);
     let lines: Vec<&str> = text.lines().collect();
-    assert!(lines[0].starts_with("PASS ") && lines[0].contains("a-right.yaml"), "{text}");
-    assert!(lines[1].starts_with("FAIL ") && lines[1].contains("b-wrong.yaml"), "{text}");
+    assert!(
+        lines[0].starts_with("PASS ") && lines[0].contains("a-right.yaml"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("FAIL ") && lines[1].contains("b-wrong.yaml"),
+        "{text}"
+    );
     assert_eq!(lines[2], "1 passed, 1 failed");
 }
 
@@ -152,5 +218,8 @@ fn a_named_file_without_expect_and_a_missing_path_are_errors() {
     assert!(err.contains("never-ready.yaml"), "{err}");
     assert!(err.contains("no `kind: Expect` document"), "{err}");
     let err = one_line_error(&rotor(&["test", "no/such/dir"]));
-    assert!(err.contains("no/such/dir: no such file or directory"), "{err}");
+    assert!(
+        err.contains("no/such/dir: no such file or directory"),
+        "{err}"
+    );
 }

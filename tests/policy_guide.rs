@@ -50,9 +50,8 @@ fn helm_dir() -> Option<PathBuf> {
     if tools.join("helm").is_file() {
         return Some(tools);
     }
-    std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p).find(|d| d.join("helm").is_file())
-    })
+    std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).find(|d| d.join("helm").is_file()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,7 +90,9 @@ async fn the_walkthrough_runs() {
     let rotor_bin = PathBuf::from(env!("CARGO_BIN_EXE_rotor"));
     let mut path = vec![rotor_bin.parent().expect("bin dir").to_path_buf()];
     path.extend(helm);
-    path.extend(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()));
+    path.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c")
         .arg(&script)

@@ -40,7 +40,7 @@ use super::{CommandError, new_runtime, read_config, read_policy};
 /// What a run must show. Every field is optional; `outcome` defaults to
 /// `succeeded`.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Expect {
     /// Policy component, relative to the scenario file.
     pub guest: Option<PathBuf>,
@@ -146,8 +146,7 @@ fn read_case(file: &ScenarioFile) -> Result<Option<Case>, CommandError> {
         None if file.named => {
             return Err(scenario_error(
                 path,
-                "no `kind: Expect` document (apiVersion rotor.dev/v1alpha1) to test against"
-                    .into(),
+                "no `kind: Expect` document (apiVersion rotor.dev/v1alpha1) to test against".into(),
             ));
         }
         None => return Ok(None),
@@ -226,7 +225,11 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<ScenarioFile>, CommandError> {
                 })
                 .collect();
             found.sort();
-            out.extend(found.into_iter().map(|path| ScenarioFile { path, named: false }));
+            out.extend(
+                found
+                    .into_iter()
+                    .map(|path| ScenarioFile { path, named: false }),
+            );
         } else if path.is_file() {
             out.push(ScenarioFile {
                 path: path.clone(),
@@ -285,7 +288,8 @@ impl Tester {
             None => self.default_guest.clone(),
         };
         let cluster = Arc::new(
-            SimCluster::from_yaml(text).map_err(|e| format!("scenario: {}", one_line(&e.to_string())))?,
+            SimCluster::from_yaml(text)
+                .map_err(|e| format!("scenario: {}", one_line(&e.to_string())))?,
         );
         if !self.loaded.contains_key(&guest) {
             let (label, wasm) =
@@ -319,7 +323,10 @@ pub fn find_expect(text: &str) -> Result<Option<(Option<String>, Expect)>, Strin
         let value = Value::deserialize(doc)
             .map_err(|e| format!("YAML does not parse: document {}: {e}", index + 1))?;
         let kind = value.get("kind").and_then(Value::as_str);
-        let api = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let api = value
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if kind != Some("Expect") || !api.starts_with("rotor.dev/") {
             continue;
         }
@@ -415,9 +422,24 @@ pub fn check(expect: &Expect, report: &RunReport) -> Vec<String> {
             ));
         }
         let f = &sim.final_state;
-        compare(&mut out, "anchorRotated", f.anchor_rotated, expect.anchor_rotated);
-        compare(&mut out, "issuerRotated", f.issuer_rotated, expect.issuer_rotated);
-        compare(&mut out, "bundleAnchors", f.bundle_anchors, expect.bundle_anchors);
+        compare(
+            &mut out,
+            "anchorRotated",
+            f.anchor_rotated,
+            expect.anchor_rotated,
+        );
+        compare(
+            &mut out,
+            "issuerRotated",
+            f.issuer_rotated,
+            expect.issuer_rotated,
+        );
+        compare(
+            &mut out,
+            "bundleAnchors",
+            f.bundle_anchors,
+            expect.bundle_anchors,
+        );
         compare(
             &mut out,
             "proxiesTrustingRetiredAnchor",
@@ -456,7 +478,10 @@ pub fn check(expect: &Expect, report: &RunReport) -> Vec<String> {
     }
     for ns in &expect.not_restarted {
         if let Some(r) = restarts.iter().find(|r| r.matches(ns)) {
-            out.push(format!("{} restarted at {}, expected none in {ns}", r.workload, r.at));
+            out.push(format!(
+                "{} restarted at {}, expected none in {ns}",
+                r.workload, r.at
+            ));
         }
     }
     for order in &expect.restart_order {
@@ -513,7 +538,9 @@ impl Restart {
 pub fn restarts(audit: &[AuditEntry]) -> Vec<Restart> {
     audit
         .iter()
-        .filter(|e| e.outcome == AuditOutcome::Applied && e.primitive.starts_with("restart-workload"))
+        .filter(|e| {
+            e.outcome == AuditOutcome::Applied && e.primitive.starts_with("restart-workload")
+        })
         .filter_map(|e| {
             let (_, object) = e.target.split_once(' ')?;
             let (namespace, _) = object.split_once('/')?;
@@ -671,7 +698,11 @@ mod tests {
             entry(AuditOutcome::Applied, "restart-workload", "Deployment a/x"),
             entry(AuditOutcome::Denied, "restart-workload", "Deployment b/y"),
             entry(AuditOutcome::Applied, "delete-pod", "Pod a/x-1"),
-            entry(AuditOutcome::Applied, "restart-workloads", "StatefulSet c/z"),
+            entry(
+                AuditOutcome::Applied,
+                "restart-workloads",
+                "StatefulSet c/z",
+            ),
         ];
         let rs = restarts(&audit);
         let names: Vec<_> = rs.iter().map(|r| r.namespace.as_str()).collect();
