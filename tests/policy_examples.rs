@@ -6,17 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use rotor::runtime::GUESTS_DIR;
 
-fn rotor(args: &[&str]) -> Output {
-    Command::cargo_bin("rotor")
-        .expect("binary")
-        .arg("--no-cache")
-        .args(args)
-        .output()
-        .expect("rotor runs")
-}
+mod support;
+use support::{one_line_error, rotor};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -177,15 +170,6 @@ fn passing_and_failing_scenarios_are_counted_together() {
         "{text}"
     );
     assert_eq!(lines[2], "1 passed, 1 failed");
-}
-
-/// The one line on stderr for bad input, exit 2, nothing run.
-fn one_line_error(output: &Output) -> String {
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    assert!(output.stdout.is_empty(), "nothing runs: {output:?}");
-    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    stderr
 }
 
 #[test]
