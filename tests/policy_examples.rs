@@ -196,7 +196,7 @@ fn a_malformed_expect_names_the_file_and_the_field() {
 }
 
 #[test]
-fn a_named_file_without_expect_and_a_missing_path_are_errors() {
+fn nothing_to_test_is_an_error() {
     let plain = workspace().join("tests/scenarios/never-ready.yaml");
     let err = one_line_error(&rotor(&["test", &plain.display().to_string()]));
     assert!(err.contains("never-ready.yaml"), "{err}");

@@ -104,3 +104,8 @@ pub fn write_file(what: &'static str, path: &Path, text: &str) -> Result<(), Com
         source,
     })
 }
+
+/// Collapse a multi-line message into the one line a user sees.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}

@@ -9,10 +9,10 @@
 //! ```yaml
 //! apiVersion: rotor.dev/v1alpha1
 //! kind: Expect
-//! metadata: {name: canary goes first}    # default: the file's path
+//! metadata: {name: canary goes first}    # shown after the file's path
 //! spec:
 //!   guest: ../policy.wasm                # relative to this file; default --guest, then the built-in policy
-//!   config: {policy: {canary: canary}}   # a run configuration inline, or a file path relative to this file
+//!   config: {policy: {site: {canary: canary}}}  # a run configuration inline, or a file relative to this one
 //!   outcome: succeeded                   # default
 //!   maxBrokenPairSeconds: 0              # default 0: an outage fails unless allowed
 //!   anchorRotated: true
@@ -35,7 +35,7 @@ use crate::guard::{AuditEntry, AuditOutcome};
 use crate::report::{Outcome, RunReport};
 use crate::runtime::{LoadedPolicy, Runtime, RuntimeOptions};
 
-use super::{CommandError, new_runtime, read_config, read_policy};
+use super::{CommandError, new_runtime, one_line, read_config, read_policy};
 
 /// What a run must show. Every field is optional; `outcome` defaults to
 /// `succeeded`.
@@ -173,6 +173,13 @@ pub async fn run(args: TestArgs, options: RuntimeOptions) -> Result<ExitCode, Co
             Some(case) => cases.push(case),
             None => eprintln!("skipped {}: no Expect document", file.path.display()),
         }
+    }
+    if cases.is_empty() {
+        let path = args.paths.first().cloned().unwrap_or_default();
+        return Err(scenario_error(
+            &path,
+            "no scenario with a `kind: Expect` document to test".into(),
+        ));
     }
     let runtime = new_runtime(options)?;
     let mut tester = Tester {
@@ -602,10 +609,6 @@ pub fn order_problem(restarts: &[Restart], order: &RestartOrder) -> Option<Strin
         }
     }
     None
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
