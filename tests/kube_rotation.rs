@@ -36,14 +36,10 @@ fn step_names(r: &RunReport) -> Vec<String> {
         .collect()
 }
 
-/// A server over `sim`, also serving the kinds the `Cluster` trait has no
-/// records for (Bundles, Issuers), taken from the simulator's own state.
 async fn serve(sim: Arc<SimCluster>) -> TestApiServer {
-    let server = TestApiServer::start(sim.clone(), ServerOptions::default())
+    TestApiServer::over_sim(sim, ServerOptions::default())
         .await
-        .unwrap();
-    server.seed_untracked_kinds(&sim.state_yaml()).unwrap();
-    server
+        .unwrap()
 }
 
 fn kube(server: &TestApiServer) -> KubeCluster {

@@ -4,18 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use rotor::cluster::sim::SimCluster;
 use rotor::runtime::GUESTS_DIR;
 
-fn rotor(args: &[&str]) -> Output {
-    Command::cargo_bin("rotor")
-        .expect("binary")
-        .arg("--no-cache")
-        .args(args)
-        .output()
-        .expect("rotor runs")
-}
+mod support;
+use support::{one_line_error, rotor};
 
 fn hostile() -> String {
     Path::new(GUESTS_DIR)
@@ -43,19 +36,6 @@ fn json(output: &Output) -> serde_json::Value {
             String::from_utf8_lossy(&output.stdout)
         )
     })
-}
-
-/// The one line on stderr a user sees for bad input.
-fn one_line_error(output: &Output) -> String {
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    assert!(
-        output.stdout.is_empty(),
-        "no report for bad input: {output:?}"
-    );
-    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    stderr
 }
 
 #[test]

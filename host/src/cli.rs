@@ -43,6 +43,8 @@ pub enum Command {
     Status(crate::commands::status::StatusCommand),
     /// Predict a run: read the cluster into the simulator and run the policy there.
     Plan(crate::commands::plan::PlanArgs),
+    /// Run scenarios that carry an `Expect` document and check each run against it.
+    Test(TestArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -88,6 +90,21 @@ pub struct InspectArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Policy component for scenarios whose Expect names none [default: the built-in policy].
+    #[arg(long, value_name = "FILE.wasm")]
+    pub guest: Option<PathBuf>,
+
+    /// Run configuration for scenarios whose Expect gives none.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Scenario files, or directories whose `*.yaml` files are run (those without an Expect document are skipped).
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
 }
 
 #[cfg(test)]

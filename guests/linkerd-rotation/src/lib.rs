@@ -1,20 +1,14 @@
 //! rotor's default policy: rotates Linkerd's trust anchor and identity issuer
-//! in the safe, gated order (see `plan::Step`).
+//! in the safe, gated order (the steps live in `rotor_sdk::rotation`, so
+//! site policies can reorder and gate them without copying them).
 
-mod config;
-mod plan;
-mod rotation;
-
-use rotor_sdk::{Error, Policy, Summary};
+use rotor_sdk::{Error, Policy, Summary, rotation};
 
 struct LinkerdRotation;
 
 impl Policy for LinkerdRotation {
     fn run(config: String) -> Result<Summary, Error> {
-        rotation::run(&config).map_err(|e| {
-            rotor_sdk::error("rotation stopped", &[("error", &e.to_string())]);
-            Error::from(e)
-        })
+        rotation::run(&config).map_err(rotation::stopped)
     }
 }
 

@@ -24,6 +24,9 @@
 //! - [`restart`]: restart in waves, wait for rollouts, `OnDelete` by hand.
 //! - [`identity`]: did identity reload the issuer.
 //! - [`record`]: the saved progress record, typed.
+//! - [`rotation`]: the whole Linkerd rotation (the default policy), with
+//!   [`rotation::Site`] hooks for site policies: stop before a step, stage
+//!   the data plane.
 
 pub mod bindings {
     wit_bindgen::generate!({
@@ -43,6 +46,7 @@ pub mod identity;
 pub mod mesh;
 pub mod record;
 pub mod restart;
+pub mod rotation;
 mod step;
 
 pub use bindings::rotor::policy::types::{Error, KeyValue, ObjectRef, Summary, WorkloadKind};

@@ -6,6 +6,7 @@ pub mod plan;
 pub mod run;
 pub mod simulate;
 pub mod status;
+pub mod test;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -53,6 +54,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Run(args) => run::run(args, options).await,
         Command::Status(args) => status::run(args).await,
         Command::Plan(args) => plan::run(args, options).await,
+        Command::Test(args) => test::run(args, options).await,
     }
 }
 
@@ -101,4 +103,9 @@ pub fn write_file(what: &'static str, path: &Path, text: &str) -> Result<(), Com
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Collapse a multi-line message into the one line a user sees.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

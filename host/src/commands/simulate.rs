@@ -10,7 +10,7 @@ use crate::cluster::sim::SimCluster;
 use crate::report::RunReport;
 use crate::runtime::RuntimeOptions;
 
-use super::{CommandError, new_runtime, read_config, read_policy, write_file};
+use super::{CommandError, new_runtime, one_line, read_config, read_policy, write_file};
 
 /// Exit 0 only when the policy succeeded.
 pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
@@ -60,8 +60,4 @@ fn load_scenario(args: &SimulateArgs) -> Result<SimCluster, CommandError> {
         path: path.clone(),
         message: one_line(&e.to_string()),
     })
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -1,7 +1,7 @@
 //! cert-manager: Certificates re-issued on `cmctl renew` or at renewalTime,
 //! signed by a self-signed or CA Issuer/ClusterIssuer, into their Secret.
 
-use crate::wit::{Certificate, Condition};
+use crate::wit::{Certificate, Condition, Timestamp};
 
 use super::manifest::parse_go_duration;
 use super::pki::generate_ca;
@@ -91,6 +91,12 @@ impl World {
 
     /// Sign a new certificate and write its Secret now.
     pub fn issue_now(&mut self, cert: CertRecId) -> Result<(), String> {
+        self.issue_as_of(cert, self.now)
+    }
+
+    /// Sign a certificate valid from `now` (earlier than the clock for one a
+    /// scenario says was issued in the past) and write its Secret.
+    pub fn issue_as_of(&mut self, cert: CertRecId, now: Timestamp) -> Result<(), String> {
         let (duration, renew_before) = self.certificate_durations(cert)?;
         let c = &self.certificates[cert];
         let ns = c.namespace.clone();
@@ -134,7 +140,6 @@ impl World {
                 issuer_key.1
             ));
         };
-        let now = self.now;
         let serial = self.next_rv();
         let issued = generate_ca(
             &common_name,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 
-use crate::wit::{Condition, EventType, ObjectRef, WorkloadKind};
+use crate::wit::{Condition, EventType, ObjectRef, Timestamp, WorkloadKind};
 
 use super::linkerd::{
     ANCHOR_SECRET, CONTROL_PLANE_NS, DESTINATION, IDENTITY, ISSUER_SECRET, PREVIOUS_ANCHOR_SECRET,
@@ -353,6 +353,15 @@ impl World {
     }
 
     /// Certificates whose Secret is missing are issued now, CAs first.
+    /// When a certificate issued at load was issued: the scenario's
+    /// `status.notBefore` if it is in the past, else now.
+    fn issued_at(&self, cert: usize) -> Timestamp {
+        self.certificates[cert]
+            .not_before
+            .filter(|&t| t < self.now)
+            .unwrap_or(self.now)
+    }
+
     fn issue_missing_certificates(&mut self) -> Result<(), ScenarioError> {
         let mut pending: Vec<usize> = (0..self.certificates.len())
             .filter(|&c| {
@@ -366,7 +375,8 @@ impl World {
         while !pending.is_empty() {
             let before = pending.len();
             let mut last_error = String::new();
-            pending.retain(|&c| match self.issue_now(c) {
+            // A scenario's `status.notBefore` dates the certificate it lacks.
+            pending.retain(|&c| match self.issue_as_of(c, self.issued_at(c)) {
                 Ok(()) => false,
                 Err(e) => {
                     last_error = format!(

@@ -163,6 +163,7 @@ mod tests {
     fn text_names_windows_and_leftovers() {
         let r = SimulationReport {
             virtual_seconds: 900,
+            after_run_seconds: 300,
             outage: OutageReport {
                 broken_pair_seconds: 120.0,
                 windows: vec![OutageWindow {
@@ -182,6 +183,10 @@ mod tests {
         let mut out = String::new();
         r.render_text(&mut out);
         assert!(out.contains("120 broken pair-seconds in 1 window"), "{out}");
+        assert!(
+            out.contains("virtual time: 900s (the last 300s watching the mesh after the run)"),
+            "{out}"
+        );
         assert!(
             out.contains(
                 "2026-03-02T09:00:00Z .. 2026-03-02T09:01:00Z (60s): up to 2 broken pairs"

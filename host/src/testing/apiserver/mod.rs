@@ -41,6 +41,7 @@ use tokio::task::JoinHandle;
 
 use crate::cluster::Cluster;
 use crate::cluster::kube::Clock;
+use crate::cluster::sim::SimCluster;
 use crate::wit::Timestamp;
 
 pub use status::ApiError;
@@ -246,6 +247,17 @@ impl TestApiServer {
         self.backend
             .store
             .put(resource, namespace, object, &self.backend.versions);
+    }
+
+    /// A server over a simulated cluster, also serving the kinds the
+    /// `Cluster` trait has no records for (Bundles, Issuers), seeded from
+    /// the simulator's own state: what `rotor plan` reads from a real one.
+    pub async fn over_sim(sim: Arc<SimCluster>, opts: ServerOptions) -> std::io::Result<Self> {
+        let server = TestApiServer::start(sim.clone(), opts).await?;
+        server
+            .seed_untracked_kinds(&sim.state_yaml())
+            .map_err(std::io::Error::other)?;
+        Ok(server)
     }
 
     /// Seed the kinds the `Cluster` trait has no records for (Bundles,

@@ -5,11 +5,11 @@
 //! from the record *and* the cluster's facts: a record that no longer matches
 //! the anchors in the cluster is refused rather than trusted.
 
-use rotor_sdk::certs::Baseline;
-use rotor_sdk::fingerprint::short;
+use crate::certs::Baseline;
+use crate::fingerprint::short;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Mode;
+use super::config::Mode;
 
 /// The steps, in order. Restart rounds cover the control plane, then the
 /// extensions, then the data plane.

@@ -1,6 +1,6 @@
 //! The policy's configuration: JSON, camelCase, unknown keys rejected.
 
-use rotor_sdk::certs::Named;
+use crate::certs::Named;
 use serde::{Deserialize, Serialize};
 
 /// What to rotate.
@@ -145,7 +145,8 @@ impl Config {
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    /// The checks `parse` makes beyond the JSON's shape.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.parallelism == 0 {
             return Err(ConfigError::Parallelism);
         }

@@ -1,23 +1,36 @@
-//! The rotation: each step, the gate after it, and the deadline on the gate.
+//! The Linkerd rotation: each step, the gate after it, and the deadline on
+//! the gate. The default policy runs it as is; a site policy changes the
+//! parts a [`Site`] names (when to stop, how the data plane is staged)
+//! without copying the steps and their gates.
 
-use rotor_sdk::bundle::{self, Bundle, Want};
-use rotor_sdk::certs::{self, Named};
-use rotor_sdk::fingerprint::short;
-use rotor_sdk::identity;
-use rotor_sdk::mesh::{self, Mesh, WorkloadId, is_meshed, pod_name, roots_differ};
-use rotor_sdk::pods::Pod;
-use rotor_sdk::restart::{self, WaveOptions};
-use rotor_sdk::workloads::{self, Workload};
-use rotor_sdk::{
+pub mod config;
+pub mod plan;
+mod site;
+
+pub use config::{Config, ConfigError, Deadlines, Mode, ObjectName};
+pub use plan::Step;
+pub use site::{Default as DefaultSite, Site, SiteConfig, Stage, Target};
+
+use site::plan_stages;
+
+use crate::bundle::{self, Bundle, Want};
+use crate::certs::{self, Named};
+use crate::fingerprint::short;
+use crate::identity;
+use crate::mesh::{self, Mesh, WorkloadId, is_meshed, pod_name, roots_differ};
+use crate::pods::Pod;
+use crate::restart::{self, WaveOptions};
+use crate::workloads::{self, Workload};
+use crate::{
     CallContext, KeyValue, RotorError, Summary, WorkloadKind, clock, context, record, step,
 };
 
-use crate::config::{Config, Mode};
-use crate::plan::{self, AnchorFacts, Record, Start, Step};
+use plan::{AnchorFacts, Record, Start};
 
 /// One run of the policy.
-struct Run {
+struct Run<'s> {
     cfg: Config,
+    site: &'s dyn Site,
     dry_run: bool,
     rec: Record,
     resumed_at: Option<Step>,
@@ -26,19 +39,35 @@ struct Run {
     notes: Vec<KeyValue>,
 }
 
-/// Run the rotation from wherever the cluster and the record say it stands.
+/// Run the default policy's rotation (the JSON configuration handed to `run`)
+/// from wherever the cluster and the record say it stands.
 pub fn run(config_text: &str) -> Result<Summary, RotorError> {
     let cfg = Config::parse(config_text).map_err(|e| RotorError::Config(e.to_string()))?;
+    run_site(cfg, &DefaultSite)
+}
+
+/// The policy's error for the host, logged first so the run's log says why
+/// the rotation stopped: `run(..).map_err(rotation::stopped)`.
+pub fn stopped(e: RotorError) -> crate::Error {
+    crate::error("rotation stopped", &[("error", &e.to_string())]);
+    crate::Error::from(e)
+}
+
+/// Run the rotation with a site's choices (see [`Site`]).
+pub fn run_site(cfg: Config, site: &dyn Site) -> Result<Summary, RotorError> {
     let dry_run = context::dry_run();
-    let mut run = step("preflight", || preflight(cfg, dry_run))?;
+    let mut run = step("preflight", || preflight(cfg, site, dry_run))?;
     if run.dry_run {
-        rotor_sdk::info(
+        crate::info(
             "dry run: mutations are recorded, gates that need them are not waited on",
             &[],
         );
     }
     while run.rec.next != Step::Done {
         let current = run.rec.next;
+        if let Some(reason) = site.hold(current.name())? {
+            return run.pause(current, reason);
+        }
         match current {
             Step::RenewAnchor => step(current.name(), || run.renew_anchor())?,
             Step::BundleHoldsBoth => step(current.name(), || run.bundle_holds_both())?,
@@ -60,7 +89,7 @@ pub fn run(config_text: &str) -> Result<Summary, RotorError> {
     if !run.dry_run {
         record::clear()?;
     }
-    Ok(run.summary())
+    Ok(run.summary(None))
 }
 
 fn anchor_secret(cfg: &Config) -> Result<Named, RotorError> {
@@ -70,7 +99,7 @@ fn anchor_secret(cfg: &Config) -> Result<Named, RotorError> {
 
 /// Refuse when cert-manager would renew `cert` on its own within `margin` s.
 fn check_no_race(
-    cert: &rotor_sdk::certificates::Certificate,
+    cert: &crate::certificates::Certificate,
     matters: bool,
     now: i64,
     margin: u32,
@@ -87,7 +116,7 @@ fn check_no_race(
     }
 }
 
-fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
+fn preflight(cfg: Config, site: &dyn Site, dry_run: bool) -> Result<(Run<'_>, String), RotorError> {
     let anchor_cert = certs::get(&cfg.trust_anchor.named())?;
     let issuer_cert = certs::get(&cfg.identity_issuer.named())?;
     let (_, anchor) = certs::secret_certificate(&anchor_secret(&cfg)?)?;
@@ -173,6 +202,7 @@ fn preflight(cfg: Config, dry_run: bool) -> Result<(Run, String), RotorError> {
     }
     let run = Run {
         cfg,
+        site,
         dry_run,
         rec,
         resumed_at,
@@ -202,11 +232,7 @@ impl Group {
 }
 
 /// The workloads of `group`, in restart order, that rotor may restart.
-fn group_workloads(
-    cfg: &Config,
-    mesh: &Mesh,
-    group: Group,
-) -> Vec<(WorkloadId, Workload, Vec<Pod>)> {
+fn group_workloads(cfg: &Config, mesh: &Mesh, group: Group) -> Vec<Target> {
     let in_group = |ns: &str| match group {
         Group::ControlPlane => ns == cfg.control_plane_namespace,
         Group::Extensions => {
@@ -220,11 +246,15 @@ fn group_workloads(
         .workloads
         .iter()
         .filter(|(id, _)| in_group(&id.namespace) && cfg.restarts(&id.namespace, &id.name))
-        .map(|(id, w)| (id.clone(), w.workload.clone(), w.pods.clone()))
+        .map(|(id, w)| Target {
+            id: id.clone(),
+            workload: w.workload.clone(),
+            pods: w.pods.clone(),
+        })
         .collect();
     if group == Group::Extensions {
         // In the configured order of the extensions.
-        out.sort_by_key(|(id, _, _)| cfg.extensions.iter().position(|e| *e == id.namespace));
+        out.sort_by_key(|t| cfg.extensions.iter().position(|e| *e == t.id.namespace));
     }
     out
 }
@@ -242,7 +272,7 @@ fn summarise(ids: &[WorkloadId]) -> String {
     }
 }
 
-impl Run {
+impl Run<'_> {
     fn wave_options(&self, gate: String) -> WaveOptions {
         WaveOptions {
             parallelism: self.cfg.parallelism,
@@ -276,7 +306,7 @@ impl Run {
         let before = self.rec.anchor_before.clone();
         if now_fp == before.fingerprint {
             if certs::get(&cert)?.issuing {
-                rotor_sdk::info(
+                crate::info(
                     "anchor is already being issued; waiting for it",
                     &[("certificate", &cert.to_string())],
                 );
@@ -344,7 +374,7 @@ impl Run {
         let cm = self.cfg.trust_roots_config_map.named();
         let b = bundle::read(&cm)?;
         if !self.dry_run
-            && let rotor_sdk::gate::Check::Pending(saw) | rotor_sdk::gate::Check::Fail(saw) =
+            && let crate::gate::Check::Pending(saw) | crate::gate::Check::Fail(saw) =
                 bundle::check(&cm, &b.anchors, want)
         {
             return Err(RotorError::State(format!(
@@ -354,83 +384,110 @@ impl Run {
         Ok(b)
     }
 
-    /// Restart the control plane, then the extensions, then the data plane,
-    /// each workload only if one of its pods is stale; gate on rollouts and
-    /// on every pod of the restarted workloads being fresh and Ready.
+    /// Restart the control plane, then the extensions, then the data plane
+    /// (in the site's stages), each workload only if one of its pods is
+    /// stale; gate on rollouts and on every pod of the restarted workloads
+    /// being fresh and Ready before the next group or stage.
     fn restart_round(&mut self, round: Step, stale: Stale<'_>) -> Result<(), RotorError> {
         for group in [Group::ControlPlane, Group::Extensions, Group::DataPlane] {
-            let name = format!("{}/{}", round.name(), group.name());
-            step(&name, || {
-                // Discover again for each group: the control plane's restart
-                // changes the pods the next groups are judged by.
-                let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
-                let all = group_workloads(&self.cfg, &mesh, group);
-                if all.is_empty() {
-                    return Ok(((), "no meshed workloads in this group".to_string()));
+            // Discover again for each group: the control plane's restart
+            // changes the pods the next groups are judged by.
+            let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
+            let all = group_workloads(&self.cfg, &mesh, group);
+            let stages = match group {
+                Group::DataPlane => plan_stages(self.site, all)?,
+                _ => vec![Stage {
+                    name: String::new(),
+                    targets: all,
+                }],
+            };
+            let base = format!("{}/{}", round.name(), group.name());
+            if stages.is_empty() || stages.iter().all(|s| s.targets.is_empty()) {
+                step(&base, || {
+                    Ok(((), "no meshed workloads in this group".to_string()))
+                })?;
+                continue;
+            }
+            for (i, stage) in stages.iter().enumerate() {
+                if i > 0 {
+                    self.site.between_stages(&stages[i - 1], stage)?;
                 }
-                let targets: Vec<(WorkloadId, Workload)> = all
-                    .iter()
-                    .filter(|(_, _, pods)| self.dry_run || pods.iter().any(|p| stale(p).is_some()))
-                    .map(|(id, w, _)| (id.clone(), w.clone()))
-                    .collect();
-                let ids: Vec<WorkloadId> = targets.iter().map(|(id, _)| id.clone()).collect();
-                if ids.is_empty() {
-                    let detail = format!(
-                        "nothing to restart: {} workload(s) already current",
-                        all.len()
-                    );
-                    return Ok(((), detail));
-                }
-                let workloads: Vec<Workload> = targets.into_iter().map(|(_, w)| w).collect();
-                let gate = format!("{}-{}", round.name(), group.name());
-                let done = restart::restart_in_waves(
-                    &workloads,
-                    &self.wave_options(format!("{gate}-rollouts")),
-                )?;
-                self.restarted += done.len() as u64;
-                self.pods_deleted += done.iter().map(|r| r.pods_deleted as u64).sum::<u64>();
-                self.rec.restarts += done.len() as u64;
-                self.save()?;
-                if self.dry_run {
-                    return Ok((
-                        (),
-                        format!(
-                            "would restart {} of {} workload(s): {}",
-                            ids.len(),
-                            all.len(),
-                            summarise(&ids)
-                        ),
-                    ));
-                }
-                let problem = |p: &Pod| {
-                    if !is_meshed(p) {
-                        None
-                    } else if let Some(why) = stale(p) {
-                        Some(why)
-                    } else if !p.ready {
-                        Some("not Ready".to_string())
-                    } else {
-                        None
-                    }
+                let name = if stage.name.is_empty() {
+                    base.clone()
+                } else {
+                    format!("{base}/{}", stage.name)
                 };
-                let pods = restart::wait_pods(
-                    &workloads,
-                    &format!("{gate}-pods"),
-                    self.cfg.deadlines.pods_seconds,
-                    &problem,
-                )?;
-                Ok((
-                    (),
-                    format!(
-                        "restarted {} of {} workload(s), {pods} pod(s) checked: {}",
-                        ids.len(),
-                        all.len(),
-                        summarise(&ids)
-                    ),
-                ))
-            })?;
+                let gate = format!("{}-{}", round.name(), group.name());
+                step(&name, || self.restart_stale(&gate, &stage.targets, stale))?;
+            }
         }
         Ok(())
+    }
+
+    /// Restart the targets with a stale pod, in waves, and wait until every
+    /// meshed pod of them is fresh and Ready.
+    fn restart_stale(
+        &mut self,
+        gate: &str,
+        all: &[Target],
+        stale: Stale<'_>,
+    ) -> Result<((), String), RotorError> {
+        let targets: Vec<&Target> = all
+            .iter()
+            .filter(|t| self.dry_run || t.pods.iter().any(|p| stale(p).is_some()))
+            .collect();
+        let ids: Vec<WorkloadId> = targets.iter().map(|t| t.id.clone()).collect();
+        if ids.is_empty() {
+            let detail = format!(
+                "nothing to restart: {} workload(s) already current",
+                all.len()
+            );
+            return Ok(((), detail));
+        }
+        let workloads: Vec<Workload> = targets.iter().map(|t| t.workload.clone()).collect();
+        let done =
+            restart::restart_in_waves(&workloads, &self.wave_options(format!("{gate}-rollouts")))?;
+        self.restarted += done.len() as u64;
+        self.pods_deleted += done.iter().map(|r| r.pods_deleted as u64).sum::<u64>();
+        self.rec.restarts += done.len() as u64;
+        self.save()?;
+        if self.dry_run {
+            return Ok((
+                (),
+                format!(
+                    "would restart {} of {} workload(s): {}",
+                    ids.len(),
+                    all.len(),
+                    summarise(&ids)
+                ),
+            ));
+        }
+        let problem = |p: &Pod| {
+            if !is_meshed(p) {
+                None
+            } else if let Some(why) = stale(p) {
+                Some(why)
+            } else if !p.ready {
+                Some("not Ready".to_string())
+            } else {
+                None
+            }
+        };
+        let pods = restart::wait_pods(
+            &workloads,
+            &format!("{gate}-pods"),
+            self.cfg.deadlines.pods_seconds,
+            &problem,
+        )?;
+        Ok((
+            (),
+            format!(
+                "restarted {} of {} workload(s), {pods} pod(s) checked: {}",
+                ids.len(),
+                all.len(),
+                summarise(&ids)
+            ),
+        ))
     }
 
     fn trust_new_anchor(&mut self) -> Result<(), RotorError> {
@@ -458,7 +515,7 @@ impl Run {
                 self.cfg.deadlines.pods_seconds,
                 &roots_differ(&bundle.hash),
             )?;
-            rotor_sdk::info(
+            crate::info(
                 "every meshed proxy trusts the new anchor",
                 &[("pods", &n.to_string())],
             );
@@ -515,7 +572,7 @@ impl Run {
             )));
         }
         let (issuer_pem, _) = certs::secret_certificate(&issuer_secret)?;
-        let signed = rotor_sdk::x509::verify_signed_by(&issuer_pem, &anchor_pem)
+        let signed = crate::x509::verify_signed_by(&issuer_pem, &anchor_pem)
             .call(|| format!("verify {issuer_secret} against {anchor_secret}"))?;
         if !signed {
             return Err(RotorError::State(format!(
@@ -563,7 +620,7 @@ impl Run {
         ) {
             Ok(at) => Ok(at),
             Err(RotorError::Gate(g)) if g.timed_out => {
-                rotor_sdk::warn(
+                crate::warn(
                     "identity did not report the issuer reload; restarting it",
                     &[("gate", &g.to_string())],
                 );
@@ -656,7 +713,7 @@ impl Run {
                     items: users,
                 });
             }
-            rotor_sdk::warn(
+            crate::warn(
                 &format!("dry run: a real run would stop here: {reason}"),
                 &[("items", &users.join(", "))],
             );
@@ -712,7 +769,7 @@ impl Run {
                 .map(pod_name)
                 .collect();
             if !left.is_empty() {
-                rotor_sdk::warn(
+                crate::warn(
                     "meshed pods rotor did not restart still trust the old anchor (harmless, but restart them)",
                     &[("pods", &left.join(", "))],
                 );
@@ -729,7 +786,22 @@ impl Run {
         });
     }
 
-    fn summary(mut self) -> Summary {
+    /// Stop before `at` because the site said so. A fresh run stopped
+    /// before its first step leaves no record behind.
+    fn pause(self, at: Step, reason: String) -> Result<Summary, RotorError> {
+        let untouched = self.resumed_at.is_none() && at == Step::first(self.rec.mode);
+        if !self.dry_run && untouched {
+            record::clear()?;
+        }
+        crate::info(
+            "stopping before the next step",
+            &[("step", at.name()), ("reason", &reason)],
+        );
+        Ok(self.summary(Some((at, reason))))
+    }
+
+    /// The run's summary; `paused` when it stopped before a step.
+    fn summary(mut self, paused: Option<(Step, String)>) -> Summary {
         let fact = |k: &str, v: String| KeyValue {
             key: k.into(),
             value: v,
@@ -772,15 +844,22 @@ impl Run {
         }
         facts.push(fact("podsDeleted", self.pods_deleted.to_string()));
         facts.append(&mut self.notes);
-        let message = match (self.dry_run, self.rec.mode) {
-            (true, _) => "dry run: walked every step; nothing was changed".to_string(),
-            (false, Mode::Full) => format!(
+        if let Some((at, _)) = &paused {
+            facts.push(fact("pausedBefore", at.name().into()));
+        }
+        let message = match (paused, self.dry_run, self.rec.mode) {
+            (Some((at, reason)), _, _) => format!(
+                "stopped before step {}: {reason}; the next run resumes there",
+                at.name()
+            ),
+            (None, true, _) => "dry run: walked every step; nothing was changed".to_string(),
+            (None, false, Mode::Full) => format!(
                 "rotated trust anchor {} -> {} and the identity issuer; {} workload restart(s)",
                 short(&self.rec.anchor_before.fingerprint),
                 self.rec.new_anchor.as_deref().map(short).unwrap_or("?"),
                 self.restarted
             ),
-            (false, Mode::IssuerOnly) => {
+            (None, false, Mode::IssuerOnly) => {
                 "rotated the identity issuer; identity reloaded it, proxies \
                 pick it up at their next leaf refresh"
                     .to_string()
@@ -792,63 +871,9 @@ impl Run {
 
 #[cfg(test)]
 mod tests {
-    use rotor_sdk::ObjectRef;
-    use rotor_sdk::mesh::{CONTROL_PLANE_NS_LABEL, PROXY_CONTAINER, TRUST_ROOT_ANNOTATION};
-    use rotor_sdk::workloads::UpdateStrategy;
+    use crate::mesh::tests::{pod, workload};
 
     use super::*;
-
-    fn kv(k: &str, v: &str) -> KeyValue {
-        KeyValue {
-            key: k.into(),
-            value: v.into(),
-        }
-    }
-
-    fn pod(ns: &str, owner: &str, hash: Option<&str>) -> Pod {
-        Pod {
-            namespace: ns.into(),
-            name: format!("{owner}-abc"),
-            labels: vec![kv(CONTROL_PLANE_NS_LABEL, "linkerd")],
-            annotations: hash
-                .map(|h| kv(TRUST_ROOT_ANNOTATION, h))
-                .into_iter()
-                .collect(),
-            containers: vec![PROXY_CONTAINER.into()],
-            init_containers: vec![],
-            ready: true,
-            phase: "Running".into(),
-            node_name: "n1".into(),
-            start_time: Some(10),
-            owner: Some(ObjectRef {
-                kind: "Deployment".into(),
-                namespace: ns.into(),
-                name: owner.into(),
-            }),
-        }
-    }
-
-    fn deployment(ns: &str, name: &str) -> Workload {
-        Workload {
-            kind: WorkloadKind::Deployment,
-            namespace: ns.into(),
-            name: name.into(),
-            labels: vec![],
-            template_labels: vec![],
-            template_annotations: vec![],
-            selector: format!("app={name}"),
-            strategy: UpdateStrategy::RollingUpdate,
-            paused: false,
-            partition: 0,
-            generation: 1,
-            observed_generation: 1,
-            desired: 1,
-            current: 1,
-            updated: 1,
-            ready: 1,
-            available: 1,
-        }
-    }
 
     fn mesh() -> Mesh {
         let spots = [
@@ -861,14 +886,20 @@ mod tests {
             ("legacy", "old"),
         ];
         Mesh::build(
-            spots.iter().map(|(ns, n)| pod(ns, n, Some("h"))).collect(),
-            spots.iter().map(|(ns, n)| deployment(ns, n)).collect(),
+            spots
+                .iter()
+                .map(|(ns, n)| pod(ns, &format!("{n}-abc"), Some(("Deployment", n)), true))
+                .collect(),
+            spots
+                .iter()
+                .map(|(ns, n)| workload(WorkloadKind::Deployment, ns, n))
+                .collect(),
         )
     }
 
-    fn names(v: &[(WorkloadId, Workload, Vec<Pod>)]) -> Vec<String> {
+    fn names(v: &[Target]) -> Vec<String> {
         v.iter()
-            .map(|(id, _, _)| format!("{}/{}", id.namespace, id.name))
+            .map(|t| format!("{}/{}", t.id.namespace, t.id.name))
             .collect()
     }
 
@@ -896,8 +927,8 @@ mod tests {
         );
     }
 
-    fn issuer(renewal_time: Option<i64>, disabled: bool) -> rotor_sdk::certificates::Certificate {
-        rotor_sdk::certificates::Certificate {
+    fn issuer(renewal_time: Option<i64>, disabled: bool) -> crate::certificates::Certificate {
+        crate::certificates::Certificate {
             namespace: "linkerd".into(),
             name: "linkerd-identity-issuer".into(),
             secret_name: "linkerd-identity-issuer".into(),
