@@ -99,7 +99,8 @@ workloads every rotation touches.
     "readSecrets" (ternary $readSecrets $g.readSecrets (kindIs "invalid" $g.readSecrets))
     "writeSecrets" (ternary $writeSecrets $g.writeSecrets (kindIs "invalid" $g.writeSecrets))
     "verbs" $g.verbs)
-  "limits" .Values.limits -}}
+  "limits" .Values.limits
+  "events" (dict "subject" (dict "kind" "Certificate" "namespace" $l.certManagerNamespace "name" $l.trustAnchorName)) -}}
 {{- toYaml $cfg }}
 {{- end }}
 
