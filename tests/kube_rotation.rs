@@ -15,7 +15,6 @@ use rotor::config::RunConfig;
 use rotor::report::RunReport;
 use rotor::runtime::{DEFAULT_POLICY, Runtime, RuntimeOptions};
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
-use serde::Deserialize;
 
 async fn run_policy(cluster: Arc<dyn Cluster>) -> RunReport {
     let runtime = Runtime::new(RuntimeOptions { cache_dir: None }).unwrap();
@@ -37,33 +36,8 @@ fn step_names(r: &RunReport) -> Vec<String> {
         .collect()
 }
 
-/// A server over `sim`, also serving the kinds the `Cluster` trait has no
-/// records for (Bundles, Issuers), taken from the simulator's own state.
 async fn serve(sim: Arc<SimCluster>) -> TestApiServer {
-    let server = TestApiServer::start(sim.clone(), ServerOptions::default())
-        .await
-        .unwrap();
-    for doc in serde_norway::Deserializer::from_str(&sim.state_yaml()) {
-        let v = serde_json::Value::deserialize(doc).unwrap();
-        let items = match v["kind"].as_str() {
-            Some("List") => v["items"].as_array().cloned().unwrap_or_default(),
-            _ => vec![v],
-        };
-        for o in items {
-            let ns = o["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let resource = match o["kind"].as_str() {
-                Some("Bundle") => "trust.cert-manager.io/bundles",
-                Some("Issuer") => "cert-manager.io/issuers",
-                Some("ClusterIssuer") => "cert-manager.io/clusterissuers",
-                _ => continue,
-            };
-            server.seed(resource, &ns, o);
-        }
-    }
-    server
+    TestApiServer::over_simulation(sim).await.unwrap()
 }
 
 fn kube(server: &TestApiServer) -> KubeCluster {
@@ -316,6 +290,7 @@ async fn a_dry_run_sends_no_writes() {
         config: None,
         dry_run: true,
         output: OutputFormat::Json,
+        observe: Default::default(),
     };
     let report = run_against(
         kube(&server),

@@ -34,12 +34,14 @@ use http_body_util::{BodyExt, Full, combinators::BoxBody};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
+use serde::Deserialize;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::cluster::Cluster;
 use crate::cluster::kube::Clock;
+use crate::cluster::sim::SimCluster;
 use crate::wit::Timestamp;
 
 pub use status::ApiError;
@@ -221,6 +223,41 @@ impl TestApiServer {
         self.backend
             .store
             .put(resource, namespace, object, &self.backend.versions);
+    }
+
+    /// Objects the server's own store holds, as clients wrote them (e.g.
+    /// `"events.k8s.io/events"`); `None` lists every namespace.
+    pub fn stored(&self, resource: &str, namespace: Option<&str>) -> Vec<Value> {
+        self.backend.store.list(resource, namespace)
+    }
+
+    /// A server over a simulation, also serving the kinds the `Cluster`
+    /// trait has no records for (Bundles, Issuers) from the simulator's state.
+    pub async fn over_simulation(sim: Arc<SimCluster>) -> std::io::Result<Self> {
+        let server = TestApiServer::start(sim.clone(), ServerOptions::default()).await?;
+        for doc in serde_norway::Deserializer::from_str(&sim.state_yaml()) {
+            let Ok(v) = Value::deserialize(doc) else {
+                continue;
+            };
+            let items = match v["kind"].as_str() {
+                Some("List") => v["items"].as_array().cloned().unwrap_or_default(),
+                _ => vec![v],
+            };
+            for o in items {
+                let ns = o["metadata"]["namespace"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let resource = match o["kind"].as_str() {
+                    Some("Bundle") => "trust.cert-manager.io/bundles",
+                    Some("Issuer") => "cert-manager.io/issuers",
+                    Some("ClusterIssuer") => "cert-manager.io/clusterissuers",
+                    _ => continue,
+                };
+                server.seed(resource, &ns, o);
+            }
+        }
+        Ok(server)
     }
 }
 
