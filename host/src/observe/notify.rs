@@ -197,6 +197,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn slack_messages_are_text_and_a_section() {
+        let notice = Notice::Started {
+            policy: "built-in linkerd-rotation policy",
+            sha256: "ab",
+            namespace: "rotor-system",
+        };
+        let text = "rotor (rotor-system): rotation started with built-in linkerd-rotation policy";
+        assert_eq!(
+            render(WebhookFormat::Slack, &notice),
+            json!({"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]})
+        );
+        assert_eq!(render(WebhookFormat::Generic, &notice)["event"], "started");
+    }
+
+    #[test]
     fn url_sources() {
         assert!(
             Notifier::configure(None, None, WebhookFormat::Generic)
