@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::{RunObserver, failed_step, restarts};
+use super::{RunObserver, outcome_line};
 use crate::cluster::Cluster;
 use crate::report::RunReport;
 use crate::wit::{EventType, ObjectRef, WorkloadKind};
@@ -92,26 +92,13 @@ impl RunEvents {
     }
 
     pub async fn finished(&self, report: &RunReport) {
-        let seconds = report.finished_at.saturating_sub(report.started_at);
-        let restarted = restarts(report);
-        if report.succeeded() {
-            let summary = report
-                .summary
-                .as_ref()
-                .map(|s| s.message.as_str())
-                .unwrap_or("done");
-            let note = format!("{summary}; {restarted} workloads restarted in {seconds}s");
-            self.record(&self.subject, EventType::Normal, ROTATION_SUCCEEDED, &note)
-                .await;
+        let (type_, reason) = if report.succeeded() {
+            (EventType::Normal, ROTATION_SUCCEEDED)
         } else {
-            let error = report.error.as_deref().unwrap_or("unknown error");
-            let note = match failed_step(report) {
-                Some(step) => format!("step {step} failed after {seconds}s: {error}"),
-                None => format!("failed after {seconds}s: {error}"),
-            };
-            self.record(&self.subject, EventType::Warning, ROTATION_FAILED, &note)
-                .await;
-        }
+            (EventType::Warning, ROTATION_FAILED)
+        };
+        let note = format!("rotation {}", outcome_line(report));
+        self.record(&self.subject, type_, reason, &note).await;
     }
 
     async fn record(&self, involved: &ObjectRef, type_: EventType, reason: &str, note: &str) {

@@ -53,6 +53,26 @@ pub fn failed_step(report: &RunReport) -> Option<&str> {
         .map(|s| s.name.as_str())
 }
 
+/// How a run ended, in one line for people: `succeeded in 42s: <summary>;
+/// 12 workloads restarted` or `FAILED at step <step> after 42s: <error>; ...`.
+pub fn outcome_line(report: &RunReport) -> String {
+    let seconds = report.wall_ms / 1000;
+    let restarted = restarts(report);
+    if report.succeeded() {
+        let summary = report
+            .summary
+            .as_ref()
+            .map_or("done", |s| s.message.as_str());
+        format!("succeeded in {seconds}s: {summary}; {restarted} workloads restarted")
+    } else {
+        let error = report.error.as_deref().unwrap_or("unknown error");
+        let step = failed_step(report)
+            .map(|s| format!(" at step {s}"))
+            .unwrap_or_default();
+        format!("FAILED{step} after {seconds}s: {error}; {restarted} workloads restarted")
+    }
+}
+
 /// The observers of one run, in one place for `rotor run`.
 #[derive(Default, Clone)]
 pub struct RunTelemetry {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{failed_step, restarts};
+use super::{failed_step, outcome_line, restarts};
 use crate::report::RunReport;
 
 /// The variable the chart fills from the webhook Secret.
@@ -168,26 +168,7 @@ fn headline(notice: &Notice<'_>) -> String {
             policy, namespace, ..
         } => format!("rotor ({namespace}): rotation started with {policy}"),
         Notice::Finished { report, namespace } => {
-            let seconds = report.wall_ms / 1000;
-            let restarted = restarts(report);
-            if report.succeeded() {
-                let summary = report
-                    .summary
-                    .as_ref()
-                    .map(|s| s.message.as_str())
-                    .unwrap_or("done");
-                format!(
-                    "rotor ({namespace}): rotation succeeded in {seconds}s: {summary}; {restarted} workloads restarted"
-                )
-            } else {
-                let error = report.error.as_deref().unwrap_or("unknown error");
-                let step = failed_step(report)
-                    .map(|s| format!(" at step {s}"))
-                    .unwrap_or_default();
-                format!(
-                    "rotor ({namespace}): rotation FAILED{step} after {seconds}s: {error}; {restarted} workloads restarted"
-                )
-            }
+            format!("rotor ({namespace}): rotation {}", outcome_line(report))
         }
     }
 }
