@@ -68,8 +68,11 @@ impl PushTarget {
     pub async fn push(&self, metrics: &RunMetrics) -> Result<(), PushError> {
         let body = metrics.encode()?;
         let url = self.url();
+        // A password in the URL stays out of the message.
+        let mut shown = url.clone();
+        let _ = shown.set_password(None);
         let fail = |message: String| PushError::Push {
-            url: url.to_string(),
+            url: shown.to_string(),
             message,
         };
         let response = reqwest::Client::new()
