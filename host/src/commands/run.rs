@@ -231,27 +231,27 @@ pub async fn run_against(
         .run_observed(&policy, cluster.clone(), &config, args.dry_run, observer)
         .await;
     let mut report = RunReport::new(outcome, &policy, cluster.backend(), args.dry_run, None);
-    if let Some(lock) = &lock {
-        if let Err(e) = lock.check() {
-            // Another run took over while this one ran: its report must not
-            // read as a clean success.
-            report.outcome = Outcome::Failed;
-            report.error = Some(e.to_string());
-        }
+    if let Some(lock) = &lock
+        && let Err(e) = lock.check()
+    {
+        // Another run took over while this one ran: its report must not
+        // read as a clean success.
+        report.outcome = Outcome::Failed;
+        report.error = Some(e.to_string());
     }
     // Before the lock is released: the next run's RotationStarted follows it.
     if let Some(events) = &telemetry.events {
         events.finished(&report).await;
     }
-    if let Some(lock) = lock {
-        if let Err(e) = lock.release().await {
-            tracing::warn!(error = %e, "could not release the run lock; it expires on its own");
-        }
+    if let Some(lock) = lock
+        && let Err(e) = lock.release().await
+    {
+        tracing::warn!(error = %e, "could not release the run lock; it expires on its own");
     }
-    if let Some(push) = &telemetry.push {
-        if let Err(e) = push.push(&RunMetrics::from_report(&report)).await {
-            tracing::warn!(error = %e, "metrics not pushed; the run's outcome stands");
-        }
+    if let Some(push) = &telemetry.push
+        && let Err(e) = push.push(&RunMetrics::from_report(&report)).await
+    {
+        tracing::warn!(error = %e, "metrics not pushed; the run's outcome stands");
     }
     if let Some(notifier) = &telemetry.notifier {
         notifier
