@@ -292,6 +292,7 @@ async fn a_dry_run_sends_no_writes() {
         config: None,
         dry_run: true,
         output: OutputFormat::Json,
+        observe: Default::default(),
     };
     let report = run_against(
         kube(&server),

@@ -157,3 +157,37 @@ async fn status_command_reports_a_missing_bundle() {
         "{out}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_pushgateway_or_webhook_url_is_refused_before_the_run() {
+    let s = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    s.write_kubeconfig(&kc).unwrap();
+    let (code, _, err) = rotor(run_args(&kc, &["--pushgateway", "pushgateway:9091"])).await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("--pushgateway \"pushgateway:9091\" is not an http(s) URL"),
+        "{err}"
+    );
+    let url_file = dir.path().join("webhook-url");
+    std::fs::write(&url_file, "hooks.example/T0\n").unwrap();
+    let (code, _, err) = rotor(run_args(
+        &kc,
+        &["--webhook-url-file", &url_file.display().to_string()],
+    ))
+    .await;
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("the webhook URL is not an http(s) URL"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("hooks.example"),
+        "the URL is a credential: {err}"
+    );
+    assert!(
+        !s.requests().contains_key("create leases"),
+        "refused before taking the lock"
+    );
+}

@@ -31,7 +31,7 @@ use rotor::cluster::kube::KubeCluster;
 use rotor::cluster::kube::progress::PROGRESS_CONFIG_MAP;
 use rotor::cluster::sim::SimCluster;
 use rotor::commands::plan::plan_against;
-use rotor::commands::run::{ClusterArgs, RunArgs, run_against};
+use rotor::commands::run::{ClusterArgs, ObserveArgs, RunArgs, run_against};
 use rotor::commands::status::{StatusArgs, status};
 use rotor::config::RunConfig;
 use rotor::lock::{LEASE_NAME, LockTiming};
@@ -121,26 +121,12 @@ const OPERATOR_ONLY: &[(&str, &str, &str, &str, &str)] = &[
 
 /// Rules of the chart the default rotation does not use: (verb, group,
 /// resource, why). Each one must still be in the chart and still unused.
-const UNUSED_BY_THE_DEFAULT_RUN: &[Unused] = &[
-    (
-        "create",
-        "",
-        "pods/eviction",
-        "the evict-pod grant: site policies may evict through PodDisruptionBudgets; the default policy deletes OnDelete pods",
-    ),
-    (
-        "create",
-        "events.k8s.io",
-        "events",
-        "the record-event grant: site policies may record events; the default policy records none",
-    ),
-    (
-        "patch",
-        "events.k8s.io",
-        "events",
-        "the record-event grant: kube's event recorder patches a repeated event into a series",
-    ),
-];
+const UNUSED_BY_THE_DEFAULT_RUN: &[Unused] = &[(
+    "create",
+    "",
+    "pods/eviction",
+    "the evict-pod grant: site policies may evict through PodDisruptionBudgets; the default policy deletes OnDelete pods",
+)];
 
 fn chart_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/rotor")
@@ -329,6 +315,7 @@ async fn exercise(inst: &Install) -> Vec<(&'static str, RequestAttributes)> {
         config: Some(config.clone()),
         dry_run: false,
         output: OutputFormat::Json,
+        observe: ObserveArgs::default(),
     };
     let report = run_against(kube(), &args, options(), LockTiming::default())
         .await

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::guard::Grants;
+use crate::observe::EventSubject;
 
 /// Everything `--config` can set. Defaults apply when no file is given.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -22,6 +23,16 @@ pub struct RunConfig {
     pub grants: Grants,
     #[serde(default)]
     pub limits: Limits,
+    #[serde(default)]
+    pub events: EventsConfig,
+}
+
+/// Where `rotor run` records the run's own events.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct EventsConfig {
+    /// The object run events are about [default: Certificate cert-manager/linkerd-trust-anchor].
+    pub subject: EventSubject,
 }
 
 /// Bounds on one run.
@@ -118,6 +129,10 @@ impl RunConfig {
         self.grants
             .validate()
             .map_err(|(field, message)| invalid(field, &message))?;
+        let subject = &self.events.subject;
+        if subject.kind.is_empty() || subject.name.is_empty() {
+            return Err(invalid("events.subject", "needs a kind and a name"));
+        }
         Ok(())
     }
 
@@ -200,6 +215,32 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "config run.yaml: limits.deadlineSeconds: must be at least 1"
+        );
+    }
+
+    #[test]
+    fn event_subject_defaults_to_the_anchor_and_can_be_moved() {
+        let subject = parse("limits: {}").unwrap().events.subject;
+        assert_eq!(
+            (
+                subject.kind.as_str(),
+                subject.namespace.as_str(),
+                subject.name.as_str()
+            ),
+            ("Certificate", "cert-manager", "linkerd-trust-anchor")
+        );
+        let subject = parse("events: {subject: {namespace: pki, name: mesh-root}}")
+            .unwrap()
+            .events
+            .subject;
+        assert_eq!(
+            (subject.kind.as_str(), subject.name.as_str()),
+            ("Certificate", "mesh-root")
+        );
+        let err = parse("events: {subject: {name: \"\"}}").expect_err("no name");
+        assert_eq!(
+            err.to_string(),
+            "config run.yaml: events.subject: needs a kind and a name"
         );
     }
 

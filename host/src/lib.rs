@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod guard;
 pub mod lock;
+pub mod observe;
 pub mod report;
 pub mod runtime;
 /// Test support (a Kubernetes API server over any backend); not a stable API.

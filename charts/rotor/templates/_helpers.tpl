@@ -115,7 +115,8 @@ as it is: its keys are its own.
     "readSecrets" (ternary $readSecrets $g.readSecrets (kindIs "invalid" $g.readSecrets))
     "writeSecrets" (ternary $writeSecrets $g.writeSecrets (kindIs "invalid" $g.writeSecrets))
     "verbs" $g.verbs)
-  "limits" .Values.limits -}}
+  "limits" .Values.limits
+  "events" (dict "subject" (dict "kind" "Certificate" "namespace" $l.certManagerNamespace "name" $l.trustAnchorName)) -}}
 {{- toYaml $cfg }}
 {{- end }}
 

@@ -37,6 +37,10 @@ pub enum CommandError {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Kube(#[from] run::KubeCommandError),
+    #[error(transparent)]
+    Push(#[from] crate::observe::metrics::PushError),
+    #[error(transparent)]
+    Notify(#[from] crate::observe::notify::NotifyError),
     #[error("{what} {path}: cannot write: {source}")]
     Write {
         what: &'static str,

@@ -1,6 +1,7 @@
 //! `rotor run`: the CronJob's command. Take the run lock, run the policy
 //! against the cluster through `KubeCluster`, report as `simulate` does
-//! (without the simulation section), release the lock.
+//! (without the simulation section), release the lock. Around the run:
+//! Events, a Pushgateway push and webhook notifications (`crate::observe`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,6 +13,10 @@ use crate::cli::OutputFormat;
 use crate::cluster::Cluster;
 use crate::cluster::kube::{ConnectError, ConnectOptions, KubeCluster, RetryPolicy, connect};
 use crate::lock::{LockError, LockTiming, RunLock, default_holder};
+use crate::observe::notify::{Notice, WEBHOOK_URL_ENV};
+use crate::observe::{
+    Notifier, PushTarget, RunEvents, RunMetrics, RunObserver, RunTelemetry, WebhookFormat,
+};
 use crate::report::{Outcome, RunReport};
 use crate::runtime::RuntimeOptions;
 
@@ -72,6 +77,48 @@ pub struct RunArgs {
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+
+    #[command(flatten)]
+    pub observe: ObserveArgs,
+}
+
+/// Where a run reports besides stdout and Events. Dry runs push and notify
+/// nothing: they would read as rotations that happened.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ObserveArgs {
+    /// Push the run's metrics to this Prometheus Pushgateway when it ends (push-add).
+    #[arg(long, value_name = "URL", env = "ROTOR_PUSHGATEWAY")]
+    pub pushgateway: Option<String>,
+
+    /// Read the notification webhook URL from this file (e.g. a mounted
+    /// Secret) [or set $ROTOR_WEBHOOK_URL].
+    #[arg(long, value_name = "FILE")]
+    pub webhook_url_file: Option<PathBuf>,
+
+    /// Message shape for the webhook.
+    #[arg(long, value_enum, default_value_t = WebhookFormat::Generic)]
+    pub webhook_format: WebhookFormat,
+}
+
+impl ObserveArgs {
+    /// The Pushgateway and webhook, checked before the run touches anything.
+    fn targets(&self, namespace: &str) -> Result<RunTelemetry, CommandError> {
+        let push = self
+            .pushgateway
+            .as_deref()
+            .map(|url| PushTarget::parse(url, namespace))
+            .transpose()?;
+        let notifier = Notifier::configure(
+            self.webhook_url_file.as_deref(),
+            std::env::var(WEBHOOK_URL_ENV).ok(),
+            self.webhook_format,
+        )?;
+        Ok(RunTelemetry {
+            events: None,
+            push,
+            notifier,
+        })
+    }
 }
 
 /// Why `run`, `status` or `plan` could not talk to the cluster.
@@ -135,6 +182,8 @@ pub async fn run_against(
     check_digest(&label, &wasm, args.guest_sha256.as_deref()).map_err(CommandError::from)?;
     let runtime = new_runtime(options)?;
     let policy = runtime.load(&label, &wasm)?;
+    let namespace = kube.namespace().to_string();
+    let mut telemetry = args.observe.targets(&namespace)?;
 
     let kube = kube.with_dry_run(args.dry_run);
     let lock = if args.dry_run {
@@ -157,20 +206,60 @@ pub async fn run_against(
         None => kube,
     };
     let cluster: Arc<dyn Cluster> = Arc::new(kube);
+    if args.dry_run {
+        telemetry = RunTelemetry::default();
+    } else {
+        telemetry.events = Some(Arc::new(RunEvents::new(
+            cluster.clone(),
+            &config.events.subject,
+        )));
+    }
+    if let Some(events) = &telemetry.events {
+        events.started(&label, &policy.sha256).await;
+    }
+    if let Some(notifier) = &telemetry.notifier {
+        notifier
+            .send(&Notice::Started {
+                policy: &label,
+                sha256: &policy.sha256,
+                namespace: &namespace,
+            })
+            .await;
+    }
+    let observer = telemetry.events.clone().map(|e| e as Arc<dyn RunObserver>);
     let outcome = runtime
-        .run(&policy, cluster.clone(), &config, args.dry_run)
+        .run_observed(&policy, cluster.clone(), &config, args.dry_run, observer)
         .await;
     let mut report = RunReport::new(outcome, &policy, cluster.backend(), args.dry_run, None);
-    if let Some(lock) = lock {
-        if let Err(e) = lock.check() {
-            // Another run took over while this one ran: its report must not
-            // read as a clean success.
-            report.outcome = Outcome::Failed;
-            report.error = Some(e.to_string());
-        }
-        if let Err(e) = lock.release().await {
-            tracing::warn!(error = %e, "could not release the run lock; it expires on its own");
-        }
+    if let Some(lock) = &lock
+        && let Err(e) = lock.check()
+    {
+        // Another run took over while this one ran: its report must not
+        // read as a clean success.
+        report.outcome = Outcome::Failed;
+        report.error = Some(e.to_string());
+    }
+    // Before the lock is released: the next run's RotationStarted follows it.
+    if let Some(events) = &telemetry.events {
+        events.finished(&report).await;
+    }
+    if let Some(lock) = lock
+        && let Err(e) = lock.release().await
+    {
+        tracing::warn!(error = %e, "could not release the run lock; it expires on its own");
+    }
+    if let Some(push) = &telemetry.push
+        && let Err(e) = push.push(&RunMetrics::from_report(&report)).await
+    {
+        tracing::warn!(error = %e, "metrics not pushed; the run's outcome stands");
+    }
+    if let Some(notifier) = &telemetry.notifier {
+        notifier
+            .send(&Notice::Finished {
+                report: &report,
+                namespace: &namespace,
+            })
+            .await;
     }
     Ok(report)
 }

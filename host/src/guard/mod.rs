@@ -23,6 +23,7 @@ pub use grants::{Grants, Verb};
 pub use redact::Redactor;
 
 use crate::cluster::{Cluster, ClusterError};
+use crate::observe::RunObserver;
 use crate::wit::{
     Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, RolloutPhase,
     RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
@@ -88,6 +89,9 @@ pub struct Guard {
     /// Progress saved during a dry run: kept here so the policy reads back
     /// what it "saved" without the cluster changing. `Some(None)` = cleared.
     dry_progress: Option<Option<String>>,
+    /// Told of each applied restart (the run's events); the host's own
+    /// writes, outside the policy's grants and audit.
+    observer: Option<Arc<dyn RunObserver>>,
 }
 
 impl Guard {
@@ -108,7 +112,17 @@ impl Guard {
             record: GuardRecord::default(),
             redactor: Redactor::default(),
             dry_progress: None,
+            observer: None,
         }
+    }
+
+    pub fn with_observer(mut self, observer: Option<Arc<dyn RunObserver>>) -> Guard {
+        self.observer = observer;
+        self
+    }
+
+    pub fn observer(&self) -> Option<&Arc<dyn RunObserver>> {
+        self.observer.as_ref()
     }
 
     pub fn record(&self) -> &GuardRecord {
@@ -391,6 +405,9 @@ impl Guard {
             return Ok(at);
         }
         let result = self.cluster.restart_workload(kind, namespace, name).await;
+        if let (Ok(_), Some(observer)) = (&result, &self.observer) {
+            observer.workload_restarted(kind, namespace, name).await;
+        }
         self.audit_applied(primitive, target, "rollout restart".into(), result)
             .await
     }

@@ -261,6 +261,12 @@ impl log::Host for HostState {
             tracing::warn!(target: "policy", step = %name, detail = %detail, "step failed");
         }
         self.steps.end(&name, ok, &detail, now);
+        if let Some(observer) = self.guard.observer().cloned() {
+            let started = Instant::now();
+            let detail = self.guard.redactor().redact(&detail).into_owned();
+            observer.step_ended(&name, ok, &detail).await;
+            self.cpu.add_host_time(started.elapsed());
+        }
         Ok(())
     }
 }

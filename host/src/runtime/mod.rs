@@ -27,6 +27,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use crate::cluster::Cluster;
 use crate::config::RunConfig;
 use crate::guard::{Guard, GuardRecord, TimeLimits};
+use crate::observe::RunObserver;
 use crate::wit::{KeyValue, Policy, Timestamp};
 
 pub use cache::{ComponentCache, default_cache_dir};
@@ -129,6 +130,19 @@ impl Runtime {
         config: &RunConfig,
         dry_run: bool,
     ) -> RunOutcome {
+        self.run_observed(policy, cluster, config, dry_run, None)
+            .await
+    }
+
+    /// [`Runtime::run`], telling `observer` of each ended step and restart.
+    pub async fn run_observed(
+        &self,
+        policy: &LoadedPolicy,
+        cluster: Arc<dyn Cluster>,
+        config: &RunConfig,
+        dry_run: bool,
+        observer: Option<Arc<dyn RunObserver>>,
+    ) -> RunOutcome {
         let wall_started = Instant::now();
         let limits = &config.limits;
         let wall_limit = wall_limit(cluster.backend(), limits.deadline_seconds);
@@ -141,7 +155,8 @@ impl Runtime {
             },
             dry_run,
         )
-        .await;
+        .await
+        .with_observer(observer);
         let started_at = guard.started_at();
 
         let mut store = Store::new(&self.engine, HostState::new(guard, limits.memory_mib));

@@ -112,7 +112,9 @@ def default_runs_embedded_policy_with_json_report(d):
 @check
 def default_run_config_matches_contract(d):
     cfg = run_config(load(d, "default-values"))
-    assert set(cfg) == {"policy", "grants", "limits"}
+    assert set(cfg) == {"policy", "grants", "limits", "events"}
+    assert cfg["events"] == {"subject": {
+        "kind": "Certificate", "namespace": "cert-manager", "name": "linkerd-trust-anchor"}}
     assert cfg["grants"]["readNamespaces"] == ["*"] and cfg["grants"]["writeNamespaces"] == ["*"]
     assert cfg["grants"]["readSecrets"] == [
         "cert-manager/linkerd-trust-anchor", "cert-manager/linkerd-previous-anchor", "linkerd/linkerd-identity-issuer"]
@@ -302,7 +304,8 @@ def monitoring_rendered_only_with_the_api(d):
     with_api = load(d, "monitoring-values")
     rule = one(with_api, "PrometheusRule")
     alerts = [r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]]
-    assert alerts == ["RotorRotationOverdue", "RotorJobFailed", "LinkerdTrustCertificateExpiringSoon"], alerts
+    assert alerts == ["RotorRotationOverdue", "RotorJobFailed", "LinkerdTrustCertificateExpiringSoon",
+                      "LinkerdIdentityServingOldIssuer"], alerts
     for g in rule["spec"]["groups"]:
         for r in g["rules"]:
             assert r["annotations"]["runbook_url"].endswith("#" + r["alert"].lower())
@@ -311,6 +314,43 @@ def monitoring_rendered_only_with_the_api(d):
     assert not find(load(d, "default-values"), "PrometheusRule")
     anchor = one(with_api, "Certificate", "linkerd-trust-anchor")["spec"]
     assert anchor["renewal"] == {"policy": "Disabled"} and anchor["privateKey"]["size"] == 384
+
+
+@check
+def notifications_only_when_configured(d):
+    default = pod_spec(load(d, "default-values"))["containers"][0]
+    assert "--pushgateway" not in default["args"] and "--webhook-format" not in default["args"]
+    assert all(e["name"] != "ROTOR_WEBHOOK_URL" for e in default["env"])
+    docs = load(d, "monitoring-values")
+    container = pod_spec(docs)["containers"][0]
+    a = container["args"]
+    assert a[a.index("--pushgateway") + 1] == "http://pushgateway.monitoring:9091"
+    assert a[a.index("--webhook-format") + 1] == "slack"
+    env = {e["name"]: e for e in container["env"]}
+    # The URL is a credential: only ever a reference to the Secret.
+    assert env["ROTOR_WEBHOOK_URL"] == {"name": "ROTOR_WEBHOOK_URL", "valueFrom": {
+        "secretKeyRef": {"name": "rotor-webhook", "key": "url"}}}
+    trust = [r for r in find(docs, "Role", namespace="cert-manager") if r["metadata"]["name"].endswith("-trust")]
+    assert len(trust) == 1
+    assert {"create", "patch"} <= set().union(
+        *(set(r["verbs"]) for r in rules_of(trust[0]) if "events.k8s.io" in r["apiGroups"])), \
+        "the run's events on the anchor Certificate need events create in its namespace"
+
+
+@check
+def dashboard_for_the_grafana_sidecar(d):
+    import json
+    assert not [c for c in find(load(d, "default-values"), "ConfigMap") if c["metadata"]["name"].endswith("-dashboard")]
+    cm = one(load(d, "monitoring-values"), "ConfigMap", "rotor-dashboard", RELEASE_NS)
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    dash = json.loads(cm["data"]["rotor.json"])
+    exprs = " ".join(t["expr"] for p in dash["panels"] for t in p["targets"])
+    for metric in ("rotor_last_success_timestamp_seconds", "rotor_gate_failures",
+                   "certmanager_certificate_expiration_timestamp_seconds", "issuer_cert_ttl_seconds"):
+        assert metric in exprs, metric
+    variables = {v["name"]: v["query"] for v in dash["templating"]["list"]}
+    assert variables["namespace"] == RELEASE_NS
+    assert variables["certificates"] == "linkerd-trust-anchor|linkerd-identity-issuer"
 
 
 def main() -> int:

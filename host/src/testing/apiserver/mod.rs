@@ -249,6 +249,12 @@ impl TestApiServer {
             .put(resource, namespace, object, &self.backend.versions);
     }
 
+    /// Objects the server's own store holds, as clients wrote them (e.g.
+    /// `"events.k8s.io/events"`); `None` lists every namespace.
+    pub fn stored(&self, resource: &str, namespace: Option<&str>) -> Vec<Value> {
+        self.backend.store.list(resource, namespace)
+    }
+
     /// A server over a simulated cluster, also serving the kinds the
     /// `Cluster` trait has no records for (Bundles, Issuers), seeded from
     /// the simulator's own state: what `rotor plan` reads from a real one.
