@@ -43,6 +43,10 @@ pub enum RunLimitExceeded {
         deadline_seconds: u64,
         detail: String,
     },
+    /// `--kill-after-mutations`: the run stops right after the N-th applied
+    /// mutation, as if the process died, leaving the cluster as it is.
+    #[error("killed after {mutations} mutations")]
+    Killed { mutations: u64 },
 }
 
 /// Why a guarded call did not return a value.
@@ -88,6 +92,8 @@ pub struct Guard {
     /// Progress saved during a dry run: kept here so the policy reads back
     /// what it "saved" without the cluster changing. `Some(None)` = cleared.
     dry_progress: Option<Option<String>>,
+    /// Stop the run after this many applied mutations (resume testing).
+    kill_after_mutations: Option<u64>,
 }
 
 impl Guard {
@@ -108,7 +114,14 @@ impl Guard {
             record: GuardRecord::default(),
             redactor: Redactor::default(),
             dry_progress: None,
+            kill_after_mutations: None,
         }
+    }
+
+    /// End the run (as a killed process would) right after the `n`-th
+    /// mutation that reached the backend.
+    pub fn kill_after_mutations(&mut self, n: Option<u64>) {
+        self.kill_after_mutations = n;
     }
 
     pub fn record(&self) -> &GuardRecord {
@@ -208,6 +221,11 @@ impl Guard {
             outcome,
             detail,
         });
+        let mutations = self.record.calls.mutations;
+        if result.is_ok() && self.kill_after_mutations == Some(mutations) {
+            tracing::warn!(target: "rotor::guard", mutations, "run killed after this mutation");
+            return Err(GuardError::Limit(RunLimitExceeded::Killed { mutations }));
+        }
         result.map_err(GuardError::Refused)
     }
 

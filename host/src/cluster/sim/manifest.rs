@@ -477,6 +477,9 @@ pub struct SimulationSpec {
     /// The identity controller misses issuer Secret changes (linkerd2#15109).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub identity_misses_reload: bool,
+    /// API errors injected into the run's calls (seeded rates per primitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<crate::cluster::faults::FaultSpec>,
 }
 
 impl Default for SimulationSpec {
@@ -488,6 +491,7 @@ impl Default for SimulationSpec {
             traffic: None,
             never_ready: Vec::new(),
             identity_misses_reload: false,
+            faults: None,
         }
     }
 }
