@@ -483,8 +483,32 @@ mod tests {
         assert_eq!(first, second, "seeded");
         assert_eq!(counts.total(), counts.throttled);
         let failed = first.iter().filter(|ok| !**ok).count() as u64;
-        assert_eq!(failed, counts.throttled);
-        assert!((60..=140).contains(&failed), "about 25% of 400: {failed}");
+        assert_eq!(failed, counts.persisted, "what the caller saw");
+        // 400 calls plus their retries, a quarter of attempts failing: about 133.
+        assert!(
+            (100..=170).contains(&counts.throttled),
+            "about 25% of attempts: {counts:?}"
+        );
+        assert!(failed <= 2, "six attempts carry almost every call: {failed}");
+    }
+
+    #[tokio::test]
+    async fn a_fault_that_persists_reaches_the_caller_after_bounded_retries() {
+        let spec = FaultSpec {
+            errors: ErrorRates {
+                server_error: 1.0,
+                ..ErrorRates::default()
+            },
+            ..FaultSpec::default()
+        };
+        let faulty = FaultyCluster::new(SimCluster::demo().into_arc(), spec).expect("valid");
+        let err = faulty.list_namespaces("").await.expect_err("always 500");
+        assert!(err.is_transient(), "{err}");
+        assert!(err.to_string().contains("500 Internal Server Error"), "{err}");
+        let counts = faulty.injected();
+        let attempts = RetryPolicy::default().max_retries as u64 + 1;
+        assert_eq!(counts.server_error, attempts, "{counts:?}");
+        assert_eq!(counts.persisted, 1);
     }
 
     #[tokio::test]
