@@ -106,7 +106,10 @@ fn impossible_fault_rates_are_refused_when_the_scenario_loads() {
     let err = SimCluster::from_yaml(&faulty_demo("{errors: {throttled: 1.5}}"))
         .expect_err("rate above 1");
     let text = err.to_string();
-    assert!(text.contains("spec.faults") && text.contains("errors.throttled"), "{text}");
+    assert!(
+        text.contains("spec.faults") && text.contains("errors.throttled"),
+        "{text}"
+    );
     let err = SimCluster::from_yaml(&faulty_demo("{errors: {throttle: 0.1}}"))
         .expect_err("unknown field");
     assert!(err.to_string().contains("throttle"), "{err}");

@@ -80,7 +80,9 @@ fn a_killed_simulation_resumes_from_its_saved_state() {
     let killed = json(&out);
     assert_eq!(killed["outcome"], "failed");
     assert!(
-        killed["error"].to_string().contains("killed after 4 mutations"),
+        killed["error"]
+            .to_string()
+            .contains("killed after 4 mutations"),
         "{killed}"
     );
     assert_eq!(killed["outage"]["broken_pair_seconds"], 0.0);
@@ -128,8 +130,8 @@ async fn keys(cluster: &SimCluster) -> Vec<(String, Vec<u8>)> {
 async fn no_output_of_a_full_rotation_holds_a_private_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let scenario = demo_file(dir.path());
-    let before = SimCluster::from_yaml(&std::fs::read_to_string(&scenario).expect("read"))
-        .expect("loads");
+    let before =
+        SimCluster::from_yaml(&std::fs::read_to_string(&scenario).expect("read")).expect("loads");
     let mut secrets = keys(&before).await;
     assert!(secrets.len() >= 2, "anchor and issuer keys: {secrets:?}");
 

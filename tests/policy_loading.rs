@@ -98,8 +98,9 @@ fn unknown_interface_import_is_refused_naming_it() {
         .expect("must be refused");
     assert!(matches!(err, LoadError::UnknownImport { .. }), "{err:?}");
     assert!(
-        err.to_string()
-            .starts_with("unknown.wasm: imports evil:exfiltrate/network@1.0.0, which this rotor does not provide"),
+        err.to_string().starts_with(
+            "unknown.wasm: imports evil:exfiltrate/network@1.0.0, which this rotor does not provide"
+        ),
         "{err}"
     );
 }
@@ -129,7 +130,10 @@ fn malformed_bytes_are_refused_without_a_panic() {
         assert!(
             matches!(
                 err,
-                LoadError::NotWasm { .. } | LoadError::Compile { .. } | LoadError::CoreModule { .. }
+                LoadError::NotWasm { .. }
+                    | LoadError::Compile { .. }
+                    | LoadError::CoreModule { .. }
+                    | LoadError::MissingExport { .. }
             ),
             "{name}: {err:?}"
         );

@@ -211,7 +211,11 @@ async fn endless_loop_of_host_calls_is_stopped_at_the_cpu_deadline() {
     let (cluster, before, report) = run("host-call-loop", |_| {}).await;
     let error = failed_with(&report);
     assert!(error.starts_with("CPU deadline exceeded (2 s)"), "{error}");
-    assert!(report.calls.total > 1000, "it was calling: {:?}", report.calls);
+    assert!(
+        report.calls.total > 1000,
+        "it was calling: {:?}",
+        report.calls
+    );
     assert!(cluster.state_yaml() == before, "nothing was changed");
 }
 
@@ -244,5 +248,8 @@ async fn giant_strings_to_host_calls_are_refused_as_invalid() {
     assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
     let outcome = fact(&report, "outcome");
     assert!(outcome.starts_with("invalid: "), "{outcome}");
-    assert!(outcome.contains("label-selector"), "names the argument: {outcome}");
+    assert!(
+        outcome.contains("label-selector"),
+        "names the argument: {outcome}"
+    );
 }

@@ -29,7 +29,10 @@ pub fn policy() -> &'static LoadedPolicy {
 }
 
 /// Run the default policy with the default configuration on `backend`.
-pub async fn run_default(backend: Arc<dyn Cluster>, kill_after_mutations: Option<u64>) -> RunOutcome {
+pub async fn run_default(
+    backend: Arc<dyn Cluster>,
+    kill_after_mutations: Option<u64>,
+) -> RunOutcome {
     let controls = RunControls {
         dry_run: false,
         kill_after_mutations,

@@ -211,7 +211,11 @@ impl FaultyCluster {
             .retry_transient(attempt, |_| std::future::ready(()))
             .await;
         if matches!(&result, Err(e) if e.is_transient()) {
-            self.state.lock().unwrap_or_else(|e| e.into_inner()).1.persisted += 1;
+            self.state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .1
+                .persisted += 1;
         }
         result
     }
@@ -284,8 +288,10 @@ impl Cluster for FaultyCluster {
     }
 
     async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>> {
-        self.call("list-namespaces", selector, || self.inner.list_namespaces(selector))
-            .await
+        self.call("list-namespaces", selector, || {
+            self.inner.list_namespaces(selector)
+        })
+        .await
     }
 
     async fn list_workloads(
@@ -294,8 +300,10 @@ impl Cluster for FaultyCluster {
         kind: Option<WorkloadKind>,
         selector: &str,
     ) -> ClusterResult<Vec<Workload>> {
-        self.call("list-workloads", namespace.unwrap_or("*"), || self.inner.list_workloads(namespace, kind, selector))
-            .await
+        self.call("list-workloads", namespace.unwrap_or("*"), || {
+            self.inner.list_workloads(namespace, kind, selector)
+        })
+        .await
     }
 
     async fn get_workload(
@@ -304,8 +312,10 @@ impl Cluster for FaultyCluster {
         namespace: &str,
         name: &str,
     ) -> ClusterResult<Workload> {
-        self.call("get-workload", &format!("{namespace}/{name}"), || self.inner.get_workload(kind, namespace, name))
-            .await
+        self.call("get-workload", &format!("{namespace}/{name}"), || {
+            self.inner.get_workload(kind, namespace, name)
+        })
+        .await
     }
 
     async fn restart_workload(
@@ -314,8 +324,10 @@ impl Cluster for FaultyCluster {
         namespace: &str,
         name: &str,
     ) -> ClusterResult<Timestamp> {
-        self.call("restart-workload", &format!("{namespace}/{name}"), || self.inner.restart_workload(kind, namespace, name))
-            .await
+        self.call("restart-workload", &format!("{namespace}/{name}"), || {
+            self.inner.restart_workload(kind, namespace, name)
+        })
+        .await
     }
 
     async fn rollout_status(
@@ -324,8 +336,10 @@ impl Cluster for FaultyCluster {
         namespace: &str,
         name: &str,
     ) -> ClusterResult<RolloutStatus> {
-        self.call("get-rollout-status", &format!("{namespace}/{name}"), || self.inner.rollout_status(kind, namespace, name))
-            .await
+        self.call("get-rollout-status", &format!("{namespace}/{name}"), || {
+            self.inner.rollout_status(kind, namespace, name)
+        })
+        .await
     }
 
     async fn wait_rollout(
@@ -335,53 +349,76 @@ impl Cluster for FaultyCluster {
         name: &str,
         timeout_seconds: u32,
     ) -> ClusterResult<RolloutStatus> {
-        self.call("wait-rollout", &format!("{namespace}/{name}"), || self.inner.wait_rollout(kind, namespace, name, timeout_seconds))
-            .await
+        self.call("wait-rollout", &format!("{namespace}/{name}"), || {
+            self.inner
+                .wait_rollout(kind, namespace, name, timeout_seconds)
+        })
+        .await
     }
 
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {
-        self.call("list-pods", namespace.unwrap_or("*"), || self.inner.list_pods(namespace, selector))
-            .await
+        self.call("list-pods", namespace.unwrap_or("*"), || {
+            self.inner.list_pods(namespace, selector)
+        })
+        .await
     }
 
     async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
-        self.call("delete-pod", &format!("{namespace}/{name}"), || self.inner.delete_pod(namespace, name))
-            .await
+        self.call("delete-pod", &format!("{namespace}/{name}"), || {
+            self.inner.delete_pod(namespace, name)
+        })
+        .await
     }
 
     async fn evict_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
-        self.call("evict-pod", &format!("{namespace}/{name}"), || self.inner.evict_pod(namespace, name))
-            .await
+        self.call("evict-pod", &format!("{namespace}/{name}"), || {
+            self.inner.evict_pod(namespace, name)
+        })
+        .await
     }
 
     async fn get_certificate(&self, namespace: &str, name: &str) -> ClusterResult<Certificate> {
-        self.call("get-certificate", &format!("{namespace}/{name}"), || self.inner.get_certificate(namespace, name))
-            .await
+        self.call("get-certificate", &format!("{namespace}/{name}"), || {
+            self.inner.get_certificate(namespace, name)
+        })
+        .await
     }
 
     async fn list_certificates(&self, namespace: Option<&str>) -> ClusterResult<Vec<Certificate>> {
-        self.call("list-certificates", namespace.unwrap_or("*"), || self.inner.list_certificates(namespace))
-            .await
+        self.call("list-certificates", namespace.unwrap_or("*"), || {
+            self.inner.list_certificates(namespace)
+        })
+        .await
     }
 
     async fn renew_certificate(&self, namespace: &str, name: &str) -> ClusterResult<()> {
-        self.call("renew-certificate", &format!("{namespace}/{name}"), || self.inner.renew_certificate(namespace, name))
-            .await
+        self.call("renew-certificate", &format!("{namespace}/{name}"), || {
+            self.inner.renew_certificate(namespace, name)
+        })
+        .await
     }
 
     async fn read_secret(&self, namespace: &str, name: &str) -> ClusterResult<Secret> {
-        self.call("read-secret", &format!("{namespace}/{name}"), || self.inner.read_secret(namespace, name))
-            .await
+        self.call("read-secret", &format!("{namespace}/{name}"), || {
+            self.inner.read_secret(namespace, name)
+        })
+        .await
     }
 
     async fn write_secret(&self, secret: SecretWrite) -> ClusterResult<String> {
-        self.call("write-secret", &format!("{}/{}", secret.namespace, secret.name), || self.inner.write_secret(secret.clone()))
-            .await
+        self.call(
+            "write-secret",
+            &format!("{}/{}", secret.namespace, secret.name),
+            || self.inner.write_secret(secret.clone()),
+        )
+        .await
     }
 
     async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {
-        self.call("read-config-map", &format!("{namespace}/{name}"), || self.inner.read_config_map(namespace, name))
-            .await
+        self.call("read-config-map", &format!("{namespace}/{name}"), || {
+            self.inner.read_config_map(namespace, name)
+        })
+        .await
     }
 
     async fn list_events(
@@ -389,8 +426,12 @@ impl Cluster for FaultyCluster {
         involved: &ObjectRef,
         reason: Option<&str>,
     ) -> ClusterResult<Vec<Event>> {
-        self.call("list-events", &format!("{}/{}", involved.namespace, involved.name), || self.inner.list_events(involved, reason))
-            .await
+        self.call(
+            "list-events",
+            &format!("{}/{}", involved.namespace, involved.name),
+            || self.inner.list_events(involved, reason),
+        )
+        .await
     }
 
     async fn record_event(
@@ -400,23 +441,33 @@ impl Cluster for FaultyCluster {
         reason: &str,
         message: &str,
     ) -> ClusterResult<()> {
-        self.call("record-event", &format!("{}/{}", involved.namespace, involved.name), || self.inner.record_event(involved, type_, reason, message))
-            .await
+        self.call(
+            "record-event",
+            &format!("{}/{}", involved.namespace, involved.name),
+            || self.inner.record_event(involved, type_, reason, message),
+        )
+        .await
     }
 
     async fn load_progress(&self) -> ClusterResult<Option<String>> {
-        self.call("load-progress", "progress record", || self.inner.load_progress())
-            .await
+        self.call("load-progress", "progress record", || {
+            self.inner.load_progress()
+        })
+        .await
     }
 
     async fn save_progress(&self, record: &str) -> ClusterResult<()> {
-        self.call("save-progress", "progress record", || self.inner.save_progress(record))
-            .await
+        self.call("save-progress", "progress record", || {
+            self.inner.save_progress(record)
+        })
+        .await
     }
 
     async fn clear_progress(&self) -> ClusterResult<()> {
-        self.call("clear-progress", "progress record", || self.inner.clear_progress())
-            .await
+        self.call("clear-progress", "progress record", || {
+            self.inner.clear_progress()
+        })
+        .await
     }
 
     async fn now(&self) -> Timestamp {
@@ -454,7 +505,8 @@ mod tests {
         };
         assert!(spec.validate().is_err(), "rates summing above 1");
         spec.errors = rates(0.1);
-        spec.primitives.insert("renew-everything".into(), rates(0.1));
+        spec.primitives
+            .insert("renew-everything".into(), rates(0.1));
         let err = spec.validate().expect_err("unknown primitive");
         assert!(err.to_string().contains("renew-everything"), "{err}");
     }
@@ -489,7 +541,10 @@ mod tests {
             (100..=170).contains(&counts.throttled),
             "about 25% of attempts: {counts:?}"
         );
-        assert!(failed <= 2, "six attempts carry almost every call: {failed}");
+        assert!(
+            failed <= 2,
+            "six attempts carry almost every call: {failed}"
+        );
     }
 
     #[tokio::test]
@@ -504,7 +559,10 @@ mod tests {
         let faulty = FaultyCluster::new(SimCluster::demo().into_arc(), spec).expect("valid");
         let err = faulty.list_namespaces("").await.expect_err("always 500");
         assert!(err.is_transient(), "{err}");
-        assert!(err.to_string().contains("500 Internal Server Error"), "{err}");
+        assert!(
+            err.to_string().contains("500 Internal Server Error"),
+            "{err}"
+        );
         let counts = faulty.injected();
         let attempts = RetryPolicy::default().max_retries as u64 + 1;
         assert_eq!(counts.server_error, attempts, "{counts:?}");
