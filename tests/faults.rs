@@ -7,7 +7,7 @@ mod support;
 
 use std::sync::Arc;
 
-use rotor::cluster::faults::simulated_backend;
+use rotor::cluster::faults::{SimulatedBackend, simulated_backend};
 use rotor::cluster::sim::SimCluster;
 
 use support::{fully_rotated, run_default, scenario};
@@ -33,8 +33,9 @@ async fn ten_percent_transient_errors_never_break_traffic_in_twenty_seeded_runs(
             "{{seed: {seed}, errors: {{throttled: 0.04, serverError: 0.03, timeout: 0.03}}}}"
         ));
         let sim = Arc::new(SimCluster::from_yaml(&text).expect("scenario with faults loads"));
-        let (backend, faulty) = simulated_backend(sim.clone()).expect("valid faults");
-        let faulty = faulty.expect("faults configured");
+        let SimulatedBackend { backend, faults } =
+            simulated_backend(sim.clone()).expect("valid faults");
+        let faulty = faults.expect("faults configured");
         let outcome = run_default(backend, None).await;
         let during = sim.simulation_report();
         sim.advance(AFTERWARDS_SECONDS);
@@ -86,9 +87,10 @@ async fn ten_percent_transient_errors_never_break_traffic_in_twenty_seeded_runs(
 async fn conflicts_reach_the_policy_which_stops_without_breaking_traffic() {
     let text = faulty_demo("{seed: 7, errors: {conflict: 0.5}}");
     let sim = Arc::new(SimCluster::from_yaml(&text).expect("loads"));
-    let (backend, faulty) = simulated_backend(sim.clone()).expect("valid faults");
+    let SimulatedBackend { backend, faults } =
+        simulated_backend(sim.clone()).expect("valid faults");
     let outcome = run_default(backend, None).await;
-    let counts = faulty.expect("faults configured").injected();
+    let counts = faults.expect("faults configured").injected();
     assert!(counts.conflict > 0, "{counts:?}");
     sim.advance(AFTERWARDS_SECONDS);
     assert_eq!(

@@ -267,18 +267,27 @@ impl FaultyCluster {
 }
 
 /// What a simulated run talks to: the simulator, behind a [`FaultyCluster`]
-/// when the scenario's `spec.faults` injects API errors (returned as well,
-/// for its counts).
-pub fn simulated_backend(
-    sim: Arc<SimCluster>,
-) -> Result<(Arc<dyn Cluster>, Option<Arc<FaultyCluster>>), FaultSpecError> {
-    match sim.fault_spec() {
-        None => Ok((sim, None)),
+/// when the scenario's `spec.faults` injects API errors.
+pub struct SimulatedBackend {
+    pub backend: Arc<dyn Cluster>,
+    /// The fault layer, for its counts.
+    pub faults: Option<Arc<FaultyCluster>>,
+}
+
+pub fn simulated_backend(sim: Arc<SimCluster>) -> Result<SimulatedBackend, FaultSpecError> {
+    Ok(match sim.fault_spec() {
+        None => SimulatedBackend {
+            backend: sim,
+            faults: None,
+        },
         Some(spec) => {
             let faulty = Arc::new(FaultyCluster::new(sim, spec)?);
-            Ok((faulty.clone(), Some(faulty)))
+            SimulatedBackend {
+                backend: faulty.clone(),
+                faults: Some(faulty),
+            }
         }
-    }
+    })
 }
 
 #[async_trait]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::cli::{OutputFormat, SimulateArgs};
 use crate::cluster::Cluster;
-use crate::cluster::faults::simulated_backend;
+use crate::cluster::faults::{SimulatedBackend, simulated_backend};
 use crate::cluster::sim::SimCluster;
 use crate::report::RunReport;
 use crate::runtime::{RunControls, RuntimeOptions};
@@ -22,7 +22,7 @@ pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode
     let runtime = new_runtime(options)?;
     let policy = runtime.load_pinned(&label, &wasm, args.guest_sha256.as_deref())?;
 
-    let (backend, faulty) =
+    let SimulatedBackend { backend, faults } =
         simulated_backend(cluster.clone()).map_err(|e| CommandError::Scenario {
             path: args.scenario.clone().unwrap_or_default(),
             message: e.to_string(),
@@ -40,7 +40,7 @@ pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode
         Some(cluster.simulation_report()),
     );
 
-    if let Some(faulty) = faulty {
+    if let Some(faulty) = faults {
         let n = faulty.injected();
         tracing::info!(
             conflicts = n.conflict,
