@@ -3,26 +3,20 @@
 //! reason, and the sandbox hands out nothing it did not grant.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use rotor::cluster::Cluster;
 use rotor::cluster::sim::SimCluster;
 use rotor::config::RunConfig;
 use rotor::report::{Outcome, RunReport};
-use rotor::runtime::{GUESTS_DIR, LoadedPolicy, Runtime, RuntimeOptions};
+use rotor::runtime::LoadedPolicy;
 
-fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| Runtime::new(RuntimeOptions::default()).expect("runtime"))
-}
+mod support;
+
+use support::runtime;
 
 fn hostile() -> &'static LoadedPolicy {
-    static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        let wasm =
-            std::fs::read(Path::new(GUESTS_DIR).join("hostile.wasm")).expect("hostile.wasm built");
-        runtime().load("hostile.wasm", &wasm).expect("loads")
-    })
+    support::hostile_policy()
 }
 
 /// Run the hostile policy in `mode` on the demo cluster; return the report.

@@ -10,7 +10,7 @@ use rotor::cluster::Cluster;
 use rotor::cluster::sim::{FinalState, SimCluster};
 use rotor::config::RunConfig;
 use rotor::runtime::{
-    DEFAULT_POLICY, LoadedPolicy, RunControls, RunOutcome, Runtime, RuntimeOptions,
+    DEFAULT_POLICY, GUESTS_DIR, LoadedPolicy, RunControls, RunOutcome, Runtime, RuntimeOptions,
 };
 
 pub fn runtime() -> &'static Runtime {
@@ -25,6 +25,16 @@ pub fn policy() -> &'static LoadedPolicy {
         runtime()
             .load("linkerd-rotation", DEFAULT_POLICY)
             .expect("the default policy loads")
+    })
+}
+
+/// The hostile fixture policy (`tests/guests/hostile`), compiled once.
+pub fn hostile_policy() -> &'static LoadedPolicy {
+    static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        let wasm =
+            std::fs::read(Path::new(GUESTS_DIR).join("hostile.wasm")).expect("hostile.wasm built");
+        runtime().load("hostile.wasm", &wasm).expect("loads")
     })
 }
 
