@@ -2,10 +2,11 @@
 //! digest, a killed run resumed from its saved state, and a full rotation
 //! whose every output is searched for the private keys it handled.
 
+mod support;
+
 use std::path::Path;
 use std::process::Output;
 
-use assert_cmd::Command;
 use base64::Engine;
 use rotor::cluster::Cluster;
 use rotor::cluster::sim::SimCluster;
@@ -13,12 +14,7 @@ use rotor::runtime::DEFAULT_POLICY;
 use sha2::{Digest, Sha256};
 
 fn rotor(args: &[&str]) -> Output {
-    Command::cargo_bin("rotor")
-        .expect("binary")
-        .arg("--no-cache")
-        .args(args)
-        .output()
-        .expect("rotor runs")
+    support::rotor_cli(args)
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -1,20 +1,16 @@
 //! `rotor simulate` end to end, through the built binary: the default policy
 //! on the demo cluster, dry runs, and one-line errors for bad input.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use assert_cmd::Command;
 use rotor::cluster::sim::SimCluster;
 use rotor::runtime::GUESTS_DIR;
 
 fn rotor(args: &[&str]) -> Output {
-    Command::cargo_bin("rotor")
-        .expect("binary")
-        .arg("--no-cache")
-        .args(args)
-        .output()
-        .expect("rotor runs")
+    support::rotor_cli(args)
 }
 
 fn hostile() -> String {

@@ -52,6 +52,16 @@ pub async fn run_default(
         .await
 }
 
+/// The built `rotor` binary with `args` (compiling the policy, no cache).
+pub fn rotor_cli(args: &[&str]) -> std::process::Output {
+    assert_cmd::Command::cargo_bin("rotor")
+        .expect("binary")
+        .arg("--no-cache")
+        .args(args)
+        .output()
+        .expect("rotor runs")
+}
+
 /// A scenario file of `tests/scenarios`.
 pub fn scenario(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
