@@ -72,7 +72,7 @@ async fn rotation_through_the_api_server_has_no_outage_and_matches_the_plan() {
     let k = kube(&server);
 
     // Plan first: it reads the cluster and must not write to it.
-    let plan = plan_against(&k, None, None, RuntimeOptions { cache_dir: None })
+    let plan = plan_against(&k, None, None, None, RuntimeOptions { cache_dir: None })
         .await
         .unwrap();
     eprintln!("{}", verdict(&plan.report));

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use rotor::runtime::{GUESTS_DIR, LoadError, Runtime, RuntimeOptions};
+use rotor::runtime::{DEFAULT_POLICY, GUESTS_DIR, LoadError, Runtime, RuntimeOptions};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -87,4 +87,55 @@ fn inspect_json_reports_a_newer_wit_import() {
             .is_some_and(|m| m.starts_with("policy needs a newer rotor")),
         "{info}"
     );
+}
+
+#[test]
+fn unknown_interface_import_is_refused_naming_it() {
+    let bytes = wat::parse_file(fixture("unknown-import.wat")).expect("assembles");
+    let err = runtime()
+        .load("unknown.wasm", &bytes)
+        .err()
+        .expect("must be refused");
+    assert!(matches!(err, LoadError::UnknownImport { .. }), "{err:?}");
+    assert!(
+        err.to_string().starts_with(
+            "unknown.wasm: imports evil:exfiltrate/network@1.0.0, which this rotor does not provide"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_bytes_are_refused_without_a_panic() {
+    let runtime = runtime();
+    let header = b"\0asm\x0d\x00\x01\x00".to_vec();
+    let mut truncated = DEFAULT_POLICY[..DEFAULT_POLICY.len() / 2].to_vec();
+    let mut flipped = DEFAULT_POLICY.to_vec();
+    for i in (64..flipped.len()).step_by(997) {
+        flipped[i] ^= 0x5a;
+    }
+    for (name, bytes) in [
+        ("empty", Vec::new()),
+        ("text", b"#!/bin/sh\nrm -rf /\n".to_vec()),
+        ("header only", header),
+        ("truncated", std::mem::take(&mut truncated)),
+        ("bit-flipped", flipped),
+    ] {
+        let err = runtime
+            .load(name, &bytes)
+            .err()
+            .unwrap_or_else(|| panic!("{name}: must be refused"));
+        let text = err.to_string();
+        assert!(text.starts_with(&format!("{name}: ")), "{text}");
+        assert!(
+            matches!(
+                err,
+                LoadError::NotWasm { .. }
+                    | LoadError::Compile { .. }
+                    | LoadError::CoreModule { .. }
+                    | LoadError::MissingExport { .. }
+            ),
+            "{name}: {err:?}"
+        );
+    }
 }

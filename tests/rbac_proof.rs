@@ -299,7 +299,7 @@ async fn exercise(inst: &Install) -> Vec<(&'static str, RequestAttributes)> {
         .expect("status reads the cluster");
     out.extend(since(&server, &mut mark).into_iter().map(|r| ("status", r)));
 
-    let plan = plan_against(&kube(), None, Some(&config), options())
+    let plan = plan_against(&kube(), None, None, Some(&config), options())
         .await
         .expect("plan reads the cluster");
     assert!(plan.report.succeeded(), "{}", plan.report.render_text());

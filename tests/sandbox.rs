@@ -3,26 +3,20 @@
 //! reason, and the sandbox hands out nothing it did not grant.
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use rotor::cluster::Cluster;
 use rotor::cluster::sim::SimCluster;
 use rotor::config::RunConfig;
 use rotor::report::{Outcome, RunReport};
-use rotor::runtime::{GUESTS_DIR, LoadedPolicy, Runtime, RuntimeOptions};
+use rotor::runtime::LoadedPolicy;
 
-fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| Runtime::new(RuntimeOptions::default()).expect("runtime"))
-}
+mod support;
+
+use support::runtime;
 
 fn hostile() -> &'static LoadedPolicy {
-    static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        let wasm =
-            std::fs::read(Path::new(GUESTS_DIR).join("hostile.wasm")).expect("hostile.wasm built");
-        runtime().load("hostile.wasm", &wasm).expect("loads")
-    })
+    support::hostile_policy()
 }
 
 /// Run the hostile policy in `mode` on the demo cluster; return the report.
@@ -204,4 +198,52 @@ async fn one_host_survives_every_hostile_run_in_turn() {
         let expect_ok = matches!(mode, "giant-log" | "succeed");
         assert_eq!(report.succeeded(), expect_ok, "{mode}: {:?}", report.error);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endless_loop_of_host_calls_is_stopped_at_the_cpu_deadline() {
+    let (cluster, before, report) = run("host-call-loop", |_| {}).await;
+    let error = failed_with(&report);
+    assert!(error.starts_with("CPU deadline exceeded (2 s)"), "{error}");
+    assert!(
+        report.calls.total > 1000,
+        "it was calling: {:?}",
+        report.calls
+    );
+    assert!(cluster.state_yaml() == before, "nothing was changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_recursion_ends_in_a_stack_overflow_trap() {
+    let (_, _, report) = run("recursion", |_| {}).await;
+    let error = failed_with(&report);
+    assert!(error.starts_with("policy trapped: "), "{error}");
+    assert!(
+        error.contains("stack overflow"),
+        "the message says why: {error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn megabytes_of_log_output_are_clipped_and_counted() {
+    let (_, _, report) = run("giant-log", |_| {}).await;
+    assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
+    let json = report.to_json();
+    assert!(
+        json.len() < 1 << 20,
+        "a 2 MiB log line does not reach the report: {} bytes",
+        json.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn giant_strings_to_host_calls_are_refused_as_invalid() {
+    let (_, _, report) = run("giant-string", |_| {}).await;
+    assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
+    let outcome = fact(&report, "outcome");
+    assert!(outcome.starts_with("invalid: "), "{outcome}");
+    assert!(
+        outcome.contains("label-selector"),
+        "names the argument: {outcome}"
+    );
 }

@@ -1,13 +1,14 @@
 //! `rotor simulate` end to end, through the built binary: the default policy
 //! on the demo cluster, dry runs, and one-line errors for bad input.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use rotor::cluster::sim::SimCluster;
 use rotor::runtime::GUESTS_DIR;
 
-mod support;
 use support::{one_line_error, rotor};
 
 fn hostile() -> String {

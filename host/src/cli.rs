@@ -79,6 +79,26 @@ pub struct SimulateArgs {
     /// the run) as a scenario that loads again.
     #[arg(long, value_name = "FILE")]
     pub save_state: Option<PathBuf>,
+
+    /// Stop the run abruptly right after the N-th applied mutation, leaving the
+    /// cluster as it is (with --save-state, to test that a policy resumes).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub kill_after_mutations: Option<u64>,
+
+    /// Refuse to run unless the policy's SHA-256 is this (64 hex digits).
+    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
+    pub guest_sha256: Option<String>,
+}
+
+/// A SHA-256 digest as 64 hex digits, normalised to lowercase.
+pub fn parse_sha256(text: &str) -> Result<String, String> {
+    let digest = text.trim().to_ascii_lowercase();
+    if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!(
+            "{text:?} is not a SHA-256 digest (64 hex digits, as `sha256sum` prints)"
+        ));
+    }
+    Ok(digest)
 }
 
 #[derive(Debug, Args)]
@@ -137,5 +157,33 @@ mod tests {
         assert!(args.dry_run);
         assert_eq!(args.output, OutputFormat::Json);
         assert_eq!(args.guest, Some(PathBuf::from("p.wasm")));
+    }
+
+    #[test]
+    fn kill_and_pin_flags_parse_and_refuse_bad_values() {
+        let digest = "AB".repeat(32);
+        let cli = Cli::try_parse_from([
+            "rotor",
+            "simulate",
+            "--kill-after-mutations",
+            "3",
+            "--guest-sha256",
+            &digest,
+        ])
+        .expect("parses");
+        let Command::Simulate(args) = cli.command else {
+            panic!("simulate expected")
+        };
+        assert_eq!(args.kill_after_mutations, Some(3));
+        assert_eq!(args.guest_sha256, Some("ab".repeat(32)));
+        for bad in [
+            ["--kill-after-mutations", "0"],
+            ["--guest-sha256", "abc"],
+            ["--guest-sha256", &"zz".repeat(32)],
+        ] {
+            let err =
+                Cli::try_parse_from(["rotor", "simulate", bad[0], bad[1]]).expect_err("refused");
+            assert!(err.to_string().contains(bad[0]), "{err}");
+        }
     }
 }

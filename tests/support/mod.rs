@@ -1,8 +1,20 @@
-//! What the whole-run tests that drive the `rotor` binary share.
+//! What the whole-run tests share: the built `rotor` binary for tests that
+//! drive the CLI, and one runtime and one compiled default policy per test
+//! binary for tests that drive the simulator in-process.
 
+#![allow(dead_code)]
+
+use std::path::Path;
 use std::process::Output;
+use std::sync::{Arc, OnceLock};
 
 use assert_cmd::Command;
+use rotor::cluster::Cluster;
+use rotor::cluster::sim::{FinalState, SimCluster};
+use rotor::config::RunConfig;
+use rotor::runtime::{
+    DEFAULT_POLICY, GUESTS_DIR, LoadedPolicy, RunControls, RunOutcome, Runtime, RuntimeOptions,
+};
 
 /// Run the built `rotor` (no compile cache) and collect its output.
 pub fn rotor(args: &[&str]) -> Output {
@@ -25,4 +37,74 @@ pub fn one_line_error(output: &Output) -> String {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("error: "), "{stderr}");
     stderr
+}
+
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| Runtime::new(RuntimeOptions::default()).expect("runtime"))
+}
+
+/// The default policy, compiled once.
+pub fn policy() -> &'static LoadedPolicy {
+    static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        runtime()
+            .load("linkerd-rotation", DEFAULT_POLICY)
+            .expect("the default policy loads")
+    })
+}
+
+/// The hostile fixture policy (`tests/guests/hostile`), compiled once.
+pub fn hostile_policy() -> &'static LoadedPolicy {
+    static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
+    POLICY.get_or_init(|| {
+        let wasm =
+            std::fs::read(Path::new(GUESTS_DIR).join("hostile.wasm")).expect("hostile.wasm built");
+        runtime().load("hostile.wasm", &wasm).expect("loads")
+    })
+}
+
+/// Run the default policy with the default configuration on `backend`.
+pub async fn run_default(
+    backend: Arc<dyn Cluster>,
+    kill_after_mutations: Option<u64>,
+) -> RunOutcome {
+    let controls = RunControls {
+        dry_run: false,
+        kill_after_mutations,
+    };
+    runtime()
+        .run_with(policy(), backend, &RunConfig::default(), controls)
+        .await
+}
+
+/// A scenario file of `tests/scenarios`.
+pub fn scenario(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/scenarios")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The anchor Secret's certificate.
+pub async fn anchor_pem(cluster: &SimCluster) -> Vec<u8> {
+    let secret = cluster
+        .read_secret("cert-manager", "linkerd-trust-anchor")
+        .await
+        .expect("anchor Secret");
+    secret
+        .data
+        .iter()
+        .find(|(k, _)| k == "tls.crt")
+        .map(|(_, v)| v.clone())
+        .expect("anchor tls.crt")
+}
+
+/// Both rotated, only the new anchor trusted, no proxy left on the old chain.
+pub fn fully_rotated(f: &FinalState) -> bool {
+    f.anchor_rotated
+        && f.issuer_rotated
+        && f.bundle_anchors == 1
+        && f.proxies_trusting_retired_anchor == 0
+        && f.proxies_with_retired_chain_leaf == 0
 }

@@ -4,7 +4,9 @@
 //! Nothing above this trait knows which backend it talks to; nothing below it
 //! knows about WebAssembly.
 
+pub mod faults;
 pub mod kube;
+pub mod retry;
 pub mod selector;
 pub mod sim;
 

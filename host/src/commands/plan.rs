@@ -25,6 +25,10 @@ pub struct PlanArgs {
     #[arg(long, value_name = "FILE.wasm")]
     pub guest: Option<PathBuf>,
 
+    /// Refuse to run unless the policy's SHA-256 is this (64 hex digits).
+    #[arg(long, value_name = "HEX", value_parser = crate::cli::parse_sha256)]
+    pub guest_sha256: Option<String>,
+
     /// Run configuration (YAML or JSON): policy settings, grants, limits.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -49,11 +53,15 @@ pub struct Plan {
 pub async fn plan_against(
     kube: &KubeCluster,
     guest: Option<&std::path::Path>,
+    guest_sha256: Option<&str>,
     config: Option<&std::path::Path>,
     options: RuntimeOptions,
 ) -> Result<Plan, CommandError> {
     let config = read_config(config)?;
     let (label, wasm) = read_policy(guest)?;
+    // A policy other than the pinned one is refused before the cluster is read.
+    let runtime = new_runtime(options)?;
+    let policy = runtime.load_pinned(&label, &wasm, guest_sha256)?;
     let scenario = kube
         .dump_scenario()
         .await
@@ -64,8 +72,6 @@ pub async fn plan_against(
     let sim = Arc::new(
         SimCluster::from_yaml(&scenario).map_err(|e| KubeCommandError::Scenario(e.to_string()))?,
     );
-    let runtime = new_runtime(options)?;
-    let policy = runtime.load(&label, &wasm)?;
     let outcome = runtime.run(&policy, sim.clone(), &config, false).await;
     sim.watch_after_run();
     let report = RunReport::new(
@@ -116,6 +122,7 @@ pub async fn run(args: PlanArgs, options: RuntimeOptions) -> Result<ExitCode, Co
     let plan = plan_against(
         &kube,
         args.guest.as_deref(),
+        args.guest_sha256.as_deref(),
         args.config.as_deref(),
         options,
     )

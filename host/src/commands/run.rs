@@ -7,8 +7,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
-
 use crate::cli::OutputFormat;
 use crate::cluster::Cluster;
 use crate::cluster::kube::{ConnectError, ConnectOptions, KubeCluster, RetryPolicy, connect};
@@ -18,7 +16,7 @@ use crate::observe::{
     Notifier, PushTarget, RunEvents, RunMetrics, RunObserver, RunTelemetry, WebhookFormat,
 };
 use crate::report::{Outcome, RunReport};
-use crate::runtime::RuntimeOptions;
+use crate::runtime::{RunControls, RuntimeOptions};
 
 use super::{CommandError, new_runtime, read_config, read_policy};
 
@@ -62,8 +60,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE.wasm")]
     pub guest: Option<PathBuf>,
 
-    /// Refuse to run a policy whose SHA-256 is not this (hex).
-    #[arg(long, value_name = "HEX")]
+    /// Refuse to run unless the policy's SHA-256 is this (64 hex digits).
+    #[arg(long, value_name = "HEX", value_parser = crate::cli::parse_sha256)]
     pub guest_sha256: Option<String>,
 
     /// Run configuration (YAML or JSON): policy settings, grants, limits.
@@ -128,14 +126,6 @@ pub enum KubeCommandError {
     Connect(#[from] ConnectError),
     #[error(transparent)]
     Lock(#[from] LockError),
-    #[error("policy {label}: SHA-256 is {actual}, expected {expected}")]
-    PolicyDigest {
-        label: String,
-        actual: String,
-        expected: String,
-    },
-    #[error("--guest-sha256 {0:?} is not 64 hexadecimal digits")]
-    BadDigest(String),
     #[error("{what}: {source}")]
     Cluster {
         what: &'static str,
@@ -143,30 +133,6 @@ pub enum KubeCommandError {
     },
     #[error("the cluster's state does not load into the simulator: {0}")]
     Scenario(String),
-}
-
-/// Check `--guest-sha256` against the policy's bytes.
-pub fn check_digest(
-    label: &str,
-    wasm: &[u8],
-    expected: Option<&str>,
-) -> Result<(), KubeCommandError> {
-    let Some(expected) = expected else {
-        return Ok(());
-    };
-    let expected = expected.trim().to_ascii_lowercase();
-    if expected.len() != 64 || !expected.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(KubeCommandError::BadDigest(expected));
-    }
-    let actual = hex::encode(Sha256::digest(wasm));
-    if actual != expected {
-        return Err(KubeCommandError::PolicyDigest {
-            label: label.to_string(),
-            actual,
-            expected,
-        });
-    }
-    Ok(())
 }
 
 /// Run a policy against a connected cluster under the run lock; the report
@@ -179,9 +145,8 @@ pub async fn run_against(
 ) -> Result<RunReport, CommandError> {
     let config = read_config(args.config.as_deref())?;
     let (label, wasm) = read_policy(args.guest.as_deref())?;
-    check_digest(&label, &wasm, args.guest_sha256.as_deref()).map_err(CommandError::from)?;
     let runtime = new_runtime(options)?;
-    let policy = runtime.load(&label, &wasm)?;
+    let policy = runtime.load_pinned(&label, &wasm, args.guest_sha256.as_deref())?;
     let namespace = kube.namespace().to_string();
     let mut telemetry = args.observe.targets(&namespace)?;
 
@@ -228,7 +193,16 @@ pub async fn run_against(
     }
     let observer = telemetry.events.clone().map(|e| e as Arc<dyn RunObserver>);
     let outcome = runtime
-        .run_observed(&policy, cluster.clone(), &config, args.dry_run, observer)
+        .run_observed(
+            &policy,
+            cluster.clone(),
+            &config,
+            RunControls {
+                dry_run: args.dry_run,
+                ..RunControls::default()
+            },
+            observer,
+        )
         .await;
     let mut report = RunReport::new(outcome, &policy, cluster.backend(), args.dry_run, None);
     if let Some(lock) = &lock
@@ -276,25 +250,4 @@ pub async fn run(args: RunArgs, options: RuntimeOptions) -> Result<ExitCode, Com
     } else {
         ExitCode::from(1)
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn digest_pinning() {
-        let wasm = b"\0asm";
-        let good = hex::encode(Sha256::digest(wasm));
-        check_digest("p", wasm, Some(&good)).unwrap();
-        check_digest("p", wasm, Some(&good.to_uppercase())).unwrap();
-        check_digest("p", wasm, None).unwrap();
-        let bad = "0".repeat(64);
-        let e = check_digest("p", wasm, Some(&bad)).unwrap_err();
-        assert!(e.to_string().contains("expected 0000"), "{e}");
-        assert!(matches!(
-            check_digest("p", wasm, Some("xyz")),
-            Err(KubeCommandError::BadDigest(_))
-        ));
-    }
 }

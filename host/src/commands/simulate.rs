@@ -6,9 +6,10 @@ use std::sync::Arc;
 
 use crate::cli::{OutputFormat, SimulateArgs};
 use crate::cluster::Cluster;
+use crate::cluster::faults::{SimulatedBackend, simulated_backend};
 use crate::cluster::sim::SimCluster;
 use crate::report::RunReport;
-use crate::runtime::RuntimeOptions;
+use crate::runtime::{RunControls, RuntimeOptions};
 
 use super::{CommandError, new_runtime, one_line, read_config, read_policy, write_file};
 
@@ -19,10 +20,18 @@ pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode
     let cluster = Arc::new(load_scenario(&args)?);
     let (label, wasm) = read_policy(args.guest.as_deref())?;
     let runtime = new_runtime(options)?;
-    let policy = runtime.load(&label, &wasm)?;
+    let policy = runtime.load_pinned(&label, &wasm, args.guest_sha256.as_deref())?;
 
-    let backend: Arc<dyn Cluster> = cluster.clone();
-    let outcome = runtime.run(&policy, backend, &config, args.dry_run).await;
+    let SimulatedBackend { backend, faults } =
+        simulated_backend(cluster.clone()).map_err(|e| CommandError::Scenario {
+            path: args.scenario.clone().unwrap_or_default(),
+            message: e.to_string(),
+        })?;
+    let controls = RunControls {
+        dry_run: args.dry_run,
+        kill_after_mutations: args.kill_after_mutations,
+    };
+    let outcome = runtime.run_with(&policy, backend, &config, controls).await;
     // The saved state is the cluster as the run left it (what a resumed or
     // repeated run would find); the report then watches the mesh on.
     if let Some(path) = &args.save_state {
@@ -37,6 +46,17 @@ pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode
         Some(cluster.simulation_report()),
     );
 
+    if let Some(faulty) = faults {
+        let n = faulty.injected();
+        tracing::info!(
+            conflicts = n.conflict,
+            throttled = n.throttled,
+            server_errors = n.server_error,
+            timeouts = n.timeout,
+            persisted = n.persisted,
+            "injected API errors"
+        );
+    }
     match args.output {
         OutputFormat::Text => print!("{}", report.render_text()),
         OutputFormat::Json => println!("{}", report.to_json()),

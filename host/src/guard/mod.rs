@@ -44,6 +44,10 @@ pub enum RunLimitExceeded {
         deadline_seconds: u64,
         detail: String,
     },
+    /// `--kill-after-mutations`: the run stops right after the N-th applied
+    /// mutation, as if the process died, leaving the cluster as it is.
+    #[error("killed after {mutations} mutations")]
+    Killed { mutations: u64 },
 }
 
 /// Why a guarded call did not return a value.
@@ -92,6 +96,8 @@ pub struct Guard {
     /// Told of each applied restart (the run's events); the host's own
     /// writes, outside the policy's grants and audit.
     observer: Option<Arc<dyn RunObserver>>,
+    /// Stop the run after this many applied mutations (resume testing).
+    kill_after_mutations: Option<u64>,
 }
 
 impl Guard {
@@ -113,6 +119,7 @@ impl Guard {
             redactor: Redactor::default(),
             dry_progress: None,
             observer: None,
+            kill_after_mutations: None,
         }
     }
 
@@ -123,6 +130,12 @@ impl Guard {
 
     pub fn observer(&self) -> Option<&Arc<dyn RunObserver>> {
         self.observer.as_ref()
+    }
+
+    /// End the run (as a killed process would) right after the `n`-th
+    /// mutation that reached the backend.
+    pub fn kill_after_mutations(&mut self, n: Option<u64>) {
+        self.kill_after_mutations = n;
     }
 
     pub fn record(&self) -> &GuardRecord {
@@ -222,6 +235,11 @@ impl Guard {
             outcome,
             detail,
         });
+        let mutations = self.record.calls.mutations;
+        if result.is_ok() && self.kill_after_mutations == Some(mutations) {
+            tracing::warn!(target: "rotor::guard", mutations, "run killed after this mutation");
+            return Err(GuardError::Limit(RunLimitExceeded::Killed { mutations }));
+        }
         result.map_err(GuardError::Refused)
     }
 

@@ -21,6 +21,8 @@ pub enum FailureKind {
     PolicyError,
     CpuDeadline,
     RunDeadline,
+    /// Stopped on purpose by `--kill-after-mutations`.
+    Killed,
     WallClock,
     MemoryCap,
     StackOverflow,
@@ -96,7 +98,11 @@ impl RunFailure {
         cpu_seconds: u64,
     ) -> RunFailure {
         let (kind, message) = if let Some(limit) = error.downcast_ref::<RunLimitExceeded>() {
-            (FailureKind::RunDeadline, limit.to_string())
+            let kind = match limit {
+                RunLimitExceeded::Deadline { .. } => FailureKind::RunDeadline,
+                RunLimitExceeded::Killed { .. } => FailureKind::Killed,
+            };
+            (kind, limit.to_string())
         } else if let Some(cap) = error.downcast_ref::<MemoryCapExceeded>().or(memory) {
             (FailureKind::MemoryCap, cap.to_string())
         } else if let Some(trap) = error.downcast_ref::<Trap>() {

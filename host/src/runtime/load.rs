@@ -56,6 +56,14 @@ pub enum LoadError {
     MissingExport { label: String, message: String },
     #[error("{label}: cannot be linked: {message}")]
     Link { label: String, message: String },
+    #[error(
+        "{label}: SHA-256 is {actual}, but {expected} was required (--guest-sha256); refusing to run a policy other than the pinned one"
+    )]
+    DigestMismatch {
+        label: String,
+        expected: String,
+        actual: String,
+    },
 }
 
 /// How the compiled code was obtained.
@@ -85,6 +93,27 @@ pub struct LoadedPolicy {
 }
 
 impl Runtime {
+    /// [`Runtime::load`], refusing bytes whose SHA-256 is not `pinned`
+    /// (lowercase hex) before anything is compiled.
+    pub fn load_pinned(
+        &self,
+        label: &str,
+        wasm: &[u8],
+        pinned: Option<&str>,
+    ) -> Result<LoadedPolicy, LoadError> {
+        if let Some(expected) = pinned {
+            let actual = sha256_hex(wasm);
+            if !actual.eq_ignore_ascii_case(expected) {
+                return Err(LoadError::DigestMismatch {
+                    label: label.to_string(),
+                    expected: expected.to_ascii_lowercase(),
+                    actual,
+                });
+            }
+        }
+        self.load(label, wasm)
+    }
+
     /// Compile (or load from cache) and type-check a policy component.
     pub fn load(&self, label: &str, wasm: &[u8]) -> Result<LoadedPolicy, LoadError> {
         let started = Instant::now();

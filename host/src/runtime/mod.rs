@@ -101,6 +101,16 @@ pub struct RunOutcome {
     pub timings: RunTimings,
 }
 
+/// How one run is carried out beyond its configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RunControls {
+    /// Record mutations instead of applying them.
+    pub dry_run: bool,
+    /// End the run right after this many applied mutations, leaving the
+    /// cluster as a crashed process would (resume testing).
+    pub kill_after_mutations: Option<u64>,
+}
+
 impl Runtime {
     pub fn new(options: RuntimeOptions) -> Result<Runtime, RuntimeError> {
         let engine = engine::new_engine().map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
@@ -130,23 +140,39 @@ impl Runtime {
         config: &RunConfig,
         dry_run: bool,
     ) -> RunOutcome {
-        self.run_observed(policy, cluster, config, dry_run, None)
+        let controls = RunControls {
+            dry_run,
+            ..RunControls::default()
+        };
+        self.run_with(policy, cluster, config, controls).await
+    }
+
+    /// [`Runtime::run`] with every [`RunControls`] knob.
+    pub async fn run_with(
+        &self,
+        policy: &LoadedPolicy,
+        cluster: Arc<dyn Cluster>,
+        config: &RunConfig,
+        controls: RunControls,
+    ) -> RunOutcome {
+        self.run_observed(policy, cluster, config, controls, None)
             .await
     }
 
-    /// [`Runtime::run`], telling `observer` of each ended step and restart.
+    /// [`Runtime::run_with`], telling `observer` of each ended step and restart.
     pub async fn run_observed(
         &self,
         policy: &LoadedPolicy,
         cluster: Arc<dyn Cluster>,
         config: &RunConfig,
-        dry_run: bool,
+        controls: RunControls,
         observer: Option<Arc<dyn RunObserver>>,
     ) -> RunOutcome {
+        let dry_run = controls.dry_run;
         let wall_started = Instant::now();
         let limits = &config.limits;
         let wall_limit = wall_limit(cluster.backend(), limits.deadline_seconds);
-        let guard = Guard::new(
+        let mut guard = Guard::new(
             cluster.clone(),
             config.grants.clone(),
             TimeLimits {
@@ -157,6 +183,7 @@ impl Runtime {
         )
         .await
         .with_observer(observer);
+        guard.kill_after_mutations(controls.kill_after_mutations);
         let started_at = guard.started_at();
 
         let mut store = Store::new(&self.engine, HostState::new(guard, limits.memory_mib));

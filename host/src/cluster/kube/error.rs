@@ -7,43 +7,12 @@
 //! `reason` (a missing CRD, for one) does not satisfy `is_not_found()`.
 
 use std::future::Future;
-use std::time::Duration;
-
-use backon::{ExponentialBuilder, Retryable};
 
 use crate::cluster::{ClusterError, ClusterResult};
 
-/// How often and how patiently transient failures are retried.
-#[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
-    /// Attempts after the first one.
-    pub max_retries: usize,
-    pub min_delay: Duration,
-    pub max_delay: Duration,
-    /// Bound on a single request, retries not included.
-    pub call_timeout: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        RetryPolicy {
-            max_retries: 5,
-            min_delay: Duration::from_millis(200),
-            max_delay: Duration::from_secs(5),
-            call_timeout: Duration::from_secs(30),
-        }
-    }
-}
+pub use crate::cluster::retry::RetryPolicy;
 
 impl RetryPolicy {
-    fn backoff(&self) -> ExponentialBuilder {
-        ExponentialBuilder::default()
-            .with_min_delay(self.min_delay)
-            .with_max_delay(self.max_delay)
-            .with_max_times(self.max_retries)
-            .with_jitter()
-    }
-
     /// Run one API call under the call timeout, retrying transient failures
     /// (429, 5xx, connection errors, timeouts) with jittered exponential
     /// backoff. `what` names the call in error messages.
@@ -67,14 +36,7 @@ impl RetryPolicy {
                 }
             }
         };
-        attempt
-            .retry(self.backoff())
-            .sleep(tokio::time::sleep)
-            .when(ClusterError::is_transient)
-            .notify(|e: &ClusterError, after: Duration| {
-                tracing::debug!(error = %e, retry_in_ms = after.as_millis() as u64, "retrying API call");
-            })
-            .await
+        self.retry_transient(attempt, tokio::time::sleep).await
     }
 }
 
@@ -121,6 +83,7 @@ pub fn map_error(what: &str, e: kube::Error) -> ClusterError {
 mod tests {
     use super::*;
     use kube::core::Status;
+    use std::time::Duration;
 
     fn api(code: u16, reason: &str) -> kube::Error {
         let mut s = Status::failure("boom", reason);

@@ -99,6 +99,9 @@ impl World {
         if spec.nodes == 0 {
             return Err(invalid("Simulation spec.nodes: must be at least 1".into()));
         }
+        if let Some(faults) = &spec.faults {
+            faults.validate().map_err(|e| invalid(e.to_string()))?;
+        }
         let mut world = World::new(spec, start);
         world.build(scenario)?;
         Ok(world)

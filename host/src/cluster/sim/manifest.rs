@@ -483,6 +483,9 @@ pub struct SimulationSpec {
     /// twice over, and at least five minutes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_run_seconds: Option<i64>,
+    /// API errors injected into the run's calls (seeded rates per primitive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub faults: Option<crate::cluster::faults::FaultSpec>,
 }
 
 impl Default for SimulationSpec {
@@ -495,6 +498,7 @@ impl Default for SimulationSpec {
             never_ready: Vec::new(),
             identity_misses_reload: false,
             after_run_seconds: None,
+            faults: None,
         }
     }
 }

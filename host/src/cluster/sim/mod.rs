@@ -107,6 +107,11 @@ impl SimCluster {
         w.after_run_seconds += seconds.max(0);
     }
 
+    /// The scenario's `spec.faults`, if it injects API errors.
+    pub fn fault_spec(&self) -> Option<crate::cluster::faults::FaultSpec> {
+        self.lock().spec.faults.clone()
+    }
+
     /// Advance the virtual clock (tests and tools that drive time directly).
     pub fn advance(&self, seconds: i64) {
         let mut w = self.lock();

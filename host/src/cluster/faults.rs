@@ -1,0 +1,598 @@
+//! Injected API errors: a [`FaultyCluster`] wraps any backend and fails a
+//! seeded random share of its calls the way an API server under load does
+//! (409 Conflict, 429 Too Many Requests, 500, client timeouts).
+//!
+//! Configured by the simulator's `spec.faults`. An injected error is raised
+//! before the call reaches the backend (the request never arrived), so a
+//! retried mutation is applied at most once. The clock (`now`, `wait`) is
+//! never faulted.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::retry::RetryPolicy;
+use super::sim::SimCluster;
+use super::{Cluster, ClusterError, ClusterResult};
+use crate::wit::{
+    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, RolloutStatus, Secret,
+    SecretWrite, Timestamp, Workload, WorkloadKind,
+};
+
+/// The backend calls faults can be injected into, by their primitive names.
+pub const FAULTABLE_PRIMITIVES: &[&str] = &[
+    "list-namespaces",
+    "list-workloads",
+    "get-workload",
+    "restart-workload",
+    "get-rollout-status",
+    "wait-rollout",
+    "list-pods",
+    "delete-pod",
+    "evict-pod",
+    "get-certificate",
+    "list-certificates",
+    "renew-certificate",
+    "read-secret",
+    "write-secret",
+    "read-config-map",
+    "list-events",
+    "record-event",
+    "load-progress",
+    "save-progress",
+    "clear-progress",
+];
+
+/// Calls that change the cluster: the only ones a 409 Conflict applies to.
+const MUTATING: &[&str] = &[
+    "restart-workload",
+    "delete-pod",
+    "evict-pod",
+    "renew-certificate",
+    "write-secret",
+    "record-event",
+    "save-progress",
+    "clear-progress",
+];
+
+/// `spec.faults` of a `Simulation` document.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FaultSpec {
+    /// Seed of the random choices, so a run can be repeated exactly.
+    #[serde(default)]
+    pub seed: u64,
+    /// Error rates applied to every faultable primitive.
+    #[serde(default)]
+    pub errors: ErrorRates,
+    /// Per-primitive rates (by primitive name), replacing `errors` for it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub primitives: BTreeMap<String, ErrorRates>,
+}
+
+/// Probabilities (0..=1, summing to at most 1) that one call fails each way.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ErrorRates {
+    /// 409: persistent, the policy sees it (mutating calls only).
+    #[serde(default)]
+    pub conflict: f64,
+    /// 429: transient.
+    #[serde(default)]
+    pub throttled: f64,
+    /// 500: transient.
+    #[serde(default)]
+    pub server_error: f64,
+    /// Client-side timeout: transient.
+    #[serde(default)]
+    pub timeout: f64,
+}
+
+impl ErrorRates {
+    fn total(&self) -> f64 {
+        self.conflict + self.throttled + self.server_error + self.timeout
+    }
+
+    fn check(&self, context: &str) -> Result<(), FaultSpecError> {
+        for (name, rate) in [
+            ("conflict", self.conflict),
+            ("throttled", self.throttled),
+            ("serverError", self.server_error),
+            ("timeout", self.timeout),
+        ] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(FaultSpecError(format!(
+                    "{context}.{name} is {rate}; a rate is a probability between 0 and 1"
+                )));
+            }
+        }
+        if self.total() > 1.0 {
+            return Err(FaultSpecError(format!(
+                "{context}: the rates add up to {}; at most 1 is possible",
+                self.total()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// `spec.faults` names an unknown primitive or an impossible rate.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("Simulation spec.faults: {0}")]
+pub struct FaultSpecError(pub String);
+
+impl FaultSpec {
+    pub fn validate(&self) -> Result<(), FaultSpecError> {
+        self.errors.check("errors")?;
+        for (primitive, rates) in &self.primitives {
+            if !FAULTABLE_PRIMITIVES.contains(&primitive.as_str()) {
+                return Err(FaultSpecError(format!(
+                    "primitives.{primitive}: not a faultable primitive (one of {})",
+                    FAULTABLE_PRIMITIVES.join(", ")
+                )));
+            }
+            rates.check(&format!("primitives.{primitive}"))?;
+        }
+        Ok(())
+    }
+
+    fn rates(&self, primitive: &str) -> &ErrorRates {
+        self.primitives.get(primitive).unwrap_or(&self.errors)
+    }
+}
+
+/// What was injected over a run, by kind, and what came of it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct InjectedCounts {
+    pub conflict: u64,
+    pub throttled: u64,
+    pub server_error: u64,
+    pub timeout: u64,
+    /// Calls that still failed after the bounded retries (the policy saw
+    /// these, along with every conflict).
+    pub persisted: u64,
+}
+
+impl InjectedCounts {
+    pub fn total(&self) -> u64 {
+        self.conflict + self.throttled + self.server_error + self.timeout
+    }
+}
+
+/// A backend whose calls fail at the configured rates. Transient failures
+/// are retried here with the same bounded policy the Kubernetes backend
+/// applies to its API calls ([`RetryPolicy`]), pausing no virtual time, so
+/// the policy only sees what persists.
+pub struct FaultyCluster {
+    inner: Arc<dyn Cluster>,
+    spec: FaultSpec,
+    retry: RetryPolicy,
+    state: Mutex<(StdRng, InjectedCounts)>,
+}
+
+impl FaultyCluster {
+    pub fn new(inner: Arc<dyn Cluster>, spec: FaultSpec) -> Result<FaultyCluster, FaultSpecError> {
+        spec.validate()?;
+        let rng = StdRng::seed_from_u64(spec.seed);
+        Ok(FaultyCluster {
+            inner,
+            spec,
+            retry: RetryPolicy::default(),
+            state: Mutex::new((rng, InjectedCounts::default())),
+        })
+    }
+
+    pub fn injected(&self) -> InjectedCounts {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    /// One primitive call: injected failure or the backend's answer,
+    /// retried while transient.
+    async fn call<T, F, Fut>(&self, primitive: &str, target: &str, mut call: F) -> ClusterResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ClusterResult<T>>,
+    {
+        let attempt = || {
+            let injected = self.gate(primitive, target);
+            let answer = call();
+            async move {
+                injected?;
+                answer.await
+            }
+        };
+        let result = self
+            .retry
+            .retry_transient(attempt, |_| std::future::ready(()))
+            .await;
+        if matches!(&result, Err(e) if e.is_transient()) {
+            self.state
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .1
+                .persisted += 1;
+        }
+        result
+    }
+
+    /// Draw once for this call; `Err` is the injected failure.
+    fn gate(&self, primitive: &str, target: &str) -> ClusterResult<()> {
+        let rates = *self.spec.rates(primitive);
+        if rates.total() == 0.0 {
+            return Ok(());
+        }
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let (rng, counts) = &mut *state;
+        let draw: f64 = rng.random();
+        let conflict = if MUTATING.contains(&primitive) {
+            rates.conflict
+        } else {
+            0.0
+        };
+        let mut bound = conflict;
+        if draw < bound {
+            counts.conflict += 1;
+            return Err(ClusterError::Conflict(format!(
+                "{primitive} {target}: 409 Conflict (injected fault): the object was modified; retry on the latest version"
+            )));
+        }
+        bound += rates.throttled;
+        if draw < bound {
+            counts.throttled += 1;
+            return Err(ClusterError::Unavailable(format!(
+                "{primitive} {target}: 429 Too Many Requests (injected fault)"
+            )));
+        }
+        bound += rates.server_error;
+        if draw < bound {
+            counts.server_error += 1;
+            return Err(ClusterError::Unavailable(format!(
+                "{primitive} {target}: 500 Internal Server Error (injected fault)"
+            )));
+        }
+        bound += rates.timeout;
+        if draw < bound {
+            counts.timeout += 1;
+            return Err(ClusterError::Timeout(format!(
+                "{primitive} {target}: request timed out (injected fault)"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// What a simulated run talks to: the simulator, behind a [`FaultyCluster`]
+/// when the scenario's `spec.faults` injects API errors.
+pub struct SimulatedBackend {
+    pub backend: Arc<dyn Cluster>,
+    /// The fault layer, for its counts.
+    pub faults: Option<Arc<FaultyCluster>>,
+}
+
+pub fn simulated_backend(sim: Arc<SimCluster>) -> Result<SimulatedBackend, FaultSpecError> {
+    Ok(match sim.fault_spec() {
+        None => SimulatedBackend {
+            backend: sim,
+            faults: None,
+        },
+        Some(spec) => {
+            let faulty = Arc::new(FaultyCluster::new(sim, spec)?);
+            SimulatedBackend {
+                backend: faulty.clone(),
+                faults: Some(faulty),
+            }
+        }
+    })
+}
+
+#[async_trait]
+impl Cluster for FaultyCluster {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>> {
+        self.call("list-namespaces", selector, || {
+            self.inner.list_namespaces(selector)
+        })
+        .await
+    }
+
+    async fn list_workloads(
+        &self,
+        namespace: Option<&str>,
+        kind: Option<WorkloadKind>,
+        selector: &str,
+    ) -> ClusterResult<Vec<Workload>> {
+        self.call("list-workloads", namespace.unwrap_or("*"), || {
+            self.inner.list_workloads(namespace, kind, selector)
+        })
+        .await
+    }
+
+    async fn get_workload(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> ClusterResult<Workload> {
+        self.call("get-workload", &format!("{namespace}/{name}"), || {
+            self.inner.get_workload(kind, namespace, name)
+        })
+        .await
+    }
+
+    async fn restart_workload(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> ClusterResult<Timestamp> {
+        self.call("restart-workload", &format!("{namespace}/{name}"), || {
+            self.inner.restart_workload(kind, namespace, name)
+        })
+        .await
+    }
+
+    async fn rollout_status(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> ClusterResult<RolloutStatus> {
+        self.call("get-rollout-status", &format!("{namespace}/{name}"), || {
+            self.inner.rollout_status(kind, namespace, name)
+        })
+        .await
+    }
+
+    async fn wait_rollout(
+        &self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        timeout_seconds: u32,
+    ) -> ClusterResult<RolloutStatus> {
+        self.call("wait-rollout", &format!("{namespace}/{name}"), || {
+            self.inner
+                .wait_rollout(kind, namespace, name, timeout_seconds)
+        })
+        .await
+    }
+
+    async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {
+        self.call("list-pods", namespace.unwrap_or("*"), || {
+            self.inner.list_pods(namespace, selector)
+        })
+        .await
+    }
+
+    async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        self.call("delete-pod", &format!("{namespace}/{name}"), || {
+            self.inner.delete_pod(namespace, name)
+        })
+        .await
+    }
+
+    async fn evict_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        self.call("evict-pod", &format!("{namespace}/{name}"), || {
+            self.inner.evict_pod(namespace, name)
+        })
+        .await
+    }
+
+    async fn get_certificate(&self, namespace: &str, name: &str) -> ClusterResult<Certificate> {
+        self.call("get-certificate", &format!("{namespace}/{name}"), || {
+            self.inner.get_certificate(namespace, name)
+        })
+        .await
+    }
+
+    async fn list_certificates(&self, namespace: Option<&str>) -> ClusterResult<Vec<Certificate>> {
+        self.call("list-certificates", namespace.unwrap_or("*"), || {
+            self.inner.list_certificates(namespace)
+        })
+        .await
+    }
+
+    async fn renew_certificate(&self, namespace: &str, name: &str) -> ClusterResult<()> {
+        self.call("renew-certificate", &format!("{namespace}/{name}"), || {
+            self.inner.renew_certificate(namespace, name)
+        })
+        .await
+    }
+
+    async fn read_secret(&self, namespace: &str, name: &str) -> ClusterResult<Secret> {
+        self.call("read-secret", &format!("{namespace}/{name}"), || {
+            self.inner.read_secret(namespace, name)
+        })
+        .await
+    }
+
+    async fn write_secret(&self, secret: SecretWrite) -> ClusterResult<String> {
+        self.call(
+            "write-secret",
+            &format!("{}/{}", secret.namespace, secret.name),
+            || self.inner.write_secret(secret.clone()),
+        )
+        .await
+    }
+
+    async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {
+        self.call("read-config-map", &format!("{namespace}/{name}"), || {
+            self.inner.read_config_map(namespace, name)
+        })
+        .await
+    }
+
+    async fn list_events(
+        &self,
+        involved: &ObjectRef,
+        reason: Option<&str>,
+    ) -> ClusterResult<Vec<Event>> {
+        self.call(
+            "list-events",
+            &format!("{}/{}", involved.namespace, involved.name),
+            || self.inner.list_events(involved, reason),
+        )
+        .await
+    }
+
+    async fn record_event(
+        &self,
+        involved: &ObjectRef,
+        type_: EventType,
+        reason: &str,
+        message: &str,
+    ) -> ClusterResult<()> {
+        self.call(
+            "record-event",
+            &format!("{}/{}", involved.namespace, involved.name),
+            || self.inner.record_event(involved, type_, reason, message),
+        )
+        .await
+    }
+
+    async fn load_progress(&self) -> ClusterResult<Option<String>> {
+        self.call("load-progress", "progress record", || {
+            self.inner.load_progress()
+        })
+        .await
+    }
+
+    async fn save_progress(&self, record: &str) -> ClusterResult<()> {
+        self.call("save-progress", "progress record", || {
+            self.inner.save_progress(record)
+        })
+        .await
+    }
+
+    async fn clear_progress(&self) -> ClusterResult<()> {
+        self.call("clear-progress", "progress record", || {
+            self.inner.clear_progress()
+        })
+        .await
+    }
+
+    async fn now(&self) -> Timestamp {
+        self.inner.now().await
+    }
+
+    async fn wait(&self, seconds: u32) -> ClusterResult<()> {
+        self.inner.wait(seconds).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rates(throttled: f64) -> ErrorRates {
+        ErrorRates {
+            throttled,
+            ..ErrorRates::default()
+        }
+    }
+
+    #[test]
+    fn impossible_specs_are_refused_naming_the_field() {
+        let mut spec = FaultSpec {
+            errors: rates(1.5),
+            ..FaultSpec::default()
+        };
+        let err = spec.validate().expect_err("rate above 1");
+        assert!(err.to_string().contains("errors.throttled"), "{err}");
+        spec.errors = ErrorRates {
+            throttled: 0.6,
+            timeout: 0.6,
+            ..ErrorRates::default()
+        };
+        assert!(spec.validate().is_err(), "rates summing above 1");
+        spec.errors = rates(0.1);
+        spec.primitives
+            .insert("renew-everything".into(), rates(0.1));
+        let err = spec.validate().expect_err("unknown primitive");
+        assert!(err.to_string().contains("renew-everything"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn the_same_seed_injects_the_same_errors_and_rates_are_honoured() {
+        let spec = FaultSpec {
+            seed: 42,
+            errors: rates(0.25),
+            primitives: BTreeMap::from([("read-secret".to_string(), rates(0.0))]),
+        };
+        let outcomes = |spec: FaultSpec| async move {
+            let faulty = FaultyCluster::new(SimCluster::demo().into_arc(), spec).expect("valid");
+            let mut seen = Vec::new();
+            for _ in 0..400 {
+                seen.push(faulty.list_namespaces("").await.is_ok());
+                faulty
+                    .read_secret("cert-manager", "linkerd-trust-anchor")
+                    .await
+                    .expect("read-secret is exempt");
+            }
+            (seen, faulty.injected())
+        };
+        let (first, counts) = outcomes(spec.clone()).await;
+        let (second, _) = outcomes(spec).await;
+        assert_eq!(first, second, "seeded");
+        assert_eq!(counts.total(), counts.throttled);
+        let failed = first.iter().filter(|ok| !**ok).count() as u64;
+        assert_eq!(failed, counts.persisted, "what the caller saw");
+        // 400 calls plus their retries, a quarter of attempts failing: about 133.
+        assert!(
+            (100..=170).contains(&counts.throttled),
+            "about 25% of attempts: {counts:?}"
+        );
+        assert!(
+            failed <= 2,
+            "six attempts carry almost every call: {failed}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_fault_that_persists_reaches_the_caller_after_bounded_retries() {
+        let spec = FaultSpec {
+            errors: ErrorRates {
+                server_error: 1.0,
+                ..ErrorRates::default()
+            },
+            ..FaultSpec::default()
+        };
+        let faulty = FaultyCluster::new(SimCluster::demo().into_arc(), spec).expect("valid");
+        let err = faulty.list_namespaces("").await.expect_err("always 500");
+        assert!(err.is_transient(), "{err}");
+        assert!(
+            err.to_string().contains("500 Internal Server Error"),
+            "{err}"
+        );
+        let counts = faulty.injected();
+        let attempts = RetryPolicy::default().max_retries as u64 + 1;
+        assert_eq!(counts.server_error, attempts, "{counts:?}");
+        assert_eq!(counts.persisted, 1);
+    }
+
+    #[tokio::test]
+    async fn conflicts_hit_only_mutations() {
+        let spec = FaultSpec {
+            errors: ErrorRates {
+                conflict: 1.0,
+                ..ErrorRates::default()
+            },
+            ..FaultSpec::default()
+        };
+        let faulty = FaultyCluster::new(SimCluster::demo().into_arc(), spec).expect("valid");
+        faulty.list_pods(None, "").await.expect("reads pass");
+        let err = faulty
+            .renew_certificate("cert-manager", "linkerd-trust-anchor")
+            .await
+            .expect_err("409");
+        assert!(matches!(err, ClusterError::Conflict(_)), "{err}");
+    }
+}
