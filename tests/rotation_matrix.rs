@@ -189,6 +189,7 @@ macro_rules! rotates_without_outage {
 rotates_without_outage! {
     demo_rotates_without_outage => "demo.yaml",
     fifty_namespaces_rotate_without_outage => "fifty-namespaces.yaml",
+    twenty_namespaces_with_statefulsets_and_daemonsets_rotate_without_outage => "twenty-namespaces.yaml",
     statefulset_ondelete_rotates_without_outage => "statefulset-ondelete.yaml",
     daemonsets_rotate_without_outage => "daemonset.yaml",
     pod_level_injection_rotates_without_outage => "pod-level-injection.yaml",
