@@ -4,6 +4,7 @@
 pub mod inspect;
 pub mod plan;
 pub mod run;
+pub mod scenario;
 pub mod simulate;
 pub mod status;
 
@@ -36,6 +37,8 @@ pub enum CommandError {
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
     Kube(#[from] run::KubeCommandError),
+    #[error("cannot generate a scenario: {0}")]
+    Generate(#[from] crate::cluster::sim::generate::GenerateError),
     #[error("{what} {path}: cannot write: {source}")]
     Write {
         what: &'static str,
@@ -53,6 +56,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Run(args) => run::run(args, options).await,
         Command::Status(args) => status::run(args).await,
         Command::Plan(args) => plan::run(args, options).await,
+        Command::Scenario(command) => scenario::run(command),
     }
 }
 
