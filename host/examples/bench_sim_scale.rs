@@ -44,7 +44,7 @@ fn parent(args: &[String]) -> Result<(), String> {
     } else {
         args.iter()
             .map(|a| match a.parse::<u32>() {
-                Ok(w) if w >= PER_NAMESPACE && w % PER_NAMESPACE == 0 => Ok(w),
+                Ok(w) if w >= PER_NAMESPACE && w.is_multiple_of(PER_NAMESPACE) => Ok(w),
                 _ => Err(format!(
                     "workload count {a:?}: expected a multiple of {PER_NAMESPACE}"
                 )),
