@@ -22,6 +22,8 @@ use rotor::runtime::{DEFAULT_POLICY, Runtime, RuntimeOptions};
 
 const PER_NAMESPACE: u32 = 5;
 const DEFAULT_SIZES: [u32; 3] = [100, 1_000, 10_000];
+/// Virtual seconds the policy may take (the default is two hours).
+const RUN_DEADLINE_SECONDS: u64 = 24 * 3600;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -155,9 +157,12 @@ fn child(args: &[String]) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    // Restarting 10,000 workloads in waves takes longer than the default
+    // two-hour run deadline in virtual time; give the run a day.
+    let mut config = RunConfig::default();
+    config.limits.deadline_seconds = RUN_DEADLINE_SECONDS;
     let started = Instant::now();
-    let outcome =
-        tokio.block_on(runtime.run(&policy, cluster.clone(), &RunConfig::default(), false));
+    let outcome = tokio.block_on(runtime.run(&policy, cluster.clone(), &config, false));
     let rotate_ms = common::ms_since(started);
     if let Err(failure) = &outcome.result {
         return Err(format!(
