@@ -45,6 +45,42 @@ pub enum Command {
     Plan(crate::commands::plan::PlanArgs),
     /// Run scenarios that carry an `Expect` document and check each run against it.
     Test(TestArgs),
+    /// Work with scenario files.
+    #[command(subcommand)]
+    Scenario(ScenarioCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScenarioCommand {
+    /// Write a generated mesh scenario (multi-document YAML), the same for the same options.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Meshed application namespaces.
+    #[arg(long, value_name = "N")]
+    pub namespaces: u32,
+
+    /// Workloads in each namespace.
+    #[arg(long, value_name = "M")]
+    pub workloads_per_namespace: u32,
+
+    /// How many of the workloads are StatefulSets.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub statefulsets: u32,
+
+    /// How many of the workloads are DaemonSets.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub daemonsets: u32,
+
+    /// Seed for the random choices (replicas, injection style, kinds).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Write the scenario here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -185,5 +221,30 @@ mod tests {
                 Cli::try_parse_from(["rotor", "simulate", bad[0], bad[1]]).expect_err("refused");
             assert!(err.to_string().contains(bad[0]), "{err}");
         }
+    }
+
+    #[test]
+    fn scenario_generate_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "rotor",
+            "scenario",
+            "generate",
+            "--namespaces",
+            "20",
+            "--workloads-per-namespace",
+            "5",
+            "--daemonsets",
+            "2",
+        ])
+        .expect("parses");
+        let Command::Scenario(ScenarioCommand::Generate(args)) = cli.command else {
+            panic!("scenario generate expected")
+        };
+        assert_eq!((args.namespaces, args.workloads_per_namespace), (20, 5));
+        assert_eq!((args.statefulsets, args.daemonsets, args.seed), (0, 2, 1));
+        assert_eq!(args.output, None);
+        assert!(
+            Cli::try_parse_from(["rotor", "scenario", "generate", "--namespaces", "2"]).is_err()
+        );
     }
 }

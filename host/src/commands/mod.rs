@@ -4,6 +4,7 @@
 pub mod inspect;
 pub mod plan;
 pub mod run;
+pub mod scenario;
 pub mod simulate;
 pub mod status;
 pub mod test;
@@ -41,6 +42,8 @@ pub enum CommandError {
     Push(#[from] crate::observe::metrics::PushError),
     #[error(transparent)]
     Notify(#[from] crate::observe::notify::NotifyError),
+    #[error("cannot generate a scenario: {0}")]
+    Generate(#[from] crate::cluster::sim::generate::GenerateError),
     #[error("{what} {path}: cannot write: {source}")]
     Write {
         what: &'static str,
@@ -59,6 +62,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Status(args) => status::run(args).await,
         Command::Plan(args) => plan::run(args, options).await,
         Command::Test(args) => test::run(args, options).await,
+        Command::Scenario(command) => scenario::run(command),
     }
 }
 

@@ -14,6 +14,7 @@
 
 mod certmanager;
 mod dump;
+pub mod generate;
 mod linkerd;
 mod load;
 pub mod manifest;

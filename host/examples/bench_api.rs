@@ -1,0 +1,147 @@
+//! API efficiency: Kubernetes API requests of one full default rotation
+//! through `KubeCluster` against the test API server (real wire format,
+//! backed by the simulator), for W = 50 and W = 500 workloads.
+//!
+//! ```text
+//! cargo run --release -p rotor --example bench_api [-- WORKLOADS...]
+//! ```
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use rotor::cluster::Cluster;
+use rotor::cluster::kube::KubeCluster;
+use rotor::cluster::sim::SimCluster;
+use rotor::cluster::sim::generate::{GenerateOptions, generate};
+use rotor::config::RunConfig;
+use rotor::report::RunReport;
+use rotor::runtime::{DEFAULT_POLICY, Runtime, RuntimeOptions};
+use rotor::testing::apiserver::{ServerOptions, TestApiServer};
+
+/// Two single-replica Deployments per namespace, as in the kube tests.
+const PER_NAMESPACE: u32 = 2;
+const DEFAULT_SIZES: [u32; 2] = [50, 500];
+
+struct Figures {
+    workloads: u32,
+    requests: u64,
+    by_request: BTreeMap<String, u64>,
+    by_primitive: BTreeMap<String, u64>,
+    wall_ms: f64,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let sizes: Result<Vec<u32>, String> = std::env::args()
+        .skip(1)
+        .map(|a| match a.parse::<u32>() {
+            Ok(w) if w >= PER_NAMESPACE && w.is_multiple_of(PER_NAMESPACE) => Ok(w),
+            _ => Err(format!(
+                "workload count {a:?}: expected a multiple of {PER_NAMESPACE}"
+            )),
+        })
+        .collect();
+    let sizes = match sizes {
+        Ok(s) if s.is_empty() => DEFAULT_SIZES.to_vec(),
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("bench_api: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("machine: {}", common::machine());
+    let runtime = match Runtime::new(RuntimeOptions { cache_dir: None }) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("bench_api: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut all = vec![];
+    for w in sizes {
+        match rotate(&runtime, w).await {
+            Ok(f) => {
+                print_figures(&f);
+                all.push(f);
+            }
+            Err(e) => {
+                eprintln!("bench_api: W={w}: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if let [a, b] = &all[..] {
+        let slope = (b.requests as f64 - a.requests as f64) / f64::from(b.workloads - a.workloads);
+        let constant = a.requests as f64 - slope * f64::from(a.workloads);
+        println!(
+            "fit: requests = {slope:.2} * W + {constant:.0}  (target: at most 2 * W + a constant)"
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+async fn rotate(runtime: &Runtime, workloads: u32) -> Result<Figures, String> {
+    let generated = generate(&GenerateOptions {
+        namespaces: workloads / PER_NAMESPACE,
+        workloads_per_namespace: PER_NAMESPACE,
+        statefulsets: 0,
+        daemonsets: 0,
+        seed: 1,
+    })
+    .map_err(|e| e.to_string())?;
+    let sim = Arc::new(SimCluster::from_yaml(&generated.yaml).map_err(|e| e.to_string())?);
+    let server = TestApiServer::start(sim.clone(), ServerOptions::default())
+        .await
+        .map_err(|e| format!("test API server: {e}"))?;
+    let client = server.client().map_err(|e| e.to_string())?;
+    let cluster: Arc<dyn Cluster> =
+        Arc::new(KubeCluster::new(client, "rotor-system").with_clock(server.clock()));
+    let policy = runtime
+        .load("linkerd-rotation", DEFAULT_POLICY)
+        .map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let outcome = runtime
+        .run(&policy, cluster, &RunConfig::default(), false)
+        .await;
+    let wall_ms = common::ms_since(started);
+    let report = RunReport::new(outcome, &policy, "kubernetes", false, None);
+    if !report.succeeded() {
+        return Err(format!("rotation failed:\n{}", report.render_text()));
+    }
+    let outage = sim.simulation_report().outage;
+    if outage.broken_pair_seconds > 0.0 {
+        return Err(format!("meshed traffic broke: {:?}", outage.windows));
+    }
+    Ok(Figures {
+        workloads,
+        requests: server.request_total(),
+        by_request: server.requests(),
+        by_primitive: report.calls.by_primitive.clone(),
+        wall_ms,
+    })
+}
+
+fn print_figures(f: &Figures) {
+    let w = u64::from(f.workloads);
+    let restarts = f.by_primitive.get("restart-workload").copied().unwrap_or(0);
+    println!(
+        "W={w}: {} API requests ({:.1} per workload; 2W = {}), {restarts} restarts ({:.1} per workload), {:.0} ms wall",
+        f.requests,
+        f.requests as f64 / w as f64,
+        2 * w,
+        restarts as f64 / w as f64,
+        f.wall_ms,
+    );
+    let per = |m: &BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("  requests by verb and resource: {}", per(&f.by_request));
+    println!("  policy calls by primitive: {}", per(&f.by_primitive));
+}
