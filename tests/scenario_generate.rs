@@ -2,34 +2,19 @@
 //! loads with the asked-for counts, the default policy rotates it with no
 //! outage, the same seed gives the same bytes, and bad flags are one line.
 
+mod support;
+
 use std::process::Output;
 
-use assert_cmd::Command;
 use rotor::cluster::Cluster;
 use rotor::cluster::sim::SimCluster;
 use rotor::wit::WorkloadKind;
-
-fn rotor(args: &[&str]) -> Output {
-    Command::cargo_bin("rotor")
-        .expect("binary")
-        .arg("--no-cache")
-        .args(args)
-        .output()
-        .expect("rotor runs")
-}
+use support::{one_line_error, rotor};
 
 fn generate(args: &[&str]) -> Output {
     let mut all = vec!["scenario", "generate"];
     all.extend_from_slice(args);
     rotor(&all)
-}
-
-fn error_line(output: &Output) -> String {
-    assert_eq!(output.status.code(), Some(2), "{output:?}");
-    assert!(output.stdout.is_empty(), "{output:?}");
-    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    stderr
 }
 
 #[tokio::test]
@@ -125,7 +110,7 @@ fn same_seed_gives_the_same_bytes_and_another_seed_does_not() {
 
 #[test]
 fn bad_flags_are_one_line_naming_the_flag() {
-    let zero = error_line(&generate(&[
+    let zero = one_line_error(&generate(&[
         "--namespaces",
         "0",
         "--workloads-per-namespace",
@@ -133,7 +118,7 @@ fn bad_flags_are_one_line_naming_the_flag() {
     ]));
     assert!(zero.contains("--namespaces"), "{zero}");
 
-    let too_many = error_line(&generate(&[
+    let too_many = one_line_error(&generate(&[
         "--namespaces",
         "2",
         "--workloads-per-namespace",
