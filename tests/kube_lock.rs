@@ -111,16 +111,27 @@ async fn a_live_holder_is_not_taken_over() {
     assert!(err.to_string().contains("held by busy-pod"), "{err}");
 }
 
+/// Take the Lease over as another holder would: re-read and retry when the
+/// holder's renewal wins the race (409).
+async fn usurp(api: &Api<Lease>) {
+    for _ in 0..50 {
+        let mut lease = api.get(LEASE_NAME).await.unwrap();
+        lease.spec.as_mut().unwrap().holder_identity = Some("usurper".into());
+        match api.replace(LEASE_NAME, &Default::default(), &lease).await {
+            Ok(_) => return,
+            Err(kube::Error::Api(e)) if e.code == 409 => continue,
+            Err(e) => panic!("cannot take the lease over: {e}"),
+        }
+    }
+    panic!("the holder's renewals kept winning the race for the lease");
+}
+
 #[tokio::test]
 async fn losing_the_lease_is_noticed() {
     let s = server().await;
     let lock = acquire(&s, "run-e").await.unwrap();
     let api: Api<Lease> = Api::namespaced(s.client().unwrap(), NS);
-    let mut lease = api.get(LEASE_NAME).await.unwrap();
-    lease.spec.as_mut().unwrap().holder_identity = Some("usurper".into());
-    api.replace(LEASE_NAME, &Default::default(), &lease)
-        .await
-        .unwrap();
+    usurp(&api).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(matches!(lock.check(), Err(LockError::Lost(_))));
     // Releasing does not free someone else's lease.
@@ -141,11 +152,7 @@ async fn a_run_that_lost_its_lock_changes_nothing_more() {
     let kube = KubeCluster::new(s.client().unwrap(), NS).with_fence(lock.lost_flag());
     kube.save_progress("step 1").await.unwrap();
     let api: Api<Lease> = Api::namespaced(s.client().unwrap(), NS);
-    let mut lease = api.get(LEASE_NAME).await.unwrap();
-    lease.spec.as_mut().unwrap().holder_identity = Some("usurper".into());
-    api.replace(LEASE_NAME, &Default::default(), &lease)
-        .await
-        .unwrap();
+    usurp(&api).await;
     tokio::time::sleep(Duration::from_millis(400)).await;
     let err = kube.save_progress("step 2").await.unwrap_err();
     assert!(
