@@ -7,6 +7,8 @@ mod support;
 
 use std::sync::Arc;
 
+use rotor::cluster::Cluster;
+
 use rotor::cluster::faults::{SimulatedBackend, simulated_backend};
 use rotor::cluster::sim::SimCluster;
 
@@ -115,4 +117,65 @@ fn impossible_fault_rates_are_refused_when_the_scenario_loads() {
     let err = SimCluster::from_yaml(&faulty_demo("{errors: {throttle: 0.1}}"))
         .expect_err("unknown field");
     assert!(err.to_string().contains("throttle"), "{err}");
+}
+
+/// cert-manager failing to issue the new anchor (`failIssuance`): the run
+/// stops at the anchor's gate before anything is restarted, saying what
+/// cert-manager said, and the mesh keeps trusting the old anchor alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_anchor_issuance_stops_the_run_before_any_restart() {
+    let marker = "  nodes: 3\n";
+    let text = scenario("demo.yaml").replacen(
+        marker,
+        &format!("{marker}  failIssuance: {{cert-manager/linkerd-trust-anchor: 1}}\n"),
+        1,
+    );
+    let sim = Arc::new(SimCluster::from_yaml(&text).expect("scenario loads"));
+    let old_anchor = support::anchor_pem(&sim).await;
+    let outcome = run_default(sim.clone(), None).await;
+    let failure = match &outcome.result {
+        Ok(_) => panic!("the run cannot succeed without a new anchor"),
+        Err(f) => f.to_string(),
+    };
+    assert!(failure.contains("gate anchor-renewed"), "{failure}");
+    assert!(
+        failure.contains("injected"),
+        "names cert-manager's message: {failure}"
+    );
+    sim.advance(AFTERWARDS_SECONDS);
+    let after = sim.simulation_report();
+    assert_eq!(after.outage.broken_pair_seconds, 0.0, "{after:?}");
+    assert!(!after.final_state.anchor_rotated, "{after:?}");
+    assert_eq!(after.final_state.bundle_anchors, 1, "{after:?}");
+    assert_eq!(support::anchor_pem(&sim).await, old_anchor);
+    let restarts = sim
+        .list_workloads(None, None, "")
+        .await
+        .expect("list")
+        .iter()
+        .filter(|w| {
+            w.template_annotations
+                .iter()
+                .any(|kv| kv.key == "kubectl.kubernetes.io/restartedAt")
+        })
+        .count();
+    assert_eq!(restarts, 0, "nothing was restarted");
+}
+
+#[test]
+fn an_unknown_certificate_in_fail_issuance_is_named() {
+    let marker = "  nodes: 3\n";
+    let text = scenario("demo.yaml").replacen(
+        marker,
+        &format!("{marker}  failIssuance: {{cert-manager/nope: 1}}\n"),
+        1,
+    );
+    let Err(err) = SimCluster::from_yaml(&text) else {
+        panic!("an unknown Certificate is refused");
+    };
+    let err = err.to_string();
+    assert!(
+        err.contains("failIssuance") && err.contains("cert-manager/nope"),
+        "{err}"
+    );
 }

@@ -69,7 +69,10 @@ impl World {
     }
 
     pub fn complete_issuance(&mut self, cert: CertRecId) {
-        match self.issue_now(cert) {
+        match self
+            .injected_issuance_failure(cert)
+            .map_or_else(|| self.issue_now(cert), Err)
+        {
             Ok(()) => {
                 let c = &mut self.certificates[cert];
                 c.conditions.retain(|x| x.type_ != "Issuing");
@@ -87,6 +90,15 @@ impl World {
                 self.set_condition(cert, "Issuing", "False", "Failed", &why);
             }
         }
+    }
+
+    /// The scenario's `failIssuance` for `cert`, counted down.
+    fn injected_issuance_failure(&mut self, cert: CertRecId) -> Option<String> {
+        let c = &self.certificates[cert];
+        let key = format!("{}/{}", c.namespace, c.name);
+        let left = self.spec.fail_issuance.get_mut(&key).filter(|n| **n > 0)?;
+        *left -= 1;
+        Some("issuance failed (injected by the scenario's failIssuance)".into())
     }
 
     /// Sign a new certificate and write its Secret now.

@@ -104,6 +104,18 @@ impl World {
         }
         let mut world = World::new(spec, start);
         world.build(scenario)?;
+        for key in world.spec.fail_issuance.keys() {
+            let known = key.split_once('/').is_some_and(|(ns, name)| {
+                world
+                    .certificate_index
+                    .contains_key(&(ns.into(), name.into()))
+            });
+            if !known {
+                return Err(invalid(format!(
+                    "Simulation spec.failIssuance: {key:?} is not a Certificate of the scenario (namespace/name)"
+                )));
+            }
+        }
         Ok(world)
     }
 

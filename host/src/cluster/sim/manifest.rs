@@ -483,6 +483,11 @@ pub struct SimulationSpec {
     /// twice over, and at least five minutes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after_run_seconds: Option<i64>,
+    /// Certificates (`namespace/name`) whose next issuances fail, and how
+    /// many: cert-manager reports `Issuing=False` (`Failed`) and the Secret
+    /// keeps the old certificate. Saved state carries what is left.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fail_issuance: BTreeMap<String, u32>,
     /// API errors injected into the run's calls (seeded rates per primitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<crate::cluster::faults::FaultSpec>,
@@ -498,6 +503,7 @@ impl Default for SimulationSpec {
             never_ready: Vec::new(),
             identity_misses_reload: false,
             after_run_seconds: None,
+            fail_issuance: BTreeMap::new(),
             faults: None,
         }
     }
