@@ -179,3 +179,46 @@ fn an_unknown_certificate_in_fail_issuance_is_named() {
         "{err}"
     );
 }
+
+/// cert-manager's own renewal of the identity issuer falling a minute into
+/// the run (issued 23 h before the start, renewed 25 h before its 48 h
+/// expiry): the policy refuses to start into the race and names the
+/// certificate; the renewal then lands on its own and traffic holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_automatic_issuer_renewal_due_mid_run_is_refused_up_front() {
+    let issuer_end =
+        "    group: cert-manager.io\n---\napiVersion: trust.cert-manager.io/v1alpha1\n";
+    let demo = scenario("demo.yaml");
+    assert!(demo.contains(issuer_end), "demo.yaml's issuer Certificate");
+    let text = demo.replacen(
+        issuer_end,
+        "    group: cert-manager.io\nstatus:\n  notBefore: \"2026-03-01T10:01:00Z\"\n---\n\
+         apiVersion: trust.cert-manager.io/v1alpha1\n",
+        1,
+    );
+    let sim = Arc::new(SimCluster::from_yaml(&text).expect("scenario loads"));
+    let issuer = sim
+        .get_certificate("linkerd", "linkerd-identity-issuer")
+        .await
+        .expect("issuer Certificate");
+    let start = sim.now().await;
+    assert_eq!(issuer.renewal_time, Some(start + 60), "{issuer:?}");
+
+    let outcome = run_default(sim.clone(), None).await;
+    let failure = match &outcome.result {
+        Ok(_) => panic!("the run must not race cert-manager's renewal"),
+        Err(f) => f.to_string(),
+    };
+    assert!(
+        failure.contains("linkerd/linkerd-identity-issuer renews on its own"),
+        "{failure}"
+    );
+    sim.advance(AFTERWARDS_SECONDS);
+    let after = sim.simulation_report();
+    assert_eq!(after.outage.broken_pair_seconds, 0.0, "{after:?}");
+    assert!(!after.final_state.anchor_rotated, "{after:?}");
+    assert!(
+        after.final_state.issuer_rotated,
+        "cert-manager renewed the issuer on its own: {after:?}"
+    );
+}

@@ -107,7 +107,9 @@ fn check_no_race(
     let soon = |t: &i64| matters && !cert.renewal_disabled && *t <= now + i64::from(margin);
     match cert.renewal_time.filter(soon) {
         Some(at) => Err(RotorError::State(format!(
-            "certificate {}/{} renews on its own at {at} ({} s from now), within the {margin} s              this rotation may take: run after that renewal, or disable automatic renewal              (spec.renewal.policy: Disabled)",
+            "certificate {}/{} renews on its own at {at} ({} s from now), within the {margin} s \
+             this rotation may take: run after that renewal, or disable automatic renewal \
+             (spec.renewal.policy: Disabled)",
             cert.namespace,
             cert.name,
             at - now
