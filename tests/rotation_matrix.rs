@@ -4,6 +4,8 @@
 //! left on the new anchor alone. Plus the blog script's order on the demo,
 //! which the simulator must show breaking traffic.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -12,27 +14,13 @@ use rotor::cluster::Cluster;
 use rotor::cluster::sim::SimCluster;
 use rotor::config::RunConfig;
 use rotor::report::{Outcome, RunReport};
-use rotor::runtime::{DEFAULT_POLICY, GUESTS_DIR, LoadedPolicy, Runtime, RuntimeOptions};
+use rotor::runtime::{GUESTS_DIR, LoadedPolicy};
+use support::runtime;
 
-const ANCHOR_SECRET: (&str, &str) = ("cert-manager", "linkerd-trust-anchor");
 const TRUST_ROOTS: (&str, &str) = ("linkerd", "linkerd-identity-trust-roots");
 const TRUST_ROOTS_KEY: &str = "ca-bundle.crt";
 const TRUST_ROOT_ANNOTATION: &str = "linkerd.io/trust-root-sha256";
 const MESHED: &str = "linkerd.io/control-plane-ns=linkerd";
-
-fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| Runtime::new(RuntimeOptions::default()).expect("runtime"))
-}
-
-fn default_policy() -> &'static LoadedPolicy {
-    static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        runtime()
-            .load("linkerd-rotation", DEFAULT_POLICY)
-            .expect("the default policy loads")
-    })
-}
 
 fn blog_order() -> &'static LoadedPolicy {
     static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
@@ -75,16 +63,7 @@ async fn run(policy: &LoadedPolicy, cluster: &Arc<SimCluster>) -> RunReport {
 
 /// The anchor certificate (PEM) the anchor Secret holds now.
 async fn anchor_pem(cluster: &SimCluster) -> String {
-    let secret = cluster
-        .read_secret(ANCHOR_SECRET.0, ANCHOR_SECRET.1)
-        .await
-        .expect("anchor Secret");
-    let (_, bytes) = secret
-        .data
-        .iter()
-        .find(|(k, _)| k == "tls.crt")
-        .expect("anchor Secret has tls.crt");
-    String::from_utf8(bytes.clone()).expect("PEM is text")
+    String::from_utf8(support::anchor_pem(cluster).await).expect("PEM is text")
 }
 
 /// The trust-roots bundle identity and the proxies read.
@@ -131,7 +110,7 @@ fn error_text(report: &RunReport) -> String {
 async fn rotates_without_outage(scenario: &str) {
     let cluster = load(scenario);
     let old_anchor = anchor_pem(&cluster).await;
-    let report = run(default_policy(), &cluster).await;
+    let report = run(support::policy(), &cluster).await;
     assert_eq!(
         report.outcome,
         Outcome::Succeeded,
@@ -225,7 +204,7 @@ fn every_scenario_file_is_run() {
 async fn never_ready_stops_safely_and_keeps_the_old_anchor() {
     let cluster = load("never-ready.yaml");
     let old_anchor = anchor_pem(&cluster).await;
-    let report = run(default_policy(), &cluster).await;
+    let report = run(support::policy(), &cluster).await;
     assert_eq!(report.outcome, Outcome::Failed, "{:?}", report.summary);
     let error = report.error.clone().expect("a failed run says why");
     assert!(error.contains("shop/cart"), "{error}");
