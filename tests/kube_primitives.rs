@@ -347,6 +347,31 @@ async fn pods_resolve_owners_with_one_replicaset_list() {
     assert_eq!(reqs.get("list pods"), Some(&1), "{reqs:?}");
     assert_eq!(reqs.get("list replicasets"), Some(&1), "{reqs:?}");
     assert_eq!(e.server.request_total(), 2);
+
+    // Summaries are one pod list too, and keep only what was asked.
+    e.server.reset_requests();
+    let keys = ["linkerd.io/trust-root-sha256".to_string()];
+    let summaries = e
+        .kube
+        .list_pod_summaries(None, "linkerd.io/control-plane-ns=linkerd", &keys)
+        .await
+        .unwrap();
+    let reqs = e.server.requests();
+    assert_eq!(reqs.get("list pods"), Some(&1), "{reqs:?}");
+    let web = summaries
+        .iter()
+        .find(|p| p.name == "web-abc12-00002")
+        .unwrap();
+    assert_eq!(
+        web.owner.as_ref().map(|o| o.name.as_str()),
+        Some("web"),
+        "{web:?}"
+    );
+    assert!(
+        web.annotations.iter().all(|kv| kv.key == keys[0]),
+        "{web:?}"
+    );
+    assert_eq!(web.containers, ["app", "linkerd-proxy"]);
 }
 
 #[tokio::test]

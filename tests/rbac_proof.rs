@@ -121,12 +121,32 @@ const OPERATOR_ONLY: &[(&str, &str, &str, &str, &str)] = &[
 
 /// Rules of the chart the default rotation does not use: (verb, group,
 /// resource, why). Each one must still be in the chart and still unused.
-const UNUSED_BY_THE_DEFAULT_RUN: &[Unused] = &[(
-    "create",
-    "",
-    "pods/eviction",
-    "the evict-pod grant: site policies may evict through PodDisruptionBudgets; the default policy deletes OnDelete pods",
-)];
+const UNUSED_BY_THE_DEFAULT_RUN: &[Unused] = &[
+    (
+        "create",
+        "",
+        "pods/eviction",
+        "the evict-pod grant: site policies may evict through PodDisruptionBudgets; the default policy deletes OnDelete pods",
+    ),
+    (
+        "get",
+        "apps",
+        "deployments",
+        "get-rollout-status and get-workload: the default policy reads a Deployment's status only when its counts show an unfinished rollout, and restarts identity by name when it misses the issuer reload; the proof's mesh is settled and its identity reloads",
+    ),
+    (
+        "get",
+        "apps",
+        "statefulsets",
+        "get-workload / get-rollout-status for site policies; the default policy lists StatefulSets",
+    ),
+    (
+        "get",
+        "apps",
+        "daemonsets",
+        "get-workload / get-rollout-status for site policies; the default policy lists DaemonSets",
+    ),
+];
 
 fn chart_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/rotor")

@@ -17,7 +17,7 @@ pub use self::rotor::policy::config_maps::ConfigMap;
 pub use self::rotor::policy::events::{Event, EventType};
 pub use self::rotor::policy::log::Level;
 pub use self::rotor::policy::namespaces::Namespace;
-pub use self::rotor::policy::pods::Pod;
+pub use self::rotor::policy::pods::{Pod, PodSummary};
 pub use self::rotor::policy::secrets::{Secret, SecretWrite};
 pub use self::rotor::policy::types::{KeyValue, ObjectRef, Timestamp, WorkloadKind};
 pub use self::rotor::policy::workloads::{RolloutPhase, RolloutStatus, UpdateStrategy, Workload};
@@ -25,7 +25,7 @@ pub use self::rotor::policy::x509::CertificateSummary;
 
 /// The WIT package this host implements; a policy built against a newer
 /// minor version cannot run here.
-pub const WIT_PACKAGE: &str = "rotor:policy@0.1.0";
+pub const WIT_PACKAGE: &str = "rotor:policy@0.1.1";
 
 impl WorkloadKind {
     /// The Kubernetes `kind` string.
@@ -43,6 +43,32 @@ impl WorkloadKind {
             "StatefulSet" => Some(WorkloadKind::StatefulSet),
             "DaemonSet" => Some(WorkloadKind::DaemonSet),
             _ => None,
+        }
+    }
+}
+
+impl PodSummary {
+    /// `pod` without its labels and with only the `annotations` asked for,
+    /// in the order asked.
+    pub fn of(pod: Pod, annotations: &[String]) -> Self {
+        let mut kept = Vec::new();
+        for key in annotations {
+            if let Some(kv) = pod.annotations.iter().find(|kv| kv.key == *key) {
+                kept.push(kv.clone());
+            }
+        }
+        let mut containers = pod.containers;
+        containers.extend(pod.init_containers);
+        PodSummary {
+            namespace: pod.namespace,
+            name: pod.name,
+            annotations: kept,
+            containers,
+            ready: pod.ready,
+            phase: pod.phase,
+            node_name: pod.node_name,
+            start_time: pod.start_time,
+            owner: pod.owner,
         }
     }
 }

@@ -1,8 +1,13 @@
 //! Which workloads run Linkerd proxies, found from the pods themselves.
 //!
 //! Namespace annotations miss pod-level injection; the pods do not lie. A
-//! pod is meshed when it carries `linkerd.io/control-plane-ns` and a
-//! `linkerd-proxy` container (or init container, with native sidecars).
+//! pod is meshed when it carries `linkerd.io/control-plane-ns` (the
+//! [`mesh_selector`] every list here uses) and a `linkerd-proxy` container
+//! (or init container, with native sidecars).
+//!
+//! Pods are read as `pod-summary` records: the gates poll every meshed pod
+//! of the mesh, and a summary without labels crosses into the policy several
+//! times faster than a whole `pod`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -11,7 +16,7 @@ use crate::WorkloadKind;
 use crate::error::{CallContext, RotorError};
 use crate::fingerprint::short;
 use crate::gate::{HostClock, POLL_SECONDS, wait_for};
-use crate::pods::{self, Pod};
+use crate::pods::{self, PodSummary};
 use crate::restart::pods_check;
 use crate::workloads::{self, RolloutPhase, UpdateStrategy, Workload};
 
@@ -97,26 +102,38 @@ fn value<'a>(pairs: &'a [crate::KeyValue], key: &str) -> Option<&'a str> {
         .map(|kv| kv.value.as_str())
 }
 
-/// Whether a pod runs a Linkerd proxy. Finished pods (a completed Job's)
-/// run none and need nothing from a rotation.
-pub fn is_meshed(pod: &Pod) -> bool {
-    value(&pod.labels, CONTROL_PLANE_NS_LABEL).is_some()
-        && pod
-            .containers
-            .iter()
-            .chain(&pod.init_containers)
-            .any(|c| c == PROXY_CONTAINER)
+/// The label selector of the pods meshed with the control plane in
+/// `control_plane_ns`.
+pub fn mesh_selector(control_plane_ns: &str) -> String {
+    format!("{CONTROL_PLANE_NS_LABEL}={control_plane_ns}")
+}
+
+/// Pods in `namespace` (all namespaces: `None`) matching `selector`, with
+/// the one annotation the gates read.
+pub fn list_pods(namespace: Option<&str>, selector: &str) -> Result<Vec<PodSummary>, RotorError> {
+    let keys = [TRUST_ROOT_ANNOTATION.to_string()];
+    pods::list_pod_summaries(namespace, selector, &keys).call(|| match namespace {
+        Some(ns) => format!("list pods in {ns} with {selector:?}"),
+        None => format!("list pods with {selector:?}"),
+    })
+}
+
+/// Whether a pod listed with [`mesh_selector`] runs a Linkerd proxy.
+/// Finished pods (a completed Job's) run none and need nothing from a
+/// rotation.
+pub fn is_meshed(pod: &PodSummary) -> bool {
+    pod.containers.iter().any(|c| c == PROXY_CONTAINER)
         && pod.phase != "Succeeded"
         && pod.phase != "Failed"
 }
 
 /// The trust-roots hash the pod's proxy started with, if annotated.
-pub fn trust_root_hash(pod: &Pod) -> Option<&str> {
+pub fn trust_root_hash(pod: &PodSummary) -> Option<&str> {
     value(&pod.annotations, TRUST_ROOT_ANNOTATION)
 }
 
 /// The workload that owns a pod, when it is one rotor can restart.
-pub fn owner_id(pod: &Pod) -> Option<WorkloadId> {
+pub fn owner_id(pod: &PodSummary) -> Option<WorkloadId> {
     let owner = pod.owner.as_ref()?;
     Some(WorkloadId {
         kind: Kind::from_owner_kind(&owner.kind)?,
@@ -126,7 +143,7 @@ pub fn owner_id(pod: &Pod) -> Option<WorkloadId> {
 }
 
 /// `namespace/name` of a pod.
-pub fn pod_name(pod: &Pod) -> String {
+pub fn pod_name(pod: &PodSummary) -> String {
     format!("{}/{}", pod.namespace, pod.name)
 }
 
@@ -134,7 +151,7 @@ pub fn pod_name(pod: &Pod) -> String {
 #[derive(Debug, Clone)]
 pub struct MeshedWorkload {
     pub workload: Workload,
-    pub pods: Vec<Pod>,
+    pub pods: Vec<PodSummary>,
 }
 
 /// Every meshed proxy, grouped by the workload that can restart it.
@@ -142,49 +159,44 @@ pub struct MeshedWorkload {
 pub struct Mesh {
     pub workloads: BTreeMap<WorkloadId, MeshedWorkload>,
     /// Meshed pods with no owner: nothing restarts them.
-    pub bare_pods: Vec<Pod>,
+    pub bare_pods: Vec<PodSummary>,
     /// Meshed pods owned by something rotor does not restart (a Job, or a
     /// workload it could not read), with the owner as text.
-    pub unmanaged_pods: Vec<(Pod, String)>,
+    pub unmanaged_pods: Vec<(PodSummary, String)>,
 }
 
 impl Mesh {
     /// Group `pods` (meshed or not) under their owners among `workloads`.
-    pub fn build(pods: Vec<Pod>, workloads: Vec<Workload>) -> Mesh {
+    pub fn build(pods: Vec<PodSummary>, workloads: Vec<Workload>) -> Mesh {
         let mut by_id: BTreeMap<WorkloadId, Workload> = workloads
             .into_iter()
             .map(|w| (WorkloadId::of(&w), w))
             .collect();
         let mut mesh = Mesh::default();
         for pod in pods.into_iter().filter(is_meshed) {
-            let Some(owner) = pod.owner.clone() else {
+            let Some(owner) = &pod.owner else {
                 mesh.bare_pods.push(pod);
                 continue;
             };
-            let id = Kind::from_owner_kind(&owner.kind).map(|kind| WorkloadId {
-                kind,
-                namespace: owner.namespace.clone(),
-                name: owner.name.clone(),
-            });
-            let owner_text = format!("{} {}/{}", owner.kind, owner.namespace, owner.name);
-            match id {
-                Some(id) => {
-                    if let Some(entry) = mesh.workloads.get_mut(&id) {
-                        entry.pods.push(pod);
-                    } else if let Some(w) = by_id.remove(&id) {
-                        mesh.workloads.insert(
-                            id,
-                            MeshedWorkload {
-                                workload: w,
-                                pods: vec![pod],
-                            },
-                        );
-                    } else {
-                        mesh.unmanaged_pods
-                            .push((pod, format!("{owner_text} (not found)")));
-                    }
-                }
-                None => mesh.unmanaged_pods.push((pod, owner_text)),
+            let owner_text = || format!("{} {}/{}", owner.kind, owner.namespace, owner.name);
+            let Some(id) = owner_id(&pod) else {
+                let text = owner_text();
+                mesh.unmanaged_pods.push((pod, text));
+                continue;
+            };
+            if let Some(entry) = mesh.workloads.get_mut(&id) {
+                entry.pods.push(pod);
+            } else if let Some(w) = by_id.remove(&id) {
+                mesh.workloads.insert(
+                    id,
+                    MeshedWorkload {
+                        workload: w,
+                        pods: vec![pod],
+                    },
+                );
+            } else {
+                let text = format!("{} (not found)", owner_text());
+                mesh.unmanaged_pods.push((pod, text));
             }
         }
         mesh
@@ -200,7 +212,7 @@ impl Mesh {
     }
 
     /// Every meshed pod, wherever it belongs.
-    pub fn all_pods(&self) -> impl Iterator<Item = &Pod> {
+    pub fn all_pods(&self) -> impl Iterator<Item = &PodSummary> {
         self.workloads
             .values()
             .flat_map(|w| w.pods.iter())
@@ -233,32 +245,73 @@ impl Mesh {
 /// Read every pod meshed with the control plane in `control_plane_ns`, and
 /// the workloads that own them, across all namespaces.
 pub fn discover(control_plane_ns: &str) -> Result<Mesh, RotorError> {
-    let selector = format!("{CONTROL_PLANE_NS_LABEL}={control_plane_ns}");
-    let pods = pods::list_pods(None, &selector).call(|| format!("list pods with {selector}"))?;
+    let pods = list_pods(None, &mesh_selector(control_plane_ns))?;
     let workloads =
         workloads::list_workloads(None, None, "").call(|| "list workloads in all namespaces")?;
     Ok(Mesh::build(pods, workloads))
 }
 
+/// [`discover`] within `namespaces` only: the control plane or the
+/// extensions, without reading the whole mesh. As with [`discover`], a
+/// namespace the run may not read holds nothing it can see.
+pub fn discover_in(control_plane_ns: &str, namespaces: &[&str]) -> Result<Mesh, RotorError> {
+    let selector = mesh_selector(control_plane_ns);
+    let mut pods = Vec::new();
+    let mut found = Vec::new();
+    for ns in namespaces {
+        let listed = list_pods(Some(ns), &selector).and_then(|p| {
+            let w = workloads::list_workloads(Some(ns), None, "")
+                .call(|| format!("list workloads in {ns}"))?;
+            Ok((p, w))
+        });
+        match listed {
+            Ok((p, w)) => {
+                pods.extend(p);
+                found.extend(w);
+            }
+            Err(RotorError::Call {
+                error: crate::Error::Denied(_),
+                ..
+            }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Mesh::build(pods, found))
+}
+
 /// Why a pod's proxy does not hold the trust roots hashed `expected`
 /// (`None` when it does): the roots a proxy loaded at start show in its
 /// `linkerd.io/trust-root-sha256` annotation.
-pub fn roots_differ(expected: &str) -> impl Fn(&Pod) -> Option<String> + '_ {
-    move |pod: &Pod| match trust_root_hash(pod) {
+pub fn roots_differ(expected: &str) -> impl Fn(&PodSummary) -> Option<String> + '_ {
+    move |pod: &PodSummary| match trust_root_hash(pod) {
         Some(h) if h == expected => None,
         Some(h) => Some(format!("trust roots {} not {}", short(h), short(expected))),
         None => Some(format!("no {TRUST_ROOT_ANNOTATION} annotation")),
     }
 }
 
-/// Meshed workloads whose rollout already failed, as "kind ns/name: message".
+/// Whether a workload's rollout may have failed, so its status is worth a
+/// read. Only a Deployment can fail (its progress deadline); one whose
+/// listed counts show a finished rollout has not, as the controller clears
+/// `ProgressDeadlineExceeded` when the new ReplicaSet becomes available.
 /// `OnDelete` workloads have no rollout status (kubectl refuses to report one).
+pub fn may_have_failed(w: &Workload) -> bool {
+    let finished = w.observed_generation >= w.generation
+        && w.updated == w.desired
+        && w.current == w.desired
+        && w.available == w.desired;
+    w.kind == WorkloadKind::Deployment && w.strategy != UpdateStrategy::OnDelete && !finished
+}
+
+/// Meshed workloads whose rollout already failed, as "kind ns/name: message".
+/// Reads the rollout status of the workloads that [`may_have_failed`] only:
+/// one read per unfinished Deployment, none for a settled mesh.
 pub fn failing_rollouts(mesh: &Mesh) -> Result<Vec<String>, RotorError> {
     let mut out = Vec::new();
     let rolling = mesh
         .workloads
         .iter()
-        .filter(|(_, w)| w.workload.strategy != UpdateStrategy::OnDelete);
+        .filter(|(_, w)| may_have_failed(&w.workload));
     for (id, _) in rolling {
         let status = workloads::get_rollout_status(id.kind.into(), &id.namespace, &id.name)
             .call(|| format!("rollout status of {id}"))?;
@@ -275,12 +328,11 @@ pub fn wait_every_pod(
     control_plane_ns: &str,
     gate: &str,
     timeout: u32,
-    problem: &dyn Fn(&Pod) -> Option<String>,
+    problem: &dyn Fn(&PodSummary) -> Option<String>,
 ) -> Result<usize, RotorError> {
+    let selector = mesh_selector(control_plane_ns);
     wait_for(&HostClock, gate, timeout, POLL_SECONDS, || {
-        let selector = format!("{CONTROL_PLANE_NS_LABEL}={control_plane_ns}");
-        let pods =
-            pods::list_pods(None, &selector).call(|| format!("list pods with {selector}"))?;
+        let pods = list_pods(None, &selector)?;
         let bad: Vec<String> = pods
             .iter()
             .filter(|p| is_meshed(p))
@@ -305,22 +357,16 @@ pub(crate) mod tests {
         }
     }
 
-    pub fn pod(ns: &str, name: &str, owner: Option<(&str, &str)>, meshed: bool) -> Pod {
-        Pod {
+    pub fn pod(ns: &str, name: &str, owner: Option<(&str, &str)>, meshed: bool) -> PodSummary {
+        PodSummary {
             namespace: ns.into(),
             name: name.into(),
-            labels: if meshed {
-                vec![kv(CONTROL_PLANE_NS_LABEL, "linkerd")]
-            } else {
-                vec![]
-            },
             annotations: vec![kv(TRUST_ROOT_ANNOTATION, "h1")],
             containers: if meshed {
                 vec!["app".into(), PROXY_CONTAINER.into()]
             } else {
                 vec!["app".into()]
             },
-            init_containers: vec![],
             ready: true,
             phase: "Running".into(),
             node_name: "node-1".into(),
@@ -356,17 +402,20 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn meshed_needs_label_and_proxy() {
+    fn meshed_needs_a_running_proxy() {
         assert!(is_meshed(&pod("a", "p", None, true)));
         assert!(!is_meshed(&pod("a", "p", None, false)));
-        let mut labelled_only = pod("a", "p", None, true);
-        labelled_only.containers = vec!["app".into()];
-        assert!(!is_meshed(&labelled_only));
-        labelled_only.init_containers = vec![PROXY_CONTAINER.into()];
-        assert!(is_meshed(&labelled_only), "native sidecar counts");
+        let mut sidecar = pod("a", "p", None, false);
+        // Summaries list init containers after containers: a native sidecar.
+        sidecar.containers.push(PROXY_CONTAINER.into());
+        assert!(is_meshed(&sidecar), "native sidecar counts");
         let mut finished = pod("a", "job-x", Some(("Job", "job")), true);
         finished.phase = "Succeeded".into();
         assert!(!is_meshed(&finished), "a completed pod runs no proxy");
+        assert_eq!(
+            mesh_selector("linkerd"),
+            "linkerd.io/control-plane-ns=linkerd"
+        );
     }
 
     #[test]
@@ -409,6 +458,30 @@ pub(crate) mod tests {
                 "deployment shop/web (paused)".to_string(),
             ]
         );
+    }
+
+    #[test]
+    fn only_unfinished_deployments_may_have_failed() {
+        let settled = workload(WorkloadKind::Deployment, "shop", "web");
+        assert!(
+            !may_have_failed(&settled),
+            "all replicas updated and available"
+        );
+        let mut rolling = settled.clone();
+        rolling.available = 0;
+        assert!(may_have_failed(&rolling));
+        let mut unseen = settled.clone();
+        unseen.generation = 2;
+        assert!(
+            may_have_failed(&unseen),
+            "the controller has not seen the spec"
+        );
+        let mut old_pods_left = settled.clone();
+        old_pods_left.current = 2;
+        assert!(may_have_failed(&old_pods_left));
+        let mut sts = workload(WorkloadKind::StatefulSet, "shop", "db");
+        sts.available = 0;
+        assert!(!may_have_failed(&sts), "no progress deadline");
     }
 
     #[test]

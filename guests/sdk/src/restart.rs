@@ -9,8 +9,8 @@ use crate::error::{CallContext, GateError, RotorError};
 use crate::gate::{Check, Clock, HostClock, POLL_SECONDS, seconds_until, wait_for};
 use std::collections::BTreeSet;
 
-use crate::mesh::{Kind, WorkloadId, owner_id, pod_name};
-use crate::pods::{self, Pod};
+use crate::mesh::{self, Kind, WorkloadId, owner_id, pod_name};
+use crate::pods::{self, PodSummary};
 use crate::workloads::{self, RolloutPhase, UpdateStrategy, Workload};
 
 /// How to restart a selection.
@@ -44,19 +44,18 @@ pub fn waves<T>(targets: &[T], parallelism: usize) -> std::slice::Chunks<'_, T> 
 }
 
 /// The workload's own pods (selector match, owner checked).
-pub fn workload_pods(w: &Workload) -> Result<Vec<Pod>, RotorError> {
+pub fn workload_pods(w: &Workload) -> Result<Vec<PodSummary>, RotorError> {
     let id = WorkloadId::of(w);
-    let pods =
-        pods::list_pods(Some(&w.namespace), &w.selector).call(|| format!("list pods of {id}"))?;
+    let pods = mesh::list_pods(Some(&w.namespace), &w.selector)?;
     Ok(pods.into_iter().filter(|p| owned_by(p, &id)).collect())
 }
 
-fn owned_by(pod: &Pod, id: &WorkloadId) -> bool {
+fn owned_by(pod: &PodSummary, id: &WorkloadId) -> bool {
     owner_id(pod).as_ref() == Some(id)
 }
 
 /// Pods that started before `since` (or never reported a start).
-pub fn started_before(pods: &[Pod], since: i64) -> Vec<&Pod> {
+pub fn started_before(pods: &[PodSummary], since: i64) -> Vec<&PodSummary> {
     pods.iter()
         .filter(|p| p.start_time.is_none_or(|t| t < since))
         .collect()
@@ -64,8 +63,13 @@ pub fn started_before(pods: &[Pod], since: i64) -> Vec<&Pod> {
 
 /// Whether `deleted` (deleted at `deleted_at`) has a Ready replacement among
 /// `pods`: same name for a StatefulSet, same node for a DaemonSet.
-pub fn replacement_check(kind: Kind, pods: &[Pod], deleted: &Pod, deleted_at: i64) -> Check<()> {
-    let fresh = |p: &&Pod| p.start_time.is_some_and(|t| t >= deleted_at);
+pub fn replacement_check(
+    kind: Kind,
+    pods: &[PodSummary],
+    deleted: &PodSummary,
+    deleted_at: i64,
+) -> Check<()> {
+    let fresh = |p: &&PodSummary| p.start_time.is_some_and(|t| t >= deleted_at);
     let candidate = pods.iter().filter(fresh).find(|p| match kind {
         Kind::DaemonSet => p.node_name == deleted.node_name,
         Kind::StatefulSet | Kind::Deployment => p.name == deleted.name,
@@ -94,7 +98,7 @@ fn replace_pods_one_by_one(
 ) -> Result<usize, RotorError> {
     let id = WorkloadId::of(w);
     let pods = workload_pods(w)?;
-    let stale: Vec<Pod> = started_before(&pods, since).into_iter().cloned().collect();
+    let stale: Vec<PodSummary> = started_before(&pods, since).into_iter().cloned().collect();
     for pod in &stale {
         pods::delete_pod(&pod.namespace, &pod.name)
             .call(|| format!("delete pod {}", pod_name(pod)))?;
@@ -201,28 +205,46 @@ pub fn restart_in_waves(
 }
 
 /// What is wrong with a pod for a gate, if anything.
-pub type PodProblem<'a> = &'a dyn Fn(&Pod) -> Option<String>;
+pub type PodProblem<'a> = &'a dyn Fn(&PodSummary) -> Option<String>;
 
-/// Gate `gate`: wait until no pod of `targets` has a problem. Returns the
-/// number of pods checked.
+/// Above this many namespaces a gate lists the selected pods of every
+/// namespace in one call instead of one call per namespace: one API request
+/// per poll instead of hundreds, at the price of also receiving the pods of
+/// namespaces it does not check.
+pub const NAMESPACES_PER_POLL: usize = 8;
+
+/// Gate `gate`: wait until no pod of `targets` matching `selector` has a
+/// problem. Returns the number of pods checked.
 pub fn wait_pods(
     targets: &[Workload],
+    selector: &str,
     gate: &str,
     timeout: u32,
     problem: PodProblem<'_>,
 ) -> Result<usize, RotorError> {
-    let ids: BTreeSet<WorkloadId> = targets.iter().map(WorkloadId::of).collect();
+    // Borrowed keys: a poll of a large mesh checks every pod's owner.
+    let ids: BTreeSet<(Kind, &str, &str)> = targets
+        .iter()
+        .map(|w| (w.kind.into(), w.namespace.as_str(), w.name.as_str()))
+        .collect();
+    let targeted = |p: &PodSummary| {
+        p.owner.as_ref().is_some_and(|o| {
+            Kind::from_owner_kind(&o.kind)
+                .is_some_and(|k| ids.contains(&(k, o.namespace.as_str(), o.name.as_str())))
+        })
+    };
     let namespaces: BTreeSet<&str> = targets.iter().map(|w| w.namespace.as_str()).collect();
+    let scopes: Vec<Option<&str>> = if namespaces.len() > NAMESPACES_PER_POLL {
+        vec![None]
+    } else {
+        namespaces.into_iter().map(Some).collect()
+    };
     wait_for(&HostClock, gate, timeout, POLL_SECONDS, || {
         let mut checked = 0;
         let mut bad = Vec::new();
-        // One list per namespace, not per workload: large selections stay cheap.
-        for ns in &namespaces {
-            let pods = pods::list_pods(Some(ns), "").call(|| format!("list pods in {ns}"))?;
-            for pod in pods
-                .iter()
-                .filter(|p| owner_id(p).is_some_and(|id| ids.contains(&id)))
-            {
+        for scope in &scopes {
+            let pods = mesh::list_pods(*scope, selector)?;
+            for pod in pods.iter().filter(|p| targeted(p)) {
                 checked += 1;
                 if let Some(why) = problem(pod) {
                     bad.push(format!("{} ({why})", pod_name(pod)));

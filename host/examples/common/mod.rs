@@ -5,6 +5,10 @@
 
 use std::time::Instant;
 
+/// The allocator the `rotor` binary uses, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// One line naming the machine: cores, CPU model and load average, since
 /// figures from a shared machine mean little without them.
 pub fn machine() -> String {

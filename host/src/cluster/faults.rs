@@ -20,8 +20,8 @@ use super::retry::RetryPolicy;
 use super::sim::SimCluster;
 use super::{Cluster, ClusterError, ClusterResult};
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, RolloutStatus, Secret,
-    SecretWrite, Timestamp, Workload, WorkloadKind,
+    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary, RolloutStatus,
+    Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
 };
 
 /// The backend calls faults can be injected into, by their primitive names.
@@ -368,6 +368,19 @@ impl Cluster for FaultyCluster {
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {
         self.call("list-pods", namespace.unwrap_or("*"), || {
             self.inner.list_pods(namespace, selector)
+        })
+        .await
+    }
+
+    async fn list_pod_summaries(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+        annotations: &[String],
+    ) -> ClusterResult<Vec<PodSummary>> {
+        self.call("list-pods", namespace.unwrap_or("*"), || {
+            self.inner
+                .list_pod_summaries(namespace, selector, annotations)
         })
         .await
     }

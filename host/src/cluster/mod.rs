@@ -13,8 +13,8 @@ pub mod sim;
 use async_trait::async_trait;
 
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, RolloutStatus, Secret,
-    SecretWrite, Timestamp, Workload, WorkloadKind,
+    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary, RolloutStatus,
+    Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
 };
 
 /// Why a backend call failed. Maps one to one onto the WIT `error` variant.
@@ -114,6 +114,22 @@ pub trait Cluster: Send + Sync {
     ) -> ClusterResult<RolloutStatus>;
 
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>>;
+
+    /// `list_pods` reduced to `annotations` (see [`PodSummary::of`]). A
+    /// backend holding pods in memory overrides it to skip building whole
+    /// pods: gates poll every meshed pod of the mesh with it.
+    async fn list_pod_summaries(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+        annotations: &[String],
+    ) -> ClusterResult<Vec<PodSummary>> {
+        let pods = self.list_pods(namespace, selector).await?;
+        Ok(pods
+            .into_iter()
+            .map(|p| PodSummary::of(p, annotations))
+            .collect())
+    }
 
     async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()>;
 

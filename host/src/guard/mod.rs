@@ -25,7 +25,7 @@ pub use redact::Redactor;
 use crate::cluster::{Cluster, ClusterError};
 use crate::observe::RunObserver;
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, RolloutPhase,
+    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary, RolloutPhase,
     RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
 };
 
@@ -522,18 +522,62 @@ impl Guard {
         selector: &str,
     ) -> GuardResult<Vec<Pod>> {
         self.enter("list-pods").await?;
-        bounded(&[
-            ("namespace", namespace.unwrap_or("")),
-            ("label-selector", selector),
-        ])?;
-        if let Some(ns) = namespace {
-            self.require_read_ns("list-pods", ns, "pods").await?;
-        }
+        self.check_pod_list("list-pods", namespace, selector)
+            .await?;
         let mut all = Vec::new();
         for ns in self.list_scopes(namespace).await? {
             all.extend(self.cluster.list_pods(ns.as_deref(), selector).await?);
         }
         Ok(self.filter_readable(all, |p| p.namespace.as_str()))
+    }
+
+    /// `list-pods` reduced to what gates read (see `PodSummary::of`).
+    pub async fn list_pod_summaries(
+        &mut self,
+        namespace: Option<&str>,
+        selector: &str,
+        annotations: &[String],
+    ) -> GuardResult<Vec<PodSummary>> {
+        self.enter("list-pod-summaries").await?;
+        if annotations.len() > MAX_SUMMARY_ANNOTATIONS {
+            return Err(ClusterError::Invalid(format!(
+                "list-pod-summaries asks for {} annotations; at most {MAX_SUMMARY_ANNOTATIONS} are accepted",
+                annotations.len()
+            ))
+            .into());
+        }
+        for key in annotations {
+            bounded(&[("annotation key", key)])?;
+        }
+        self.check_pod_list("list-pod-summaries", namespace, selector)
+            .await?;
+        let mut all = Vec::new();
+        for ns in self.list_scopes(namespace).await? {
+            all.extend(
+                self.cluster
+                    .list_pod_summaries(ns.as_deref(), selector, annotations)
+                    .await?,
+            );
+        }
+        Ok(self.filter_readable(all, |p| p.namespace.as_str()))
+    }
+
+    /// Refuse a pod listing with oversized arguments or in a namespace the
+    /// run may not read.
+    async fn check_pod_list(
+        &mut self,
+        primitive: &str,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> GuardResult<()> {
+        bounded(&[
+            ("namespace", namespace.unwrap_or("")),
+            ("label-selector", selector),
+        ])?;
+        if let Some(ns) = namespace {
+            self.require_read_ns(primitive, ns, "pods").await?;
+        }
+        Ok(())
     }
 
     pub async fn delete_pod(&mut self, namespace: &str, name: &str) -> GuardResult<()> {
@@ -859,6 +903,9 @@ impl Guard {
         Ok(self.cluster.wait(seconds).await?)
     }
 }
+
+/// Annotation keys one `list-pod-summaries` call may name.
+pub const MAX_SUMMARY_ANNOTATIONS: usize = 16;
 
 /// Refuse oversized string arguments before they reach a backend.
 pub fn bounded(args: &[(&str, &str)]) -> Result<(), ClusterError> {

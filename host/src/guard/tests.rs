@@ -64,6 +64,37 @@ async fn reads_outside_granted_namespaces_are_denied_or_filtered() {
 }
 
 #[tokio::test]
+async fn pod_summaries_obey_the_same_grants_and_bounds() {
+    let grants = Grants {
+        read_namespaces: vec!["linkerd*".into()],
+        ..Grants::default()
+    };
+    let (_, mut guard) = guard_with(grants, false).await;
+    let keys = vec!["linkerd.io/trust-root-sha256".to_string()];
+    let pods = guard.list_pods(None, "").await.unwrap();
+    let summaries = guard.list_pod_summaries(None, "", &keys).await.unwrap();
+    let expected: Vec<PodSummary> = pods.into_iter().map(|p| PodSummary::of(p, &keys)).collect();
+    assert_eq!(
+        summaries, expected,
+        "the same pods, from granted namespaces only"
+    );
+
+    let why = denied(guard.list_pod_summaries(Some("emojivoto"), "", &keys).await);
+    assert!(why.contains("emojivoto"), "{why}");
+
+    let too_many: Vec<String> = (0..=MAX_SUMMARY_ANNOTATIONS)
+        .map(|i| format!("k{i}"))
+        .collect();
+    match guard.list_pod_summaries(None, "", &too_many).await {
+        Err(GuardError::Refused(ClusterError::Invalid(m))) => {
+            assert!(m.contains("at most 16"), "{m}")
+        }
+        other => panic!("expected invalid, got {other:?}"),
+    }
+    assert_eq!(guard.record().calls.by_primitive["list-pod-summaries"], 3);
+}
+
+#[tokio::test]
 async fn reading_every_namespace_lists_cluster_wide_once() {
     let (cluster, mut guard) = guard_with(Grants::default(), false).await;
     let all = guard.list_workloads(None, None, "").await.unwrap();

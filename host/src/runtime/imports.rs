@@ -11,7 +11,8 @@ use crate::wit::rotor::policy::{
 };
 use crate::wit::{
     Certificate, CertificateSummary, ConfigMap, Event, EventType, KeyValue, Level, Namespace,
-    ObjectRef, Pod, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
+    ObjectRef, Pod, PodSummary, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
+    WorkloadKind,
 };
 
 use super::state::HostState;
@@ -119,6 +120,18 @@ impl pods::Host for HostState {
         label_selector: String,
     ) -> HostResult<Vec<Pod>> {
         guarded!(self.guard.list_pods(namespace.as_deref(), &label_selector))
+    }
+
+    async fn list_pod_summaries(
+        &mut self,
+        namespace: Option<String>,
+        label_selector: String,
+        annotations: Vec<String>,
+    ) -> HostResult<Vec<PodSummary>> {
+        guarded!(
+            self.guard
+                .list_pod_summaries(namespace.as_deref(), &label_selector, &annotations)
+        )
     }
 
     async fn delete_pod(&mut self, namespace: String, name: String) -> HostResult<()> {

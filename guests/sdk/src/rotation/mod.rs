@@ -18,7 +18,7 @@ use crate::certs::{self, Named};
 use crate::fingerprint::short;
 use crate::identity;
 use crate::mesh::{self, Mesh, WorkloadId, is_meshed, pod_name, roots_differ};
-use crate::pods::Pod;
+use crate::pods::PodSummary;
 use crate::restart::{self, WaveOptions};
 use crate::workloads::{self, Workload};
 use crate::{
@@ -234,7 +234,7 @@ impl Group {
 }
 
 /// The workloads of `group`, in restart order, that rotor may restart.
-fn group_workloads(cfg: &Config, mesh: &Mesh, group: Group) -> Vec<Target> {
+fn group_workloads(cfg: &Config, mesh: Mesh, group: Group) -> Vec<Target> {
     let in_group = |ns: &str| match group {
         Group::ControlPlane => ns == cfg.control_plane_namespace,
         Group::Extensions => {
@@ -246,12 +246,12 @@ fn group_workloads(cfg: &Config, mesh: &Mesh, group: Group) -> Vec<Target> {
     };
     let mut out: Vec<_> = mesh
         .workloads
-        .iter()
+        .into_iter()
         .filter(|(id, _)| in_group(&id.namespace) && cfg.restarts(&id.namespace, &id.name))
         .map(|(id, w)| Target {
-            id: id.clone(),
-            workload: w.workload.clone(),
-            pods: w.pods.clone(),
+            id,
+            workload: w.workload,
+            pods: w.pods,
         })
         .collect();
     if group == Group::Extensions {
@@ -262,7 +262,7 @@ fn group_workloads(cfg: &Config, mesh: &Mesh, group: Group) -> Vec<Target> {
 }
 
 /// Why a pod needs a restart in a round, if it does.
-type Stale<'a> = &'a dyn Fn(&Pod) -> Option<String>;
+type Stale<'a> = &'a dyn Fn(&PodSummary) -> Option<String>;
 
 fn summarise(ids: &[WorkloadId]) -> String {
     let shown: Vec<String> = ids.iter().take(10).map(ToString::to_string).collect();
@@ -392,10 +392,19 @@ impl Run<'_> {
     /// being fresh and Ready before the next group or stage.
     fn restart_round(&mut self, round: Step, stale: Stale<'_>) -> Result<(), RotorError> {
         for group in [Group::ControlPlane, Group::Extensions, Group::DataPlane] {
-            // Discover again for each group: the control plane's restart
-            // changes the pods the next groups are judged by.
-            let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
-            let all = group_workloads(&self.cfg, &mesh, group);
+            // Discover again for each group, and only the group's
+            // namespaces where they are known: pods come and go while the
+            // earlier groups restart.
+            let cp = self.cfg.control_plane_namespace.as_str();
+            let mesh = match group {
+                Group::ControlPlane => mesh::discover_in(cp, &[cp])?,
+                Group::Extensions => {
+                    let ext: Vec<&str> = self.cfg.extensions.iter().map(String::as_str).collect();
+                    mesh::discover_in(cp, &ext)?
+                }
+                Group::DataPlane => mesh::discover(cp)?,
+            };
+            let all = group_workloads(&self.cfg, mesh, group);
             let stages = match group {
                 Group::DataPlane => plan_stages(self.site, all)?,
                 _ => vec![Stage {
@@ -464,7 +473,7 @@ impl Run<'_> {
                 ),
             ));
         }
-        let problem = |p: &Pod| {
+        let problem = |p: &PodSummary| {
             if !is_meshed(p) {
                 None
             } else if let Some(why) = stale(p) {
@@ -477,6 +486,7 @@ impl Run<'_> {
         };
         let pods = restart::wait_pods(
             &workloads,
+            &mesh::mesh_selector(&self.cfg.control_plane_namespace),
             &format!("{gate}-pods"),
             self.cfg.deadlines.pods_seconds,
             &problem,
@@ -663,7 +673,7 @@ impl Run<'_> {
         let bundle = self.bundle_now(&want)?;
         let reloaded_at = self.rec.issuer_reloaded_at.unwrap_or(i64::MAX);
         let hash = roots_differ(&bundle.hash);
-        let stale = move |p: &Pod| {
+        let stale = move |p: &PodSummary| {
             if p.start_time.is_none_or(|t| t <= reloaded_at) {
                 Some(format!("started before the issuer reload at {reloaded_at}"))
             } else {
@@ -764,10 +774,10 @@ impl Run<'_> {
         let stale = roots_differ(&bundle.hash);
         self.restart_round(Step::DropOldAnchor, &stale)?;
         if !self.dry_run {
-            let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
-            let left: Vec<String> = mesh
-                .all_pods()
-                .filter(|p| stale(p).is_some())
+            let cp = &self.cfg.control_plane_namespace;
+            let left: Vec<String> = mesh::list_pods(None, &mesh::mesh_selector(cp))?
+                .iter()
+                .filter(|p| is_meshed(p) && stale(p).is_some())
                 .map(pod_name)
                 .collect();
             if !left.is_empty() {
@@ -915,16 +925,16 @@ mod tests {
         };
         let m = mesh();
         assert_eq!(
-            names(&group_workloads(&cfg, &m, Group::ControlPlane)),
+            names(&group_workloads(&cfg, m.clone(), Group::ControlPlane)),
             ["linkerd/linkerd-identity", "linkerd/linkerd-proxy-injector"]
         );
         assert_eq!(
-            names(&group_workloads(&cfg, &m, Group::Extensions)),
+            names(&group_workloads(&cfg, m.clone(), Group::Extensions)),
             ["linkerd-viz/web", "linkerd-jaeger/collector"],
             "extensions come in the configured order"
         );
         assert_eq!(
-            names(&group_workloads(&cfg, &m, Group::DataPlane)),
+            names(&group_workloads(&cfg, m.clone(), Group::DataPlane)),
             ["shop/cart"]
         );
     }

@@ -1,9 +1,11 @@
 //! What a site policy may change about the rotation without touching its
 //! steps and gates: when a run stops, and how the data plane is staged.
 
+use std::collections::BTreeSet;
+
 use crate::RotorError;
 use crate::mesh::WorkloadId;
-use crate::pods::Pod;
+use crate::pods::PodSummary;
 use crate::workloads::Workload;
 
 /// A meshed workload rotor may restart, with the pods it was found by.
@@ -11,7 +13,7 @@ use crate::workloads::Workload;
 pub struct Target {
     pub id: WorkloadId,
     pub workload: Workload,
-    pub pods: Vec<Pod>,
+    pub pods: Vec<PodSummary>,
 }
 
 /// Workloads restarted (in waves) and verified together before the next
@@ -57,8 +59,8 @@ impl Site for Default {}
 /// `site`'s stages plus a last `rest` stage for what they left out (each
 /// workload once, in the first stage that names it); empty stages dropped.
 pub fn plan_stages(site: &dyn Site, data_plane: Vec<Target>) -> Result<Vec<Stage>, RotorError> {
-    let all: Vec<WorkloadId> = data_plane.iter().map(|t| t.id.clone()).collect();
-    let mut seen = std::collections::BTreeSet::new();
+    let all: BTreeSet<WorkloadId> = data_plane.iter().map(|t| t.id.clone()).collect();
+    let mut seen = BTreeSet::new();
     let mut out: Vec<Stage> = Vec::new();
     for mut stage in site.stages(data_plane.clone())? {
         stage

@@ -37,8 +37,8 @@ use async_trait::async_trait;
 use crate::cluster::selector::Selector;
 use crate::cluster::{Cluster, ClusterError, ClusterResult};
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, KeyValue, Namespace, ObjectRef, Pod, RolloutPhase,
-    RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
+    Certificate, ConfigMap, Event, EventType, KeyValue, Namespace, ObjectRef, Pod, PodSummary,
+    RolloutPhase, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
 };
 
 pub use outage::OutageWindow;
@@ -85,6 +85,23 @@ impl SimCluster {
     fn lock(&self) -> MutexGuard<'_, World> {
         // A panic while holding the lock leaves a usable model; keep going.
         self.world.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The pods of `namespace` (all: `None`) matching `selector`, as `view` shows them.
+    fn map_pods<T>(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+        view: impl Fn(&World, &world::Pod) -> T,
+    ) -> ClusterResult<Vec<T>> {
+        let sel = Selector::parse(selector)?;
+        let w = self.lock();
+        Ok(w.pod_ids(namespace)
+            .into_iter()
+            .map(|id| w.pod(id))
+            .filter(|p| sel.matches(&p.labels))
+            .map(|p| view(&w, p))
+            .collect())
     }
 
     /// Outage, never-ready pods and the final trust state so far.
@@ -149,15 +166,47 @@ impl World {
             phase: if p.running { "Running" } else { "Pending" }.into(),
             node_name: p.node.clone(),
             start_time: p.start_time,
-            owner: p.owner.map(|wl| {
-                let w = &self.workloads[wl];
-                ObjectRef {
-                    kind: w.kind.as_kind().into(),
-                    namespace: w.namespace.clone(),
-                    name: w.name.clone(),
-                }
-            }),
+            owner: self.owner_ref(p),
         }
+    }
+
+    /// [`PodSummary::of`] of [`World::pod_view`], without building the labels.
+    fn pod_summary(&self, p: &world::Pod, annotations: &[String]) -> PodSummary {
+        let containers = p
+            .containers
+            .iter()
+            .chain(p.init_containers.iter())
+            .cloned()
+            .collect();
+        PodSummary {
+            namespace: p.namespace.clone(),
+            name: p.name.clone(),
+            annotations: annotations
+                .iter()
+                .filter_map(|k| {
+                    p.annotations
+                        .get(k)
+                        .map(|v| KeyValue::new(k.clone(), v.clone()))
+                })
+                .collect(),
+            containers,
+            ready: p.ready && !p.terminating,
+            phase: if p.running { "Running" } else { "Pending" }.into(),
+            node_name: p.node.clone(),
+            start_time: p.start_time,
+            owner: self.owner_ref(p),
+        }
+    }
+
+    fn owner_ref(&self, p: &world::Pod) -> Option<ObjectRef> {
+        p.owner.map(|wl| {
+            let w = &self.workloads[wl];
+            ObjectRef {
+                kind: w.kind.as_kind().into(),
+                namespace: w.namespace.clone(),
+                name: w.name.clone(),
+            }
+        })
     }
 
     fn certificate_id(&self, ns: &str, name: &str) -> ClusterResult<usize> {
@@ -335,15 +384,16 @@ impl Cluster for SimCluster {
     }
 
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {
-        let sel = Selector::parse(selector)?;
-        let w = self.lock();
-        let ids = w.pod_ids(namespace);
-        Ok(ids
-            .into_iter()
-            .map(|id| w.pod(id))
-            .filter(|p| sel.matches(&p.labels))
-            .map(|p| w.pod_view(p))
-            .collect())
+        self.map_pods(namespace, selector, |w, p| w.pod_view(p))
+    }
+
+    async fn list_pod_summaries(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+        annotations: &[String],
+    ) -> ClusterResult<Vec<PodSummary>> {
+        self.map_pods(namespace, selector, |w, p| w.pod_summary(p, annotations))
     }
 
     async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {

@@ -475,3 +475,37 @@ async fn pods_admitted_with_stale_roots_never_become_ready() {
         .unwrap();
     assert_eq!(w.available, 2);
 }
+
+/// The simulator answers `list-pod-summaries` without building whole pods;
+/// what it answers must be what summarising its whole pods gives, on every
+/// scenario (native sidecars, StatefulSets, DaemonSets, unmeshed pods).
+#[tokio::test]
+async fn pod_summaries_are_the_pods_summarised() {
+    let keys = vec![
+        "linkerd.io/trust-root-sha256".to_string(),
+        "no-such-annotation".to_string(),
+        "linkerd.io/proxy-version".to_string(),
+    ];
+    for (name, _) in MATRIX {
+        let sim = load(name);
+        for (namespace, selector) in [
+            (None, ""),
+            (None, "linkerd.io/control-plane-ns=linkerd"),
+            (Some("linkerd"), ""),
+        ] {
+            let pods = sim.list_pods(namespace, selector).await.unwrap();
+            let expected: Vec<PodSummary> =
+                pods.into_iter().map(|p| PodSummary::of(p, &keys)).collect();
+            let got = sim
+                .list_pod_summaries(namespace, selector, &keys)
+                .await
+                .unwrap();
+            assert!(!got.is_empty(), "{name} {namespace:?} {selector:?}");
+            assert_eq!(got, expected, "{name} {namespace:?} {selector:?}");
+            let meshed = got.iter().filter(|p| p.annotations.len() == 2).count();
+            if selector.is_empty() && namespace.is_none() {
+                assert!(meshed > 0, "{name}: meshed pods carry both annotations");
+            }
+        }
+    }
+}
