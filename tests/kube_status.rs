@@ -150,7 +150,7 @@ async fn healthy_mesh_is_ok() {
     );
     assert!(
         out.contains(
-            "meshed proxies: 4 (0 started with another bundle, 0 without a trust-root hash)"
+            "meshed proxies: 4 (0 started with another bundle, 1 the hash cannot tell: control plane or unannotated)"
         ),
         "{out}"
     );

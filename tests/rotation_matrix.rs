@@ -22,13 +22,23 @@ const TRUST_ROOTS_KEY: &str = "ca-bundle.crt";
 const TRUST_ROOT_ANNOTATION: &str = "linkerd.io/trust-root-sha256";
 const MESHED: &str = "linkerd.io/control-plane-ns=linkerd";
 
+/// A built fixture policy, loaded once per test binary.
+fn fixture(slot: &'static OnceLock<LoadedPolicy>, file: &str) -> &'static LoadedPolicy {
+    slot.get_or_init(|| {
+        let wasm = std::fs::read(Path::new(GUESTS_DIR).join(file))
+            .unwrap_or_else(|e| panic!("{file} built: {e}"));
+        runtime().load(file, &wasm).expect("loads")
+    })
+}
+
 fn blog_order() -> &'static LoadedPolicy {
     static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        let wasm = std::fs::read(Path::new(GUESTS_DIR).join("blog_order.wasm"))
-            .expect("blog_order.wasm built");
-        runtime().load("blog_order.wasm", &wasm).expect("loads")
-    })
+    fixture(&POLICY, "blog_order.wasm")
+}
+
+fn first_reload() -> &'static LoadedPolicy {
+    static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
+    fixture(&POLICY, "first_reload.wasm")
 }
 
 fn scenarios_dir() -> PathBuf {
@@ -160,8 +170,8 @@ macro_rules! rotates_without_outage {
             }
         )*
 
-        /// Scenarios this file runs (never-ready has its own test).
-        const COVERED: &[&str] = &[$($file,)* "never-ready.yaml"];
+        /// Scenarios this file runs (never-ready and pre-injected have their own tests).
+        const COVERED: &[&str] = &[$($file,)* "never-ready.yaml", "pre-injected.yaml"];
     };
 }
 
@@ -176,6 +186,7 @@ rotates_without_outage! {
     slow_cert_manager_rotates_without_outage => "slow-cert-manager.yaml",
     slow_sync_rotates_without_outage => "slow-sync.yaml",
     identity_missing_the_reload_rotates_without_outage => "identity-misses-reload.yaml",
+    ha_identity_rotates_without_outage => "ha-identity.yaml",
 }
 
 /// A scenario added to the directory must be added here too.
@@ -305,4 +316,64 @@ async fn blog_order_breaks_the_demo_and_strands_statefulsets_and_daemonsets() {
         sim.outage.broken_pair_seconds,
         later.outage.broken_pair_seconds
     );
+}
+
+/// Three identity replicas reload the renewed issuer at their own kubelet
+/// syncs. A policy that restarts the mesh on the first `IssuerUpdated`
+/// gives some pods leaves from a replica still on the old issuer; once the
+/// old anchor is dropped, pods that trust only the new one reject them. The
+/// default policy waits for every replica (ha_identity_rotates_without_outage).
+/// With every replica reloading at the same instant (no kubelet jitter, as
+/// the simulator once modelled it) the same policy looks safe: the jitter
+/// is what exposes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusting_the_first_issuer_reload_breaks_an_ha_mesh() {
+    let cluster = load("ha-identity.yaml");
+    let report = run(first_reload(), &cluster).await;
+    assert_eq!(
+        report.outcome,
+        Outcome::Succeeded,
+        "{}",
+        error_text(&report)
+    );
+    let sim = report.simulation.as_ref().expect("simulation report");
+    assert!(
+        sim.outage.broken_pair_seconds > 0.0,
+        "a lagging identity replica went unnoticed: {sim:?}"
+    );
+
+    let text = std::fs::read_to_string(scenarios_dir().join("ha-identity.yaml")).expect("read");
+    let in_step = text.replace(
+        "    podStartSeconds: 5",
+        "    podStartSeconds: 5\n    kubeletSyncJitterSeconds: 0",
+    );
+    assert_ne!(in_step, text, "the scenario sets its timings");
+    let cluster = Arc::new(SimCluster::from_yaml(&in_step).expect("loads"));
+    let report = run(first_reload(), &cluster).await;
+    let sim = report.simulation.as_ref().expect("simulation report");
+    assert_eq!(sim.outage.broken_pair_seconds, 0.0, "{sim:?}");
+}
+
+/// A workload injected ahead of time keeps its template's trust roots
+/// through any restart: the rotation stops before changing anything, names
+/// it, and the mesh keeps trusting the old anchor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pre_injected_workload_stops_the_rotation_before_any_change() {
+    let cluster = load("pre-injected.yaml");
+    let old_anchor = anchor_pem(&cluster).await;
+    let report = run(support::policy(), &cluster).await;
+    assert_eq!(report.outcome, Outcome::Failed, "{:?}", report.summary);
+    let error = report.error.clone().expect("a failed run says why");
+    assert!(error.contains("shop/legacy-api"), "{error}");
+    assert!(error.contains("injected ahead of time"), "{error}");
+    assert!(!error.contains("shop/web"), "{error}");
+    assert_eq!(
+        report.calls.mutations, 0,
+        "nothing changed: {:?}",
+        report.calls
+    );
+    let sim = report.simulation.as_ref().expect("simulation report");
+    assert!(!sim.final_state.anchor_rotated, "{:?}", sim.final_state);
+    assert_eq!(sim.outage.broken_pair_seconds, 0.0);
+    assert!(holds(&bundle_pem(&cluster).await, &old_anchor));
 }

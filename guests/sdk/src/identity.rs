@@ -3,6 +3,13 @@
 //! Identity reports a reload with a Normal `IssuerUpdated` event on
 //! `Deployment linkerd/linkerd-identity`, or keeps the old issuer and reports
 //! a Warning `IssuerUpdateSkipped`. Reloads can be missed altogether.
+//!
+//! Each replica reloads on its own, when its kubelet rewrites the mounted
+//! Secret (60–90 s after the change, at that pod's next sync), and reports
+//! through its own event recorder, so each replica's report is an Event
+//! object of its own (a replica's repeats fold into its object's count and
+//! last time). Until every replica has reloaded, a proxy may still get a
+//! leaf from the old issuer: [`wait_every_replica_reload`] waits for all.
 
 use crate::ObjectRef;
 use crate::error::{CallContext, RotorError};
@@ -22,9 +29,10 @@ pub fn identity_ref(namespace: &str, name: &str) -> ObjectRef {
     }
 }
 
-/// The reload seen in `events` at or after `since`: a skip fails the gate at
-/// once, an update passes it with the event's time.
-pub fn reload_check(events: &[Event], since: i64) -> Check<i64> {
+/// The reloads seen in `events` at or after `since`: a skip fails the gate
+/// at once; `required` reports (one per replica) pass it with the time of
+/// the last of them.
+pub fn reload_check(events: &[Event], since: i64, required: usize) -> Check<i64> {
     fn recent<'a>(
         events: &'a [Event],
         reason: &'a str,
@@ -40,17 +48,22 @@ pub fn reload_check(events: &[Event], since: i64) -> Check<i64> {
             skip.last_time, skip.message
         ));
     }
-    match recent(events, ISSUER_UPDATED, since)
+    let updates: Vec<i64> = recent(events, ISSUER_UPDATED, since)
         .map(|e| e.last_time)
-        .max()
-    {
-        Some(at) => Check::Pass(at),
-        None => Check::Pending(format!("no {ISSUER_UPDATED} event since {since}")),
+        .collect();
+    match updates.iter().max() {
+        Some(&at) if updates.len() >= required.max(1) => Check::Pass(at),
+        _ => Check::Pending(format!(
+            "{} of {} identity replica(s) reported {ISSUER_UPDATED} since {since}",
+            updates.len(),
+            required.max(1)
+        )),
     }
 }
 
 /// Gate `gate`: wait for `IssuerUpdated` at or after `since`; fail on
-/// `IssuerUpdateSkipped`. Returns the reload time.
+/// `IssuerUpdateSkipped`. Returns the reload time. One replica's report is
+/// enough here; with several replicas use [`wait_every_replica_reload`].
 pub fn wait_issuer_reload(
     identity: &ObjectRef,
     since: i64,
@@ -58,13 +71,55 @@ pub fn wait_issuer_reload(
     timeout: u32,
 ) -> Result<i64, RotorError> {
     wait_for(&HostClock, gate, timeout, POLL_SECONDS, || {
-        let evs = events::list_events(identity, None).call(|| {
-            format!(
-                "list events of {} {}/{}",
-                identity.kind, identity.namespace, identity.name
-            )
-        })?;
-        Ok(reload_check(&evs, since))
+        Ok(reload_check(&identity_events(identity)?, since, 1))
+    })
+}
+
+/// Gate `gate`: wait until every identity replica runs the issuer renewed
+/// at `renewed_at`: each replica that started before then reports its own
+/// `IssuerUpdated` at or after `since` (a replica started later read the
+/// new issuer at start). Fails on `IssuerUpdateSkipped`. Returns when the
+/// last replica reloaded: a proxy started after it gets a new leaf from
+/// whichever replica it asks.
+pub fn wait_every_replica_reload(
+    identity: &ObjectRef,
+    since: i64,
+    renewed_at: i64,
+    gate: &str,
+    timeout: u32,
+) -> Result<i64, RotorError> {
+    wait_for(&HostClock, gate, timeout, POLL_SECONDS, || {
+        let required = replicas_started_before(identity, renewed_at)?;
+        if required == 0 {
+            return Ok(Check::Pass(renewed_at));
+        }
+        Ok(reload_check(&identity_events(identity)?, since, required))
+    })
+}
+
+/// Running pods of the identity Deployment that started at or before `at`.
+fn replicas_started_before(identity: &ObjectRef, at: i64) -> Result<usize, RotorError> {
+    let pods = crate::pods::list_pod_summaries(Some(&identity.namespace), "", &[])
+        .call(|| format!("list pods in {}", identity.namespace))?;
+    Ok(pods
+        .iter()
+        .filter(|p| {
+            p.owner.as_ref().is_some_and(|o| {
+                o.kind == identity.kind
+                    && o.namespace == identity.namespace
+                    && o.name == identity.name
+            }) && p.phase == "Running"
+        })
+        .filter(|p| p.start_time.is_some_and(|t| t <= at))
+        .count())
+}
+
+fn identity_events(identity: &ObjectRef) -> Result<Vec<Event>, RotorError> {
+    events::list_events(identity, None).call(|| {
+        format!(
+            "list events of {} {}/{}",
+            identity.kind, identity.namespace, identity.name
+        )
     })
 }
 
@@ -104,13 +159,14 @@ mod tests {
     #[test]
     fn an_old_update_does_not_count() {
         assert!(matches!(
-            reload_check(&[event(ISSUER_UPDATED, 90)], 100),
+            reload_check(&[event(ISSUER_UPDATED, 90)], 100, 1),
             Check::Pending(_)
         ));
         assert_eq!(
             reload_check(
                 &[event(ISSUER_UPDATED, 90), event(ISSUER_UPDATED, 130)],
-                100
+                100,
+                1
             ),
             Check::Pass(130)
         );
@@ -122,12 +178,23 @@ mod tests {
             event(ISSUER_UPDATED, 120),
             event(ISSUER_UPDATE_SKIPPED, 125),
         ];
-        match reload_check(&evs, 100) {
+        match reload_check(&evs, 100, 1) {
             Check::Fail(s) => assert!(s.contains("kept the old issuer"), "{s}"),
             other => panic!("{other:?}"),
         }
         // A skip from an earlier rotation is history.
         let evs = [event(ISSUER_UPDATE_SKIPPED, 50), event(ISSUER_UPDATED, 120)];
-        assert_eq!(reload_check(&evs, 100), Check::Pass(120));
+        assert_eq!(reload_check(&evs, 100, 1), Check::Pass(120));
+    }
+
+    #[test]
+    fn every_replica_must_report() {
+        let evs = [event(ISSUER_UPDATED, 160), event(ISSUER_UPDATED, 175)];
+        match reload_check(&evs, 100, 3) {
+            Check::Pending(s) => assert!(s.contains("2 of 3 identity replica(s)"), "{s}"),
+            other => panic!("{other:?}"),
+        }
+        let all = [evs[0].clone(), evs[1].clone(), event(ISSUER_UPDATED, 181)];
+        assert_eq!(reload_check(&all, 100, 3), Check::Pass(181));
     }
 }

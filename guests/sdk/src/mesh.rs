@@ -23,6 +23,8 @@ use crate::workloads::{self, RolloutPhase, UpdateStrategy, Workload};
 pub const CONTROL_PLANE_NS_LABEL: &str = "linkerd.io/control-plane-ns";
 pub const PROXY_CONTAINER: &str = "linkerd-proxy";
 pub const TRUST_ROOT_ANNOTATION: &str = "linkerd.io/trust-root-sha256";
+/// Written by the proxy injector into each pod it injects.
+pub const PROXY_VERSION_ANNOTATION: &str = "linkerd.io/proxy-version";
 
 /// A workload by kind, namespace and name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -236,6 +238,24 @@ impl Mesh {
         out
     }
 
+    /// Workloads injected ahead of time (`linkerd inject --manual`, rendered
+    /// manifests), as "kind ns/name": their pod template already carries the
+    /// proxy, its trust roots and the injector's annotations. The injector
+    /// skips pods that have a proxy (`sidecarExists` in Linkerd's
+    /// `pkg/inject/report.go`), so a restart gives them the template's roots
+    /// again, never the bundle's. The injector writes its annotations into
+    /// pods only, so one in a template is the mark.
+    pub fn pre_injected(&self, control_plane_ns: &str) -> Vec<String> {
+        self.workloads
+            .iter()
+            .filter(|(id, _)| id.namespace != control_plane_ns)
+            .filter(|(_, w)| {
+                value(&w.workload.template_annotations, PROXY_VERSION_ANNOTATION).is_some()
+            })
+            .map(|(id, _)| id.to_string())
+            .collect()
+    }
+
     /// Drop workloads (and their pods) that `keep` rejects.
     pub fn retain(&mut self, mut keep: impl FnMut(&WorkloadId) -> bool) {
         self.workloads.retain(|id, _| keep(id));
@@ -280,13 +300,41 @@ pub fn discover_in(control_plane_ns: &str, namespaces: &[&str]) -> Result<Mesh, 
 }
 
 /// Why a pod's proxy does not hold the trust roots hashed `expected`
-/// (`None` when it does): the roots a proxy loaded at start show in its
-/// `linkerd.io/trust-root-sha256` annotation.
+/// (`None` when it does), judged by the `linkerd.io/trust-root-sha256`
+/// annotation: the injector hashes the roots it writes into the pod. Only
+/// injected pods can be judged so; see [`stale_roots`].
 pub fn roots_differ(expected: &str) -> impl Fn(&PodSummary) -> Option<String> + '_ {
     move |pod: &PodSummary| match trust_root_hash(pod) {
         Some(h) if h == expected => None,
         Some(h) => Some(format!("trust roots {} not {}", short(h), short(expected))),
         None => Some(format!("no {TRUST_ROOT_ANNOTATION} annotation")),
+    }
+}
+
+/// Why a pod's proxy may not hold the trust bundle hashed `hash`, which the
+/// trust-roots ConfigMap was seen holding at `since` (`None` when it
+/// does). Injected pods show their roots in their annotation
+/// ([`roots_differ`]). Control-plane pods do not: their annotation is the
+/// chart's install-time hash, which no restart changes, and their proxies
+/// read the ConfigMap through an env var when the container starts; only a
+/// start after the change proves they hold it.
+pub fn stale_roots(
+    control_plane_ns: &str,
+    hash: &str,
+    since: i64,
+) -> impl Fn(&PodSummary) -> Option<String> + use<> {
+    let (control_plane_ns, hash) = (control_plane_ns.to_string(), hash.to_string());
+    move |pod: &PodSummary| {
+        if pod.namespace != control_plane_ns {
+            return roots_differ(&hash)(pod);
+        }
+        match pod.start_time {
+            Some(t) if t > since => None,
+            Some(t) => Some(format!(
+                "started at {t}, before the trust roots changed at {since}"
+            )),
+            None => Some("not started".to_string()),
+        }
     }
 }
 

@@ -111,8 +111,10 @@ pub struct Status {
     pub certificates: Vec<CertificateStatus>,
     pub bundle: Option<Bundle>,
     pub meshed_pods: u32,
-    /// Meshed pods without `linkerd.io/trust-root-sha256` (the control
-    /// plane's own): their roots cannot be compared.
+    /// Meshed pods whose roots the annotation cannot tell: the control
+    /// plane's, whose `linkerd.io/trust-root-sha256` is the chart's
+    /// install-time hash (their proxies read the ConfigMap at start), and
+    /// pods without the annotation.
     pub unverified_proxies: u32,
     pub stale_proxies: u32,
     pub stale_workloads: Vec<StaleWorkload>,
@@ -259,10 +261,11 @@ pub async fn collect(cluster: &dyn Cluster, args: &StatusArgs) -> Result<Status,
                 .annotations
                 .iter()
                 .find(|kv| kv.key == TRUST_ROOT_ANNOTATION)
-                .map(|kv| kv.value.as_str());
+                .map(|kv| kv.value.as_str())
+                // Control-plane pods carry the chart's install-time hash,
+                // not the roots they read from the ConfigMap at start.
+                .filter(|_| p.namespace != BUNDLE_NAMESPACE);
             let Some(root) = root else {
-                // Helm-rendered control-plane pods read the roots from the
-                // ConfigMap at start and carry no hash: nothing to compare.
                 unverified += 1;
                 continue;
             };
@@ -408,7 +411,7 @@ impl Status {
         }
         let _ = writeln!(
             out,
-            "\nmeshed proxies: {} ({} started with another bundle, {} without a trust-root hash)",
+            "\nmeshed proxies: {} ({} started with another bundle, {} the hash cannot tell: control plane or unannotated)",
             self.meshed_pods, self.stale_proxies, self.unverified_proxies
         );
         for w in &self.stale_workloads {

@@ -17,7 +17,7 @@ use crate::bundle::{self, Bundle, Want};
 use crate::certs::{self, Named};
 use crate::fingerprint::short;
 use crate::identity;
-use crate::mesh::{self, Mesh, WorkloadId, is_meshed, pod_name, roots_differ};
+use crate::mesh::{self, Mesh, WorkloadId, is_meshed, pod_name, stale_roots};
 use crate::pods::PodSummary;
 use crate::restart::{self, WaveOptions};
 use crate::workloads::{self, Workload};
@@ -176,6 +176,17 @@ fn preflight(cfg: Config, site: &dyn Site, dry_run: bool) -> Result<(Run<'_>, St
                 });
             }
             if cfg.mode == Mode::Full {
+                let fixed = mesh.pre_injected(&cfg.control_plane_namespace);
+                if !fixed.is_empty() {
+                    return Err(RotorError::Blocked {
+                        reason: "workloads injected ahead of time keep the trust roots written \
+                                 in their pod template, so no restart gives them the new anchor; \
+                                 re-inject them from the new bundle (or let the injector do it), \
+                                 then run again"
+                            .into(),
+                        items: fixed,
+                    });
+                }
                 let stuck = mesh.unrestartable();
                 if !stuck.is_empty() {
                     return Err(RotorError::Blocked {
@@ -361,6 +372,7 @@ impl Run<'_> {
             "bundle-holds-new-anchor",
             self.cfg.deadlines.bundle_seconds,
         )?;
+        self.rec.bundle_seen_at = Some(clock::now());
         Ok((
             (),
             format!(
@@ -508,8 +520,30 @@ impl Run<'_> {
             None => vec![],
         });
         let bundle = self.bundle_now(&want)?;
-        let stale = roots_differ(&bundle.hash);
+        let since = self.bundle_seen_at()?;
+        let stale = stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, since);
         self.restart_round(Step::TrustNewAnchor, &stale)
+    }
+
+    /// When the bundle was seen as it is now; a record from before rotor
+    /// kept that (or a dry run, which does not wait) takes the present,
+    /// which may restart the control plane once more but never too few.
+    /// Start times have a resolution of one second: the clock is let pass
+    /// that second, so a pod restarted now starts after it.
+    fn bundle_seen_at(&mut self) -> Result<i64, RotorError> {
+        let at = match self.rec.bundle_seen_at {
+            Some(at) => at,
+            None => {
+                let at = clock::now();
+                self.rec.bundle_seen_at = Some(at);
+                self.save()?;
+                at
+            }
+        };
+        if !self.dry_run && clock::now() <= at {
+            clock::wait(1).call(|| "wait for the next second")?;
+        }
+        Ok(at)
     }
 
     fn renew_issuer(&mut self) -> Result<((), String), RotorError> {
@@ -521,11 +555,12 @@ impl Run<'_> {
                 self.new_anchor()?,
             ]);
             let bundle = self.bundle_now(&want)?;
+            let since = self.bundle_seen_at()?;
             let n = mesh::wait_every_pod(
                 &self.cfg.control_plane_namespace,
                 "mesh-trusts-new-anchor",
                 self.cfg.deadlines.pods_seconds,
-                &roots_differ(&bundle.hash),
+                &stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, since),
             )?;
             crate::info(
                 "every meshed proxy trusts the new anchor",
@@ -571,6 +606,9 @@ impl Run<'_> {
             self.cfg.deadlines.renewal_seconds,
         )?;
         self.rec.new_issuer = Some(renewed.fingerprint.clone());
+        if self.rec.issuer_renewed_at.is_none() {
+            self.rec.issuer_renewed_at = Some(clock::now());
+        }
         self.save()?;
 
         let (anchor_pem, anchor_fp) = certs::secret_certificate(&anchor_secret)?;
@@ -615,19 +653,21 @@ impl Run<'_> {
         ))
     }
 
-    /// Gate issuer-reloaded: `IssuerUpdated` after the renewal request. If
-    /// identity missed the reload, restart it (it loads the issuer at start
-    /// and crash-loops on one that does not verify) and check again.
+    /// Gate issuer-reloaded: every identity replica's `IssuerUpdated` after
+    /// the renewal request. If identity missed the reload, restart it (it
+    /// loads the issuer at start and crash-loops on one that does not
+    /// verify) and check again.
     fn wait_reload(&mut self) -> Result<i64, RotorError> {
         let identity = identity::identity_ref(
             &self.cfg.control_plane_namespace,
             &self.cfg.identity_deployment,
         );
         let since = self.rec.issuer_requested_at.unwrap_or(self.rec.started_at);
-        match identity::wait_issuer_reload(
+        let renewed_at = self.rec.issuer_renewed_at.unwrap_or_else(clock::now);
+        match self.site.issuer_reloaded(
             &identity,
             since,
-            "issuer-reloaded",
+            renewed_at,
             self.cfg.deadlines.issuer_reload_seconds,
         ) {
             Ok(at) => Ok(at),
@@ -672,7 +712,8 @@ impl Run<'_> {
         });
         let bundle = self.bundle_now(&want)?;
         let reloaded_at = self.rec.issuer_reloaded_at.unwrap_or(i64::MAX);
-        let hash = roots_differ(&bundle.hash);
+        let since = self.bundle_seen_at()?;
+        let hash = stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, since);
         let stale = move |p: &PodSummary| {
             if p.start_time.is_none_or(|t| t <= reloaded_at) {
                 Some(format!("started before the issuer reload at {reloaded_at}"))
@@ -758,6 +799,7 @@ impl Run<'_> {
             "bundle-drops-old-anchor",
             self.cfg.deadlines.bundle_seconds,
         )?;
+        self.rec.bundle_seen_at = Some(clock::now());
         Ok((
             (),
             format!(
@@ -771,7 +813,8 @@ impl Run<'_> {
     fn drop_old_anchor(&mut self) -> Result<(), RotorError> {
         let want = Want::Exactly(self.rec.new_anchor.clone().into_iter().collect());
         let bundle = self.bundle_now(&want)?;
-        let stale = roots_differ(&bundle.hash);
+        let since = self.bundle_seen_at()?;
+        let stale = stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, since);
         self.restart_round(Step::DropOldAnchor, &stale)?;
         if !self.dry_run {
             let cp = &self.cfg.control_plane_namespace;

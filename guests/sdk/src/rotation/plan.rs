@@ -86,8 +86,16 @@ pub struct Record {
     pub anchor_before: Baseline,
     pub new_anchor: Option<String>,
     pub issuer_before: Option<Baseline>,
+    /// When the trust-roots ConfigMap was last seen holding what the rotation
+    /// asked of it: control-plane proxies started after it hold it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle_seen_at: Option<i64>,
     /// When the issuer renewal was requested: reload events count from here.
     pub issuer_requested_at: Option<i64>,
+    /// When the renewed issuer was seen in its Secret: identity replicas
+    /// started before it must each report the reload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_renewed_at: Option<i64>,
     pub new_issuer: Option<String>,
     /// When identity took the new issuer: older proxies may hold old leaves.
     pub issuer_reloaded_at: Option<i64>,
@@ -104,7 +112,9 @@ impl Record {
             anchor_before,
             new_anchor: None,
             issuer_before: None,
+            bundle_seen_at: None,
             issuer_requested_at: None,
+            issuer_renewed_at: None,
             new_issuer: None,
             issuer_reloaded_at: None,
             restarts: 0,

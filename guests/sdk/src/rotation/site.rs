@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::RotorError;
 use crate::mesh::WorkloadId;
 use crate::pods::PodSummary;
 use crate::workloads::Workload;
+use crate::{ObjectRef, RotorError};
 
 /// A meshed workload rotor may restart, with the pods it was found by.
 #[derive(Debug, Clone)]
@@ -48,6 +48,28 @@ pub trait Site {
     /// Called after `done` is verified and before `next` starts.
     fn between_stages(&self, _done: &Stage, _next: &Stage) -> Result<(), RotorError> {
         Ok(())
+    }
+
+    /// Gate `issuer-reloaded`: wait until identity serves the issuer renewed
+    /// at `renewed_at` (requested at `since`) and return since when. The
+    /// default waits for every replica's report
+    /// ([`identity::wait_every_replica_reload`](crate::identity::wait_every_replica_reload));
+    /// anything weaker lets a lagging replica sign new pods' leaves with the
+    /// old issuer. A timeout makes the rotation restart identity instead.
+    fn issuer_reloaded(
+        &self,
+        identity: &ObjectRef,
+        since: i64,
+        renewed_at: i64,
+        timeout: u32,
+    ) -> Result<i64, RotorError> {
+        crate::identity::wait_every_replica_reload(
+            identity,
+            since,
+            renewed_at,
+            "issuer-reloaded",
+            timeout,
+        )
     }
 }
 

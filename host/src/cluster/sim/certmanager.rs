@@ -10,6 +10,14 @@ use super::world::{CertRecId, Ev, SecretRec, World};
 /// Where a ClusterIssuer's CA Secret lives (cert-manager's cluster resource namespace).
 pub const CLUSTER_RESOURCE_NAMESPACE: &str = "cert-manager";
 
+/// How long cert-manager waits before issuing again after `attempts`
+/// failures in a row: an hour, doubling, at most 32 hours
+/// (`shouldBackoffReissuingOnFailure`, cert-manager's
+/// `internal/controller/certificates/trigger/trigger_controller.go`).
+pub fn retry_backoff(attempts: u32) -> i64 {
+    (3600_i64 << attempts.saturating_sub(1).min(5)).min(32 * 3600)
+}
+
 /// cert-manager's default duration when a Certificate gives none.
 const DEFAULT_DURATION: i64 = 90 * 24 * 3600;
 
@@ -75,6 +83,7 @@ impl World {
         {
             Ok(()) => {
                 let c = &mut self.certificates[cert];
+                c.failed_attempts = 0;
                 c.conditions.retain(|x| x.type_ != "Issuing");
                 self.set_condition(
                     cert,
@@ -86,8 +95,23 @@ impl World {
             }
             Err(why) => {
                 let now = self.now;
-                self.certificates[cert].last_failure = Some(now);
+                let c = &mut self.certificates[cert];
+                c.last_failure = Some(now);
+                c.failed_attempts += 1;
+                let retry = now + retry_backoff(c.failed_attempts);
                 self.set_condition(cert, "Issuing", "False", "Failed", &why);
+                // A failed manual renewal of a valid certificate is not
+                // retried (nothing in the trigger policy chain asks for one),
+                // but the renewal at renewalTime still comes, no sooner than
+                // the back-off allows, however long a rotation has paused.
+                let c = &mut self.certificates[cert];
+                if !renewal_disabled(c)
+                    && let Some(at) = c.renewal_time
+                {
+                    c.issue_token += 1;
+                    let token = c.issue_token;
+                    self.schedule(at.max(retry), Ev::RenewalDue { cert, token });
+                }
             }
         }
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::wit::{EventType, ObjectRef, WorkloadKind};
 
+use super::kubelet::mix;
 use super::manifest::Labels;
 use super::outage::RootsId;
 use super::pki::{CertId, sha256_hex};
@@ -27,8 +28,13 @@ pub const TRUST_ANCHORS_ENV: &str = "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS";
 pub const TRUST_ROOT_SHA_ANNOTATION: &str = "linkerd.io/trust-root-sha256";
 const PROXY_VERSION: &str = "edge-25.12.1";
 
-/// Leaf lifetime before clamping to the issuer chain.
+/// Leaf lifetime before clamping to the issuer.
 const LEAF_LIFETIME: i64 = 24 * 3600;
+/// The proxy's least wait between certify attempts (its default
+/// `LINKERD2_PROXY_IDENTITY_MIN_REFRESH`).
+const MIN_REFRESH: i64 = 10;
+/// The kubelet's cap on a crash-looping container's back-off.
+const MAX_CRASH_BACKOFF: i64 = 300;
 
 /// How Linkerd decides whether a pod gets a proxy: the namespace or the pod
 /// template says `linkerd.io/inject: enabled|ingress`; `disabled` on the
@@ -129,18 +135,6 @@ impl World {
             .unwrap_or_else(|| Arc::from(""))
     }
 
-    /// The trust-roots content as it stood at `t`.
-    fn roots_pem_at(&self, t: i64) -> Arc<str> {
-        match self.roots_history.iter().rev().find(|(at, _)| *at <= t) {
-            Some((_, pem)) => pem.clone(),
-            None => self
-                .roots_history
-                .first()
-                .map(|(_, p)| p.clone())
-                .unwrap_or_else(|| self.current_roots_pem()),
-        }
-    }
-
     pub fn roots_for_pem(&mut self, pem: &Arc<str>) -> RootsId {
         if let Some(&id) = self.roots_by_pem.get(pem) {
             return id;
@@ -153,24 +147,47 @@ impl World {
         id
     }
 
-    /// What the injector's mounted copy of the bundle holds now: kubelet
-    /// propagation lags by kubeletSyncSeconds, and a freshly started injector
-    /// read the current content.
-    fn injector_view_time(&self) -> i64 {
-        let lagged = self.now - self.spec.timings.kubelet_sync_seconds;
-        let injector_start = self.control_plane_workload(INJECTOR).and_then(|wl| {
-            self.workloads[wl]
-                .pods
-                .iter()
-                .map(|&p| self.pod(p))
-                .filter(|p| p.active() && p.ready)
-                .filter_map(|p| p.start_time)
-                .max()
-        });
-        injector_start.map_or(lagged, |s| lagged.max(s))
+    /// What the injector replica admitting the pod with `uid` has in its
+    /// mounted copy of the bundle: each change reaches each replica after
+    /// its own kubelet delay, and a replica that started after a change
+    /// read it at start. Admissions spread over the Ready replicas.
+    fn injector_roots_pem(&self, uid: u64) -> Arc<str> {
+        let replicas: Vec<(u64, i64)> = self
+            .control_plane_workload(INJECTOR)
+            .map(|wl| {
+                self.workloads[wl]
+                    .pods
+                    .iter()
+                    .map(|&p| self.pod(p))
+                    .filter(|p| p.active() && p.ready)
+                    .filter_map(|p| Some((p.uid, p.start_time?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let seen = |replica: Option<(u64, i64)>, change: usize, at: i64| match replica {
+            Some((r, started)) => {
+                at <= started || at + self.volume_delay(r, change as u64) <= self.now
+            }
+            None => at + self.spec.timings.kubelet_sync_seconds <= self.now,
+        };
+        let replica = (!replicas.is_empty())
+            .then(|| replicas[(mix(uid, self.now as u64) % replicas.len() as u64) as usize]);
+        let newest = self
+            .roots_history
+            .iter()
+            .enumerate()
+            .rev()
+            .find(|(i, (at, _))| seen(replica, *i, *at));
+        match newest.or_else(|| self.roots_history.first().map(|h| (0, h))) {
+            Some((_, (_, pem))) => pem.clone(),
+            None => self.current_roots_pem(),
+        }
     }
 
-    fn set_proxy_roots(&mut self, pod: PodId, pem: Arc<str>) {
+    /// Give a proxy its roots. An injected proxy's annotation says which
+    /// (the injector hashes what it writes); a control-plane pod's is the
+    /// chart's install-time value and stays as it is (`annotate: false`).
+    fn set_proxy_roots(&mut self, pod: PodId, pem: Arc<str>, annotate: bool) {
         // Admissions mostly share one bundle text: remember the last one.
         let (roots, sha) = match &self.last_roots {
             Some((last, roots, sha)) if Arc::ptr_eq(last, &pem) => (*roots, sha.clone()),
@@ -184,7 +201,7 @@ impl World {
         let p = self.pod_mut(pod);
         p.roots = Some(roots);
         p.roots_pem = Some(pem);
-        if p.annotations.get(TRUST_ROOT_SHA_ANNOTATION) == Some(&sha) {
+        if !annotate || p.annotations.get(TRUST_ROOT_SHA_ANNOTATION) == Some(&sha) {
             return;
         }
         // Pods of one revision admitted with the same roots share annotations.
@@ -242,18 +259,26 @@ impl World {
             );
         }
         if mesh == Mesh::Injected {
-            let t = self.injector_view_time();
-            let pem = self.roots_pem_at(t);
-            self.set_proxy_roots(pod, pem);
+            // The webhook skips a pod that already has a proxy
+            // (`sidecarExists`, `pkg/inject/report.go`): its roots are the template's.
+            let owner = self.pod(pod).owner;
+            match owner.and_then(|wl| self.workloads[wl].pre_injected_roots.clone()) {
+                Some(pem) => self.set_proxy_roots(pod, pem, false),
+                None => {
+                    let pem = self.injector_roots_pem(self.pod(pod).uid);
+                    self.set_proxy_roots(pod, pem, true);
+                }
+            }
         }
     }
 
-    /// Containers started: control-plane proxies read the roots now; the
+    /// Containers started: control-plane proxies read the roots now (an
+    /// env var from the ConfigMap, resolved at container start); the
     /// identity controller starts; every proxy asks for its first leaf.
     pub fn proxy_started(&mut self, pod: PodId) {
         if self.pod(pod).mesh == Mesh::ControlPlane {
             let pem = self.current_roots_pem();
-            self.set_proxy_roots(pod, pem);
+            self.set_proxy_roots(pod, pem, false);
         }
         if self.is_identity_pod(pod) {
             self.identity_start(pod);
@@ -292,10 +317,22 @@ impl World {
             .filter(|&i| self.issuer_verifies(i, roots));
         self.pod_mut(pod).identity = Some(IdentityCtl { roots, issuer });
         if issuer.is_none() {
-            let uid = self.pod(pod).uid;
-            let at = self.now + self.spec.timings.crash_backoff_seconds;
-            self.schedule(at, Ev::IdentityRetry { pod, uid });
+            self.schedule_container_restart(pod);
         }
+    }
+
+    /// The kubelet restarts a crashed container after a back-off that
+    /// doubles with each crash from crashBackoffSeconds up to five minutes
+    /// (kubelet `MaxContainerBackOff`, `pkg/kubelet/kubelet.go`).
+    pub fn schedule_container_restart(&mut self, pod: PodId) {
+        let base = self.spec.timings.crash_backoff_seconds.max(1);
+        let p = self.pod_mut(pod);
+        let backoff = base
+            .saturating_mul(1 << p.crashes.min(16))
+            .min(MAX_CRASH_BACKOFF);
+        p.crashes += 1;
+        let (uid, at) = (p.uid, self.now + backoff);
+        self.schedule(at, Ev::IdentityRetry { pod, uid });
     }
 
     /// A crash-looping identity container starts again.
@@ -318,11 +355,14 @@ impl World {
         }
     }
 
+    /// The issuer Secret changed: each identity replica's kubelet writes the
+    /// new files at its own next sync, and identity reloads on the write
+    /// (fsnotify on the volume's `..data`, `pkg/tls/creds_watcher.go`).
     pub fn issuer_secret_changed(&mut self) {
         if self.spec.identity_misses_reload {
             return;
         }
-        let at = self.now + self.spec.timings.identity_reload_seconds;
+        let change = self.resource_version;
         let pods: Vec<(PodId, u64)> = self
             .control_plane_workload(IDENTITY)
             .map(|wl| {
@@ -336,74 +376,99 @@ impl World {
             })
             .unwrap_or_default();
         for (pod, uid) in pods {
+            let at = self.now
+                + self.volume_delay(uid, change)
+                + self.spec.timings.identity_reload_seconds;
             self.schedule(at, Ev::IdentityReload { pod, uid });
         }
     }
 
-    /// The identity controller sees the new issuer Secret.
+    /// One identity replica sees its issuer files change. It reloads and
+    /// reports on every change, even to the issuer it already has
+    /// (`Service.Run`, `pkg/identity/service.go`); each replica reports as
+    /// its own Event, since each has its own event recorder.
     pub fn identity_reload(&mut self, pod: PodId) {
         let Some(ctl) = self.pod(pod).identity else {
             return;
         };
-        let Some(current) = ctl.issuer else { return };
+        if ctl.issuer.is_none() {
+            return;
+        }
         let Some(new) = self.issuer_in_secret() else {
             return;
         };
-        if new == current {
-            return;
-        }
+        let emitter = self.pod(pod).uid;
         if self.issuer_verifies(new, ctl.roots) {
             self.pod_mut(pod).identity = Some(IdentityCtl {
                 roots: ctl.roots,
                 issuer: Some(new),
             });
-            self.record_event(
+            self.record_event_from(
+                emitter,
                 Self::identity_ref(),
                 EventType::Normal,
                 "IssuerUpdated",
                 "Updated identity issuer",
                 IDENTITY,
             );
-            self.retry_awaiting_leaves();
         } else {
-            self.record_event(
+            self.record_event_from(
+                emitter,
                 Self::identity_ref(),
                 EventType::Warning,
                 "IssuerUpdateSkipped",
-                "Skipping issuer update as certs could not be verified: x509: certificate signed by unknown authority",
+                "Skipping issuer update as certs could not be read from disk: failed to verify \
+                 issuer credentials for 'identity.linkerd.cluster.local' with trust anchors: \
+                 x509: certificate signed by unknown authority",
                 IDENTITY,
             );
         }
     }
 
-    /// The issuer a proxy would get a leaf from, if it can reach one it trusts.
+    /// The issuer a proxy gets a leaf from, if the identity replica its
+    /// request reaches will serve it. Requests spread over the Ready
+    /// replicas; the proxy checks identity's server certificate against its
+    /// own roots, and presents its current leaf, which identity's proxy
+    /// checks against its roots (`linkerd/app/src/identity.rs` in the
+    /// proxy: the client is built with the proxy's current credentials).
     fn leaf_source(&mut self, pod: PodId) -> Option<CertId> {
         let roots = self.pod(pod).roots?;
         if self.is_identity_pod(pod) {
             return self.pod(pod).identity.and_then(|c| c.issuer);
         }
         let wl = self.control_plane_workload(IDENTITY)?;
-        let candidates: Vec<CertId> = self.workloads[wl]
+        let (uid, presented) = {
+            let p = self.pod(pod);
+            (p.uid, p.leaf.filter(|_| !p.leaf_expired).map(|l| l.anchor))
+        };
+        let replicas: Vec<PodId> = self.workloads[wl]
             .pods
             .iter()
-            .map(|&p| self.pod(p))
-            .filter(|p| p.active() && p.ready && !p.leaf_expired)
-            // The proxy verifies identity's server certificate against its roots.
-            .filter(|p| {
-                p.leaf
-                    .is_some_and(|l| self.outage.roots(roots).contains(&l.anchor))
+            .copied()
+            .filter(|&p| {
+                let p = self.pod(p);
+                p.active() && p.ready && !p.leaf_expired && p.identity.is_some()
             })
-            .filter_map(|p| p.identity.and_then(|c| c.issuer))
             .collect();
-        let mut failed_validation = false;
-        for issuer in candidates {
-            if !self.pki.get(issuer).valid_at(self.now) {
-                failed_validation = true;
-                continue;
-            }
-            return Some(issuer);
+        if replicas.is_empty() {
+            return None;
         }
-        if failed_validation {
+        let chosen =
+            self.pod(replicas[(mix(uid, self.now as u64) % replicas.len() as u64) as usize]);
+        let server_trusted = chosen
+            .leaf
+            .is_some_and(|l| self.outage.roots(roots).contains(&l.anchor));
+        let client_trusted = match (presented, chosen.roots) {
+            (Some(anchor), Some(theirs)) => self.outage.roots(theirs).contains(&anchor),
+            (None, _) => true,
+            (Some(_), None) => false,
+        };
+        let issuer = chosen.identity.and_then(|c| c.issuer);
+        if !server_trusted || !client_trusted {
+            return None;
+        }
+        let issuer = issuer?;
+        if !self.pki.get(issuer).valid_at(self.now) {
             self.record_event(
                 Self::identity_ref(),
                 EventType::Warning,
@@ -411,8 +476,9 @@ impl World {
                 "Issuer certificate has expired",
                 IDENTITY,
             );
+            return None;
         }
-        None
+        Some(issuer)
     }
 
     /// Ask identity for a (new) leaf; the proxy keeps it only if it chains to
@@ -437,9 +503,8 @@ impl World {
             if anchor == issuer || !self.outage.roots(roots).contains(&anchor) {
                 return None;
             }
-            let not_after = (issued_at + LEAF_LIFETIME)
-                .min(self.pki.get(issuer).not_after)
-                .min(self.pki.get(anchor).not_after);
+            // Clamped to the issuer only: identity does not look at the anchor's end.
+            let not_after = (issued_at + LEAF_LIFETIME).min(self.pki.get(issuer).not_after);
             (not_after > self.now).then_some(Leaf {
                 issuer,
                 anchor,
@@ -447,8 +512,7 @@ impl World {
             })
         });
         let Some(leaf) = issued else {
-            self.awaiting_leaf.insert(pod);
-            self.watch_expiry(pod);
+            self.schedule_certify_retry(pod);
             return;
         };
         self.install_leaf(pod, leaf, issued_at);
@@ -465,7 +529,6 @@ impl World {
         p.leaf_gen += 1;
         p.leaf_expired = leaf.not_after <= now;
         let (uid, leaf_gen) = (p.uid, p.leaf_gen);
-        self.awaiting_leaf.remove(&pod);
         let refresh = (issued_at
             + ((leaf.not_after - issued_at) * 7 / 10).clamp(10, LEAF_LIFETIME))
         .max(now + 1);
@@ -488,25 +551,20 @@ impl World {
         self.schedule(leaf.not_after, Ev::LeafExpiry { pod, uid, leaf_gen });
     }
 
-    /// Identity changed (became Ready, took a new issuer): waiting proxies retry.
-    pub fn retry_awaiting_leaves(&mut self) {
-        if self.retrying_leaves {
-            return;
-        }
-        self.retrying_leaves = true;
-        // A pass can make another identity pod Ready; repeat while it helps.
-        for _ in 0..4 {
-            let waiting: Vec<PodId> = self.awaiting_leaf.iter().copied().collect();
-            let before = waiting.len();
-            for pod in waiting {
-                if self.pods[pod].is_some() {
-                    self.request_leaf(pod);
-                }
-            }
-            if self.awaiting_leaf.len() >= before {
-                break;
-            }
-        }
-        self.retrying_leaves = false;
+    /// A certify call failed: the proxy keeps what it has and tries again at
+    /// 70 % of its current leaf's remaining life, or after the minimum
+    /// refresh (10 s) when it has none or it has expired (`refresh_in`,
+    /// `identity-client/src/certify.rs`). Nothing else wakes it: it does not
+    /// notice identity recovering.
+    pub fn schedule_certify_retry(&mut self, pod: PodId) {
+        let now = self.now;
+        let p = self.pod(pod);
+        let (uid, leaf_gen) = (p.uid, p.leaf_gen);
+        let wait = match p.leaf.filter(|l| !p.leaf_expired && l.not_after > now) {
+            Some(l) => ((l.not_after - now) * 7 / 10).clamp(MIN_REFRESH, LEAF_LIFETIME),
+            None => MIN_REFRESH,
+        };
+        self.watch_expiry(pod);
+        self.schedule(now + wait, Ev::LeafRefresh { pod, uid, leaf_gen });
     }
 }

@@ -252,6 +252,7 @@ impl World {
                         renewal_time: to_kv_time(&status.renewal_time),
                         last_failure: to_kv_time(&status.last_failure_time),
                         issue_token: 0,
+                        failed_attempts: 0,
                     };
                     let id = self.certificates.len();
                     self.certificate_index.insert((ns, rec.name.clone()), id);
@@ -291,6 +292,7 @@ impl World {
                         first,
                         last: to_kv_time(&e.last_timestamp).unwrap_or(first),
                         source: e.source.map(|s| s.component).unwrap_or_default(),
+                        emitter: 0,
                     });
                 }
             }
@@ -301,6 +303,7 @@ impl World {
         self.ensure_previous_anchor();
         self.converge_bundles();
         let roots = self.current_roots_pem();
+        self.install_roots_sha = Some(super::pki::sha256_hex(roots.as_bytes()));
         self.roots_history.push((i64::MIN, roots));
         let mut hash_known = std::collections::HashSet::new();
         for (kind, o, doc, what) in workloads {
@@ -562,6 +565,25 @@ impl World {
             &o.spec.template.metadata.annotations,
             &containers,
         );
+        let pre_injected_roots = (mesh == Mesh::Injected && ns != CONTROL_PLANE_NS)
+            .then(|| {
+                o.spec
+                    .template
+                    .spec
+                    .containers
+                    .iter()
+                    .chain(o.spec.template.spec.init_containers.iter())
+                    .find(|c| c.name == PROXY_CONTAINER)
+            })
+            .flatten()
+            .map(|proxy| {
+                let env = proxy.env.iter().find(|e| e.name == TRUST_ANCHORS_ENV);
+                match env.and_then(|e| e.value.clone()) {
+                    Some(pem) => Arc::from(pem),
+                    // Rendered when the cluster was set up: the roots at load.
+                    None => self.current_roots_pem(),
+                }
+            });
         let generation = o.metadata.generation.unwrap_or(1);
         let status = o.status.clone().unwrap_or_default();
         let hash = short_hash(&format!("{ns}/{name}/{generation}"), 10);
@@ -599,6 +621,7 @@ impl World {
             reconcile_pending: false,
             unit,
             pod_parts: None,
+            pre_injected_roots,
         });
         self.add_workload_index(kind, &ns, &name, id);
         // A dumped StatefulSet/DaemonSet names its revision; pods carry it.
@@ -825,6 +848,7 @@ impl World {
             contrib: None,
             unit,
             identity: None,
+            crashes: 0,
         };
         let deleting = to_kv_time(&p.metadata.deletion_timestamp);
         let id = self.insert_pod(pod);

@@ -517,6 +517,7 @@ impl SimulationSpec {
             let delays = t.issuance_seconds
                 + t.bundle_sync_seconds
                 + t.kubelet_sync_seconds
+                + t.kubelet_sync_jitter_seconds
                 + t.identity_reload_seconds
                 + t.pod_start_seconds
                 + t.pod_stop_seconds
@@ -558,10 +559,14 @@ pub struct Timings {
     /// trust-manager: source change to the target ConfigMap.
     #[serde(default = "d_bundle_sync")]
     pub bundle_sync_seconds: i64,
-    /// kubelet: ConfigMap change to the mounted file the injector reads.
+    /// kubelet: ConfigMap or Secret change to a running pod's mounted files
+    /// (the least delay; each pod adds its own share of the jitter).
     #[serde(default = "d_kubelet_sync")]
     pub kubelet_sync_seconds: i64,
-    /// identity: issuer Secret change to the reload.
+    /// kubelet: the most a pod's sync adds to `kubelet_sync_seconds`.
+    #[serde(default = "d_kubelet_sync_jitter")]
+    pub kubelet_sync_jitter_seconds: i64,
+    /// identity: its mounted issuer files changing to the reload.
     #[serde(default = "d_identity_reload")]
     pub identity_reload_seconds: i64,
     /// A crash-looping identity container retries after this long.
@@ -577,6 +582,7 @@ impl Default for Timings {
             issuance_seconds: d_issuance(),
             bundle_sync_seconds: d_bundle_sync(),
             kubelet_sync_seconds: d_kubelet_sync(),
+            kubelet_sync_jitter_seconds: d_kubelet_sync_jitter(),
             identity_reload_seconds: d_identity_reload(),
             crash_backoff_seconds: d_crash_backoff(),
         }
@@ -598,8 +604,11 @@ fn d_bundle_sync() -> i64 {
 fn d_kubelet_sync() -> i64 {
     60
 }
+fn d_kubelet_sync_jitter() -> i64 {
+    30
+}
 fn d_identity_reload() -> i64 {
-    2
+    0
 }
 fn d_crash_backoff() -> i64 {
     30

@@ -5,16 +5,13 @@
 //! virtual clock through a discrete event queue (pod starts and stops,
 //! issuance, bundle sync, identity reloads, leaf refreshes), and an outage
 //! checker integrates every moment a meshed workload pair cannot complete
-//! mTLS. See `linkerd-rotation.md` for the mechanics modelled.
-//!
-//! Not modelled: PodDisruptionBudgets (an eviction always proceeds), the
-//! injector webhook being down (pods are still injected, with the roots it
-//! last saw), container restarts other than identity's crash loop, and
-//! cert-manager's retry backoff after a failed issuance.
+//! mTLS. `docs/trust-model.md` lists every behaviour modelled, with the
+//! upstream source it follows, and what is left out and why.
 
 mod certmanager;
 mod dump;
 pub mod generate;
+mod kubelet;
 mod linkerd;
 mod load;
 pub mod manifest;

@@ -191,14 +191,21 @@ impl Pki {
 
 /// The DER of every `CERTIFICATE` block in a PEM text.
 pub fn pem_blocks(pem: &str) -> Result<Vec<Vec<u8>>, PkiError> {
-    let mut out = Vec::new();
-    for block in x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes()) {
-        let block = block.map_err(|e| PkiError::Pem(e.to_string()))?;
-        if block.label == "CERTIFICATE" {
-            out.push(block.contents);
-        }
-    }
-    Ok(out)
+    Ok(all_pem_blocks(pem)?
+        .into_iter()
+        .filter(|(label, _)| label == "CERTIFICATE")
+        .map(|(_, der)| der)
+        .collect())
+}
+
+/// Every PEM block in `pem`, with its label.
+pub fn all_pem_blocks(pem: &str) -> Result<Vec<(String, Vec<u8>)>, PkiError> {
+    x509_parser::pem::Pem::iter_from_buffer(pem.as_bytes())
+        .map(|block| {
+            let block = block.map_err(|e| PkiError::Pem(e.to_string()))?;
+            Ok((block.label, block.contents))
+        })
+        .collect()
 }
 
 pub fn der_to_pem(der: &[u8]) -> String {

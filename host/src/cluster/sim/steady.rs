@@ -141,9 +141,7 @@ impl World {
                 };
                 self.pod_mut(pod).identity = Some(IdentityCtl { roots, issuer });
                 if issuer.is_none() {
-                    let uid = self.pod(pod).uid;
-                    let at = self.now + self.spec.timings.crash_backoff_seconds;
-                    self.schedule(at, Ev::IdentityRetry { pod, uid });
+                    self.schedule_container_restart(pod);
                 }
             }
             _ => {
@@ -156,9 +154,7 @@ impl World {
                 });
                 self.pod_mut(pod).identity = Some(IdentityCtl { roots, issuer });
                 if issuer.is_none() {
-                    let uid = self.pod(pod).uid;
-                    let at = self.now + self.spec.timings.crash_backoff_seconds;
-                    self.schedule(at, Ev::IdentityRetry { pod, uid });
+                    self.schedule_container_restart(pod);
                 }
             }
         }
@@ -187,7 +183,7 @@ impl World {
             let never = self.pod(pod).never_ready;
             self.set_ready(pod, identity_ok && !never);
         } else {
-            self.awaiting_leaf.insert(pod);
+            self.schedule_certify_retry(pod);
         }
     }
 

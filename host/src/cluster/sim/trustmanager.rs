@@ -1,13 +1,13 @@
 //! trust-manager: a Bundle's sources, deduplicated by SHA-256, written into
 //! its target ConfigMap bundleSyncSeconds after any source changes.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use crate::cluster::selector::Selector;
 
 use super::linkerd::{CONTROL_PLANE_NS, ISSUER_SECRET, TRUST_ROOTS};
-use super::pki::{der_to_pem, pem_blocks, sha256_hex};
+use super::pki::{all_pem_blocks, der_to_pem, sha256_hex};
 use super::world::{BundleId, Ev, World};
 
 /// trust-manager's trust namespace, where Bundle source Secrets live.
@@ -41,10 +41,15 @@ impl World {
         }
     }
 
-    /// The bundle content from its sources, or why it cannot be built.
+    /// The bundle content from its sources, or why it cannot be built,
+    /// byte for byte as trust-manager writes it (`CertPool.PEM`,
+    /// `pkg/util/cert_pool.go`): only CERTIFICATE blocks are accepted,
+    /// certificates are de-duplicated and ordered by the SHA-256 of their
+    /// DER, encoded with 64-column lines and joined with the final newline
+    /// trimmed. The injector hashes these bytes into
+    /// `linkerd.io/trust-root-sha256`, so they must match exactly.
     pub fn bundle_content(&self, b: BundleId) -> Result<String, String> {
-        let mut seen = HashSet::new();
-        let mut out = String::new();
+        let mut certs: BTreeMap<String, Vec<u8>> = BTreeMap::new();
         for source in &self.bundles[b].spec.sources {
             let pem: String = if let Some(r) = &source.secret {
                 let s = self
@@ -78,13 +83,17 @@ impl World {
             } else {
                 continue;
             };
-            for der in pem_blocks(&pem).map_err(|e| e.to_string())? {
-                if seen.insert(sha256_hex(&der)) {
-                    out.push_str(&der_to_pem(&der));
+            for (label, der) in all_pem_blocks(&pem).map_err(|e| e.to_string())? {
+                if label != "CERTIFICATE" {
+                    return Err(format!(
+                        "invalid PEM block in bundle: only CERTIFICATE blocks are permitted but found '{label}'"
+                    ));
                 }
+                certs.insert(sha256_hex(&der), der);
             }
         }
-        Ok(out)
+        let out: String = certs.values().map(|der| der_to_pem(der)).collect();
+        Ok(out.trim_end().to_string())
     }
 
     pub fn sync_bundle(&mut self, b: BundleId) {

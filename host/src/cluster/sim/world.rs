@@ -66,6 +66,10 @@ pub struct Workload {
     pub unit: UnitId,
     /// What pods of the current revision look like after admission.
     pub pod_parts: Option<PodParts>,
+    /// Injected ahead of time (`linkerd inject --manual`, rendered
+    /// manifests): the template carries the proxy and these trust roots, and
+    /// the injector leaves its pods alone, so no restart changes them.
+    pub pre_injected_roots: Option<Arc<str>>,
 }
 
 /// The labels, annotations and containers every pod of one revision gets,
@@ -141,6 +145,8 @@ pub struct Pod {
     pub unit: Option<UnitId>,
     /// The identity controller running in this pod, if it is one.
     pub identity: Option<IdentityCtl>,
+    /// Container crashes so far (the kubelet's back-off doubles with each).
+    pub crashes: u32,
 }
 
 /// Linkerd's identity controller: roots read once at container start, and
@@ -190,6 +196,8 @@ pub struct CertificateRec {
     pub last_failure: Option<i64>,
     /// Bumped on every trigger; a scheduled issuance for an older token is stale.
     pub issue_token: u64,
+    /// Issuances failed in a row (cert-manager's `status.failedIssuanceAttempts`).
+    pub failed_attempts: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -222,6 +230,9 @@ pub struct EventRec {
     pub first: i64,
     pub last: i64,
     pub source: String,
+    /// The process that reported it (0: not tracked). Each process has its
+    /// own event recorder, so only its own repeats fold into one Event.
+    pub emitter: u64,
 }
 
 /// Something that happens at a point in virtual time.
@@ -274,8 +285,6 @@ pub struct World {
     /// The trust-roots ConfigMap's content over time (what the injector's
     /// kubelet-synced copy lags behind).
     pub roots_history: Vec<(i64, Arc<str>)>,
-    /// Meshed pods running without a usable leaf; retried when identity changes.
-    pub awaiting_leaf: BTreeSet<PodId>,
     /// Pods that started and were gone or still not Ready without ever being Ready.
     pub never_ready_log: Vec<String>,
     /// Anchor and issuer certificates at load, to tell whether they rotated.
@@ -284,10 +293,12 @@ pub struct World {
     pub node_names: Vec<String>,
     /// Trust-roots PEM texts already turned into roots sets.
     pub roots_by_pem: std::collections::HashMap<Arc<str>, RootsId>,
-    /// Guards against re-entering the retry of waiting proxies.
-    pub retrying_leaves: bool,
     /// The last trust-roots text admitted, with its roots set and SHA-256.
     pub last_roots: Option<(Arc<str>, RootsId, String)>,
+    /// `linkerd.io/trust-root-sha256` of the control plane's pod templates:
+    /// the chart hashes its `identityTrustAnchorsPEM` value once, at install,
+    /// so the trust roots at load stand for it when a template has none.
+    pub install_roots_sha: Option<String>,
     /// The identity and injector Deployments, once workloads are loaded.
     pub control_plane_ids: Option<(Option<WlId>, Option<WlId>)>,
 }
@@ -364,14 +375,13 @@ impl World {
             pki: Pki::default(),
             outage: Outage::default(),
             roots_history: Vec::new(),
-            awaiting_leaf: BTreeSet::new(),
             never_ready_log: Vec::new(),
             initial_anchor: None,
             initial_issuer: None,
             node_names,
             roots_by_pem: Default::default(),
-            retrying_leaves: false,
             last_roots: None,
+            install_roots_sha: None,
             control_plane_ids: None,
         }
     }
@@ -470,7 +480,6 @@ impl World {
                 if self.pod_uid_is(pod, uid) && self.pod(pod).leaf_gen == leaf_gen {
                     self.pod_mut(pod).leaf_expired = true;
                     self.update_contrib(pod);
-                    self.awaiting_leaf.insert(pod);
                 }
             }
             Ev::ProgressDeadline { wl, since } => {
@@ -628,6 +637,7 @@ impl World {
             contrib: None,
             unit: Some(w.unit),
             identity: None,
+            crashes: 0,
         };
         let id = self.insert_pod(pod);
         self.admit(id);
@@ -667,6 +677,13 @@ impl World {
         };
         let mut containers = names(&w.spec.template.spec.containers);
         let mut init_containers = names(&w.spec.template.spec.init_containers);
+        if w.mesh == Mesh::ControlPlane
+            && let Some(sha) = &self.install_roots_sha
+        {
+            annotations
+                .entry(super::linkerd::TRUST_ROOT_SHA_ANNOTATION.to_string())
+                .or_insert_with(|| sha.clone());
+        }
         if w.mesh != Mesh::Off {
             super::linkerd::inject_fields(
                 &w.namespace,
@@ -726,9 +743,6 @@ impl World {
                 }
                 self.request_reconcile(wl);
             }
-            if ready && self.is_identity_pod(id) {
-                self.retry_awaiting_leaves();
-            }
         }
     }
 
@@ -745,7 +759,6 @@ impl World {
         let owner = p.owner;
         self.set_ready(id, false);
         self.update_contrib(id);
-        self.awaiting_leaf.remove(&id);
         self.schedule(stop, Ev::PodGone { pod: id, uid });
         if let Some(wl) = owner {
             self.request_reconcile(wl);
@@ -767,7 +780,6 @@ impl World {
             }
         }
         self.free_pods.push(id);
-        self.awaiting_leaf.remove(&id);
         if let (Some(unit), Some(class)) = (p.unit, p.contrib) {
             self.outage.set_pod_class(unit, Some(class), None);
         }
@@ -810,12 +822,27 @@ impl World {
         message: &str,
         source: &str,
     ) {
+        self.record_event_from(0, involved, type_, reason, message, source);
+    }
+
+    /// As [`record_event`](Self::record_event), reported by one process
+    /// among several that report alike (identity's replicas).
+    pub fn record_event_from(
+        &mut self,
+        emitter: u64,
+        involved: ObjectRef,
+        type_: EventType,
+        reason: &str,
+        message: &str,
+        source: &str,
+    ) {
         let now = self.now;
         if let Some(e) = self.events.iter_mut().rev().find(|e| {
             e.involved == involved
                 && e.reason == reason
                 && e.message == message
                 && e.source == source
+                && e.emitter == emitter
         }) {
             e.count += 1;
             e.last = now;
@@ -830,6 +857,7 @@ impl World {
             first: now,
             last: now,
             source: source.to_string(),
+            emitter,
         });
     }
 

@@ -228,7 +228,8 @@ spec:
     assert!(anchor.renewal_disabled && anchor.ready && !anchor.issuing);
     assert_eq!(anchor.revision, Some(1));
     // The issuer (48h, renewBefore 25h) renews itself after 23h; the anchor does not.
-    sim.wait(23 * 3600 + 10).await.unwrap();
+    // (Identity sees the new Secret at its kubelet's next sync, 60-90 s on.)
+    sim.wait(23 * 3600 + 100).await.unwrap();
     let issuer = sim
         .get_certificate("linkerd", "linkerd-identity-issuer")
         .await
@@ -308,7 +309,7 @@ async fn identity_skips_an_issuer_it_cannot_verify_and_crash_loops_on_it() {
     })
     .await
     .unwrap();
-    sim.wait(5).await.unwrap();
+    sim.wait(95).await.unwrap();
     let skipped = sim
         .list_events(&identity_ref(), Some("IssuerUpdateSkipped"))
         .await

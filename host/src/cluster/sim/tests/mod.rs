@@ -4,6 +4,7 @@
 mod matrix;
 mod mechanics;
 mod rotation;
+mod trust_model;
 
 use std::collections::BTreeSet;
 
@@ -62,11 +63,12 @@ pub(super) async fn renew_and_wait(sim: &SimCluster, ns: &str, name: &str) {
     panic!("{ns}/{name} was not re-issued");
 }
 
-/// Wait for the bundle to hold `n` anchors, then for kubelet to propagate it.
+/// Wait for the bundle to hold `n` anchors, then for every kubelet to
+/// propagate it (60 s plus up to 30 s of jitter).
 pub(super) async fn wait_bundle(sim: &SimCluster, n: usize) {
     for _ in 0..120 {
         if count_certs(&bundle(sim).await) == n {
-            sim.wait(61).await.unwrap();
+            sim.wait(91).await.unwrap();
             return;
         }
         sim.wait(1).await.unwrap();
@@ -210,7 +212,7 @@ pub(super) fn assert_same(a: &str, b: &str) {
     assert_eq!(a.lines().count(), b.lines().count());
 }
 
-/// linkerd-rotation.md "documented safe order", with a gate on every step.
+/// Linkerd's documented safe order (docs/trust-model.md), with a gate on every step.
 /// Returns whether identity reported `IssuerUpdated` (step 4 restarts it anyway).
 pub(super) async fn rotate_safely(sim: &SimCluster) -> bool {
     // 1. previous-anchor = anchor (bundle {A}); renew the anchor (bundle {A,B}).
@@ -228,7 +230,8 @@ pub(super) async fn rotate_safely(sim: &SimCluster) -> bool {
         name: "linkerd-identity".into(),
     };
     let mut reloaded = false;
-    for _ in 0..30 {
+    // Each replica reloads at its kubelet's next sync (slow-sync: 300-330 s).
+    for _ in 0..400 {
         reloaded = !sim
             .list_events(&identity, Some("IssuerUpdated"))
             .await
