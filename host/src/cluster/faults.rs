@@ -436,6 +436,19 @@ impl Cluster for FaultyCluster {
         .await
     }
 
+    async fn delete_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> ClusterResult<()> {
+        // A fault on write-secret covers the delete a type change needs.
+        self.call("write-secret", &format!("{namespace}/{name}"), || {
+            self.inner.delete_secret(namespace, name, resource_version)
+        })
+        .await
+    }
+
     async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {
         self.call("read-config-map", &format!("{namespace}/{name}"), || {
             self.inner.read_config_map(namespace, name)

@@ -147,6 +147,16 @@ pub trait Cluster: Send + Sync {
     /// Create or update with optimistic concurrency; returns the new resourceVersion.
     async fn write_secret(&self, secret: SecretWrite) -> ClusterResult<String>;
 
+    /// Delete only while the Secret is still at `resource_version`
+    /// (`Conflict` otherwise): Kubernetes refuses to change a Secret's type
+    /// in place, so a write of another type deletes it first.
+    async fn delete_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> ClusterResult<()>;
+
     async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap>;
 
     async fn list_events(

@@ -215,6 +215,25 @@ impl World {
         Ok(())
     }
 
+    /// Secrets holding a private key that no Certificate writes (`ns/name`).
+    pub fn private_key_copies(&self) -> Vec<String> {
+        self.secrets
+            .iter()
+            .filter(|((ns, name), _)| {
+                !self
+                    .certificates
+                    .iter()
+                    .any(|c| c.namespace == *ns && c.spec.secret_name == *name)
+            })
+            .filter(|(_, s)| {
+                s.data
+                    .values()
+                    .any(|v| crate::x509::contains_private_key(v))
+            })
+            .map(|((ns, name), _)| format!("{ns}/{name}"))
+            .collect()
+    }
+
     /// Automatic renewal at renewalTime unless `spec.renewal.policy: Disabled`.
     pub fn schedule_renewal(&mut self, cert: CertRecId) {
         let c = &mut self.certificates[cert];

@@ -206,7 +206,7 @@ impl Backend {
             ("PUT", Some(name), None) => self.update(route, &ns, name, q, body).await,
             ("POST", None, None) => self.create(route, &ns, q, body).await,
             ("POST", Some(name), Some("eviction")) => self.evict(&ns, name, q).await,
-            ("DELETE", Some(name), None) => self.delete(route, &ns, name, q).await,
+            ("DELETE", Some(name), None) => self.delete(route, &ns, name, q, body).await,
             _ => Err(ApiError::method_not_allowed(format!(
                 "{method} is not supported on {}{}",
                 route.resource,
@@ -854,8 +854,36 @@ impl Backend {
         ns: &str,
         name: &str,
         q: &Query,
+        body: &Bytes,
     ) -> Result<Reply, ApiError> {
         match (route.group.as_str(), route.resource.as_str()) {
+            ("", "secrets") => {
+                let current = self
+                    .cluster
+                    .read_secret(ns, name)
+                    .await
+                    .map_err(|e| ApiError::from_cluster("secrets", name, e))?;
+                // DeleteOptions' preconditions, as the API server checks them.
+                let precondition = (!body.is_empty())
+                    .then(|| parse_body(body))
+                    .transpose()?
+                    .and_then(|o| {
+                        o.pointer("/preconditions/resourceVersion")
+                            .and_then(Value::as_str)
+                            .map(String::from)
+                    });
+                let version = precondition.unwrap_or_else(|| current.resource_version.clone());
+                if !dry_run(q) {
+                    self.cluster
+                        .delete_secret(ns, name, &version)
+                        .await
+                        .map_err(|e| match e {
+                            ClusterError::Conflict(_) => ApiError::conflict("secrets", name),
+                            e => ApiError::from_cluster("secrets", name, e),
+                        })?;
+                }
+                Ok(Reply::Json(200, objects::secret(&current)))
+            }
             ("", "pods") => {
                 let pod = self.get(route, ns, name).await?;
                 if !dry_run(q) {
@@ -879,11 +907,12 @@ impl Backend {
                 }
                 Ok(Reply::Json(200, obj))
             }
-            ("apps", _)
-            | ("cert-manager.io", _)
-            | ("", "configmaps" | "secrets" | "namespaces") => Err(ApiError::method_not_allowed(
-                format!("the test API server does not delete {}", route.resource),
-            )),
+            ("apps", _) | ("cert-manager.io", _) | ("", "configmaps" | "namespaces") => {
+                Err(ApiError::method_not_allowed(format!(
+                    "the test API server does not delete {}",
+                    route.resource
+                )))
+            }
             _ => {
                 if dry_run(q) {
                     return Ok(Reply::Json(200, self.get(route, ns, name).await?));
