@@ -332,6 +332,54 @@ fn value<'a>(s: &'a rotor::wit::Secret, key: &str) -> &'a [u8] {
         .unwrap_or_else(|| panic!("secret {}/{} has no {key}", s.namespace, s.name))
 }
 
+/// A saved plan is a file people share: it must hold neither the anchor's
+/// key nor what workloads keep in their specs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_holds_no_key_and_no_credential() {
+    use base64::Engine as _;
+    let mut scenario = mesh(1);
+    scenario = scenario.replace(
+        "    metadata:\n      labels:\n        app: api\n",
+        "    metadata:\n      labels:\n        app: api\n      annotations:\n        kubectl.kubernetes.io/last-applied-configuration: '{\"env\":[{\"name\":\"PASSWORD\",\"value\":\"hunter2\"}]}'\n",
+    );
+    let sim = Arc::new(SimCluster::from_yaml(&scenario).unwrap());
+    let server = TestApiServer::over_sim(
+        sim.clone(),
+        ServerOptions {
+            container_env: vec![("PASSWORD".into(), "hunter2".into())],
+            ..ServerOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    // The cluster serves both: a dump that copied specs would carry them.
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::all(server.client().unwrap());
+    let served =
+        serde_json::to_string(&pods.list(&Default::default()).await.unwrap().items).unwrap();
+    assert!(served.contains("\"value\":\"hunter2\""), "env served");
+    assert!(
+        served.contains("last-applied-configuration"),
+        "annotation served"
+    );
+    let anchor = sim.read_secret(ANCHOR.0, ANCHOR.1).await.unwrap();
+    let key = value(&anchor, "tls.key");
+    assert!(rotor::x509::contains_private_key(key));
+
+    let plan = plan_with(&server, None).await;
+    assert!(plan.report.succeeded(), "{}", plan.report.render_text());
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let saved = &plan.scenario;
+    assert!(!saved.contains("hunter2"), "a credential in the plan");
+    assert!(
+        !saved.contains(&b64.encode(key)),
+        "the anchor's key in the plan"
+    );
+    assert!(!rotor::x509::contains_private_key(saved.as_bytes()));
+    assert!(!saved.contains("tls.key"), "a key entry in the plan");
+    // What the simulation needs is still there: the anchor's certificate.
+    assert!(saved.contains(&b64.encode(value(&anchor, "tls.crt"))));
+}
+
 async fn plan_with(
     server: &TestApiServer,
     config: Option<&std::path::Path>,

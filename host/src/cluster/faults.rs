@@ -296,6 +296,10 @@ impl Cluster for FaultyCluster {
         self.inner.backend()
     }
 
+    fn verify_signed_by(&self, cert_pem: &str, issuer_pem: &str) -> ClusterResult<bool> {
+        self.inner.verify_signed_by(cert_pem, issuer_pem)
+    }
+
     async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>> {
         self.call("list-namespaces", selector, || {
             self.inner.list_namespaces(selector)

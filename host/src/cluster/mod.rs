@@ -71,6 +71,13 @@ pub trait Cluster: Send + Sync {
     /// "simulated" or "kubernetes".
     fn backend(&self) -> &'static str;
 
+    /// Whether the first certificate of `cert_pem` is signed by the first of
+    /// `issuer_pem`. The simulator overrides it: it signs in the stead of CAs
+    /// whose keys a scenario never holds (see `sim/pki.rs`).
+    fn verify_signed_by(&self, cert_pem: &str, issuer_pem: &str) -> ClusterResult<bool> {
+        crate::x509::verify_signed_by(cert_pem, issuer_pem)
+    }
+
     async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>>;
 
     async fn list_workloads(

@@ -796,6 +796,11 @@ impl Guard {
         Ok(Some(current.type_))
     }
 
+    /// Signature check through the backend (see [`Cluster::verify_signed_by`]).
+    pub fn verify_signed_by(&self, cert_pem: &str, issuer_pem: &str) -> Result<bool, ClusterError> {
+        self.cluster.verify_signed_by(cert_pem, issuer_pem)
+    }
+
     // ----- config maps -------------------------------------------------
 
     pub async fn read_config_map(&mut self, namespace: &str, name: &str) -> GuardResult<ConfigMap> {

@@ -306,6 +306,21 @@ impl Cluster for SimCluster {
         "simulated"
     }
 
+    fn verify_signed_by(&self, cert_pem: &str, issuer_pem: &str) -> ClusterResult<bool> {
+        if crate::x509::verify_signed_by(cert_pem, issuer_pem)? {
+            return Ok(true);
+        }
+        let w = self.lock();
+        let known = |pem: &str| {
+            let der = pki::pem_blocks(pem).ok()?.into_iter().next()?;
+            w.pki.by_fingerprint(&pki::sha256_hex(&der))
+        };
+        Ok(match (known(cert_pem), known(issuer_pem)) {
+            (Some(cert), Some(issuer)) => w.pki.vouched_for(cert, issuer),
+            _ => false,
+        })
+    }
+
     async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>> {
         let sel = Selector::parse(selector)?;
         let w = self.lock();

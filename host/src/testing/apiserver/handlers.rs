@@ -309,6 +309,7 @@ impl Backend {
                 pods.iter()
                     .map(|p| {
                         let mut o = objects::pod(p);
+                        self.add_env(&mut o, "/spec");
                         self.versions
                             .stamp(&format!("pods/{}/{}", p.namespace, p.name), &mut o);
                         o
@@ -399,6 +400,7 @@ impl Backend {
             None
         };
         let mut o = objects::workload(w, status.as_ref());
+        self.add_env(&mut o, "/spec/template/spec");
         let key = format!(
             "{}/{}/{}",
             objects::resource_of(w.kind),
@@ -682,6 +684,30 @@ impl Backend {
                     self.store
                         .update(&store_key(route), ns, name, obj, &self.versions)?,
                 ))
+            }
+        }
+    }
+
+    /// Give the containers under `spec` the configured literal environment.
+    fn add_env(&self, obj: &mut Value, spec: &str) {
+        if self.opts.container_env.is_empty() {
+            return;
+        }
+        let env: Vec<Value> = self
+            .opts
+            .container_env
+            .iter()
+            .map(|(name, value)| json!({"name": name, "value": value}))
+            .collect();
+        for list in ["containers", "initContainers"] {
+            let path = format!("{spec}/{list}");
+            for c in obj
+                .pointer_mut(&path)
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                c["env"] = Value::Array(env.clone());
             }
         }
     }
