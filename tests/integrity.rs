@@ -179,3 +179,108 @@ async fn no_output_of_a_full_rotation_holds_a_private_key() {
         }
     }
 }
+
+/// `plan`, `status`, `run` and `test` against a cluster served by the test
+/// API server: no output holds a PEM private key, nor any form of the keys
+/// cert-manager wrote, except cert-manager's own Secrets in the cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_output_of_plan_status_run_or_test_holds_a_private_key() {
+    use rotor::testing::apiserver::{ServerOptions, TestApiServer};
+    use std::sync::Arc;
+    // The binary reads the wall clock: the mesh lives in the present.
+    let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap();
+    let demo = rotor::cluster::sim::DEMO_SCENARIO.replace(
+        "startTime: \"2026-03-02T09:00:00Z\"",
+        &format!("startTime: \"{now}\""),
+    );
+    let sim = Arc::new(SimCluster::from_yaml(&demo).expect("demo loads"));
+    let mut secrets = keys(&sim).await;
+    assert!(secrets.len() >= 2, "anchor and issuer keys: {secrets:?}");
+    let server = TestApiServer::over_sim(sim.clone(), ServerOptions::default())
+        .await
+        .expect("server");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let kc = dir.path().join("kubeconfig").display().to_string();
+    server.write_kubeconfig(Path::new(&kc)).expect("kubeconfig");
+    let saved = dir.path().join("plan.yaml").display().to_string();
+    let scenario = demo_file(dir.path());
+
+    let commands: Vec<Vec<String>> = vec![
+        vec![
+            "-vv",
+            "plan",
+            "--kubeconfig",
+            &kc,
+            "--save-scenario",
+            &saved,
+        ],
+        vec!["-vv", "plan", "--kubeconfig", &kc, "--output", "json"],
+        vec!["-vv", "status", "--kubeconfig", &kc],
+        vec!["-vv", "status", "--kubeconfig", &kc, "--output", "json"],
+        vec![
+            "-vv",
+            "status",
+            "--kubeconfig",
+            &kc,
+            "--output",
+            "prometheus",
+        ],
+        vec!["-vv", "run", "--kubeconfig", &kc, "--output", "json"],
+        vec!["-vv", "status", "--kubeconfig", &kc, "--output", "json"],
+        vec!["-vv", "test", &scenario],
+    ]
+    .into_iter()
+    .map(|c| c.into_iter().map(String::from).collect())
+    .collect();
+    let mut outputs = Vec::new();
+    for args in commands {
+        let out = tokio::task::spawn_blocking({
+            let args = args.clone();
+            move || {
+                std::process::Command::new(env!("CARGO_BIN_EXE_rotor"))
+                    .arg("--no-cache")
+                    .args(&args)
+                    .output()
+                    .expect("rotor runs")
+            }
+        })
+        .await
+        .expect("joined");
+        let what = args.join(" ");
+        if args.contains(&"run".to_string()) {
+            assert!(out.status.success(), "{what}: {out:?}");
+        }
+        outputs.push((format!("stdout of {what}"), text(&out.stdout)));
+        outputs.push((format!("stderr of {what}"), text(&out.stderr)));
+    }
+    outputs.push((
+        "the saved plan".into(),
+        std::fs::read_to_string(&saved).expect("plan saved"),
+    ));
+    // Events rotor recorded in the cluster.
+    let events = serde_json::to_string(&server.stored("events.k8s.io/events", None)).unwrap();
+    outputs.push(("events".into(), events));
+    secrets.extend(keys(&sim).await);
+    secrets.sort();
+    secrets.dedup();
+    assert!(
+        secrets.len() >= 4,
+        "the run made new keys: {}",
+        secrets.len()
+    );
+
+    for (what, output) in &outputs {
+        assert!(
+            !rotor::x509::contains_private_key(output.as_bytes()),
+            "a PEM private key in {what}"
+        );
+        for (owner, key) in &secrets {
+            for form in leak_forms(key) {
+                assert!(
+                    !output.contains(&form),
+                    "the private key of {owner} appears in {what}"
+                );
+            }
+        }
+    }
+}

@@ -320,3 +320,201 @@ async fn a_dry_run_sends_no_writes() {
     let after = sim.simulation_report().final_state;
     assert!(!after.anchor_rotated && !after.issuer_rotated);
 }
+
+const ANCHOR: (&str, &str) = ("cert-manager", "linkerd-trust-anchor");
+const PREVIOUS: (&str, &str) = ("cert-manager", "linkerd-previous-anchor");
+
+fn value<'a>(s: &'a rotor::wit::Secret, key: &str) -> &'a [u8] {
+    s.data
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_slice())
+        .unwrap_or_else(|| panic!("secret {}/{} has no {key}", s.namespace, s.name))
+}
+
+/// A saved plan is a file people share: it must hold neither the anchor's
+/// key nor what workloads keep in their specs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saved_plan_holds_no_key_and_no_credential() {
+    use base64::Engine as _;
+    let mut scenario = mesh(1);
+    scenario = scenario.replace(
+        "    metadata:\n      labels:\n        app: api\n",
+        "    metadata:\n      labels:\n        app: api\n      annotations:\n        kubectl.kubernetes.io/last-applied-configuration: '{\"env\":[{\"name\":\"PASSWORD\",\"value\":\"hunter2\"}]}'\n",
+    );
+    let sim = Arc::new(SimCluster::from_yaml(&scenario).unwrap());
+    let server = TestApiServer::over_sim(
+        sim.clone(),
+        ServerOptions {
+            container_env: vec![("PASSWORD".into(), "hunter2".into())],
+            ..ServerOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    // The cluster serves both: a dump that copied specs would carry them.
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> = kube::Api::all(server.client().unwrap());
+    let served =
+        serde_json::to_string(&pods.list(&Default::default()).await.unwrap().items).unwrap();
+    assert!(served.contains("\"value\":\"hunter2\""), "env served");
+    assert!(
+        served.contains("last-applied-configuration"),
+        "annotation served"
+    );
+    let anchor = sim.read_secret(ANCHOR.0, ANCHOR.1).await.unwrap();
+    let key = value(&anchor, "tls.key");
+    assert!(rotor::x509::contains_private_key(key));
+
+    let plan = plan_with(&server, None).await;
+    assert!(plan.report.succeeded(), "{}", plan.report.render_text());
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let saved = &plan.scenario;
+    assert!(!saved.contains("hunter2"), "a credential in the plan");
+    assert!(
+        !saved.contains(&b64.encode(key)),
+        "the anchor's key in the plan"
+    );
+    assert!(!rotor::x509::contains_private_key(saved.as_bytes()));
+    assert!(!saved.contains("tls.key"), "a key entry in the plan");
+    // What the simulation needs is still there: the anchor's certificate.
+    assert!(saved.contains(&b64.encode(value(&anchor, "tls.crt"))));
+}
+
+async fn plan_with(
+    server: &TestApiServer,
+    config: Option<&std::path::Path>,
+) -> rotor::commands::plan::Plan {
+    plan_against(
+        &kube(server),
+        None,
+        None,
+        config,
+        RuntimeOptions { cache_dir: None },
+    )
+    .await
+    .unwrap()
+}
+
+/// The previous anchor, checked to be an Opaque Secret holding `tls.crt` alone.
+async fn certificate_only_previous(sim: &SimCluster) -> rotor::wit::Secret {
+    let previous = sim.read_secret(PREVIOUS.0, PREVIOUS.1).await.unwrap();
+    assert_eq!(previous.type_, "Opaque");
+    let keys: Vec<&str> = previous.data.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["tls.crt"], "a certificate-only copy");
+    previous
+}
+
+/// The demo with its previous-anchor Secret gone, as on a cluster where
+/// the chart's bootstrap hook never ran.
+async fn demo_without_previous_anchor() -> Arc<SimCluster> {
+    let sim = Arc::new(SimCluster::demo());
+    let rv = sim
+        .read_secret(PREVIOUS.0, PREVIOUS.1)
+        .await
+        .unwrap()
+        .resource_version;
+    sim.delete_secret(PREVIOUS.0, PREVIOUS.1, &rv)
+        .await
+        .unwrap();
+    sim
+}
+
+async fn run_with(server: &TestApiServer, config: Option<&std::path::Path>) -> RunReport {
+    use rotor::cli::OutputFormat;
+    use rotor::commands::run::{ClusterArgs, RunArgs, run_against};
+    use rotor::lock::LockTiming;
+    let args = RunArgs {
+        cluster: ClusterArgs::default(),
+        guest: None,
+        guest_sha256: None,
+        config: config.map(std::path::Path::to_path_buf),
+        dry_run: false,
+        output: OutputFormat::Json,
+        observe: Default::default(),
+    };
+    run_against(
+        kube(server),
+        &args,
+        RuntimeOptions { cache_dir: None },
+        LockTiming::default(),
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_and_run_both_bootstrap_a_missing_previous_anchor() {
+    let sim = demo_without_previous_anchor().await;
+    let server = serve(sim.clone()).await;
+    let plan = plan_with(&server, None).await;
+    assert!(plan.report.succeeded(), "{}", plan.report.render_text());
+    let report = run_with(&server, None).await;
+    assert!(report.succeeded(), "{}", report.render_text());
+    assert_eq!(step_names(&plan.report), step_names(&report));
+    let previous = certificate_only_previous(&sim).await;
+    let anchor = sim.read_secret(ANCHOR.0, ANCHOR.1).await.unwrap();
+    assert_eq!(value(&previous, "tls.crt"), value(&anchor, "tls.crt"));
+    assert!(
+        sim.simulation_report()
+            .final_state
+            .private_key_copies
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_grant_plan_and_run_stop_alike_naming_secret_and_grant() {
+    let sim = demo_without_previous_anchor().await;
+    let server = serve(sim.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "grants:\n  writeSecrets: []\n").unwrap();
+    let plan = plan_with(&server, Some(&config)).await;
+    let report = run_with(&server, Some(&config)).await;
+    assert!(!plan.report.succeeded() && !report.succeeded());
+    let (planned, ran) = (plan.report.error.unwrap(), report.error.unwrap());
+    assert_eq!(planned, ran, "plan and run stop with the same message");
+    assert!(
+        ran.contains("secret cert-manager/linkerd-previous-anchor is missing"),
+        "{ran}"
+    );
+    assert!(ran.contains("grants.writeSecrets"), "{ran}");
+    assert!(
+        sim.read_secret(PREVIOUS.0, PREVIOUS.1).await.is_err(),
+        "nothing written"
+    );
+}
+
+/// A previous anchor as older releases left it (the anchor's type and data,
+/// key included) is replaced through the API by its certificate alone: a
+/// Secret's type cannot change in place, so rotor deletes it (at the version
+/// it read) and creates it, while it still equals the anchor.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_previous_anchor_holding_the_key_is_replaced_by_its_certificate() {
+    let sim = demo_without_previous_anchor().await;
+    let anchor = sim.read_secret(ANCHOR.0, ANCHOR.1).await.unwrap();
+    sim.write_secret(rotor::wit::SecretWrite {
+        namespace: PREVIOUS.0.into(),
+        name: PREVIOUS.1.into(),
+        type_: anchor.type_.clone(),
+        data: anchor.data.clone(),
+        labels: vec![],
+        annotations: vec![],
+        expected_resource_version: None,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        sim.simulation_report().final_state.private_key_copies,
+        ["cert-manager/linkerd-previous-anchor"],
+        "the simulator reports the copy of the key"
+    );
+    let server = serve(sim.clone()).await;
+    let report = run_with(&server, None).await;
+    assert!(report.succeeded(), "{}", report.render_text());
+    assert_eq!(server.requests().get("delete secrets"), Some(&1));
+    certificate_only_previous(&sim).await;
+    let f = sim.simulation_report();
+    assert!(f.final_state.private_key_copies.is_empty(), "{f:?}");
+    assert_eq!(f.outage.broken_pair_seconds, 0.0, "{:?}", f.outage.windows);
+}

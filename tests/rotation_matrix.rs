@@ -150,6 +150,10 @@ async fn rotates_without_outage(scenario: &str) {
     assert_eq!(f.proxies_trusting_retired_anchor, 0, "{scenario}: {f:?}");
     assert_eq!(f.proxies_with_retired_chain_leaf, 0, "{scenario}: {f:?}");
     assert!(f.workloads_not_ready.is_empty(), "{scenario}: {f:?}");
+    assert!(
+        f.private_key_copies.is_empty(),
+        "{scenario}: a private key outside cert-manager's Secrets: {f:?}"
+    );
 
     // The old anchor is gone from the bundle, the new one is in it.
     let bundle = bundle_pem(&cluster).await;

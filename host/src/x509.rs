@@ -45,6 +45,18 @@ pub fn verify_signed_by(cert_pem: &str, issuer_pem: &str) -> Result<bool, Cluste
     }
 }
 
+/// Whether `data` holds a PEM private-key block (`PRIVATE KEY`, `EC PRIVATE
+/// KEY`, `RSA PRIVATE KEY`, ...): what must never leave cert-manager's Secrets.
+pub fn contains_private_key(data: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(data);
+    text.match_indices("-----BEGIN ").any(|(at, _)| {
+        text[at..]
+            .lines()
+            .next()
+            .is_some_and(|line| line.trim_end().ends_with("PRIVATE KEY-----"))
+    })
+}
+
 fn certificate_blocks(pem: &str) -> Result<Vec<Pem>, ClusterError> {
     let mut blocks = Vec::new();
     for (index, block) in Pem::iter_from_buffer(pem.as_bytes()).enumerate() {
@@ -167,5 +179,18 @@ mod tests {
             verify_signed_by("garbage", &anchor.pem()),
             Err(ClusterError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn private_keys_are_found_in_any_pem_form() {
+        let key = KeyPair::generate().expect("key").serialize_pem();
+        let cert = ca("root").pem();
+        assert!(contains_private_key(format!("{cert}{key}").as_bytes()));
+        assert!(contains_private_key(
+            b"x\n-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n"
+        ));
+        assert!(contains_private_key(b"-----BEGIN RSA PRIVATE KEY-----\r\n"));
+        assert!(!contains_private_key(cert.as_bytes()));
+        assert!(!contains_private_key(b"a private key is not here"));
     }
 }

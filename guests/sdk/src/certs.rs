@@ -1,8 +1,8 @@
 //! cert-manager Certificates: trigger a re-issue, prove it happened, and copy
-//! a certificate's Secret the way Linkerd's previous-anchor needs it.
+//! a certificate (never its key) the way Linkerd's previous-anchor needs it.
 
 use crate::certificates::{self, Certificate};
-use crate::error::{CallContext, RotorError};
+use crate::error::{CallContext, RotorError, is_not_found};
 use crate::fingerprint::short;
 use crate::gate::{Check, HostClock, POLL_SECONDS, wait_for};
 use crate::secrets::{self, Secret, SecretWrite};
@@ -181,28 +181,65 @@ pub fn renew_and_wait(cert: &Named, gate: &str, timeout: u32) -> Result<Renewed,
     wait_renewed(cert, &before, gate, timeout)
 }
 
-/// The write that makes `to` a copy of `from`'s data and type, keeping `to`'s
-/// own labels and annotations (cert-manager's must not travel: cainjector
-/// would adopt the copy) and guarded by `to`'s resourceVersion.
-pub fn copy_write(from: &Secret, to: &Secret) -> SecretWrite {
-    SecretWrite {
+/// The type of a certificate-only copy: `kubernetes.io/tls` requires a key.
+pub const CERTIFICATE_ONLY_TYPE: &str = "Opaque";
+
+/// Whether `secret` is a certificate-only copy: `Opaque`, `tls.crt` alone.
+pub fn is_certificate_only(secret: &Secret) -> bool {
+    secret.type_ == CERTIFICATE_ONLY_TYPE && secret.data.iter().all(|(k, _)| k == "tls.crt")
+}
+
+/// The write that makes `to` hold `from`'s `tls.crt` and nothing else, as an
+/// `Opaque` Secret: whoever can read the copy must not be able to sign with
+/// it. `to`'s own labels and annotations stay (cert-manager's must not
+/// travel: cainjector would adopt the copy); an existing `to` is guarded by
+/// its resourceVersion, a missing one (`None`) is created.
+pub fn certificate_copy_write(
+    from: &Secret,
+    to: &Named,
+    existing: Option<&Secret>,
+) -> Result<SecretWrite, RotorError> {
+    let cert = from
+        .data
+        .iter()
+        .find(|(k, _)| k == "tls.crt")
+        .map(|(_, v)| v.clone())
+        .ok_or_else(|| {
+            RotorError::State(format!(
+                "secret {}/{} has no key tls.crt",
+                from.namespace, from.name
+            ))
+        })?;
+    Ok(SecretWrite {
         namespace: to.namespace.clone(),
         name: to.name.clone(),
-        type_: from.type_.clone(),
-        data: from.data.clone(),
-        labels: to.labels.clone(),
-        annotations: to.annotations.clone(),
-        expected_resource_version: Some(to.resource_version.clone()),
+        type_: CERTIFICATE_ONLY_TYPE.into(),
+        data: vec![("tls.crt".into(), cert)],
+        labels: existing.map(|s| s.labels.clone()).unwrap_or_default(),
+        annotations: existing.map(|s| s.annotations.clone()).unwrap_or_default(),
+        expected_resource_version: existing.map(|s| s.resource_version.clone()),
+    })
+}
+
+/// Read a Secret that may be missing (`None`).
+pub fn read_optional_secret(secret: &Named) -> Result<Option<Secret>, RotorError> {
+    match read_secret(secret) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
-/// Copy `from`'s data and type over `to` (see [`copy_write`]); `conflict` if
-/// `to` changed since it was read. Returns the new resourceVersion.
-pub fn copy_secret_data(from: &Named, to: &Named) -> Result<String, RotorError> {
+/// Make `to` a certificate-only copy of `from`'s `tls.crt` (see
+/// [`certificate_copy_write`]), creating it when missing; `conflict` if `to`
+/// changed since it was read. A `to` of another type (a `kubernetes.io/tls`
+/// copy holding a key) is replaced by the host: deleted and created anew.
+/// Returns the new resourceVersion.
+pub fn copy_certificate(from: &Named, to: &Named) -> Result<String, RotorError> {
     let source = read_secret(from)?;
-    let target = read_secret(to)?;
-    secrets::write_secret(&copy_write(&source, &target))
-        .call(|| format!("copy secret {from} over {to}"))
+    let target = read_optional_secret(to)?;
+    let write = certificate_copy_write(&source, to, target.as_ref())?;
+    secrets::write_secret(&write).call(|| format!("copy the certificate of {from} to {to}"))
 }
 
 #[cfg(test)]
@@ -306,40 +343,71 @@ mod tests {
         }
     }
 
-    #[test]
-    fn copy_takes_data_and_type_only() {
-        let kv = |k: &str, v: &str| crate::KeyValue {
+    fn kv(k: &str, v: &str) -> crate::KeyValue {
+        crate::KeyValue {
             key: k.into(),
             value: v.into(),
-        };
-        let from = Secret {
+        }
+    }
+
+    fn anchor_secret() -> Secret {
+        Secret {
             namespace: "cert-manager".into(),
             name: "linkerd-trust-anchor".into(),
             type_: "kubernetes.io/tls".into(),
-            data: vec![("tls.crt".into(), b"NEW".to_vec())],
+            data: vec![
+                ("ca.crt".into(), b"CA".to_vec()),
+                ("tls.crt".into(), b"NEW".to_vec()),
+                ("tls.key".into(), b"KEY".to_vec()),
+            ],
             labels: vec![kv("controller.cert-manager.io/fao", "true")],
             annotations: vec![kv(
                 "cert-manager.io/certificate-name",
                 "linkerd-trust-anchor",
             )],
             resource_version: "10".into(),
-        };
+        }
+    }
+
+    #[test]
+    fn copy_takes_the_certificate_never_the_key() {
         let to = Secret {
             namespace: "cert-manager".into(),
             name: "linkerd-previous-anchor".into(),
-            type_: "Opaque".into(),
-            data: vec![("tls.crt".into(), b"OLD".to_vec())],
+            type_: "kubernetes.io/tls".into(),
+            data: vec![
+                ("tls.crt".into(), b"OLD".to_vec()),
+                ("tls.key".into(), b"OLDKEY".to_vec()),
+            ],
             labels: vec![kv("app", "previous")],
             annotations: vec![],
             resource_version: "7".into(),
         };
-        let w = copy_write(&from, &to);
+        let named = Named::new("cert-manager", "linkerd-previous-anchor");
+        let w = certificate_copy_write(&anchor_secret(), &named, Some(&to)).unwrap();
         assert_eq!(w.name, "linkerd-previous-anchor");
-        assert_eq!(w.type_, "kubernetes.io/tls");
+        assert_eq!(w.type_, "Opaque");
         assert_eq!(w.data, vec![("tls.crt".to_string(), b"NEW".to_vec())]);
         assert_eq!(w.labels.len(), 1);
         assert_eq!(w.labels[0].key, "app");
         assert!(w.annotations.is_empty());
         assert_eq!(w.expected_resource_version.as_deref(), Some("7"));
+        assert!(!is_certificate_only(&to));
+    }
+
+    #[test]
+    fn a_missing_copy_is_created_bare() {
+        let named = Named::new("cert-manager", "linkerd-previous-anchor");
+        let w = certificate_copy_write(&anchor_secret(), &named, None).unwrap();
+        assert_eq!(w.expected_resource_version, None);
+        assert!(w.labels.is_empty() && w.annotations.is_empty());
+        assert_eq!(w.data.len(), 1);
+        let mut no_cert = anchor_secret();
+        no_cert.data.retain(|(k, _)| k != "tls.crt");
+        let err = certificate_copy_write(&no_cert, &named, None).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "secret cert-manager/linkerd-trust-anchor has no key tls.crt"
+        );
     }
 }

@@ -17,7 +17,7 @@
 //! Building blocks (each gate has a name and a deadline, and fails with a
 //! [`GateError`] that says what it saw):
 //! - [`certs`]: renew a Certificate and wait for the new revision; copy a
-//!   Secret's data and type (previous-anchor).
+//!   certificate, never its key, into previous-anchor.
 //! - [`bundle`]: wait for the trust-roots ConfigMap to hold / drop anchors.
 //! - [`mesh`]: meshed workloads found from their pods, bare pods, paused
 //!   Deployments.

@@ -296,6 +296,10 @@ impl Cluster for FaultyCluster {
         self.inner.backend()
     }
 
+    fn verify_signed_by(&self, cert_pem: &str, issuer_pem: &str) -> ClusterResult<bool> {
+        self.inner.verify_signed_by(cert_pem, issuer_pem)
+    }
+
     async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>> {
         self.call("list-namespaces", selector, || {
             self.inner.list_namespaces(selector)
@@ -433,6 +437,19 @@ impl Cluster for FaultyCluster {
             &format!("{}/{}", secret.namespace, secret.name),
             || self.inner.write_secret(secret.clone()),
         )
+        .await
+    }
+
+    async fn delete_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> ClusterResult<()> {
+        // A fault on write-secret covers the delete a type change needs.
+        self.call("write-secret", &format!("{namespace}/{name}"), || {
+            self.inner.delete_secret(namespace, name, resource_version)
+        })
         .await
     }
 

@@ -71,6 +71,13 @@ pub trait Cluster: Send + Sync {
     /// "simulated" or "kubernetes".
     fn backend(&self) -> &'static str;
 
+    /// Whether the first certificate of `cert_pem` is signed by the first of
+    /// `issuer_pem`. The simulator overrides it: it signs in the stead of CAs
+    /// whose keys a scenario never holds (see `sim/pki.rs`).
+    fn verify_signed_by(&self, cert_pem: &str, issuer_pem: &str) -> ClusterResult<bool> {
+        crate::x509::verify_signed_by(cert_pem, issuer_pem)
+    }
+
     async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>>;
 
     async fn list_workloads(
@@ -146,6 +153,16 @@ pub trait Cluster: Send + Sync {
 
     /// Create or update with optimistic concurrency; returns the new resourceVersion.
     async fn write_secret(&self, secret: SecretWrite) -> ClusterResult<String>;
+
+    /// Delete only while the Secret is still at `resource_version`
+    /// (`Conflict` otherwise): Kubernetes refuses to change a Secret's type
+    /// in place, so a write of another type deletes it first.
+    async fn delete_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> ClusterResult<()>;
 
     async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap>;
 

@@ -283,6 +283,23 @@ impl Cluster for FakeCluster {
         Ok(version.to_string())
     }
 
+    async fn delete_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        _resource_version: &str,
+    ) -> ClusterResult<()> {
+        let mut state = self.lock();
+        state
+            .mutations
+            .push(format!("delete secret {namespace}/{name}"));
+        state
+            .secrets
+            .remove(&(namespace.to_string(), name.to_string()))
+            .map(|_| ())
+            .ok_or_else(|| ClusterError::NotFound(format!("secret {namespace}/{name}")))
+    }
+
     async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {
         Err(ClusterError::NotFound(format!(
             "config map {namespace}/{name}"

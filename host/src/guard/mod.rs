@@ -744,9 +744,61 @@ impl Guard {
                 .expected_resource_version
                 .unwrap_or_else(|| "dry-run".to_string()));
         }
+        let mut secret = secret;
+        let replaced = match self.replace_type(&mut secret).await {
+            Ok(replaced) => replaced,
+            Err(e) => {
+                return self
+                    .audit_applied("write-secret", target, format!("replace {summary}"), Err(e))
+                    .await;
+            }
+        };
         let result = self.cluster.write_secret(secret).await;
-        self.audit_applied("write-secret", target, format!("wrote {summary}"), result)
+        let detail = match replaced {
+            Some(from) => {
+                format!("replaced a Secret of type {from:?} (deleted, then created): {summary}")
+            }
+            None => format!("wrote {summary}"),
+        };
+        self.audit_applied("write-secret", target, detail, result)
             .await
+    }
+
+    /// Kubernetes refuses to change a Secret's type in place: a write of
+    /// another type deletes the stored Secret first (at the expected
+    /// resourceVersion, else the one read now) and creates it anew. Returns
+    /// the type replaced.
+    async fn replace_type(&self, secret: &mut SecretWrite) -> Result<Option<String>, ClusterError> {
+        let wanted = if secret.type_.is_empty() {
+            "Opaque"
+        } else {
+            secret.type_.as_str()
+        };
+        let current = match self
+            .cluster
+            .read_secret(&secret.namespace, &secret.name)
+            .await
+        {
+            Ok(current) => current,
+            Err(ClusterError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if current.type_ == wanted {
+            return Ok(None);
+        }
+        let version = secret
+            .expected_resource_version
+            .take()
+            .unwrap_or(current.resource_version);
+        self.cluster
+            .delete_secret(&secret.namespace, &secret.name, &version)
+            .await?;
+        Ok(Some(current.type_))
+    }
+
+    /// Signature check through the backend (see [`Cluster::verify_signed_by`]).
+    pub fn verify_signed_by(&self, cert_pem: &str, issuer_pem: &str) -> Result<bool, ClusterError> {
+        self.cluster.verify_signed_by(cert_pem, issuer_pem)
     }
 
     // ----- config maps -------------------------------------------------

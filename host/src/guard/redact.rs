@@ -4,16 +4,26 @@
 //! whether or not they came from a Secret.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+
+use zeroize::Zeroizing;
 
 pub const MASK: &str = "[redacted]";
 
 /// Shorter values would mask ordinary words ("true", "ca.crt").
 const MIN_SECRET_LEN: usize = 8;
 
-#[derive(Debug, Default, Clone)]
+/// The values are key material among others: wiped when the run's guard is
+/// dropped, not left in freed memory.
+#[derive(Default, Clone)]
 pub struct Redactor {
-    secrets: BTreeSet<String>,
+    /// Longest first, so a value containing another is masked whole.
+    secrets: Vec<Zeroizing<String>>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} values)", self.secrets.len())
+    }
 }
 
 impl Redactor {
@@ -21,18 +31,16 @@ impl Redactor {
     pub fn learn(&mut self, value: &[u8]) {
         if let Ok(text) = std::str::from_utf8(value) {
             let text = text.trim();
-            if text.len() >= MIN_SECRET_LEN {
-                self.secrets.insert(text.to_string());
+            if text.len() >= MIN_SECRET_LEN && !self.secrets.iter().any(|s| s.as_str() == text) {
+                self.secrets.push(Zeroizing::new(text.to_string()));
+                self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
             }
         }
     }
 
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
-        // Longest first, so a value containing another is masked whole.
-        let mut known: Vec<&String> = self.secrets.iter().collect();
-        known.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        for secret in known {
+        for secret in &self.secrets {
             if out.contains(secret.as_str()) {
                 out = Cow::Owned(out.replace(secret.as_str(), MASK));
             }

@@ -298,6 +298,9 @@ impl x509::Host for HostState {
         if let Err(e) = bounded(&[("cert-pem", &cert_pem), ("issuer-pem", &issuer_pem)]) {
             return Ok(Err(e.into()));
         }
-        Ok(crate::x509::verify_signed_by(&cert_pem, &issuer_pem).map_err(Into::into))
+        Ok(self
+            .guard
+            .verify_signed_by(&cert_pem, &issuer_pem)
+            .map_err(Into::into))
     }
 }

@@ -349,6 +349,26 @@ impl Cluster for FakeCluster {
         Ok(rv)
     }
 
+    async fn delete_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> ClusterResult<()> {
+        let mut s = self.lock();
+        let key = (namespace.to_string(), name.to_string());
+        match s.secrets.get(&key) {
+            None => Err(ClusterError::NotFound(format!("secret {namespace}/{name}"))),
+            Some(x) if x.resource_version != resource_version => Err(ClusterError::Conflict(
+                format!("secret {namespace}/{name} changed"),
+            )),
+            Some(_) => {
+                s.secrets.remove(&key);
+                Ok(())
+            }
+        }
+    }
+
     async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {
         self.lock()
             .config_maps

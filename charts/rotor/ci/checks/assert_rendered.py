@@ -152,20 +152,25 @@ def default_bundle_has_both_anchors(d):
 
 
 @check
-def previous_anchor_bootstrap_never_overwrites(d):
+def previous_anchor_bootstrap_copies_the_certificate_only(d):
     docs = load(d, "default-values")
     job = [j for j in find(docs, "Job") if j["metadata"]["name"].endswith("-bootstrap")]
     assert len(job) == 1
     meta = job[0]["metadata"]["annotations"]
     assert "post-install" in meta["helm.sh/hook"]
     script = job[0]["spec"]["template"]["spec"]["containers"][0]["args"][0]
-    assert "kubectl create -f -" in script, "the copy must be created, never applied or replaced"
-    for verb in ("kubectl apply", "kubectl replace", "kubectl patch", "--overwrite"):
+    assert "kubectl create -f -" in script, "a missing copy is created, never applied"
+    # Only a copy holding more than tls.crt is replaced (delete and create: the type changes).
+    assert script.count("kubectl replace --force -f -") == 1, "one replacement, of a key-holding copy"
+    for verb in ("kubectl apply", "kubectl patch", "--overwrite"):
         assert verb not in script, f"bootstrap must not use {verb}"
-    assert "metadata: {name: $name, namespace: $ns}, type: .type, data: .data" in script, "copy data and type only"
+    assert 'type: "Opaque", data: {"tls.crt": .data["tls.crt"]}' in script, "the certificate only, never the key"
+    assert "tls.key" not in script, "the script never names the key"
     role = [r for r in find(docs, "Role", namespace="cert-manager") if r["metadata"]["name"].endswith("-bootstrap")][0]
     for verbs, names in grants(rules_of(role), "", "secrets"):
-        assert not verbs & {"update", "patch", "delete"}, "bootstrap may not change existing secrets"
+        assert not verbs & {"update", "patch"}, "bootstrap may not update secrets"
+        if "delete" in verbs:
+            assert names == ("linkerd-previous-anchor",), f"bootstrap deletes only the previous anchor: {names}"
 
 
 @check

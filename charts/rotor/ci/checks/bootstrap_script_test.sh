@@ -55,6 +55,13 @@ case "$1 $2" in
       *) echo "stub kubectl: unexpected output $output" >&2; exit 2 ;;
     esac
     ;;
+  "replace --force")
+    obj="$(cat)"
+    name="$(jq -r .metadata.name <<<"$obj")" ns="$(jq -r .metadata.namespace <<<"$obj")"
+    [[ -f "$STATE/$ns/$name.json" ]] || { echo "Error from server (NotFound)" >&2; exit 1; }
+    printf '%s' "$obj" >"$STATE/$ns/$name.json"
+    echo "secret/$name replaced"
+    ;;
   "create -f")
     obj="$(cat)"
     name="$(jq -r .metadata.name <<<"$obj")" ns="$(jq -r .metadata.namespace <<<"$obj")"
@@ -108,23 +115,38 @@ verdict() {
 }
 created() { jq -S . "$STATE/cert-manager/linkerd-previous-anchor.json"; }
 expected_copy() {
-  jq -S '{apiVersion, kind, metadata: {name: "linkerd-previous-anchor", namespace: "cert-manager"}, type, data}' <<<"$anchor"
+  jq -S '{apiVersion, kind, metadata: {name: "linkerd-previous-anchor", namespace: "cert-manager"}, type: "Opaque", data: {"tls.crt": .data["tls.crt"]}}' <<<"$anchor"
 }
+certificate_only='{"apiVersion":"v1","kind":"Secret","type":"Opaque",
+  "metadata":{"name":"linkerd-previous-anchor","namespace":"cert-manager"},
+  "data":{"tls.crt":"T0xE"}}'
+# The key as the stand-in stores it (base64 of "KEY" and "OLDKEY").
+no_key_written() { ! grep -rq -e S0VZ -e T0xES0VZ "$STATE/cert-manager/linkerd-previous-anchor.json"; }
 
-# 1. A previous anchor that exists is never touched, even when it differs.
-both_exist() { put linkerd-trust-anchor "$anchor"; put linkerd-previous-anchor "$previous"; }
+# 1. A certificate-only previous anchor is never touched, even when it differs.
+both_exist() { put linkerd-trust-anchor "$anchor"; put linkerd-previous-anchor "$certificate_only"; }
 left_unchanged() {
-  [[ $status == 0 ]] && [[ "$(created)" == "$(jq -S . <<<"$previous")" ]] \
-    && ! grep -q '^create' "$STATE/calls" && grep -q 'left unchanged' "$work/out"
+  [[ $status == 0 ]] && [[ "$(created)" == "$(jq -S . <<<"$certificate_only")" ]] \
+    && ! grep -q -e '^create' -e '^replace' "$STATE/calls" && grep -q 'left unchanged' "$work/out"
 }
 run_script both_exist
 verdict existing_previous_anchor_left_unchanged left_unchanged
 
-# 2. Copies data and type only: no labels, annotations, uid or resourceVersion.
+# 2. Copies tls.crt only, as Opaque: no key, labels, annotations, uid or resourceVersion.
 anchor_exists() { put linkerd-trust-anchor "$anchor"; }
-copied() { [[ $status == 0 ]] && [[ "$(created)" == "$(expected_copy)" ]]; }
+copied() { [[ $status == 0 ]] && [[ "$(created)" == "$(expected_copy)" ]] && no_key_written; }
 run_script anchor_exists
-verdict copies_data_and_type_only copied
+verdict copies_the_certificate_never_the_key copied
+
+# 2a. An older copy holding the key (mid-rotation: the old anchor) keeps its
+# certificate and loses the key.
+old_copy() { put linkerd-trust-anchor "$anchor"; put linkerd-previous-anchor "$previous"; }
+migrated() {
+  [[ $status == 0 ]] && [[ "$(created)" == "$(jq -S . <<<"$certificate_only")" ]] \
+    && grep -q '^replace --force' "$STATE/calls" && ! grep -q '^create' "$STATE/calls" && no_key_written
+}
+run_script old_copy
+verdict key_holding_copy_keeps_its_certificate_and_loses_the_key migrated
 
 # 3. Waits for cert-manager to issue the anchor.
 anchor_later() { printf '%s' "$anchor" >"$STATE/pending-anchor.json"; echo 3 >"$STATE/appear-after"; }

@@ -69,8 +69,11 @@ fn rotate() -> Result<Summary, RotorError> {
         ))
     })?;
     step("remove-old-anchor", || {
-        certs::copy_secret_data(&anchor, &Named::new(PREVIOUS.0, PREVIOUS.1))?;
-        Ok(((), "copied anchor over previous-anchor".into()))
+        certs::copy_certificate(&anchor, &Named::new(PREVIOUS.0, PREVIOUS.1))?;
+        Ok((
+            (),
+            "copied the anchor's certificate to previous-anchor".into(),
+        ))
     })?;
     Ok(Summary {
         message: "blog order finished (no gates were checked)".into(),

@@ -118,12 +118,57 @@ fn check_no_race(
     }
 }
 
+/// The previous anchor's fingerprint (`None`: the Secret is missing). Between
+/// rotations, when it equals the anchor, a missing previous anchor is created
+/// and one holding a key is rewritten, both as a certificate-only copy of the
+/// anchor: the bundle reads the same certificate from the anchor meanwhile,
+/// so it never changes. Mid-rotation it is left for retire-old-anchor.
+fn previous_anchor(
+    cfg: &Config,
+    anchor_secret: &Named,
+    anchor: &str,
+    rotating: bool,
+) -> Result<Option<String>, RotorError> {
+    let to = cfg.previous_anchor_secret.named();
+    let bootstrap = |why: &str| {
+        certs::copy_certificate(anchor_secret, &to).map_err(|e| {
+            RotorError::State(format!(
+                "secret {to} {why}; rotor could not write it as a copy of {anchor_secret}'s \
+                 certificate (grants.writeSecrets and the write-secret verb must allow {to}): {e}"
+            ))
+        })
+    };
+    let Some(existing) = certs::read_optional_secret(&to)? else {
+        if rotating {
+            return Ok(None);
+        }
+        bootstrap("is missing")?;
+        crate::info(
+            "created the previous anchor as a certificate-only copy of the anchor",
+            &[("secret", &to.to_string())],
+        );
+        return Ok(Some(anchor.to_string()));
+    };
+    let pem = certs::secret_text(&existing, "tls.crt")?;
+    let previous = certs::pem_fingerprint(&pem, &format!("secret {to} tls.crt"))?;
+    if !rotating && previous == anchor && !certs::is_certificate_only(&existing) {
+        bootstrap("holds more than the anchor's certificate")?;
+        crate::info(
+            "rewrote the previous anchor as a certificate-only copy (no private key)",
+            &[("secret", &to.to_string())],
+        );
+    }
+    Ok(Some(previous))
+}
+
 fn preflight(cfg: Config, site: &dyn Site, dry_run: bool) -> Result<(Run<'_>, String), RotorError> {
     let anchor_cert = certs::get(&cfg.trust_anchor.named())?;
     let issuer_cert = certs::get(&cfg.identity_issuer.named())?;
-    let (_, anchor) = certs::secret_certificate(&anchor_secret(&cfg)?)?;
-    let (_, previous) = certs::secret_certificate(&cfg.previous_anchor_secret.named())?;
+    let anchor_named = anchor_secret(&cfg)?;
+    let (_, anchor) = certs::secret_certificate(&anchor_named)?;
     let saved: Option<Record> = record::load()?;
+    let rotating = saved.as_ref().is_some_and(|r| r.next != Step::Done);
+    let previous = previous_anchor(&cfg, &anchor_named, &anchor, rotating)?;
     let start = plan::decide(
         cfg.mode,
         saved,
@@ -753,9 +798,15 @@ impl Run<'_> {
     fn retire_old_anchor(&mut self) -> Result<((), String), RotorError> {
         let from = anchor_secret(&self.cfg)?;
         let to = self.cfg.previous_anchor_secret.named();
-        let (_, previous) = certs::secret_certificate(&to)?;
-        if Some(&previous) == self.rec.new_anchor.as_ref() {
-            return Ok(((), format!("{to} already holds the new anchor")));
+        // Missing: a replacement (delete, then create) was cut short.
+        if let Some(existing) = certs::read_optional_secret(&to)? {
+            let pem = certs::secret_text(&existing, "tls.crt")?;
+            let previous = certs::pem_fingerprint(&pem, &format!("secret {to} tls.crt"))?;
+            if Some(&previous) == self.rec.new_anchor.as_ref()
+                && certs::is_certificate_only(&existing)
+            {
+                return Ok(((), format!("{to} already holds the new anchor")));
+            }
         }
         let users = self.old_anchor_users()?;
         if !users.is_empty() {
@@ -779,9 +830,12 @@ impl Run<'_> {
                 self.rec.new_anchor.as_deref().map(short).unwrap_or("?")
             )));
         }
-        certs::copy_secret_data(&from, &to)?;
+        certs::copy_certificate(&from, &to)?;
         let verb = if self.dry_run { "would copy" } else { "copied" };
-        Ok(((), format!("{verb} {from} over {to} (data and type only)")))
+        Ok((
+            (),
+            format!("{verb} the certificate of {from} to {to} (tls.crt only, no key)"),
+        ))
     }
 
     fn bundle_holds_only_new(&mut self) -> Result<((), String), RotorError> {

@@ -127,8 +127,9 @@ impl Record {
 pub struct AnchorFacts {
     /// Fingerprint of the anchor Secret's `tls.crt`.
     pub anchor: String,
-    /// Fingerprint of the previous-anchor Secret's `tls.crt`.
-    pub previous: String,
+    /// Fingerprint of the previous-anchor Secret's `tls.crt`; `None` when
+    /// the Secret is missing.
+    pub previous: Option<String>,
 }
 
 /// Where this run starts.
@@ -145,13 +146,14 @@ pub fn decide(mode: Mode, record: Option<Record>, facts: &AnchorFacts) -> Result
     let record = match record {
         Some(r) if r.next != Step::Done => r,
         _ => {
-            if facts.anchor != facts.previous {
+            let previous = facts.previous.as_deref().unwrap_or_default();
+            if facts.anchor != previous {
                 return Err(format!(
                     "previous-anchor ({}) differs from the anchor ({}) and no rotation is recorded: \
                      an anchor renewal happened outside rotor or an earlier record was lost. The \
                      bundle trusts both anchors; finish that rotation by hand or copy the anchor \
                      over previous-anchor once every proxy has been restarted, then run again",
-                    short(&facts.previous),
+                    short(previous),
                     short(&facts.anchor)
                 ));
             }
@@ -189,12 +191,24 @@ pub fn decide(mode: Mode, record: Option<Record>, facts: &AnchorFacts) -> Result
         _ => {}
     }
     // previous-anchor: the old anchor until retirement, the new one after.
-    let previous_ok = match record.next {
-        s if s < Step::RetireOldAnchor => facts.previous == *old,
-        Step::RetireOldAnchor => {
-            facts.previous == *old || Some(&facts.previous) == record.new_anchor.as_ref()
+    // Missing only where retirement's replacement (delete, then create) was
+    // cut short; anywhere else the bundle may have lost the old anchor.
+    let Some(previous) = &facts.previous else {
+        if record.next == Step::RetireOldAnchor {
+            return Ok(Start::Resume(Box::new(record)));
         }
-        _ => Some(&facts.previous) == record.new_anchor.as_ref(),
+        return Err(format!(
+            "the recorded rotation (next step {}) needs the previous-anchor Secret but it is \
+             missing: it was deleted outside rotor; check that the trust bundle still holds \
+             the old anchor {}, recreate the Secret with that certificate and run again",
+            record.next.name(),
+            short(old)
+        ));
+    };
+    let previous_ok = match record.next {
+        s if s < Step::RetireOldAnchor => previous == old,
+        Step::RetireOldAnchor => previous == old || Some(previous) == record.new_anchor.as_ref(),
+        _ => Some(previous) == record.new_anchor.as_ref(),
     };
     if !previous_ok {
         let want = if record.next <= Step::RetireOldAnchor {
@@ -202,7 +216,7 @@ pub fn decide(mode: Mode, record: Option<Record>, facts: &AnchorFacts) -> Result
         } else {
             record.new_anchor.clone().unwrap_or_default()
         };
-        return mismatch("previous-anchor", &want, &facts.previous);
+        return mismatch("previous-anchor", &want, previous);
     }
     Ok(Start::Resume(Box::new(step_back(record, facts))))
 }
@@ -216,7 +230,9 @@ fn step_back(mut record: Record, facts: &AnchorFacts) -> Record {
         Step::RenewIssuer if record.issuer_requested_at.is_none() => {
             record.next = Step::TrustNewAnchor;
         }
-        Step::RetireOldAnchor if facts.previous == record.anchor_before.fingerprint => {
+        Step::RetireOldAnchor
+            if facts.previous.as_ref() == Some(&record.anchor_before.fingerprint) =>
+        {
             record.next = Step::AdoptNewIssuer;
         }
         _ => {}
@@ -238,7 +254,7 @@ mod tests {
     fn facts(anchor: &str, previous: &str) -> AnchorFacts {
         AnchorFacts {
             anchor: anchor.into(),
-            previous: previous.into(),
+            previous: Some(previous.into()),
         }
     }
 
@@ -352,6 +368,26 @@ mod tests {
         assert!(err.contains("previous-anchor"), "{err}");
         let r = record(Step::BundleHoldsOnlyNew, Some("new"));
         assert!(decide(Mode::Full, Some(r), &facts("new", "old")).is_err());
+    }
+
+    #[test]
+    fn a_missing_previous_anchor_is_resumable_only_at_retirement() {
+        let missing = AnchorFacts {
+            anchor: "new".into(),
+            previous: None,
+        };
+        let r = record(Step::RetireOldAnchor, Some("new"));
+        match decide(Mode::Full, Some(r), &missing) {
+            Ok(Start::Resume(r)) => assert_eq!(r.next, Step::RetireOldAnchor),
+            other => panic!("{other:?}"),
+        }
+        let r = record(Step::AdoptNewIssuer, Some("new"));
+        let err = decide(Mode::Full, Some(r), &missing).unwrap_err();
+        assert!(
+            err.contains("needs the previous-anchor Secret but it is missing"),
+            "{err}"
+        );
+        assert!(err.contains("old anchor old"), "{err}");
     }
 
     #[test]

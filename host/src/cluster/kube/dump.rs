@@ -3,6 +3,13 @@
 //! document, the way `kubectl get -o yaml` prints it. Secrets are read by
 //! name only (those the Certificates name, and the previous anchor), never
 //! listed.
+//!
+//! A plan is a file people keep and share, so it holds only what the
+//! simulator reads: names, labels, annotations, owners, container names,
+//! the proxy's trust anchors, status, and the certificates of Secrets. Never
+//! a private key or any other Secret value, container environment, or the
+//! annotation in which `kubectl apply` keeps a copy of the whole object. The
+//! simulator signs with keys of its own where it needs them (`sim/pki.rs`).
 
 use std::collections::BTreeSet;
 
@@ -47,15 +54,133 @@ fn api_resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiReso
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
 }
 
-/// Drop what only the API server needs; keep spec and status.
-fn clean(mut obj: Value, api_version: &str, kind: &str) -> Value {
-    obj["apiVersion"] = json!(api_version);
-    obj["kind"] = json!(kind);
-    if let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-        m.remove("managedFields");
-        m.remove("selfLink");
+/// Annotations that copy a whole object (env values and Secret data too).
+const COPYING_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
+/// Secret keys that hold certificates: the only Secret data a plan keeps.
+const CERTIFICATE_KEYS: &[&str] = &["tls.crt", "ca.crt"];
+/// The proxy's trust anchors (public certificates), read by the simulator.
+const PROXY_CONTAINER: &str = "linkerd-proxy";
+const TRUST_ANCHORS_ENV: &str = "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS";
+
+/// The fields of `v` named in `keys`, those present.
+fn pick(v: &Value, keys: &[&str]) -> Value {
+    let mut out = serde_json::Map::new();
+    for k in keys {
+        if let Some(x) = v.get(*k) {
+            out.insert((*k).to_string(), x.clone());
+        }
     }
-    obj
+    Value::Object(out)
+}
+
+fn metadata(obj: &Value) -> Value {
+    let mut m = pick(
+        obj.get("metadata").unwrap_or(&Value::Null),
+        &[
+            "name",
+            "namespace",
+            "labels",
+            "annotations",
+            "generation",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "ownerReferences",
+        ],
+    );
+    if let Some(a) = m.get_mut("annotations").and_then(Value::as_object_mut) {
+        for k in COPYING_ANNOTATIONS {
+            a.remove(*k);
+        }
+    }
+    m
+}
+
+/// Container names; the proxy's trust anchors too when `anchors` is set.
+fn containers(list: Option<&Value>, anchors: bool) -> Value {
+    let items = list.and_then(Value::as_array).into_iter().flatten();
+    Value::Array(
+        items
+            .map(|c| {
+                let mut out = pick(c, &["name"]);
+                let proxy = c.get("name").and_then(Value::as_str) == Some(PROXY_CONTAINER);
+                let env: Vec<Value> = c
+                    .get("env")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter(|e| {
+                        anchors
+                            && proxy
+                            && e.get("name").and_then(Value::as_str) == Some(TRUST_ANCHORS_ENV)
+                    })
+                    .map(|e| pick(e, &["name", "value"]))
+                    .collect();
+                if !env.is_empty() {
+                    out["env"] = Value::Array(env);
+                }
+                out
+            })
+            .collect(),
+    )
+}
+
+fn pod_spec(spec: &Value, anchors: bool) -> Value {
+    let mut out = pick(spec, &["nodeName"]);
+    out["containers"] = containers(spec.get("containers"), anchors);
+    out["initContainers"] = containers(spec.get("initContainers"), anchors);
+    out
+}
+
+/// Only what the simulator reads of an object (see the module comment).
+fn keep_what_the_simulator_reads(obj: &Value, api_version: &str, kind: &str) -> Value {
+    let mut out = json!({"apiVersion": api_version, "kind": kind, "metadata": metadata(obj)});
+    let null = Value::Null;
+    let spec = obj.get("spec").unwrap_or(&null);
+    match kind {
+        "Namespace" | "ReplicaSet" => {}
+        "Pod" => {
+            out["spec"] = pod_spec(spec, true);
+            out["status"] = pick(
+                obj.get("status").unwrap_or(&null),
+                &["phase", "conditions", "startTime"],
+            );
+        }
+        "Deployment" | "StatefulSet" | "DaemonSet" => {
+            let mut s = pick(
+                spec,
+                &[
+                    "replicas",
+                    "selector",
+                    "strategy",
+                    "updateStrategy",
+                    "paused",
+                    "progressDeadlineSeconds",
+                    "serviceName",
+                ],
+            );
+            let template = spec.get("template").unwrap_or(&null);
+            s["template"] = json!({
+                "metadata": metadata(template),
+                "spec": pod_spec(template.get("spec").unwrap_or(&null), false),
+            });
+            out["spec"] = s;
+            out["status"] = obj.get("status").cloned().unwrap_or(Value::Null);
+        }
+        "Secret" => {
+            out["type"] = obj.get("type").cloned().unwrap_or(Value::Null);
+            out["data"] = pick(obj.get("data").unwrap_or(&null), CERTIFICATE_KEYS);
+        }
+        "ConfigMap" => out["data"] = obj.get("data").cloned().unwrap_or(Value::Null),
+        // Certificates, Issuers, Bundles: references and status, no values.
+        _ => {
+            out["spec"] = spec.clone();
+            if let Some(status) = obj.get("status") {
+                out["status"] = status.clone();
+            }
+        }
+    }
+    out
 }
 
 fn list_document(items: Vec<Value>) -> Value {
@@ -80,7 +205,7 @@ impl KubeCluster {
             .into_iter()
             .map(|o| {
                 serde_json::to_value(o)
-                    .map(|v| clean(v, &api_version, kind))
+                    .map(|v| keep_what_the_simulator_reads(&v, &api_version, kind))
                     .map_err(|e| ClusterError::Internal(format!("{what}: {e}")))
             })
             .collect()
@@ -100,7 +225,7 @@ impl KubeCluster {
         let what = format!("get {plural} {namespace}/{name}");
         match self.retry.run(&what, || api.get(name)).await {
             Ok(o) => serde_json::to_value(o)
-                .map(|v| Some(clean(v, "v1", kind)))
+                .map(|v| Some(keep_what_the_simulator_reads(&v, "v1", kind)))
                 .map_err(|e| ClusterError::Internal(format!("{what}: {e}"))),
             Err(ClusterError::NotFound(_)) => Ok(None),
             Err(e) => Err(e),

@@ -158,7 +158,7 @@ impl KubeCluster {
         }
     }
 
-    fn delete_params(&self) -> kube::api::DeleteParams {
+    pub(super) fn delete_params(&self) -> kube::api::DeleteParams {
         kube::api::DeleteParams {
             dry_run: self.dry_run,
             ..kube::api::DeleteParams::default()
@@ -276,6 +276,16 @@ impl Cluster for KubeCluster {
     async fn write_secret(&self, secret: SecretWrite) -> ClusterResult<String> {
         self.fenced()?;
         self.put_secret(secret).await
+    }
+
+    async fn delete_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> ClusterResult<()> {
+        self.fenced()?;
+        self.remove_secret(namespace, name, resource_version).await
     }
 
     async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {

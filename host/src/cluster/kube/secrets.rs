@@ -79,6 +79,26 @@ impl KubeCluster {
         Ok(written.metadata.resource_version.unwrap_or_default())
     }
 
+    /// Delete with a resourceVersion precondition (a stale one is `Conflict`).
+    pub(super) async fn remove_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> ClusterResult<()> {
+        check_name("namespace", namespace)?;
+        check_name("secret", name)?;
+        let api: Api<K8sSecret> = Api::namespaced(self.client.clone(), namespace);
+        let what = format!("delete secret {}", qualified(namespace, name));
+        let mut dp = self.delete_params();
+        dp.preconditions = Some(kube::api::Preconditions {
+            resource_version: Some(resource_version.to_string()),
+            uid: None,
+        });
+        self.retry.run(&what, || api.delete(name, &dp)).await?;
+        Ok(())
+    }
+
     pub(super) async fn config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {
         check_name("namespace", namespace)?;
         check_name("config map", name)?;

@@ -162,14 +162,29 @@ impl World {
                 .secrets
                 .get(&(secret_ns.clone(), ca.secret_name.clone()))
                 .ok_or_else(|| format!("secret {secret_ns}/{} not found", ca.secret_name))?;
-            let get = |k: &str| {
-                secret
-                    .data
-                    .get(k)
-                    .map(|v| String::from_utf8_lossy(v).into_owned())
-                    .ok_or_else(|| format!("secret {secret_ns}/{} has no {k}", ca.secret_name))
-            };
-            Some((get("tls.crt")?, get("tls.key")?))
+            let ca_pem = secret
+                .data
+                .get("tls.crt")
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .ok_or_else(|| format!("secret {secret_ns}/{} has no tls.crt", ca.secret_name))?;
+            match secret.data.get("tls.key") {
+                Some(key) => Some((ca_pem, String::from_utf8_lossy(key).into_owned(), None)),
+                None => {
+                    let id = *self
+                        .pki
+                        .intern_pem(&ca_pem)
+                        .map_err(|e| e.to_string())?
+                        .first()
+                        .ok_or_else(|| {
+                            format!(
+                                "secret {secret_ns}/{} tls.crt holds no certificate",
+                                ca.secret_name
+                            )
+                        })?;
+                    let key = self.pki.stand_in_key(id).map_err(|e| e.to_string())?;
+                    Some((ca_pem, key, Some(id)))
+                }
+            }
         } else {
             return Err(format!(
                 "{issuer_kind} {:?} is neither selfSigned nor ca",
@@ -182,17 +197,21 @@ impl World {
             now,
             now + duration,
             serial,
-            signer.as_ref().map(|(c, k)| (c.as_str(), k.as_str())),
+            signer.as_ref().map(|(c, k, _)| (c.as_str(), k.as_str())),
         )
         .map_err(|e| e.to_string())?;
         let ca_crt = match &signer {
-            Some((ca, _)) => first_pem_block(ca),
+            Some((ca, _, _)) => first_pem_block(ca),
             None => issued.cert_pem.clone(),
         };
         self.pki.intern_pem(&ca_crt).map_err(|e| e.to_string())?;
-        self.pki
+        let issued_ids = self
+            .pki
             .intern_pem(&issued.cert_pem)
             .map_err(|e| e.to_string())?;
+        if let (Some((_, _, Some(ca))), Some(&id)) = (&signer, issued_ids.first()) {
+            self.pki.vouch(id, *ca);
+        }
         let c = &self.certificates[cert];
         let secret_key = (ns.clone(), c.spec.secret_name.clone());
         let cert_name = c.name.clone();
@@ -237,6 +256,25 @@ impl World {
         self.schedule_renewal(cert);
         self.secret_changed(&secret_key.0, &secret_key.1);
         Ok(())
+    }
+
+    /// Secrets holding a private key that no Certificate writes (`ns/name`).
+    pub fn private_key_copies(&self) -> Vec<String> {
+        self.secrets
+            .iter()
+            .filter(|((ns, name), _)| {
+                !self
+                    .certificates
+                    .iter()
+                    .any(|c| c.namespace == *ns && c.spec.secret_name == *name)
+            })
+            .filter(|(_, s)| {
+                s.data
+                    .values()
+                    .any(|v| crate::x509::contains_private_key(v))
+            })
+            .map(|((ns, name), _)| format!("{ns}/{name}"))
+            .collect()
     }
 
     /// Automatic renewal at renewalTime unless `spec.renewal.policy: Disabled`.

@@ -297,10 +297,15 @@ impl World {
                 }
             }
         }
+        let anchor_given = self
+            .secrets
+            .contains_key(&(TRUST_NAMESPACE.to_string(), ANCHOR_SECRET.to_string()));
         self.issue_missing_certificates()?;
         self.intern_secret_certificates();
         self.fill_certificate_status();
-        self.ensure_previous_anchor();
+        if !anchor_given {
+            self.ensure_previous_anchor();
+        }
         self.converge_bundles();
         let roots = self.current_roots_pem();
         self.install_roots_sha = Some(super::pki::sha256_hex(roots.as_bytes()));
@@ -476,7 +481,11 @@ impl World {
         }
     }
 
-    /// The standard setup keeps previous-anchor equal to the anchor between rotations.
+    /// An anchor issued at load is a cluster the scenario did not describe:
+    /// it gets what the chart's bootstrap hook creates, a certificate-only
+    /// previous anchor equal to the anchor. A scenario that brings its own
+    /// anchor Secret (a live cluster's dump) gets nothing it lacks: rotor
+    /// must meet a missing previous anchor there as it would in the cluster.
     fn ensure_previous_anchor(&mut self) {
         let prev = (
             TRUST_NAMESPACE.to_string(),
@@ -493,11 +502,16 @@ impl World {
             })
         });
         let anchor = (TRUST_NAMESPACE.to_string(), ANCHOR_SECRET.to_string());
-        if let (true, Some(a)) = (uses_previous, self.secrets.get(&anchor)) {
+        if let (true, Some(cert)) = (
+            uses_previous,
+            self.secrets
+                .get(&anchor)
+                .and_then(|a| a.data.get("tls.crt")),
+        ) {
             let rv = self.resource_version + 1;
             let copy = SecretRec {
-                type_: a.type_.clone(),
-                data: a.data.clone(),
+                type_: "Opaque".into(),
+                data: BTreeMap::from([("tls.crt".to_string(), cert.clone())]),
                 labels: Default::default(),
                 annotations: Default::default(),
                 resource_version: rv,

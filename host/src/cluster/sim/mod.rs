@@ -291,6 +291,7 @@ impl World {
                 anchor_rotated: current_anchor.is_some() && current_anchor != self.initial_anchor,
                 issuer_rotated: current_issuer.is_some() && current_issuer != self.initial_issuer,
                 workloads_not_ready,
+                private_key_copies: self.private_key_copies(),
             },
         }
     }
@@ -300,6 +301,21 @@ impl World {
 impl Cluster for SimCluster {
     fn backend(&self) -> &'static str {
         "simulated"
+    }
+
+    fn verify_signed_by(&self, cert_pem: &str, issuer_pem: &str) -> ClusterResult<bool> {
+        if crate::x509::verify_signed_by(cert_pem, issuer_pem)? {
+            return Ok(true);
+        }
+        let w = self.lock();
+        let known = |pem: &str| {
+            let der = pki::pem_blocks(pem).ok()?.into_iter().next()?;
+            w.pki.by_fingerprint(&pki::sha256_hex(&der))
+        };
+        Ok(match (known(cert_pem), known(issuer_pem)) {
+            (Some(cert), Some(issuer)) => w.pki.vouched_for(cert, issuer),
+            _ => false,
+        })
     }
 
     async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>> {
@@ -472,15 +488,24 @@ impl Cluster for SimCluster {
             }
             _ => {}
         }
+        let type_ = if secret.type_.is_empty() {
+            "Opaque".to_string()
+        } else {
+            secret.type_
+        };
+        if let Some(existing) = w.secrets.get(&key)
+            && existing.type_ != type_
+        {
+            return Err(ClusterError::Invalid(format!(
+                "{what}: type: field is immutable ({} cannot become {type_})",
+                existing.type_
+            )));
+        }
         let rv = w.next_rv();
         w.secrets.insert(
             key,
             SecretRec {
-                type_: if secret.type_.is_empty() {
-                    "Opaque".into()
-                } else {
-                    secret.type_
-                },
+                type_,
                 data: secret.data.into_iter().collect(),
                 labels: secret
                     .labels
@@ -497,6 +522,30 @@ impl Cluster for SimCluster {
         );
         w.secret_changed(&secret.namespace, &secret.name);
         Ok(rv.to_string())
+    }
+
+    async fn delete_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> ClusterResult<()> {
+        let mut w = self.lock();
+        let key = (namespace.to_string(), name.to_string());
+        let what = format!("Secret {namespace}/{name}");
+        match w.secrets.get(&key) {
+            None => return Err(ClusterError::NotFound(what)),
+            Some(s) if s.resource_version.to_string() != resource_version => {
+                return Err(ClusterError::Conflict(format!(
+                    "{what}: the object has been modified (resourceVersion {} is not {resource_version})",
+                    s.resource_version
+                )));
+            }
+            Some(_) => {}
+        }
+        w.secrets.remove(&key);
+        w.secret_changed(namespace, name);
+        Ok(())
     }
 
     async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {

@@ -4,6 +4,15 @@
 //! Policies parse and verify what they read from Secrets, so anchors and
 //! issuers must be genuine certificates. Proxy leaves are not X.509: they are
 //! records in the trust model (see `linkerd.rs`).
+//!
+//! A scenario read from a live cluster holds certificates but never their
+//! keys. Where the simulated cert-manager must sign with such a CA (an
+//! issuer renewed under an anchor the simulation did not issue), it signs
+//! with a stand-in key of its own and records the CA as the signer by
+//! identity: the trust model, and the `verify-signed-by` answer the
+//! simulator gives, treat the result as signed by that CA, as the real
+//! cert-manager's would be. Certificates the simulation issues itself carry
+//! real signatures.
 
 use std::collections::HashMap;
 
@@ -59,6 +68,10 @@ pub enum PkiError {
 pub struct Pki {
     pub certs: Vec<CertInfo>,
     by_fingerprint: HashMap<String, CertId>,
+    /// Keys generated for CAs whose own key the scenario does not hold.
+    stand_in_keys: HashMap<CertId, zeroize::Zeroizing<String>>,
+    /// Certificates signed with a stand-in key, and the CA they stand for.
+    vouched: HashMap<CertId, CertId>,
 }
 
 /// A freshly issued certificate and its key, PEM encoded.
@@ -175,6 +188,30 @@ impl Pki {
             .iter()
             .map(|der| self.intern_der(der))
             .collect()
+    }
+
+    /// The stand-in signing key for CA `id` (generated on first use).
+    pub fn stand_in_key(&mut self, id: CertId) -> Result<String, PkiError> {
+        if let Some(key) = self.stand_in_keys.get(&id) {
+            return Ok(key.to_string());
+        }
+        let key = KeyPair::generate()
+            .map_err(|e| PkiError::Generate(e.to_string()))?
+            .serialize_pem();
+        self.stand_in_keys
+            .insert(id, zeroize::Zeroizing::new(key.clone()));
+        Ok(key)
+    }
+
+    /// Record that `id` was signed, with a stand-in key, for `signer`.
+    pub fn vouch(&mut self, id: CertId, signer: CertId) {
+        self.certs[id].signer = Some(signer);
+        self.vouched.insert(id, signer);
+    }
+
+    /// Whether `id` was signed with a stand-in key for `signer`.
+    pub fn vouched_for(&self, id: CertId, signer: CertId) -> bool {
+        self.vouched.get(&id) == Some(&signer)
     }
 
     /// The anchor at the top of a certificate's chain (itself for an anchor).

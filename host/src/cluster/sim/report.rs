@@ -38,6 +38,10 @@ pub struct FinalState {
     pub issuer_rotated: bool,
     /// Workloads with fewer Ready pods than desired (`ns/Kind/name`).
     pub workloads_not_ready: Vec<String>,
+    /// Secrets holding a private key that no Certificate writes
+    /// (`ns/name`), such as a previous anchor copied with its key: whoever
+    /// can read them can sign as that CA.
+    pub private_key_copies: Vec<String>,
 }
 
 impl SimulationReport {
@@ -98,6 +102,14 @@ impl SimulationReport {
             "final: proxies trusting a retired anchor: {}, proxies with a leaf from a retired anchor: {}",
             f.proxies_trusting_retired_anchor, f.proxies_with_retired_chain_leaf
         );
+        if !f.private_key_copies.is_empty() {
+            let _ = writeln!(
+                out,
+                "final: PRIVATE KEYS OUTSIDE CERT-MANAGER'S SECRETS: {} ({})",
+                f.private_key_copies.len(),
+                preview(&f.private_key_copies)
+            );
+        }
         if !f.workloads_not_ready.is_empty() {
             let _ = writeln!(
                 out,
@@ -154,6 +166,7 @@ mod tests {
             "anchor_rotated",
             "issuer_rotated",
             "workloads_not_ready",
+            "private_key_copies",
         ] {
             assert!(v["final"].get(key).is_some(), "missing final.{key}");
         }
@@ -177,6 +190,7 @@ mod tests {
             pods_never_ready: vec!["a/x-1".into()],
             final_state: FinalState {
                 workloads_not_ready: vec!["a/Deployment/x".into()],
+                private_key_copies: vec!["cert-manager/linkerd-previous-anchor".into()],
                 ..FinalState::default()
             },
         };
@@ -196,5 +210,11 @@ mod tests {
         assert!(out.contains("a/Deployment/x -> b/Deployment/y"), "{out}");
         assert!(out.contains("pods never ready: 1"), "{out}");
         assert!(out.contains("workloads not ready: 1"), "{out}");
+        assert!(
+            out.contains(
+                "PRIVATE KEYS OUTSIDE CERT-MANAGER'S SECRETS: 1 (cert-manager/linkerd-previous-anchor)"
+            ),
+            "{out}"
+        );
     }
 }

@@ -206,7 +206,7 @@ impl Backend {
             ("PUT", Some(name), None) => self.update(route, &ns, name, q, body).await,
             ("POST", None, None) => self.create(route, &ns, q, body).await,
             ("POST", Some(name), Some("eviction")) => self.evict(&ns, name, q).await,
-            ("DELETE", Some(name), None) => self.delete(route, &ns, name, q).await,
+            ("DELETE", Some(name), None) => self.delete(route, &ns, name, q, body).await,
             _ => Err(ApiError::method_not_allowed(format!(
                 "{method} is not supported on {}{}",
                 route.resource,
@@ -309,6 +309,7 @@ impl Backend {
                 pods.iter()
                     .map(|p| {
                         let mut o = objects::pod(p);
+                        self.add_env(&mut o, "/spec");
                         self.versions
                             .stamp(&format!("pods/{}/{}", p.namespace, p.name), &mut o);
                         o
@@ -399,6 +400,7 @@ impl Backend {
             None
         };
         let mut o = objects::workload(w, status.as_ref());
+        self.add_env(&mut o, "/spec/template/spec");
         let key = format!(
             "{}/{}/{}",
             objects::resource_of(w.kind),
@@ -686,6 +688,30 @@ impl Backend {
         }
     }
 
+    /// Give the containers under `spec` the configured literal environment.
+    fn add_env(&self, obj: &mut Value, spec: &str) {
+        if self.opts.container_env.is_empty() {
+            return;
+        }
+        let env: Vec<Value> = self
+            .opts
+            .container_env
+            .iter()
+            .map(|(name, value)| json!({"name": name, "value": value}))
+            .collect();
+        for list in ["containers", "initContainers"] {
+            let path = format!("{spec}/{list}");
+            for c in obj
+                .pointer_mut(&path)
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                c["env"] = Value::Array(env.clone());
+            }
+        }
+    }
+
     async fn write_secret(
         &self,
         ns: &str,
@@ -854,8 +880,36 @@ impl Backend {
         ns: &str,
         name: &str,
         q: &Query,
+        body: &Bytes,
     ) -> Result<Reply, ApiError> {
         match (route.group.as_str(), route.resource.as_str()) {
+            ("", "secrets") => {
+                let current = self
+                    .cluster
+                    .read_secret(ns, name)
+                    .await
+                    .map_err(|e| ApiError::from_cluster("secrets", name, e))?;
+                // DeleteOptions' preconditions, as the API server checks them.
+                let precondition = (!body.is_empty())
+                    .then(|| parse_body(body))
+                    .transpose()?
+                    .and_then(|o| {
+                        o.pointer("/preconditions/resourceVersion")
+                            .and_then(Value::as_str)
+                            .map(String::from)
+                    });
+                let version = precondition.unwrap_or_else(|| current.resource_version.clone());
+                if !dry_run(q) {
+                    self.cluster
+                        .delete_secret(ns, name, &version)
+                        .await
+                        .map_err(|e| match e {
+                            ClusterError::Conflict(_) => ApiError::conflict("secrets", name),
+                            e => ApiError::from_cluster("secrets", name, e),
+                        })?;
+                }
+                Ok(Reply::Json(200, objects::secret(&current)))
+            }
             ("", "pods") => {
                 let pod = self.get(route, ns, name).await?;
                 if !dry_run(q) {
@@ -879,11 +933,12 @@ impl Backend {
                 }
                 Ok(Reply::Json(200, obj))
             }
-            ("apps", _)
-            | ("cert-manager.io", _)
-            | ("", "configmaps" | "secrets" | "namespaces") => Err(ApiError::method_not_allowed(
-                format!("the test API server does not delete {}", route.resource),
-            )),
+            ("apps", _) | ("cert-manager.io", _) | ("", "configmaps" | "namespaces") => {
+                Err(ApiError::method_not_allowed(format!(
+                    "the test API server does not delete {}",
+                    route.resource
+                )))
+            }
             _ => {
                 if dry_run(q) {
                     return Ok(Reply::Json(200, self.get(route, ns, name).await?));

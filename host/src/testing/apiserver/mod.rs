@@ -62,6 +62,10 @@ pub struct ServerOptions {
     /// End every watch after this long, whatever the client asked for (a
     /// real server ends them at its request timeout): clients must resume.
     pub watch_limit: Option<Duration>,
+    /// Literal environment (name, value) every served pod's and pod
+    /// template's containers carry, as real specs do: what a dump of the
+    /// cluster must leave behind.
+    pub container_env: Vec<(String, String)>,
 }
 
 impl Default for ServerOptions {
@@ -71,6 +75,7 @@ impl Default for ServerOptions {
             cert_manager: true,
             tick: Some(Duration::from_millis(10)),
             watch_limit: None,
+            container_env: Vec::new(),
         }
     }
 }

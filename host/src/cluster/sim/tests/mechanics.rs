@@ -408,6 +408,47 @@ async fn secrets_use_optimistic_concurrency() {
 }
 
 #[tokio::test]
+async fn a_secret_type_changes_only_by_delete_and_create() {
+    let sim = SimCluster::demo();
+    let s = sim
+        .read_secret(TRUST_NS, "linkerd-previous-anchor")
+        .await
+        .unwrap();
+    assert_eq!(s.type_, "Opaque", "the demo's copy is certificate-only");
+    let tls = SecretWrite {
+        namespace: TRUST_NS.into(),
+        name: "linkerd-previous-anchor".into(),
+        type_: "kubernetes.io/tls".into(),
+        data: s.data.clone(),
+        labels: vec![],
+        annotations: vec![],
+        expected_resource_version: Some(s.resource_version.clone()),
+    };
+    let refused = sim.write_secret(tls.clone()).await;
+    assert!(
+        matches!(&refused, Err(ClusterError::Invalid(m)) if m.contains("type: field is immutable")),
+        "{refused:?}"
+    );
+    let stale = sim
+        .delete_secret(TRUST_NS, "linkerd-previous-anchor", "1")
+        .await;
+    assert!(matches!(stale, Err(ClusterError::Conflict(_))), "{stale:?}");
+    sim.delete_secret(TRUST_NS, "linkerd-previous-anchor", &s.resource_version)
+        .await
+        .unwrap();
+    // trust-manager keeps the bundle it had while a source is missing.
+    let before = bundle(&sim).await;
+    sim.wait(60).await.unwrap();
+    assert_eq!(bundle(&sim).await, before);
+    sim.write_secret(SecretWrite {
+        expected_resource_version: None,
+        ..tls
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
 async fn events_and_progress_are_kept() {
     let sim = SimCluster::demo();
     let target = ObjectRef {

@@ -29,6 +29,7 @@ pub(super) async fn bundle(sim: &SimCluster) -> String {
         .unwrap_or_default()
 }
 
+/// What retire-old-anchor writes: the anchor's certificate alone.
 pub(super) async fn copy_anchor_to_previous(sim: &SimCluster) {
     let anchor = sim
         .read_secret(TRUST_NS, "linkerd-trust-anchor")
@@ -37,8 +38,12 @@ pub(super) async fn copy_anchor_to_previous(sim: &SimCluster) {
     sim.write_secret(SecretWrite {
         namespace: TRUST_NS.into(),
         name: "linkerd-previous-anchor".into(),
-        type_: anchor.type_,
-        data: anchor.data,
+        type_: "Opaque".into(),
+        data: anchor
+            .data
+            .into_iter()
+            .filter(|(k, _)| k == "tls.crt")
+            .collect(),
         labels: vec![],
         annotations: vec![],
         expected_resource_version: None,
