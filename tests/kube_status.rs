@@ -1,15 +1,19 @@
 //! `rotor status` through `KubeCluster` and the test API server: stale
 //! proxies are counted per workload, missed reloads and expiring anchors
-//! are flagged, and a healthy mesh exits 0.
+//! are flagged, a healthy mesh exits 0, and rollouts' starting and
+//! terminating pods are not counted.
 
 use std::sync::Arc;
 
 use rotor::cluster::Cluster;
 use rotor::cluster::kube::KubeCluster;
+use rotor::cluster::sim::SimCluster;
 use rotor::commands::status::{StatusArgs, StatusFormat, collect, status};
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 use rotor::testing::fake::{FakeCluster, FakeState, deployment};
-use rotor::wit::{Certificate, Condition, ConfigMap, Event, EventType, KeyValue, ObjectRef};
+use rotor::wit::{
+    Certificate, Condition, ConfigMap, Event, EventType, KeyValue, ObjectRef, WorkloadKind,
+};
 use sha2::{Digest, Sha256};
 
 fn certificate(namespace: &str, name: &str, not_before: i64, not_after: i64) -> Certificate {
@@ -121,10 +125,10 @@ fn anchor_pem() -> String {
     params.self_signed(&key).unwrap().pem()
 }
 
-async fn kube_for(state: FakeState) -> (TestApiServer, Arc<dyn Cluster>) {
-    let fake = Arc::new(FakeCluster::new(state));
+/// `KubeCluster` through a test API server over `backend`, on its clock.
+async fn through_server(backend: Arc<dyn Cluster>) -> (TestApiServer, KubeCluster) {
     let server = TestApiServer::start(
-        fake,
+        backend,
         ServerOptions {
             tick: None,
             ..ServerOptions::default()
@@ -134,6 +138,11 @@ async fn kube_for(state: FakeState) -> (TestApiServer, Arc<dyn Cluster>) {
     .unwrap();
     let kube =
         KubeCluster::new(server.client().unwrap(), "rotor-system").with_clock(server.clock());
+    (server, kube)
+}
+
+async fn kube_for(state: FakeState) -> (TestApiServer, Arc<dyn Cluster>) {
+    let (server, kube) = through_server(Arc::new(FakeCluster::new(state))).await;
     (server, Arc::new(kube))
 }
 
@@ -246,4 +255,40 @@ async fn an_anchor_near_expiry_needs_attention() {
         "{:?}",
         s.attention
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_and_terminating_pods_are_not_meshed_proxies() {
+    let sim = Arc::new(SimCluster::demo());
+    let (_server, kube) = through_server(sim.clone()).await;
+    let selector = rotor::commands::status::MESHED_SELECTOR;
+    let before = collect(&kube, &StatusArgs::default()).await.unwrap();
+    let steady = before.meshed_pods;
+    assert_eq!(
+        steady as usize,
+        sim.list_pods(None, selector).await.unwrap().len()
+    );
+
+    // A rollout of the 3-replica frontend surges by one pod at most.
+    sim.restart_workload(WorkloadKind::Deployment, "shop", "frontend")
+        .await
+        .unwrap();
+    let mut most_listed = 0;
+    for _ in 0..120 {
+        let listed = sim.list_pods(None, selector).await.unwrap().len();
+        most_listed = most_listed.max(listed);
+        let s = collect(&kube, &StatusArgs::default()).await.unwrap();
+        assert!(
+            s.meshed_pods <= steady + 1,
+            "{} meshed proxies counted for {steady} (+1 surge); {listed} pods listed",
+            s.meshed_pods
+        );
+        sim.wait(1).await.unwrap();
+    }
+    assert!(
+        most_listed > steady as usize + 1,
+        "the rollout listed starting and terminating pods too ({most_listed})"
+    );
+    let after = collect(&kube, &StatusArgs::default()).await.unwrap();
+    assert_eq!(after.meshed_pods, steady);
 }

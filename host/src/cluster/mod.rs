@@ -131,6 +131,19 @@ pub trait Cluster: Send + Sync {
             .collect())
     }
 
+    /// The pods of `list_pods(namespace, selector)` being deleted
+    /// (deletionTimestamp set), as `namespace/name`. Host-only (policies see
+    /// no such field): `rotor status` leaves them out of its proxy counts.
+    /// A backend whose deletions take effect at once has none.
+    async fn terminating_pods(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> ClusterResult<std::collections::BTreeSet<String>> {
+        let _ = (namespace, selector);
+        Ok(std::collections::BTreeSet::new())
+    }
+
     async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()>;
 
     async fn evict_pod(&self, namespace: &str, name: &str) -> ClusterResult<()>;

@@ -110,6 +110,9 @@ pub struct Status {
     pub now: i64,
     pub certificates: Vec<CertificateStatus>,
     pub bundle: Option<Bundle>,
+    /// Meshed proxies: pods carrying the mesh's control-plane label, in
+    /// phase Running and not being deleted (starting and terminating pods
+    /// of a rollout are not counted).
     pub meshed_pods: u32,
     /// Meshed pods without `linkerd.io/trust-root-sha256` (the control
     /// plane's own): their roots cannot be compared.
@@ -250,7 +253,15 @@ pub async fn collect(cluster: &dyn Cluster, args: &StatusArgs) -> Result<Status,
         Err(e) => return Err(e),
     };
 
-    let pods = cluster.list_pods(None, MESHED_SELECTOR).await?;
+    let deleting = cluster.terminating_pods(None, MESHED_SELECTOR).await?;
+    let pods: Vec<_> = cluster
+        .list_pods(None, MESHED_SELECTOR)
+        .await?
+        .into_iter()
+        .filter(|p| {
+            p.phase == "Running" && !deleting.contains(&format!("{}/{}", p.namespace, p.name))
+        })
+        .collect();
     let mut stale: BTreeMap<(String, String, String), u32> = BTreeMap::new();
     let mut unverified = 0u32;
     if let Some(b) = &bundle {
