@@ -11,7 +11,6 @@ use rotor::cluster::sim::SimCluster;
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 use rotor::testing::fake::{FakeCluster, FakeState};
 use rotor::wit::Namespace;
-use serde_json::json;
 
 fn hello() -> PathBuf {
     PathBuf::from(rotor::runtime::GUESTS_DIR).join("hello.wasm")
@@ -100,16 +99,7 @@ async fn run_takes_the_lock_runs_the_policy_and_releases() {
 async fn a_second_run_is_refused_while_the_lock_is_held() {
     let s = server().await;
     let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(10);
-    s.seed(
-        "coordination.k8s.io/leases",
-        "rotor-system",
-        json!({
-            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": "rotor", "namespace": "rotor-system"},
-            "spec": {"holderIdentity": "rotor-29113000-abcde", "leaseDurationSeconds": 60,
-                     "acquireTime": since.to_string(), "renewTime": since.to_string()},
-        }),
-    );
+    s.seed_run_lock("rotor-system", "rotor-29113000-abcde", since, since);
     let dir = tempfile::tempdir().unwrap();
     let kc = dir.path().join("kubeconfig");
     s.write_kubeconfig(&kc).unwrap();
