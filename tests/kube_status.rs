@@ -1,8 +1,8 @@
 //! `rotor status` through `KubeCluster` and the test API server: stale
 //! proxies are counted per workload, missed reloads and expiring anchors
 //! are flagged, a healthy mesh exits 0, a rotation in progress exits 3, a
-//! half-done one needs attention, and rollouts' starting and terminating
-//! pods are not counted.
+//! half-done one needs attention, rollouts' starting and terminating pods
+//! are not counted, and an unreachable API server is one line.
 
 mod support;
 
@@ -419,4 +419,42 @@ async fn starting_and_terminating_pods_are_not_meshed_proxies() {
     );
     let after = collect(&kube, &StatusArgs::default()).await.unwrap();
     assert_eq!(after.meshed_pods, steady);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_api_server_is_one_line_with_its_address_and_cause() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{port}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n- name: here\n  context:\n    cluster: c\n    user: u\ncurrent-context: here\n"
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = rotor(vec![
+        "status".into(),
+        "--kubeconfig".into(),
+        kc.display().to_string(),
+    ])
+    .await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    let address = format!("https://127.0.0.1:{port}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "error: cannot reach the Kubernetes API at {address}: "
+        )),
+        "{err}"
+    );
+    assert!(
+        lines[0].to_lowercase().contains("connection refused"),
+        "{err}"
+    );
 }

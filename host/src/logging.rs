@@ -36,11 +36,13 @@ pub struct LogOptions {
 }
 
 /// The filter for log lines: `RUST_LOG` wins; otherwise warnings, raised by
-/// each `-v`. Progress lines are added unless `quiet` or they are drawn instead.
+/// each `-v`. At the default verbosity kube's client logs nothing (its
+/// connection errors reach the user as rotor's one-line error instead).
+/// Progress lines are added unless `quiet` or they are drawn instead.
 pub fn log_filter(verbose: u8, rust_log: Option<&str>, progress: bool) -> EnvFilter {
     let base = match (rust_log, verbose) {
         (Some(directives), _) => directives.to_string(),
-        (None, 0) => "warn".to_string(),
+        (None, 0) => "warn,kube_client=off".to_string(),
         (None, 1) => "info".to_string(),
         (None, 2) => "debug".to_string(),
         (None, _) => "trace".to_string(),
@@ -361,10 +363,13 @@ mod tests {
     }
 
     #[test]
-    fn quiet_turns_progress_lines_off() {
+    fn quiet_turns_progress_lines_off_and_kube_is_silent_by_default() {
         let shown = log_filter(0, None, true).to_string();
+        assert!(shown.contains("kube_client=off"), "{shown}");
         assert!(shown.contains("rotor::progress=info"), "{shown}");
         let quiet = log_filter(0, None, false).to_string();
         assert!(quiet.contains("rotor::progress=off"), "{quiet}");
+        let verbose = log_filter(1, None, true).to_string();
+        assert!(!verbose.contains("kube_client"), "{verbose}");
     }
 }

@@ -37,6 +37,19 @@ pub enum ClusterError {
 }
 
 impl ClusterError {
+    /// The message without its kind.
+    pub fn detail(&self) -> &str {
+        match self {
+            ClusterError::Denied(m)
+            | ClusterError::NotFound(m)
+            | ClusterError::Conflict(m)
+            | ClusterError::Invalid(m)
+            | ClusterError::Timeout(m)
+            | ClusterError::Unavailable(m)
+            | ClusterError::Internal(m) => m,
+        }
+    }
+
     /// Worth retrying: the same call may succeed a moment later.
     pub fn is_transient(&self) -> bool {
         matches!(
