@@ -97,16 +97,7 @@ async fn a_stale_holder_is_taken_over() {
 async fn a_live_holder_is_not_taken_over() {
     let s = server().await;
     let just_now = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(30);
-    s.seed(
-        "coordination.k8s.io/leases",
-        NS,
-        json!({
-            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": LEASE_NAME, "namespace": NS},
-            "spec": {"holderIdentity": "busy-pod", "leaseDurationSeconds": 60,
-                     "acquireTime": just_now.to_string(), "renewTime": just_now.to_string()},
-        }),
-    );
+    s.seed_run_lock(NS, "busy-pod", just_now, just_now);
     let err = acquire(&s, "run-d").await.err().unwrap();
     assert!(err.to_string().contains("held by busy-pod"), "{err}");
 }

@@ -1,15 +1,16 @@
 //! `rotor run` against the test API server: the policy runs through
-//! `KubeCluster` under the run lock, and a second run is refused while the
-//! lock is held.
+//! `KubeCluster` under the run lock, a second run is refused while the
+//! lock is held, and a rotation's progress shows on stderr as log lines
+//! (text or JSON) when stderr is not a terminal.
 
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::Arc;
 
+use rotor::cluster::sim::SimCluster;
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 use rotor::testing::fake::{FakeCluster, FakeState};
 use rotor::wit::Namespace;
-use serde_json::json;
 
 fn hello() -> PathBuf {
     PathBuf::from(rotor::runtime::GUESTS_DIR).join("hello.wasm")
@@ -98,16 +99,7 @@ async fn run_takes_the_lock_runs_the_policy_and_releases() {
 async fn a_second_run_is_refused_while_the_lock_is_held() {
     let s = server().await;
     let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(10);
-    s.seed(
-        "coordination.k8s.io/leases",
-        "rotor-system",
-        json!({
-            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": "rotor", "namespace": "rotor-system"},
-            "spec": {"holderIdentity": "rotor-29113000-abcde", "leaseDurationSeconds": 60,
-                     "acquireTime": since.to_string(), "renewTime": since.to_string()},
-        }),
-    );
+    s.seed_run_lock("rotor-system", "rotor-29113000-abcde", since, since);
     let dir = tempfile::tempdir().unwrap();
     let kc = dir.path().join("kubeconfig");
     s.write_kubeconfig(&kc).unwrap();
@@ -190,4 +182,139 @@ async fn a_bad_pushgateway_or_webhook_url_is_refused_before_the_run() {
         !s.requests().contains_key("create leases"),
         "refused before taking the lock"
     );
+}
+
+/// The demo mesh with its simulated clock starting now: the binary's
+/// clock is the wall clock.
+fn demo_from_now() -> SimCluster {
+    let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap();
+    let yaml = rotor::cluster::sim::DEMO_SCENARIO.replace(
+        "startTime: \"2026-03-02T09:00:00Z\"",
+        &format!("startTime: \"{now}\""),
+    );
+    SimCluster::from_yaml(&yaml).unwrap()
+}
+
+/// A full default rotation of the demo mesh (backed by the simulator, a
+/// virtual second every 10 ms) by the `rotor` binary; (exit code, stderr).
+async fn rotate_demo(extra: &[&str]) -> (i32, String) {
+    let s = TestApiServer::over_sim(Arc::new(demo_from_now()), ServerOptions::default())
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    s.write_kubeconfig(&kc).unwrap();
+    let mut args: Vec<String> = vec![
+        "run".into(),
+        "--kubeconfig".into(),
+        kc.display().to_string(),
+        "--output".into(),
+        "json".into(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let (code, out, err) = rotor(args).await;
+    let report: serde_json::Value =
+        serde_json::from_str(&out).expect("the report alone is on stdout");
+    assert_eq!(report["outcome"], "succeeded", "{out}\n{err}");
+    (code, err)
+}
+
+/// Where the first line containing each needle is, in order of the needles.
+fn positions(text: &str, needles: &[&str]) -> Vec<usize> {
+    needles
+        .iter()
+        .map(|n| {
+            text.lines()
+                .position(|l| l.contains(n))
+                .unwrap_or_else(|| panic!("no line with {n:?} in:\n{text}"))
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_logs_its_steps_waves_and_waits_in_order() {
+    let (code, err) = rotate_demo(&[]).await;
+    assert_eq!(code, 0, "{err}");
+    let at = positions(
+        &err,
+        &[
+            "step preflight started",
+            "step preflight ended ok",
+            "step renew-anchor started",
+            "waiting on gate anchor-renewed for 0 s of 300 s: certificate cert-manager/linkerd-trust-anchor",
+            "gate anchor-renewed passed",
+            "step renew-anchor ended ok",
+            "step trust-new-anchor/control-plane started",
+            "wave 1 of 1: restarting",
+            "step trust-new-anchor/data-plane started",
+            "step drop-old-anchor/data-plane ended ok",
+            "run succeeded",
+        ],
+    );
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{at:?} in:\n{err}");
+    for line in err.lines() {
+        assert!(
+            line.contains("INFO rotor::progress"),
+            "only progress at the default verbosity: {line}"
+        );
+    }
+    // Quiet: no progress at all (shown with a quick policy).
+    let s = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    s.write_kubeconfig(&kc).unwrap();
+    let (code, _, err) = rotor(run_args(&kc, &[])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("run succeeded after"), "{err}");
+    let (code, _, err) = rotor(run_args(&kc, &["--quiet"])).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_progress_lines_parse_with_stable_fields() {
+    let (code, err) = rotate_demo(&["--log-format", "json"]).await;
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let of = |event: &str| -> Vec<&serde_json::Value> {
+        lines.iter().filter(|l| l["event"] == event).collect()
+    };
+    for l in &lines {
+        assert_eq!(l["target"], "rotor::progress", "{l}");
+        assert_eq!(l["level"], "INFO", "{l}");
+        assert!(l["at"].is_i64() && l["message"].is_string(), "{l}");
+    }
+    let started = of("step-started");
+    let ended = of("step-ended");
+    assert_eq!(started.len(), ended.len(), "every step ends");
+    assert_eq!(started[0]["step"], "preflight");
+    assert!(
+        ended
+            .iter()
+            .all(|e| e["ok"] == true && e["seconds"].is_i64())
+    );
+    let wave = of("wave")[0];
+    for field in ["wave", "waves", "size", "done", "total"] {
+        assert!(wave[field].is_i64(), "{field}: {wave}");
+    }
+    assert!(
+        wave["workloads"].is_string() && wave["step"].is_string(),
+        "{wave}"
+    );
+    let waiting = of("waiting")[0];
+    assert_eq!(waiting["gate"], "anchor-renewed", "{waiting}");
+    assert_eq!(waiting["timeout"], 300);
+    assert_eq!(waiting["clock"], "wall");
+    assert!(
+        waiting["waited"].is_i64() && waiting["saw"].is_string(),
+        "{waiting}"
+    );
+    let done = of("gate-done")[0];
+    assert_eq!(done["outcome"], "passed", "{done}");
+    let finished = of("run-finished");
+    assert_eq!(finished.len(), 1);
+    assert_eq!(finished[0]["ok"], true);
 }

@@ -1,15 +1,23 @@
 //! `rotor status` through `KubeCluster` and the test API server: stale
 //! proxies are counted per workload, missed reloads and expiring anchors
-//! are flagged, and a healthy mesh exits 0.
+//! are flagged, a healthy mesh exits 0, a rotation in progress exits 3, a
+//! half-done one needs attention, rollouts' starting and terminating pods
+//! are not counted, and an unreachable API server is one line.
+
+mod support;
 
 use std::sync::Arc;
 
 use rotor::cluster::Cluster;
 use rotor::cluster::kube::KubeCluster;
+use rotor::cluster::sim::SimCluster;
 use rotor::commands::status::{StatusArgs, StatusFormat, collect, status};
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 use rotor::testing::fake::{FakeCluster, FakeState, deployment};
-use rotor::wit::{Certificate, Condition, ConfigMap, Event, EventType, KeyValue, ObjectRef};
+use rotor::wit::{
+    Certificate, Condition, ConfigMap, Event, EventType, KeyValue, ObjectRef, WorkloadKind,
+};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 fn certificate(namespace: &str, name: &str, not_before: i64, not_after: i64) -> Certificate {
@@ -121,10 +129,10 @@ fn anchor_pem() -> String {
     params.self_signed(&key).unwrap().pem()
 }
 
-async fn kube_for(state: FakeState) -> (TestApiServer, Arc<dyn Cluster>) {
-    let fake = Arc::new(FakeCluster::new(state));
+/// `KubeCluster` through a test API server over `backend`, on its clock.
+async fn through_server(backend: Arc<dyn Cluster>) -> (TestApiServer, KubeCluster) {
     let server = TestApiServer::start(
-        fake,
+        backend,
         ServerOptions {
             tick: None,
             ..ServerOptions::default()
@@ -134,6 +142,11 @@ async fn kube_for(state: FakeState) -> (TestApiServer, Arc<dyn Cluster>) {
     .unwrap();
     let kube =
         KubeCluster::new(server.client().unwrap(), "rotor-system").with_clock(server.clock());
+    (server, kube)
+}
+
+async fn kube_for(state: FakeState) -> (TestApiServer, Arc<dyn Cluster>) {
+    let (server, kube) = through_server(Arc::new(FakeCluster::new(state))).await;
     (server, Arc::new(kube))
 }
 
@@ -245,5 +258,203 @@ async fn an_anchor_near_expiry_needs_attention() {
             .any(|a| a.contains("certificate cert-manager/linkerd-trust-anchor expires")),
         "{:?}",
         s.attention
+    );
+}
+
+/// Mark `cert` as cert-manager shows a requested issuance: Issuing=True.
+fn issuing(cert: &mut Certificate) {
+    cert.issuing = true;
+    cert.conditions.push(Condition {
+        type_: "Issuing".into(),
+        status: "True".into(),
+        reason: "ManuallyTriggered".into(),
+        message: "Certificate re-issuance manually triggered".into(),
+        observed_generation: Some(1),
+        last_transition_time: cert.not_before,
+    });
+}
+
+/// The progress record the default policy leaves while at `step`.
+fn record(step: &str, started_at: i64) -> String {
+    json!({"mode": "full", "next": step, "startedAt": started_at,
+           "anchorBefore": {"revision": 1, "fingerprint": "ab"}, "restarts": 0})
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_rotation_stopped_half_done_needs_attention() {
+    let pem = anchor_pem();
+    let mut state = mesh(&pem, 0, true);
+    let started = state.now - 600;
+    state.progress = Some(record("renew-anchor", started));
+    // The run stopped at the anchor gate with the issuance still pending.
+    issuing(&mut state.certificates[0]);
+    let (_s, kube) = kube_for(state).await;
+    let (out, code) = status(kube, &StatusArgs::default()).await.unwrap();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("status: needs attention"), "{out}");
+    assert!(
+        out.contains("a rotation stopped half-done at step renew-anchor"),
+        "{out}"
+    );
+    assert!(
+        out.contains("certificate cert-manager/linkerd-trust-anchor has Issuing=True"),
+        "{out}"
+    );
+    assert!(
+        out.contains("waiting for cert-manager to issue cert-manager/linkerd-trust-anchor"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn two_anchors_in_the_bundle_with_no_rotation_need_attention() {
+    let pem = format!("{}{}", anchor_pem(), anchor_pem());
+    let (_s, kube) = kube_for(mesh(&pem, 0, true)).await;
+    let s = collect(kube.as_ref(), &StatusArgs::default())
+        .await
+        .unwrap();
+    assert!(
+        s.attention
+            .iter()
+            .any(|a| a.contains("the trust bundle holds 2 anchors")),
+        "{:?}",
+        s.attention
+    );
+}
+
+/// The `rotor` binary's (exit code, stdout, stderr), off the async workers.
+async fn rotor(args: Vec<String>) -> (i32, String, String) {
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        support::rotor(&args)
+    })
+    .await
+    .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotation_in_progress_has_its_own_exit_code() {
+    let pem = anchor_pem();
+    let mut state = mesh(&pem, 0, true);
+    state.progress = Some(record("trust-new-anchor", state.now - 120));
+    issuing(&mut state.certificates[0]);
+    let (server, _) = kube_for(state).await;
+    let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(100);
+    server.seed_run_lock(
+        "rotor-system",
+        "rotor-29113000-abcde",
+        since,
+        jiff::Timestamp::now(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    server.write_kubeconfig(&kc).unwrap();
+    let args = |output: &str| {
+        vec![
+            "status".to_string(),
+            "--kubeconfig".into(),
+            kc.display().to_string(),
+            "--output".into(),
+            output.into(),
+        ]
+    };
+    let (code, out, err) = rotor(args("text")).await;
+    assert_eq!(code, 3, "stdout: {out}\nstderr: {err}");
+    assert!(out.starts_with("status: rotation in progress\n"), "{out}");
+    assert!(out.contains("run by rotor-29113000-abcde since "), "{out}");
+    assert!(
+        out.contains("step trust-new-anchor of the rotation begun "),
+        "{out}"
+    );
+    assert!(
+        out.contains("waiting for cert-manager to issue cert-manager/linkerd-trust-anchor"),
+        "{out}"
+    );
+    // In progress, a pending issuance is expected, not a finding.
+    assert!(!out.contains("Issuing=True"), "{out}");
+    let (code, out, _) = rotor(args("json")).await;
+    assert_eq!(code, 3);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["rotation"]["holder"]["holder"], "rotor-29113000-abcde");
+    assert_eq!(v["rotation"]["step"], "trust-new-anchor");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starting_and_terminating_pods_are_not_meshed_proxies() {
+    let sim = Arc::new(SimCluster::demo());
+    let (_server, kube) = through_server(sim.clone()).await;
+    let selector = rotor::commands::status::MESHED_SELECTOR;
+    let before = collect(&kube, &StatusArgs::default()).await.unwrap();
+    let steady = before.meshed_pods;
+    assert_eq!(
+        steady as usize,
+        sim.list_pods(None, selector).await.unwrap().len()
+    );
+
+    // A rollout of the 3-replica frontend surges by one pod at most.
+    sim.restart_workload(WorkloadKind::Deployment, "shop", "frontend")
+        .await
+        .unwrap();
+    let mut most_listed = 0;
+    for _ in 0..120 {
+        let listed = sim.list_pods(None, selector).await.unwrap().len();
+        most_listed = most_listed.max(listed);
+        let s = collect(&kube, &StatusArgs::default()).await.unwrap();
+        assert!(
+            s.meshed_pods <= steady + 1,
+            "{} meshed proxies counted for {steady} (+1 surge); {listed} pods listed",
+            s.meshed_pods
+        );
+        sim.wait(1).await.unwrap();
+    }
+    assert!(
+        most_listed > steady as usize + 1,
+        "the rollout listed starting and terminating pods too ({most_listed})"
+    );
+    let after = collect(&kube, &StatusArgs::default()).await.unwrap();
+    assert_eq!(after.meshed_pods, steady);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_api_server_is_one_line_with_its_address_and_cause() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kc,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://127.0.0.1:{port}\nusers:\n- name: u\n  user: {{}}\ncontexts:\n- name: here\n  context:\n    cluster: c\n    user: u\ncurrent-context: here\n"
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = rotor(vec![
+        "status".into(),
+        "--kubeconfig".into(),
+        kc.display().to_string(),
+    ])
+    .await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "{out}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    let address = format!("https://127.0.0.1:{port}");
+    assert!(
+        lines[0].starts_with(&format!(
+            "error: cannot reach the Kubernetes API at {address}: "
+        )),
+        "{err}"
+    );
+    assert!(
+        lines[0].to_lowercase().contains("connection refused"),
+        "{err}"
     );
 }

@@ -19,12 +19,11 @@ fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-/// Run one example's scenario directory with its built component.
+/// Run one example with its built component, named by its crate
+/// directory: `rotor test` finds the scenarios under `scenarios/`.
 fn run_example(name: &str) {
-    let scenarios = workspace()
-        .join("guests/examples")
-        .join(name)
-        .join("scenarios");
+    let example = workspace().join("guests/examples").join(name);
+    let scenarios = example.join("scenarios");
     let count = std::fs::read_dir(&scenarios)
         .expect("the example ships scenarios")
         .flatten()
@@ -36,7 +35,7 @@ fn run_example(name: &str) {
         "test",
         "--guest",
         &guest.display().to_string(),
-        &scenarios.display().to_string(),
+        &example.display().to_string(),
     ]);
     let text = stdout(&output);
     assert!(output.status.success(), "{name}: {text}\n{output:?}");

@@ -43,6 +43,10 @@ async fn written_scenario_has_the_flags_counts_and_rotates_without_outage() {
         note.contains("12 namespaces") && note.contains("43 Deployments"),
         "{note}"
     );
+    assert!(
+        !note.contains("warning"),
+        "this mesh rotates within the default deadline: {note}"
+    );
 
     let text = std::fs::read_to_string(&path).expect("scenario written");
     let sim = SimCluster::from_yaml(&text).expect("the scenario loads");

@@ -19,6 +19,14 @@ pub struct Cli {
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
+    /// No progress on stderr (the live display, or its log lines); warnings and errors stay.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Log lines on stderr as text or as JSON objects, one a line (progress included).
+    #[arg(long, value_enum, global = true, default_value_t = crate::logging::LogFormat::Text)]
+    pub log_format: crate::logging::LogFormat,
+
     /// Where compiled policies are cached [default: $ROTOR_CACHE_DIR, $XDG_CACHE_HOME/rotor, ~/.cache/rotor].
     #[arg(long, global = true, value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod config;
 pub mod guard;
 pub mod lock;
+pub mod logging;
 pub mod observe;
 pub mod report;
 pub mod runtime;

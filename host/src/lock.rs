@@ -86,6 +86,54 @@ fn expiry(spec: &LeaseSpec) -> Option<jiff::Timestamp> {
         .ok()
 }
 
+/// Who holds a lease that still protects its holder at `t`, other than `me`.
+fn live_holder(spec: &LeaseSpec, me: &str, t: jiff::Timestamp) -> Option<Holder> {
+    let holder = spec
+        .holder_identity
+        .clone()
+        .filter(|h| !h.is_empty() && h != me)?;
+    let expires = expiry(spec);
+    if expires.is_some_and(|e| e <= t) {
+        return None;
+    }
+    Some(Holder {
+        holder,
+        since: spec.acquire_time.as_ref().map(|a| a.0.as_second()),
+        expires: expires.map(|e| e.as_second()),
+    })
+}
+
+/// The holder of an unexpired run lock: a rotation in progress.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Holder {
+    pub holder: String,
+    /// Unix seconds the lease was taken.
+    pub since: Option<i64>,
+    /// Unix seconds it lapses unless renewed (`None`: never).
+    pub expires: Option<i64>,
+}
+
+/// Who holds the run lock in `namespace` now, if anyone. Reads only.
+pub async fn current_holder(
+    client: kube::Client,
+    namespace: &str,
+    retry: RetryPolicy,
+) -> Result<Option<Holder>, LockError> {
+    let api: Api<Lease> = Api::namespaced(client, namespace);
+    match retry.run("read lease", || api.get(LEASE_NAME)).await {
+        Ok(lease) => Ok(live_holder(&lease.spec.unwrap_or_default(), "", now())),
+        Err(ClusterError::NotFound(_)) => Ok(None),
+        Err(source) => Err(LockError::Api {
+            namespace: namespace.to_string(),
+            source,
+        }),
+    }
+}
+
+fn rfc3339(t: i64) -> String {
+    jiff::Timestamp::from_second(t).map_or_else(|_| t.to_string(), |t| t.to_string())
+}
+
 /// A held lock; renewed in the background until [`RunLock::release`].
 pub struct RunLock {
     api: Api<Lease>,
@@ -266,28 +314,24 @@ async fn take(
             }
             Some(current) => {
                 let spec = current.spec.clone().unwrap_or_default();
-                let other = spec
+                if let Some(other) = live_holder(&spec, holder, t) {
+                    return Err(TakeError::Held(LockError::Held {
+                        holder: other.holder,
+                        since: other
+                            .since
+                            .map_or_else(|| "an unknown time".into(), rfc3339),
+                        expires: other
+                            .expires
+                            .map_or_else(|| "never".into(), |e| format!("at {}", rfc3339(e))),
+                        namespace: namespace.to_string(),
+                    }));
+                }
+                if let Some(previous) = spec
                     .holder_identity
-                    .clone()
-                    .filter(|h| !h.is_empty() && h != holder);
-                if let Some(other) = other {
-                    let expires = expiry(&spec);
-                    if expires.is_none_or(|e| e > t) {
-                        let since = spec
-                            .acquire_time
-                            .as_ref()
-                            .map(|a| a.0.round(jiff::Unit::Second).unwrap_or(a.0).to_string())
-                            .unwrap_or_else(|| "an unknown time".into());
-                        return Err(TakeError::Held(LockError::Held {
-                            holder: other,
-                            since,
-                            expires: expires
-                                .map(|e| format!("at {}", e.round(jiff::Unit::Second).unwrap_or(e)))
-                                .unwrap_or_else(|| "never".into()),
-                            namespace: namespace.to_string(),
-                        }));
-                    }
-                    tracing::warn!(previous = %other, "taking over a run lock its holder stopped renewing");
+                    .as_deref()
+                    .filter(|h| !h.is_empty() && *h != holder)
+                {
+                    tracing::warn!(%previous, "taking over a run lock its holder stopped renewing");
                 }
                 let mut taken = current;
                 let transitions = spec.lease_transitions.unwrap_or(0) + 1;

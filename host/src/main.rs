@@ -4,9 +4,9 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 use rotor::cli::Cli;
+use rotor::logging::LogOptions;
 
 /// Faster than glibc's allocator on the many small strings a policy's host
 /// calls move (BENCHMARKS.md, "Profile of the 10,000-workload run").
@@ -15,7 +15,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    rotor::logging::init(LogOptions {
+        verbose: cli.verbose,
+        quiet: cli.quiet,
+        format: cli.log_format,
+        terminal: std::io::stderr().is_terminal(),
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -33,23 +38,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// `RUST_LOG` wins; otherwise warnings, raised by each `-v`.
-fn init_logging(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(true)
-        .init();
 }
 
 fn one_line(text: &str) -> String {

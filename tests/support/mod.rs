@@ -70,8 +70,8 @@ pub async fn run_default(
     kill_after_mutations: Option<u64>,
 ) -> RunOutcome {
     let controls = RunControls {
-        dry_run: false,
         kill_after_mutations,
+        ..RunControls::default()
     };
     runtime()
         .run_with(policy(), backend, &RunConfig::default(), controls)

@@ -4,9 +4,17 @@
 //! every rollout in it before the next wave starts. `OnDelete` workloads do
 //! not replace pods on a template change: their pods are deleted one at a
 //! time, each replacement waited for until Ready.
+//!
+//! Each wave is announced with a log line carrying `progress=wave` (wave,
+//! waves, size, done, total, workloads), and a rollout still going after a
+//! minute is reported like a waiting gate (`progress=gate`), so `rotor run`
+//! shows how far the restarts have come.
 
 use crate::error::{CallContext, GateError, RotorError};
-use crate::gate::{Check, Clock, HostClock, POLL_SECONDS, seconds_until, wait_for};
+use crate::gate::{
+    Check, Clock, HostClock, POLL_SECONDS, REPORT_SECONDS, report_done, report_waiting,
+    seconds_until, wait_for,
+};
 use std::collections::BTreeSet;
 
 use crate::mesh::{self, Kind, WorkloadId, owner_id, pod_name};
@@ -128,6 +136,68 @@ fn replace_pods_one_by_one(
     Ok(stale.len())
 }
 
+/// The `progress=wave` fields of wave `index` (from 1) of `count`, with
+/// `done` of `total` workloads restarted before it.
+pub fn wave_fields(
+    index: usize,
+    count: usize,
+    wave: &[Workload],
+    done: usize,
+    total: usize,
+) -> Vec<(&'static str, String)> {
+    let ids: Vec<String> = wave.iter().map(|w| WorkloadId::of(w).to_string()).collect();
+    let shown = ids.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    let more = ids.len().saturating_sub(3);
+    let workloads = if more > 0 {
+        format!("{shown} and {more} more")
+    } else {
+        shown
+    };
+    vec![
+        ("progress", "wave".to_string()),
+        ("wave", index.to_string()),
+        ("waves", count.to_string()),
+        ("size", wave.len().to_string()),
+        ("done", done.to_string()),
+        ("total", total.to_string()),
+        ("workloads", workloads),
+    ]
+}
+
+/// Wait for `w`'s rollout until `deadline`, a minute at a time, reporting
+/// each minute it is still going as gate `gate` (waited from `since`).
+fn wait_rollout_reporting(
+    clock: &dyn Clock,
+    w: &Workload,
+    gate: &str,
+    since: i64,
+    deadline: i64,
+    timeout: u32,
+) -> Result<workloads::RolloutStatus, RotorError> {
+    let id = WorkloadId::of(w);
+    let mut reported = false;
+    loop {
+        let left = seconds_until(clock, deadline);
+        let chunk = left.min(REPORT_SECONDS as u32);
+        let status = workloads::wait_rollout(w.kind, &w.namespace, &w.name, chunk)
+            .call(|| format!("wait for rollout of {id}"))?;
+        let waited = clock.now() - since;
+        if status.phase != RolloutPhase::Progressing || chunk >= left {
+            if reported {
+                let outcome = match status.phase {
+                    RolloutPhase::Complete => "passed",
+                    RolloutPhase::Failed => "failed",
+                    RolloutPhase::Progressing => "timed-out",
+                };
+                report_done(clock, gate, waited, outcome);
+            }
+            return Ok(status);
+        }
+        report_waiting(clock, gate, waited, timeout, &status.message);
+        reported = true;
+    }
+}
+
 /// Restart `targets` in waves; stop after the first wave with a failure.
 pub fn restart_in_waves(
     targets: &[Workload],
@@ -135,7 +205,11 @@ pub fn restart_in_waves(
 ) -> Result<Vec<Restarted>, RotorError> {
     let clock = HostClock;
     let mut done = Vec::new();
-    for wave in waves(targets, opts.parallelism) {
+    let count = waves(targets, opts.parallelism).len();
+    for (i, wave) in waves(targets, opts.parallelism).enumerate() {
+        let fields = wave_fields(i + 1, count, wave, done.len(), targets.len());
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        crate::info(&format!("wave {} of {count}", i + 1), &pairs);
         let wave_start = clock.now();
         let mut failures = Vec::new();
         let mut started = Vec::new();
@@ -163,9 +237,14 @@ pub fn restart_in_waves(
                 }
             } else {
                 if !opts.dry_run {
-                    let left = seconds_until(&clock, deadline);
-                    let status = workloads::wait_rollout(w.kind, &w.namespace, &w.name, left)
-                        .call(|| format!("wait for rollout of {id}"))?;
+                    let status = wait_rollout_reporting(
+                        &clock,
+                        w,
+                        &opts.gate,
+                        wave_start,
+                        deadline,
+                        opts.rollout_timeout,
+                    )?;
                     match status.phase {
                         RolloutPhase::Complete => {}
                         RolloutPhase::Failed => {
@@ -287,6 +366,26 @@ mod tests {
             waves(&items, 0).count(),
             7,
             "parallelism 0 means one at a time"
+        );
+    }
+
+    #[test]
+    fn a_wave_names_its_place_and_a_few_workloads() {
+        use crate::mesh::tests::workload;
+        let wave: Vec<Workload> = (0..5)
+            .map(|i| workload(crate::WorkloadKind::Deployment, "shop", &format!("w{i}")))
+            .collect();
+        let fields = wave_fields(2, 4, &wave, 5, 17);
+        let get = |k: &str| fields.iter().find(|(f, _)| *f == k).unwrap().1.clone();
+        assert_eq!(get("progress"), "wave");
+        assert_eq!((get("wave"), get("waves")), ("2".into(), "4".into()));
+        assert_eq!(
+            (get("done"), get("total"), get("size")),
+            ("5".into(), "17".into(), "5".into())
+        );
+        assert_eq!(
+            get("workloads"),
+            "deployment shop/w0, deployment shop/w1, deployment shop/w2 and 2 more"
         );
     }
 

@@ -376,6 +376,14 @@ impl Cluster for FaultyCluster {
         .await
     }
 
+    async fn terminating_pods(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> ClusterResult<std::collections::BTreeSet<String>> {
+        self.inner.terminating_pods(namespace, selector).await
+    }
+
     async fn list_pod_summaries(
         &self,
         namespace: Option<&str>,

@@ -37,6 +37,19 @@ pub enum ClusterError {
 }
 
 impl ClusterError {
+    /// The message without its kind.
+    pub fn detail(&self) -> &str {
+        match self {
+            ClusterError::Denied(m)
+            | ClusterError::NotFound(m)
+            | ClusterError::Conflict(m)
+            | ClusterError::Invalid(m)
+            | ClusterError::Timeout(m)
+            | ClusterError::Unavailable(m)
+            | ClusterError::Internal(m) => m,
+        }
+    }
+
     /// Worth retrying: the same call may succeed a moment later.
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -136,6 +149,19 @@ pub trait Cluster: Send + Sync {
             .into_iter()
             .map(|p| PodSummary::of(p, annotations))
             .collect())
+    }
+
+    /// The pods of `list_pods(namespace, selector)` being deleted
+    /// (deletionTimestamp set), as `namespace/name`. Host-only (policies see
+    /// no such field): `rotor status` leaves them out of its proxy counts.
+    /// A backend whose deletions take effect at once has none.
+    async fn terminating_pods(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> ClusterResult<std::collections::BTreeSet<String>> {
+        let _ = (namespace, selector);
+        Ok(std::collections::BTreeSet::new())
     }
 
     async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()>;

@@ -62,7 +62,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
         Command::Status(args) => status::run(args).await,
         Command::Plan(args) => plan::run(args, options).await,
         Command::Test(args) => test::run(args, options).await,
-        Command::Scenario(command) => scenario::run(command),
+        Command::Scenario(command) => scenario::run(command, options).await,
     }
 }
 

@@ -11,7 +11,7 @@ use crate::cli::OutputFormat;
 use crate::cluster::kube::KubeCluster;
 use crate::cluster::sim::SimCluster;
 use crate::report::RunReport;
-use crate::runtime::RuntimeOptions;
+use crate::runtime::{RunControls, RuntimeOptions};
 
 use super::run::{ClusterArgs, KubeCommandError};
 use super::{CommandError, new_runtime, read_config, read_policy, write_file};
@@ -72,7 +72,13 @@ pub async fn plan_against(
     let sim = Arc::new(
         SimCluster::from_yaml(&scenario).map_err(|e| KubeCommandError::Scenario(e.to_string()))?,
     );
-    let outcome = runtime.run(&policy, sim.clone(), &config, false).await;
+    let controls = RunControls {
+        progress: true,
+        ..RunControls::default()
+    };
+    let outcome = runtime
+        .run_with(&policy, sim.clone(), &config, controls)
+        .await;
     sim.watch_after_run();
     let report = RunReport::new(
         outcome,

@@ -199,6 +199,7 @@ pub async fn run_against(
             &config,
             RunControls {
                 dry_run: args.dry_run,
+                progress: true,
                 ..RunControls::default()
             },
             observer,

@@ -2,19 +2,67 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use crate::cli::{GenerateArgs, ScenarioCommand};
+use crate::cluster::sim::SimCluster;
 use crate::cluster::sim::generate::{GenerateOptions, generate};
+use crate::config::RunConfig;
+use crate::runtime::{DEFAULT_POLICY, RuntimeOptions};
 
-use super::{CommandError, write_file};
+use super::{CommandError, new_runtime, write_file};
 
-pub fn run(command: ScenarioCommand) -> Result<ExitCode, CommandError> {
+/// How far past the default deadline the check rotation may run to say
+/// how long the mesh needs.
+const CHECK_DEADLINE_FACTOR: u64 = 10;
+
+pub async fn run(
+    command: ScenarioCommand,
+    options: RuntimeOptions,
+) -> Result<ExitCode, CommandError> {
     match command {
-        ScenarioCommand::Generate(args) => run_generate(&args),
+        ScenarioCommand::Generate(args) => run_generate(&args, options).await,
     }
 }
 
-fn run_generate(args: &GenerateArgs) -> Result<ExitCode, CommandError> {
+/// A warning when the default policy at default settings cannot rotate the
+/// mesh within `deadline` seconds (the default run deadline): it rotates the
+/// scenario in the simulator with a longer deadline and compares the
+/// virtual time taken.
+pub async fn deadline_warning(
+    yaml: &str,
+    deadline: u64,
+    options: RuntimeOptions,
+) -> Result<Option<String>, CommandError> {
+    let cluster = Arc::new(
+        SimCluster::from_yaml(yaml).map_err(|e| CommandError::Scenario {
+            path: "<generated>".into(),
+            message: e.to_string(),
+        })?,
+    );
+    let mut config = RunConfig::default();
+    config.limits.deadline_seconds = deadline * CHECK_DEADLINE_FACTOR;
+    let runtime = new_runtime(options)?;
+    let policy = runtime.load("built-in linkerd-rotation policy", DEFAULT_POLICY)?;
+    let outcome = runtime.run(&policy, cluster, &config, false).await;
+    let took = outcome.finished_at - outcome.started_at;
+    let fix = "raise limits.deadlineSeconds in the run configuration, or policy.parallelism (workloads restarted at once, default 50)";
+    Ok(match &outcome.result {
+        Ok(_) if took.unsigned_abs() <= deadline => None,
+        Ok(_) => Some(format!(
+            "a rotation of this mesh at default settings takes {took} virtual seconds, past the default run deadline of {deadline} s: {fix} (deadlineSeconds >= {took})"
+        )),
+        Err(_) => Some(format!(
+            "a rotation of this mesh at default settings does not finish within {} virtual seconds, past the default run deadline of {deadline} s: {fix}",
+            config.limits.deadline_seconds
+        )),
+    })
+}
+
+async fn run_generate(
+    args: &GenerateArgs,
+    options: RuntimeOptions,
+) -> Result<ExitCode, CommandError> {
     let generated = generate(&GenerateOptions {
         namespaces: args.namespaces,
         workloads_per_namespace: args.workloads_per_namespace,
@@ -50,6 +98,10 @@ fn run_generate(args: &GenerateArgs) -> Result<ExitCode, CommandError> {
                 })?;
         }
     }
+    let deadline = RunConfig::default().limits.deadline_seconds;
+    if let Some(warning) = deadline_warning(&generated.yaml, deadline, options).await? {
+        eprintln!("warning: {warning}");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -60,7 +112,7 @@ mod tests {
     use super::*;
     use crate::cluster::sim::SimCluster;
     use crate::config::RunConfig;
-    use crate::runtime::{DEFAULT_POLICY, Runtime, RuntimeOptions};
+    use crate::runtime::{DEFAULT_POLICY, Runtime};
 
     /// The written file loads, and the default policy rotates it with no
     /// broken pair at any moment.
@@ -76,7 +128,9 @@ mod tests {
             seed: 3,
             output: Some(path.clone()),
         };
-        let code = run(ScenarioCommand::Generate(args)).expect("generates");
+        let code = run(ScenarioCommand::Generate(args), RuntimeOptions::default())
+            .await
+            .expect("generates");
         assert_eq!(code, ExitCode::SUCCESS);
         let text = std::fs::read_to_string(&path).expect("written");
         let cluster = Arc::new(SimCluster::from_yaml(&text).expect("loads"));
@@ -101,8 +155,51 @@ mod tests {
         assert!(report.virtual_seconds > 0);
     }
 
-    #[test]
-    fn bad_options_are_a_command_error() {
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_mesh_slower_than_the_deadline_is_warned_about() {
+        let generated = generate(&GenerateOptions {
+            namespaces: 6,
+            workloads_per_namespace: 3,
+            statefulsets: 0,
+            daemonsets: 0,
+            seed: 3,
+        })
+        .expect("generates");
+        let options = RuntimeOptions::default();
+        let within = deadline_warning(&generated.yaml, 7_200, options.clone())
+            .await
+            .expect("rotates");
+        assert_eq!(within, None);
+        // The same mesh against a deadline shorter than its rotation.
+        let warning = deadline_warning(&generated.yaml, 60, options.clone())
+            .await
+            .expect("rotates")
+            .expect("a warning");
+        assert!(
+            warning.contains("past the default run deadline of 60 s")
+                && warning.contains("raise limits.deadlineSeconds"),
+            "{warning}"
+        );
+        let took: u64 = warning
+            .split("takes ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("the time it takes");
+        assert!(took > 60, "{warning}");
+        // Too slow even for ten times the deadline: no figure, still the fix.
+        let warning = deadline_warning(&generated.yaml, 5, options)
+            .await
+            .expect("rotates")
+            .expect("a warning");
+        assert!(
+            warning.contains("does not finish within 50 virtual seconds"),
+            "{warning}"
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_options_are_a_command_error() {
         let args = GenerateArgs {
             namespaces: 1,
             workloads_per_namespace: 1,
@@ -111,7 +208,9 @@ mod tests {
             seed: 1,
             output: None,
         };
-        let err = run(ScenarioCommand::Generate(args)).unwrap_err();
+        let err = run(ScenarioCommand::Generate(args), RuntimeOptions::default())
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("--statefulsets"), "{err}");
     }
 }

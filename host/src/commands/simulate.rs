@@ -30,6 +30,7 @@ pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode
     let controls = RunControls {
         dry_run: args.dry_run,
         kill_after_mutations: args.kill_after_mutations,
+        progress: true,
     };
     let outcome = runtime.run_with(&policy, backend, &config, controls).await;
     // The saved state is the cluster as the run left it (what a resumed or

@@ -1,8 +1,9 @@
 //! `rotor status`: a read-only look at the rotation's state. Each
 //! Certificate's age, expiry, renewal time and readiness; the anchors in the
 //! trust bundle; meshed proxies still started with an older bundle; the
-//! identity controller's last issuer reload. Exits non-zero when something
-//! needs attention.
+//! identity controller's last issuer reload; a rotation in progress (the
+//! run lock's holder, the progress record's step) or one left half-done.
+//! Exit codes: [`EXIT_OK`], [`EXIT_ATTENTION`], [`EXIT_IN_PROGRESS`].
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -12,7 +13,16 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::cluster::{Cluster, ClusterError};
+use crate::lock::Holder;
 use crate::wit::{EventType, ObjectRef};
+
+/// Nothing needs attention.
+pub const EXIT_OK: u8 = 0;
+/// Something needs a person: expiring, not Ready, stale proxies, a rotation
+/// left half-done.
+pub const EXIT_ATTENTION: u8 = 1;
+/// A run holds the run lock: a rotation is in progress.
+pub const EXIT_IN_PROGRESS: u8 = 3;
 
 /// Where Linkerd's trust roots live.
 pub const BUNDLE_NAMESPACE: &str = "linkerd";
@@ -105,11 +115,30 @@ pub struct IdentityReloads {
     pub last_issuer_update_skipped: Option<i64>,
 }
 
+/// A rotation under way (the run lock is held) or stopped half-way.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rotation {
+    /// The run lock's holder while a run is going on; `None` when no run
+    /// holds it (the rotation stopped and waits for the next run).
+    pub holder: Option<Holder>,
+    /// The step the progress record says is running (or resumes next).
+    pub step: Option<String>,
+    /// When the rotation began, from the progress record.
+    pub started_at: Option<i64>,
+    /// What the cluster shows it waits on: issuances, rollouts.
+    pub waiting_for: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub now: i64,
+    /// Present while a rotation is in progress or left half-done.
+    pub rotation: Option<Rotation>,
     pub certificates: Vec<CertificateStatus>,
     pub bundle: Option<Bundle>,
+    /// Meshed proxies: pods carrying the mesh's control-plane label, in
+    /// phase Running and not being deleted (starting and terminating pods
+    /// of a rollout are not counted).
     pub meshed_pods: u32,
     /// Meshed pods whose roots the annotation cannot tell: the control
     /// plane's, whose `linkerd.io/trust-root-sha256` is the chart's
@@ -160,8 +189,18 @@ fn rfc3339(t: i64) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
-/// Read everything `rotor status` shows. Nothing is written.
+/// Read everything `rotor status` shows, with no run lock holder known.
 pub async fn collect(cluster: &dyn Cluster, args: &StatusArgs) -> Result<Status, ClusterError> {
+    collect_with(cluster, args, None).await
+}
+
+/// Read everything `rotor status` shows; `holder` holds the run lock, if
+/// anyone does. Nothing is written.
+pub async fn collect_with(
+    cluster: &dyn Cluster,
+    args: &StatusArgs,
+    holder: Option<Holder>,
+) -> Result<Status, ClusterError> {
     let now = cluster.now().await;
     let mut attention = Vec::new();
     let anchor_warn = i64::from(args.anchor_warn_days) * 86_400;
@@ -252,7 +291,15 @@ pub async fn collect(cluster: &dyn Cluster, args: &StatusArgs) -> Result<Status,
         Err(e) => return Err(e),
     };
 
-    let pods = cluster.list_pods(None, MESHED_SELECTOR).await?;
+    let deleting = cluster.terminating_pods(None, MESHED_SELECTOR).await?;
+    let pods: Vec<_> = cluster
+        .list_pods(None, MESHED_SELECTOR)
+        .await?
+        .into_iter()
+        .filter(|p| {
+            p.phase == "Running" && !deleting.contains(&format!("{}/{}", p.namespace, p.name))
+        })
+        .collect();
     let mut stale: BTreeMap<(String, String, String), u32> = BTreeMap::new();
     let mut unverified = 0u32;
     if let Some(b) = &bundle {
@@ -288,7 +335,8 @@ pub async fn collect(cluster: &dyn Cluster, args: &StatusArgs) -> Result<Status,
         })
         .collect();
     let stale_proxies: u32 = stale_workloads.iter().map(|w| w.pods).sum();
-    if stale_proxies > 0 {
+    // During a run the rollouts are under way: what it waits for, not a finding.
+    if stale_proxies > 0 && holder.is_none() {
         attention.push(format!(
             "{stale_proxies} meshed proxies in {} workloads were started with another trust bundle: restart them",
             stale_workloads.len()
@@ -338,8 +386,34 @@ pub async fn collect(cluster: &dyn Cluster, args: &StatusArgs) -> Result<Status,
         }
     }
 
+    let record = cluster.load_progress().await?;
+    let rotation = rotation(holder, record.as_deref(), &certs, stale_proxies);
+    if let Some(r) = rotation.as_ref().filter(|r| r.holder.is_none()) {
+        attention.push(format!(
+            "a rotation stopped half-done at step {} (begun {}): `rotor run` resumes it",
+            r.step.as_deref().unwrap_or("unknown"),
+            r.started_at
+                .map_or_else(|| "at an unknown time".into(), rfc3339)
+        ));
+    }
+    if rotation.as_ref().is_none_or(|r| r.holder.is_none()) {
+        for c in certs.iter().filter(|c| c.issuing) {
+            attention.push(format!(
+                "certificate {}/{} has Issuing=True with no rotation running: an issuance was requested and has not finished",
+                c.namespace, c.name
+            ));
+        }
+        if let Some(b) = bundle.as_ref().filter(|b| b.anchors.len() > 1) {
+            attention.push(format!(
+                "the trust bundle holds {} anchors with no rotation running: the old anchor was never dropped",
+                b.anchors.len()
+            ));
+        }
+    }
+
     Ok(Status {
         now,
+        rotation,
         certificates,
         bundle,
         meshed_pods: pods.len() as u32,
@@ -351,18 +425,82 @@ pub async fn collect(cluster: &dyn Cluster, args: &StatusArgs) -> Result<Status,
     })
 }
 
+/// The rotation the lock and the progress record show, if any, and what
+/// it waits on as the cluster shows it.
+fn rotation(
+    holder: Option<Holder>,
+    record: Option<&str>,
+    certs: &[crate::wit::Certificate],
+    stale_proxies: u32,
+) -> Option<Rotation> {
+    if holder.is_none() && record.is_none() {
+        return None;
+    }
+    // The record is the policy's own; the default policy's names its
+    // running step `next` and its start `startedAt`.
+    let record: Option<serde_json::Value> = record.and_then(|r| serde_json::from_str(r).ok());
+    let field = |key: &str| record.as_ref().and_then(|r| r.get(key).cloned());
+    let mut waiting_for: Vec<String> = certs
+        .iter()
+        .filter(|c| c.issuing)
+        .map(|c| format!("cert-manager to issue {}/{}", c.namespace, c.name))
+        .collect();
+    if stale_proxies > 0 {
+        waiting_for.push(format!(
+            "rollouts: {stale_proxies} meshed proxies still started with another trust bundle"
+        ));
+    }
+    Some(Rotation {
+        holder,
+        step: field("next").and_then(|v| v.as_str().map(str::to_string)),
+        started_at: field("startedAt").and_then(|v| v.as_i64()),
+        waiting_for,
+    })
+}
+
 impl Status {
+    /// The exit code: in progress, then attention, then ok.
+    pub fn exit_code(&self) -> u8 {
+        if self.rotation.as_ref().is_some_and(|r| r.holder.is_some()) {
+            EXIT_IN_PROGRESS
+        } else if self.attention.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_ATTENTION
+        }
+    }
+
     pub fn render_text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
             "{}",
-            if self.attention.is_empty() {
-                "status: ok"
-            } else {
-                "status: needs attention"
+            match self.exit_code() {
+                EXIT_IN_PROGRESS => "status: rotation in progress",
+                EXIT_OK => "status: ok",
+                _ => "status: needs attention",
             }
         );
+        if let Some(r) = &self.rotation {
+            if let Some(h) = &r.holder {
+                let _ = writeln!(
+                    out,
+                    "  run by {} since {}",
+                    h.holder,
+                    h.since.map_or_else(|| "an unknown time".into(), rfc3339)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "  step {} of the rotation begun {}",
+                r.step.as_deref().unwrap_or("unknown"),
+                r.started_at
+                    .map_or_else(|| "at an unknown time".into(), rfc3339)
+            );
+            for w in &r.waiting_for {
+                let _ = writeln!(out, "  waiting for {w}");
+            }
+        }
         for a in &self.attention {
             let _ = writeln!(out, "  ! {a}");
         }
@@ -535,6 +673,14 @@ impl Status {
                 .unwrap_or_default(),
         );
         family(
+            "rotor_rotation_in_progress",
+            "1 while a run holds the run lock.",
+            vec![(
+                String::new(),
+                f64::from(u8::from(self.exit_code() == EXIT_IN_PROGRESS)),
+            )],
+        );
+        family(
             "rotor_status_attention",
             "Findings that need attention (0 when all is well).",
             vec![(String::new(), self.attention.len() as f64)],
@@ -555,30 +701,32 @@ impl Status {
     }
 }
 
-/// Collect and render; the exit code is 0 when nothing needs attention, 1
-/// otherwise.
+/// Collect (no run lock holder known) and render, with the exit code.
 pub async fn status(
     cluster: Arc<dyn Cluster>,
     args: &StatusArgs,
 ) -> Result<(String, i32), ClusterError> {
     let s = collect(cluster.as_ref(), args).await?;
-    let code = if s.attention.is_empty() { 0 } else { 1 };
-    Ok((s.render(args.output), code))
+    Ok((s.render(args.output), i32::from(s.exit_code())))
 }
 
-/// The command: connect, collect, print; exit 1 when something needs attention.
+/// The command: connect, read the run lock, collect, print; the exit code
+/// says ok, attention or rotation in progress.
 pub async fn run(args: StatusCommand) -> Result<std::process::ExitCode, super::CommandError> {
     let kube = args.cluster.connect().await?;
-    let (out, code) = status(Arc::new(kube), &args.status)
+    let holder = crate::lock::current_holder(
+        kube.client().clone(),
+        kube.namespace(),
+        crate::cluster::kube::RetryPolicy::default(),
+    )
+    .await
+    .map_err(super::run::KubeCommandError::from)?;
+    let s = collect_with(&kube, &args.status, holder)
         .await
         .map_err(|source| super::run::KubeCommandError::Cluster {
             what: "reading the rotation's state",
             source,
         })?;
-    print!("{out}");
-    Ok(if code == 0 {
-        std::process::ExitCode::SUCCESS
-    } else {
-        std::process::ExitCode::from(1)
-    })
+    print!("{}", s.render(args.status.output));
+    Ok(std::process::ExitCode::from(s.exit_code()))
 }

@@ -213,25 +213,36 @@ struct ScenarioFile {
     named: bool,
 }
 
-/// Files as given, and the `*.yaml` / `*.yml` files of directories, sorted.
+/// The `*.yaml` / `*.yml` files of `dir`, sorted.
+fn yaml_files(dir: &Path) -> Result<Vec<PathBuf>, CommandError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| CommandError::Scenario {
+        path: dir.to_path_buf(),
+        message: format!("cannot list the directory: {e}"),
+    })?;
+    let mut found: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.is_file()
+                && p.extension()
+                    .is_some_and(|ext| ext == "yaml" || ext == "yml")
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+/// Files as given, and the `*.yaml` / `*.yml` files of directories and of
+/// their `scenarios/` subdirectory (a policy crate keeps them there), sorted.
 fn collect(paths: &[PathBuf]) -> Result<Vec<ScenarioFile>, CommandError> {
     let mut out = Vec::new();
     for path in paths {
         if path.is_dir() {
-            let entries = std::fs::read_dir(path).map_err(|e| CommandError::Scenario {
-                path: path.clone(),
-                message: format!("cannot list the directory: {e}"),
-            })?;
-            let mut found: Vec<PathBuf> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.is_file()
-                        && p.extension()
-                            .is_some_and(|ext| ext == "yaml" || ext == "yml")
-                })
-                .collect();
-            found.sort();
+            let mut found = yaml_files(path)?;
+            let nested = path.join("scenarios");
+            if nested.is_dir() {
+                found.extend(yaml_files(&nested)?);
+            }
             out.extend(
                 found
                     .into_iter()

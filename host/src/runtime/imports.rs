@@ -250,6 +250,14 @@ impl log::Host for HostState {
         self.guard.count("log");
         self.log
             .record(level, &message, &fields, self.guard.redactor());
+        if let Some(progress) = &mut self.progress
+            && fields.iter().any(|kv| kv.key == "progress")
+        {
+            let started = Instant::now();
+            let now = self.guard.now().await;
+            self.cpu.add_host_time(started.elapsed());
+            progress.log_line(&fields, now, self.guard.redactor());
+        }
         Ok(())
     }
 
@@ -259,6 +267,9 @@ impl log::Host for HostState {
         let now = self.guard.now().await;
         self.cpu.add_host_time(started.elapsed());
         tracing::info!(target: "policy", step = %name, "step begins");
+        if let Some(progress) = &mut self.progress {
+            progress.step_began(&name, now, self.guard.redactor());
+        }
         self.steps.begin(&name, now);
         Ok(())
     }
@@ -272,6 +283,9 @@ impl log::Host for HostState {
             tracing::info!(target: "policy", step = %name, "step ends");
         } else {
             tracing::warn!(target: "policy", step = %name, detail = %detail, "step failed");
+        }
+        if let Some(progress) = &mut self.progress {
+            progress.step_ended(&name, ok, &detail, now, self.guard.redactor());
         }
         self.steps.end(&name, ok, &detail, now);
         if let Some(observer) = self.guard.observer().cloned() {

@@ -10,6 +10,7 @@ pub mod inspect;
 pub mod limiter;
 pub mod load;
 pub mod policy_log;
+pub mod progress;
 pub mod state;
 pub mod steps;
 
@@ -34,6 +35,7 @@ pub use cache::{ComponentCache, default_cache_dir};
 pub use failure::{FailureKind, RunFailure};
 pub use inspect::PolicyInfo;
 pub use load::{CacheUse, LoadError, LoadTimings, LoadedPolicy, WasmKind};
+pub use progress::ProgressTracker;
 pub use state::HostState;
 pub use steps::Step;
 
@@ -109,6 +111,8 @@ pub struct RunControls {
     /// End the run right after this many applied mutations, leaving the
     /// cluster as a crashed process would (resume testing).
     pub kill_after_mutations: Option<u64>,
+    /// Emit progress events (target `rotor::progress`) as the run goes.
+    pub progress: bool,
 }
 
 impl Runtime {
@@ -186,7 +190,10 @@ impl Runtime {
         guard.kill_after_mutations(controls.kill_after_mutations);
         let started_at = guard.started_at();
 
-        let mut store = Store::new(&self.engine, HostState::new(guard, limits.memory_mib));
+        let backend = guard.backend();
+        let mut state = HostState::new(guard, limits.memory_mib);
+        state.progress = controls.progress.then(|| ProgressTracker::new(backend));
+        let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
         let cpu_budget = Duration::from_secs(limits.cpu_seconds);
         store.epoch_deadline_callback(move |ctx| {
@@ -261,6 +268,9 @@ impl Runtime {
                 Err(failure.with_context(state.log.last_error.clone(), stderr))
             }
         };
+        if state.progress.is_some() {
+            progress::run_finished(result.is_ok(), started_at, finished_at);
+        }
         let mut steps = state.steps;
         steps.map_text(redact);
         let steps = steps.finish(finished_at, result.is_ok());

@@ -12,6 +12,7 @@ use crate::guard::Guard;
 
 use super::limiter::MemoryLimiter;
 use super::policy_log::PolicyLog;
+use super::progress::ProgressTracker;
 use super::steps::StepRecorder;
 
 /// Resource handles a policy may hold at once (WASI streams, pollables).
@@ -52,6 +53,8 @@ pub struct HostState {
     pub guard: Guard,
     pub log: PolicyLog,
     pub steps: StepRecorder,
+    /// Present when the command shows where the run stands (`run`, `plan`, `simulate`).
+    pub progress: Option<ProgressTracker>,
     pub cpu: CpuClock,
     pub stderr: MemoryOutputPipe,
 }
@@ -74,6 +77,7 @@ impl HostState {
             guard,
             log: PolicyLog::default(),
             steps: StepRecorder::default(),
+            progress: None,
             cpu: CpuClock::start(),
             stderr,
         }

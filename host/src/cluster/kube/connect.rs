@@ -31,6 +31,9 @@ pub enum ConnectError {
     Infer(#[from] kube::config::InferConfigError),
     #[error("cannot build a Kubernetes client: {0}")]
     Client(#[from] kube::Error),
+    /// The API server did not answer (after the transient retries).
+    #[error("cannot reach the Kubernetes API at {url}: {cause}")]
+    Unreachable { url: String, cause: String },
 }
 
 /// How to reach the API server.
@@ -73,7 +76,43 @@ pub async fn client(opts: &ConnectOptions) -> Result<Client, ConnectError> {
     // into a hang; `RetryPolicy` retries transient errors within bounds.
     let mut config = config;
     config.default_retry = false;
-    Ok(Client::try_from(config)?)
+    let url = config.cluster_url.to_string();
+    let client = Client::try_from(config)?;
+    reachable(&client, url.trim_end_matches('/')).await?;
+    Ok(client)
+}
+
+/// Ask the API server its version, so an unreachable one is one line that
+/// names the address and the cause before any command starts its work.
+async fn reachable(client: &Client, url: &str) -> Result<(), ConnectError> {
+    const WHAT: &str = "reach the API server";
+    let probe = super::RetryPolicy::default()
+        .run(WHAT, || client.apiserver_version())
+        .await;
+    match probe {
+        Ok(_) => Ok(()),
+        // The server answered, if only with a refusal: it is reachable, and
+        // the command's own requests will say what is wrong.
+        Err(
+            crate::cluster::ClusterError::Denied(_) | crate::cluster::ClusterError::NotFound(_),
+        ) => Ok(()),
+        Err(e) => {
+            let detail = e.detail();
+            let detail = detail.strip_prefix(WHAT).unwrap_or(detail);
+            let cause = [
+                ": connection to the API server failed: ",
+                ": request to the API server failed: ",
+                ": ",
+            ]
+            .iter()
+            .find_map(|p| detail.strip_prefix(p))
+            .unwrap_or(detail);
+            Err(ConnectError::Unreachable {
+                url: url.to_string(),
+                cause: cause.to_string(),
+            })
+        }
+    }
 }
 
 /// `--namespace`, else the in-cluster service account's namespace, else
@@ -126,14 +165,20 @@ mod tests {
         .err()
         .expect("an unknown context is an error");
         assert!(e.to_string().contains("\"elsewhere\""), "{e}");
+        // The context resolves; nothing listens on port 1.
+        let e = client(&ConnectOptions {
+            kubeconfig: Some(kc),
+            context: Some("here".into()),
+        })
+        .await
+        .err()
+        .expect("an unreachable API server is an error");
+        let text = e.to_string();
         assert!(
-            client(&ConnectOptions {
-                kubeconfig: Some(kc),
-                context: Some("here".into()),
-            })
-            .await
-            .is_ok()
+            text.starts_with("cannot reach the Kubernetes API at http://127.0.0.1:1: "),
+            "{text}"
         );
+        assert!(text.to_lowercase().contains("connection refused"), "{text}");
     }
 
     #[test]

@@ -40,6 +40,21 @@ impl RetryPolicy {
     }
 }
 
+/// An error and each of its causes, `: `-separated, repeats left out:
+/// hyper's "client error (Connect)" alone does not say why.
+pub fn cause_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(e);
+    while let Some(err) = next {
+        let text = err.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = err.source();
+    }
+    parts.join(": ")
+}
+
 /// The HTTP status code of an API error, if the server answered.
 pub fn status_code(e: &kube::Error) -> Option<u16> {
     match e {
@@ -66,12 +81,14 @@ pub fn map_error(what: &str, e: kube::Error) -> ClusterError {
                 _ => ClusterError::Internal(msg),
             }
         }
-        kube::Error::HyperError(e) => {
-            ClusterError::Unavailable(format!("{what}: connection to the API server failed: {e}"))
-        }
-        kube::Error::Service(e) => {
-            ClusterError::Unavailable(format!("{what}: request to the API server failed: {e}"))
-        }
+        kube::Error::HyperError(e) => ClusterError::Unavailable(format!(
+            "{what}: connection to the API server failed: {}",
+            cause_chain(&e)
+        )),
+        kube::Error::Service(e) => ClusterError::Unavailable(format!(
+            "{what}: request to the API server failed: {}",
+            cause_chain(e.as_ref())
+        )),
         kube::Error::SerdeError(e) => ClusterError::Internal(format!(
             "{what}: unexpected answer from the API server: {e}"
         )),

@@ -246,6 +246,14 @@ impl Cluster for KubeCluster {
         self.pods(namespace, selector).await
     }
 
+    async fn terminating_pods(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> ClusterResult<std::collections::BTreeSet<String>> {
+        self.pods_being_deleted(namespace, selector).await
+    }
+
     async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
         self.fenced()?;
         self.remove_pod(namespace, name).await

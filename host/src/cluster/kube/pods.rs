@@ -12,18 +12,44 @@ use crate::cluster::{ClusterError, ClusterResult};
 use crate::wit::Pod;
 
 impl KubeCluster {
+    fn pod_api(&self, namespace: Option<&str>) -> ClusterResult<Api<K8sPod>> {
+        if let Some(ns) = namespace {
+            check_name("namespace", ns)?;
+        }
+        Ok(match namespace {
+            Some(ns) => Api::namespaced(self.client.clone(), ns),
+            None => Api::all(self.client.clone()),
+        })
+    }
+
+    /// `namespace/name` of the matching pods with a deletionTimestamp.
+    pub(super) async fn pods_being_deleted(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> ClusterResult<std::collections::BTreeSet<String>> {
+        let api = self.pod_api(namespace)?;
+        let lp = ListParams::default().labels(selector);
+        let pods = self.retry.run("list pods", || api.list(&lp)).await?.items;
+        Ok(pods
+            .iter()
+            .filter(|p| p.metadata.deletion_timestamp.is_some())
+            .map(|p| {
+                format!(
+                    "{}/{}",
+                    p.metadata.namespace.as_deref().unwrap_or_default(),
+                    p.metadata.name.as_deref().unwrap_or_default()
+                )
+            })
+            .collect())
+    }
+
     pub(super) async fn pods(
         &self,
         namespace: Option<&str>,
         selector: &str,
     ) -> ClusterResult<Vec<Pod>> {
-        if let Some(ns) = namespace {
-            check_name("namespace", ns)?;
-        }
-        let api: Api<K8sPod> = match namespace {
-            Some(ns) => Api::namespaced(self.client.clone(), ns),
-            None => Api::all(self.client.clone()),
-        };
+        let api = self.pod_api(namespace)?;
         let lp = ListParams::default().labels(selector);
         let pods = self.retry.run("list pods", || api.list(&lp)).await?.items;
         // ReplicaSet -> Deployment never changes for a given ReplicaSet, so

@@ -409,6 +409,17 @@ impl Cluster for SimCluster {
         self.map_pods(namespace, selector, |w, p| w.pod_summary(p, annotations))
     }
 
+    async fn terminating_pods(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> ClusterResult<std::collections::BTreeSet<String>> {
+        let named = self.map_pods(namespace, selector, |_, p| {
+            p.terminating.then(|| format!("{}/{}", p.namespace, p.name))
+        })?;
+        Ok(named.into_iter().flatten().collect())
+    }
+
     async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
         let mut w = self.lock();
         let id = w

@@ -306,10 +306,18 @@ impl Backend {
             }
             ("", "pods") => {
                 let pods = self.cluster.list_pods(ns, labels).await.map_err(err)?;
+                let deleting = self
+                    .cluster
+                    .terminating_pods(ns, labels)
+                    .await
+                    .map_err(err)?;
                 pods.iter()
                     .map(|p| {
                         let mut o = objects::pod(p);
                         self.add_env(&mut o, "/spec");
+                        if deleting.contains(&format!("{}/{}", p.namespace, p.name)) {
+                            o["metadata"]["deletionTimestamp"] = json!(objects::DELETING_SINCE);
+                        }
                         self.versions
                             .stamp(&format!("pods/{}/{}", p.namespace, p.name), &mut o);
                         o

@@ -35,7 +35,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -252,6 +252,27 @@ impl TestApiServer {
         self.backend
             .store
             .put(resource, namespace, object, &self.backend.versions);
+    }
+
+    /// rotor's run lock (Lease `rotor` in `namespace`, 60 s) as `holder`
+    /// left it: taken at `acquired`, last renewed at `renewed`.
+    pub fn seed_run_lock(
+        &self,
+        namespace: &str,
+        holder: &str,
+        acquired: jiff::Timestamp,
+        renewed: jiff::Timestamp,
+    ) {
+        self.seed(
+            "coordination.k8s.io/leases",
+            namespace,
+            json!({
+                "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                "metadata": {"name": crate::lock::LEASE_NAME, "namespace": namespace},
+                "spec": {"holderIdentity": holder, "leaseDurationSeconds": 60,
+                         "acquireTime": acquired.to_string(), "renewTime": renewed.to_string()},
+            }),
+        );
     }
 
     /// Objects the server's own store holds, as clients wrote them (e.g.

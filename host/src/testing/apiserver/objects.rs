@@ -164,6 +164,10 @@ pub fn replica_set_name(pod: &str, deployment: &str) -> String {
     }
 }
 
+/// The deletionTimestamp served for a pod the backend says is terminating
+/// (the backend keeps no such time; clients only test for its presence).
+pub const DELETING_SINCE: &str = "2026-01-01T00:00:00Z";
+
 pub fn pod(p: &Pod) -> Value {
     let owner = p.owner.as_ref().map(|o| {
         if o.kind == "Deployment" {
