@@ -126,16 +126,7 @@ impl ControlPlane {
             ],
         );
         // Meshed pods are created once the injector's copy holds the roots.
-        let roots = self.kubectl(&[
-            "-n",
-            "linkerd",
-            "get",
-            "configmap",
-            "linkerd-identity-trust-roots",
-            "-o",
-            "jsonpath={.data.ca-bundle\\.crt}",
-        ]);
-        let roots = String::from_utf8(roots.stdout).expect("PEM");
+        let roots = self.trust_roots();
         let deadline = Instant::now() + Duration::from_secs(60);
         while !self.linkerd.as_ref().is_some_and(|l| l.holds(&roots, LAG)) {
             assert!(
@@ -156,6 +147,20 @@ impl ControlPlane {
                 "--timeout=180s",
             ]);
         }
+    }
+
+    /// The trust roots (PEM) in Linkerd's trust-roots ConfigMap.
+    pub fn trust_roots(&self) -> String {
+        let out = self.kubectl(&[
+            "-n",
+            "linkerd",
+            "get",
+            "configmap",
+            "linkerd-identity-trust-roots",
+            "-o",
+            "jsonpath={.data.ca-bundle\\.crt}",
+        ]);
+        String::from_utf8(out.stdout).expect("PEM")
     }
 
     /// What the chart's bootstrap hook does (kwok runs no container): the

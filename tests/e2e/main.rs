@@ -98,16 +98,7 @@ fn secret_cert(cp: &ControlPlane, ns: &str, name: &str) -> String {
 }
 
 fn bundle(cp: &ControlPlane) -> String {
-    let out = cp.kubectl(&[
-        "-n",
-        "linkerd",
-        "get",
-        "configmap",
-        "linkerd-identity-trust-roots",
-        "-o",
-        "jsonpath={.data.ca-bundle\\.crt}",
-    ]);
-    String::from_utf8(out.stdout).expect("PEM")
+    cp.trust_roots()
 }
 
 /// Base64 bodies of the certificates in a PEM text.

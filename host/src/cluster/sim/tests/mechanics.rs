@@ -338,22 +338,7 @@ async fn identity_skips_an_issuer_it_cannot_verify_and_crash_loops_on_it() {
     );
     assert_eq!(sim.simulation_report().outage.broken_pair_seconds, 0.0);
     // Putting the real issuer back lets the crash-looping container start.
-    let rogue_rv = sim
-        .read_secret("linkerd", "linkerd-identity-issuer")
-        .await
-        .unwrap()
-        .resource_version;
-    sim.write_secret(SecretWrite {
-        namespace: "linkerd".into(),
-        name: "linkerd-identity-issuer".into(),
-        type_: current.type_.clone(),
-        data: current.data.clone(),
-        labels: vec![],
-        annotations: vec![],
-        expected_resource_version: Some(rogue_rv),
-    })
-    .await
-    .unwrap();
+    overwrite_issuer(&sim, &current.type_, current.data.clone()).await;
     let st = sim
         .wait_rollout(WorkloadKind::Deployment, "linkerd", "linkerd-identity", 300)
         .await

@@ -52,6 +52,26 @@ pub(super) async fn copy_anchor_to_previous(sim: &SimCluster) {
     .unwrap();
 }
 
+/// Write the identity issuer's Secret by hand over whatever it holds now.
+pub(super) async fn overwrite_issuer(sim: &SimCluster, type_: &str, data: Vec<(String, Vec<u8>)>) {
+    let rv = sim
+        .read_secret("linkerd", "linkerd-identity-issuer")
+        .await
+        .unwrap()
+        .resource_version;
+    sim.write_secret(SecretWrite {
+        namespace: "linkerd".into(),
+        name: "linkerd-identity-issuer".into(),
+        type_: type_.into(),
+        data,
+        labels: vec![],
+        annotations: vec![],
+        expected_resource_version: Some(rv),
+    })
+    .await
+    .unwrap();
+}
+
 /// Renew and wait until the revision moved and Issuing is gone.
 pub(super) async fn renew_and_wait(sim: &SimCluster, ns: &str, name: &str) {
     let before = sim.get_certificate(ns, name).await.unwrap().revision;

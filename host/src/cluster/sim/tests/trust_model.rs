@@ -121,42 +121,18 @@ async fn a_crash_looping_identity_backs_off_exponentially() {
         .read_secret("linkerd", "linkerd-identity-issuer")
         .await
         .unwrap();
-    sim.write_secret(SecretWrite {
-        namespace: "linkerd".into(),
-        name: "linkerd-identity-issuer".into(),
-        type_: current.type_.clone(),
-        data: vec![
-            ("tls.crt".into(), issuer.cert_pem.into_bytes()),
-            ("tls.key".into(), issuer.key_pem.into_bytes()),
-        ],
-        labels: vec![],
-        annotations: vec![],
-        expected_resource_version: Some(current.resource_version.clone()),
-    })
-    .await
-    .unwrap();
+    let rogue_data = vec![
+        ("tls.crt".into(), issuer.cert_pem.into_bytes()),
+        ("tls.key".into(), issuer.key_pem.into_bytes()),
+    ];
+    overwrite_issuer(&sim, &current.type_, rogue_data).await;
     sim.restart_workload(WorkloadKind::Deployment, "linkerd", "linkerd-identity")
         .await
         .unwrap();
     // Put the good issuer back 100 s into the crash loop: starts at +10
     // (crash), +20, +40, +80 s; the next try is at +160 s, not +110 s.
     sim.wait(100).await.unwrap();
-    let rogue_rv = sim
-        .read_secret("linkerd", "linkerd-identity-issuer")
-        .await
-        .unwrap()
-        .resource_version;
-    sim.write_secret(SecretWrite {
-        namespace: "linkerd".into(),
-        name: "linkerd-identity-issuer".into(),
-        type_: current.type_.clone(),
-        data: current.data.clone(),
-        labels: vec![],
-        annotations: vec![],
-        expected_resource_version: Some(rogue_rv),
-    })
-    .await
-    .unwrap();
+    overwrite_issuer(&sim, &current.type_, current.data.clone()).await;
     let st = sim
         .wait_rollout(WorkloadKind::Deployment, "linkerd", "linkerd-identity", 40)
         .await
