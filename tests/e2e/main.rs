@@ -194,6 +194,24 @@ fn the_cronjob_rotates_a_real_control_plane() {
     assert_eq!(report["outcome"], "succeeded", "{report:#}");
     assert_eq!(report["backend"], "kubernetes", "{report:#}");
 
+    // The CronJob's log (stderr, not a terminal) says where the run stood:
+    // each step's start and end, each wave, and the gates it waited on.
+    let log = String::from_utf8_lossy(&run.stderr);
+    let mut at = 0;
+    for want in [
+        "step preflight started",
+        "step renew-anchor started",
+        "waiting on gate",
+        "step trust-new-anchor/control-plane started",
+        "wave 1 of 1: restarting",
+        "step drop-old-anchor/data-plane ended ok",
+    ] {
+        let found = log[at..]
+            .find(want)
+            .unwrap_or_else(|| panic!("no {want:?} after byte {at}:\n{log}"));
+        at += found + want.len();
+    }
+
     // The plan predicted the steps and the restarts the run made.
     assert_eq!(step_names(&plan), step_names(&report));
     assert_eq!(restarts(&plan), restarts(&report), "restarts predicted");
@@ -207,6 +225,20 @@ fn the_cronjob_rotates_a_real_control_plane() {
         bodies(&secret_cert(&cp, "cert-manager", "linkerd-previous-anchor")),
         bodies(&new_anchor)
     );
+    // ...as a certificate only: the anchor's key stays in its own Secret.
+    let previous = cp.kubectl(&[
+        "-n",
+        "cert-manager",
+        "get",
+        "secret",
+        "linkerd-previous-anchor",
+        "-o",
+        "json",
+    ]);
+    let previous: Value = serde_json::from_slice(&previous.stdout).expect("Secret JSON");
+    assert_eq!(previous["type"], "Opaque", "{previous:#}");
+    let keys: Vec<&String> = previous["data"].as_object().expect("data").keys().collect();
+    assert_eq!(keys, ["tls.crt"], "{previous:#}");
     // The lease is free for the next run.
     assert!(lease_holder(&cp).is_empty(), "{}", lease_holder(&cp));
 
