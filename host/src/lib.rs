@@ -1,6 +1,9 @@
 //! rotor: rotates a service mesh's trust anchor and identity issuer without
 //! breaking meshed traffic. The host exposes cluster primitives to sandboxed
-//! WebAssembly policies; see `DESIGN.md` for the flow of one run.
+//! WebAssembly policies. One run: the policy's imports (`runtime`) pass the
+//! guard (`guard`: grants, limits, audit, dry run) to a `cluster::Cluster`
+//! backend (the simulator or a real cluster), and the outcome becomes a
+//! `report`.
 
 pub mod cli;
 pub mod cluster;

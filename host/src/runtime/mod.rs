@@ -1,6 +1,7 @@
 //! The wasmtime host: one engine, compiled policies cached on disk, and one
 //! fresh sandboxed `Store` per run with memory, CPU, run-deadline and
-//! wall-clock limits. Facts behind the choices: `docs/wasm-host.md`.
+//! wall-clock limits. A policy can neither reach the host nor outlive its
+//! limits; a trap is reported with its cause and a Wasm backtrace.
 
 pub mod cache;
 pub mod engine;
