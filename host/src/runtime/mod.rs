@@ -1,7 +1,8 @@
 //! The wasmtime host: one engine, compiled policies cached on disk, and one
 //! fresh sandboxed `Store` per run with memory, CPU, run-deadline and
-//! wall-clock limits. A policy can neither reach the host nor outlive its
-//! limits; a trap is reported with its cause and a Wasm backtrace.
+//! wall-clock limits. A policy reaches nothing but its imports and cannot
+//! outlive its limits; a trap is reported with its cause and a Wasm
+//! backtrace.
 
 pub mod cache;
 pub mod engine;
