@@ -14,8 +14,9 @@
 //!   workstation"); what of theirs the chart does not allow is listed in
 //!   [`OPERATOR_ONLY`] with the reason;
 //! - every rule (verb x resource x resourceName) of the chart is used by
-//!   some request of `run`, or listed in [`UNUSED_BY_THE_DEFAULT_RUN`] (or
-//!   [`UNUSED_IN_CLUSTER_MODE`]) with the reason.
+//!   some request of `run`, or listed with the reason in
+//!   `tests/support/chart_rules.rs` (shared with the end-to-end run against
+//!   the real API server).
 //!
 //! Helm comes from `ROTOR_HELM` (set by `.ci/run`) or
 //! `target/tools/bin/helm` (`.ci/install-chart-tools.sh`). Without it the
@@ -40,6 +41,11 @@ use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 use rotor::testing::rbac::{Rbac, RequestAttributes, RuleUnit, ServiceAccount};
 use serde::Deserialize;
 use serde_json::Value;
+
+#[path = "support/chart_rules.rs"]
+mod chart_rules;
+
+use chart_rules::{UNUSED_BY_THE_DEFAULT_RUN, UNUSED_IN_CLUSTER_MODE, Unused};
 
 const RELEASE: &str = "rotor";
 const RELEASE_NAMESPACE: &str = "rotor-system";
@@ -116,35 +122,6 @@ const OPERATOR_ONLY: &[(&str, &str, &str, &str, &str)] = &[
         "apps",
         "*",
         "status lists ReplicaSets cluster-wide to name the workloads of stale pods",
-    ),
-];
-
-/// Rules of the chart the default rotation does not use: (verb, group,
-/// resource, why). Each one must still be in the chart and still unused.
-const UNUSED_BY_THE_DEFAULT_RUN: &[Unused] = &[
-    (
-        "create",
-        "",
-        "pods/eviction",
-        "the evict-pod grant: site policies may evict through PodDisruptionBudgets; the default policy deletes OnDelete pods",
-    ),
-    (
-        "get",
-        "apps",
-        "deployments",
-        "get-rollout-status and get-workload: the default policy reads a Deployment's status only when its counts show an unfinished rollout, and restarts identity by name when it misses the issuer reload; the proof's mesh is settled and its identity reloads",
-    ),
-    (
-        "get",
-        "apps",
-        "statefulsets",
-        "get-workload / get-rollout-status for site policies; the default policy lists StatefulSets",
-    ),
-    (
-        "get",
-        "apps",
-        "daemonsets",
-        "get-workload / get-rollout-status for site policies; the default policy lists DaemonSets",
     ),
 ];
 
@@ -368,20 +345,6 @@ fn operator_only(command: &str, r: &RequestAttributes) -> Option<&'static str> {
         .map(|e| e.4)
 }
 
-/// A rule the default run does not use: (verb, group, resource, why).
-type Unused = (&'static str, &'static str, &'static str, &'static str);
-
-/// `list namespaces` in ClusterRole mode: the default policy lists workloads
-/// and pods cluster-wide there, so only `status`, `plan` and policies that
-/// call `list-namespaces` use it (namespace-scoped mode: the run lists the
-/// namespaces to list in each).
-const UNUSED_IN_CLUSTER_MODE: &[Unused] = &[(
-    "list",
-    "",
-    "namespaces",
-    "the list-namespaces primitive (and status, plan); the default run lists cluster-wide in this mode",
-)];
-
 /// Both directions for one rendering of the chart; `unused_here` adds
 /// rules this rendering's run does not use.
 async fn prove(mode: &str, helm_args: &[&str], unused_here: &[Unused]) {
@@ -422,25 +385,16 @@ async fn prove(mode: &str, helm_args: &[&str], unused_here: &[Unused]) {
         .iter()
         .chain(unused_here)
         .collect();
-    let unused_ok = |u: &RuleUnit| {
-        documented
-            .iter()
-            .any(|(v, g, r, _)| *v == u.verb && *g == u.api_group && *r == u.resource)
-    };
     let all = rbac.units(&inst.sa);
-    let unused: Vec<String> = all
-        .difference(&used)
-        .filter(|u| !unused_ok(u))
-        .map(ToString::to_string)
-        .collect();
+    let unused = chart_rules::unexplained(&all, &used, &documented);
     assert!(
         unused.is_empty(),
-        "{mode}: chart rules nothing used (remove them, or document them in UNUSED_BY_THE_DEFAULT_RUN):\n  {}",
+        "{mode}: chart rules nothing used (remove them, or document them in tests/support/chart_rules.rs):\n  {}",
         unused.join("\n  ")
     );
-    for (verb, group, resource, _) in documented {
-        let matches =
-            |u: &&RuleUnit| u.verb == *verb && u.api_group == *group && u.resource == *resource;
+    for entry in documented {
+        let (verb, group, resource, _) = entry;
+        let matches = |u: &&RuleUnit| chart_rules::documents(entry, u);
         assert!(
             all.iter().any(|u| matches(&u)),
             "{mode}: documented as unused: {verb} {group}/{resource}, which the chart no longer grants"

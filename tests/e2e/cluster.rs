@@ -321,7 +321,7 @@ webhooks:
 /// certificate chain, the trust bundle, the CronJob and its RBAC. The
 /// previous-anchor bootstrap Job is left out: no container runs here, and
 /// the default policy bootstraps that Secret itself.
-fn chart(helm: &Path) -> String {
+pub fn chart(helm: &Path) -> String {
     let out = must(
         Command::new(helm)
             .args(["template", "rotor"])

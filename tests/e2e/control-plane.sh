@@ -379,7 +379,9 @@ EOF
 start_cert_manager() {
   k apply --server-side -f "$ROTOR_CP_CERT_MANAGER_CRDS" >/dev/null
   k apply --server-side -f "$ROTOR_CP_TRUST_MANAGER_CRDS" >/dev/null
-  k wait --for=condition=Established --timeout="${timeout_s}s" crd --all >/dev/null
+  # kubectl wait fails at once on a CRD the API server has not yet given
+  # status conditions ("accessor error: <nil>"), so poll it instead.
+  wait_for "the CRDs Established" k wait --for=condition=Established --timeout=5s crd --all
   k create namespace cert-manager --dry-run=client -o yaml | k apply -f - >/dev/null
   kubeconfig cert-manager
   kubeconfig trust-manager

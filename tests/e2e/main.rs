@@ -12,11 +12,18 @@
 mod cluster;
 mod linkerd;
 
+#[path = "../support/chart_rules.rs"]
+mod chart_rules;
+
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use chart_rules::{UNUSED_BY_THE_DEFAULT_RUN, UNUSED_IN_CLUSTER_MODE, Unused};
 use cluster::ControlPlane;
+use rotor::testing::rbac::{Rbac, RequestAttributes, RuleUnit, ServiceAccount};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The CronJob's own command line, with its config file written out.
@@ -145,7 +152,8 @@ fn lease_holder(cp: &ControlPlane) -> String {
 /// The whole default rotation as the CronJob runs it, with the chart's
 /// ServiceAccount under the real RBAC; `plan` predicted it; `status`
 /// before and after (both with an operator's credentials); a second run is refused while the first holds the
-/// lease; every request rotor made was allowed.
+/// lease; every request rotor made was allowed, and every rule of the
+/// chart was used or is documented as unused.
 #[test]
 #[ignore = "needs the real control plane: .ci/run builds it and runs these with --ignored"]
 fn the_cronjob_rotates_a_real_control_plane() {
@@ -265,6 +273,56 @@ fn the_cronjob_rotates_a_real_control_plane() {
         .map(|e| format!("{} {}", e["verb"], e["requestURI"]))
         .collect();
     assert!(denied.is_empty(), "denied: {denied:#?}");
+    chart_rules_are_used(&cp, &mine);
+}
+
+/// The chart's rules measured with the requests the real API server logged
+/// for the CronJob's ServiceAccount: rotor's own RBAC evaluator (which the
+/// proof against the test API server relies on) allows each request the
+/// real authorizer allowed, and every rule is used by one of them or is on
+/// the documented list.
+fn chart_rules_are_used(cp: &ControlPlane, requests: &[&Value]) {
+    let rendered = cluster::chart(&cp.helm);
+    let docs: Vec<Value> = serde_norway::Deserializer::from_str(&rendered)
+        .map(|doc| Value::deserialize(doc).expect("helm renders YAML"))
+        .filter(|v| !v.is_null())
+        .collect();
+    let rbac = Rbac::from_manifests(&docs).expect("the chart's RBAC");
+    let sa = ServiceAccount {
+        namespace: "rotor-system".into(),
+        name: "rotor".into(),
+    };
+    let mut used = BTreeSet::<RuleUnit>::new();
+    let mut disagree = BTreeSet::new();
+    for r in requests
+        .iter()
+        .filter_map(|e| RequestAttributes::from_audit(e))
+    {
+        let units = rbac.authorize(&sa, &r);
+        if units.is_empty() {
+            disagree.insert(r.to_string());
+        }
+        used.extend(units);
+    }
+    assert!(
+        disagree.is_empty(),
+        "allowed by the real API server, denied by rotor's RBAC evaluator: {disagree:#?}"
+    );
+    let documented: Vec<&Unused> = UNUSED_BY_THE_DEFAULT_RUN
+        .iter()
+        .chain(UNUSED_IN_CLUSTER_MODE)
+        .collect();
+    let unexplained = chart_rules::unexplained(&rbac.units(&sa), &used, &documented);
+    assert!(
+        unexplained.is_empty(),
+        "chart rules the real run never used and tests/support/chart_rules.rs does not explain: {unexplained:#?}"
+    );
+    eprintln!(
+        "chart RBAC on the real API server: {} rule units, {} used by {} requests",
+        rbac.units(&sa).len(),
+        used.len(),
+        requests.len()
+    );
 }
 
 fn wait_until(what: &str, mut done: impl FnMut() -> bool) {

@@ -12,6 +12,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::WorkloadKind;
 use crate::error::{CallContext, RotorError};
 use crate::fingerprint::short;
@@ -311,29 +313,59 @@ pub fn roots_differ(expected: &str) -> impl Fn(&PodSummary) -> Option<String> + 
     }
 }
 
-/// Why a pod's proxy may not hold the trust bundle hashed `hash`, which the
-/// trust-roots ConfigMap was seen holding at `since` (`None` when it
-/// does). Injected pods show their roots in their annotation
+/// A control-plane pod as it was when the trust-roots ConfigMap was seen
+/// holding what the rotation asked of it. Its proxy may hold the bundle
+/// from before; a pod not among those seen (another name, or the same name
+/// started again) started its proxy after, so it read the new bundle.
+///
+/// Pods are compared with pods, not with a clock: rotor's clock and the
+/// clocks that stamp pod start times (each node's kubelet) need not agree.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenPod {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started: Option<i64>,
+}
+
+/// The meshed control-plane pods in `control_plane_ns` now, as [`SeenPod`]s.
+pub fn control_plane_pods(control_plane_ns: &str) -> Result<Vec<SeenPod>, RotorError> {
+    Ok(
+        list_pods(Some(control_plane_ns), &mesh_selector(control_plane_ns))?
+            .into_iter()
+            .filter(is_meshed)
+            .map(|p| SeenPod {
+                name: p.name,
+                started: p.start_time,
+            })
+            .collect(),
+    )
+}
+
+/// Why a pod's proxy may not hold the trust bundle hashed `hash` (`None`
+/// when it does). Injected pods show their roots in their annotation
 /// ([`roots_differ`]). Control-plane pods do not: their annotation is the
 /// chart's install-time hash, which no restart changes, and their proxies
-/// read the ConfigMap through an env var when the container starts; only a
-/// start after the change proves they hold it.
+/// read the ConfigMap through an env var when the container starts. So a
+/// control-plane pod is stale when it is one of `seen`, the pods that ran
+/// when the ConfigMap was seen holding `hash`.
 pub fn stale_roots(
     control_plane_ns: &str,
     hash: &str,
-    since: i64,
+    seen: &[SeenPod],
 ) -> impl Fn(&PodSummary) -> Option<String> + use<> {
     let (control_plane_ns, hash) = (control_plane_ns.to_string(), hash.to_string());
+    let seen: Vec<SeenPod> = seen.to_vec();
     move |pod: &PodSummary| {
         if pod.namespace != control_plane_ns {
             return roots_differ(&hash)(pod);
         }
+        let ran_before = seen
+            .iter()
+            .any(|s| s.name == pod.name && s.started == pod.start_time);
         match pod.start_time {
-            Some(t) if t > since => None,
-            Some(t) => Some(format!(
-                "started at {t}, before the trust roots changed at {since}"
-            )),
             None => Some("not started".to_string()),
+            Some(_) if ran_before => Some("started before the trust roots changed".to_string()),
+            Some(_) => None,
         }
     }
 }

@@ -19,6 +19,10 @@
 //!   its Role or ClusterRole in its own namespace only, never to
 //!   cluster-scoped requests.
 //!
+//! [`RequestAttributes::from_audit`] reads the same attributes from a real
+//! API server's audit log, so the end-to-end tests measure the chart's
+//! rule coverage with the requests the real server saw.
+//!
 //! Non-resource URLs (`/version`, `/api`, `/apis/...` discovery) are left
 //! out: every authenticated user may read them (`system:discovery`).
 
@@ -116,6 +120,23 @@ impl RequestAttributes {
         }
         attrs.verb = verb;
         Some(attrs)
+    }
+
+    /// The request attributes the real API server recorded for one request
+    /// of its audit log (`audit.k8s.io/v1` `Event`, any level from
+    /// `Metadata`): its `verb` and `objectRef`. `None` for a non-resource
+    /// URL, which has no `objectRef`.
+    pub fn from_audit(event: &Value) -> Option<RequestAttributes> {
+        let object = event.get("objectRef")?;
+        let field = |name: &str| object[name].as_str().unwrap_or_default().to_string();
+        Some(RequestAttributes {
+            verb: event["verb"].as_str()?.to_string(),
+            api_group: field("apiGroup"),
+            resource: field("resource"),
+            subresource: field("subresource"),
+            namespace: field("namespace"),
+            name: field("name"),
+        })
     }
 
     /// `resource` or `resource/subresource`, as RBAC rules spell it.
@@ -536,6 +557,32 @@ mod tests {
             &r.namespace,
             &r.name,
         )
+    }
+
+    #[test]
+    fn audit_events_give_the_attributes_the_server_authorized() {
+        // Shapes as kube-apiserver writes them at the Metadata level.
+        let patch = json!({
+            "kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+            "verb": "patch", "requestURI": "/apis/apps/v1/namespaces/web/deployments/api",
+            "objectRef": {"resource": "deployments", "namespace": "web", "name": "api",
+                          "apiGroup": "apps", "apiVersion": "v1"},
+            "responseStatus": {"code": 200}
+        });
+        let r = RequestAttributes::from_audit(&patch).unwrap();
+        assert_eq!(
+            tuple(&r),
+            ("patch", "apps", "deployments", "", "web", "api")
+        );
+        let evict = json!({
+            "verb": "create",
+            "objectRef": {"resource": "pods", "namespace": "web", "name": "p",
+                          "apiVersion": "v1", "subresource": "eviction"}
+        });
+        let r = RequestAttributes::from_audit(&evict).unwrap();
+        assert_eq!(tuple(&r), ("create", "", "pods", "eviction", "web", "p"));
+        let discovery = json!({"verb": "get", "requestURI": "/apis"});
+        assert_eq!(RequestAttributes::from_audit(&discovery), None);
     }
 
     #[test]

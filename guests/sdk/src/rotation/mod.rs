@@ -17,7 +17,7 @@ use crate::bundle::{self, Bundle, Want};
 use crate::certs::{self, Named};
 use crate::fingerprint::short;
 use crate::identity;
-use crate::mesh::{self, Mesh, WorkloadId, is_meshed, pod_name, stale_roots};
+use crate::mesh::{self, Mesh, SeenPod, WorkloadId, is_meshed, pod_name, stale_roots};
 use crate::pods::PodSummary;
 use crate::restart::{self, WaveOptions};
 use crate::workloads::{self, Workload};
@@ -26,6 +26,14 @@ use crate::{
 };
 
 use plan::{AnchorFacts, Record, Start};
+
+/// How long rotor lets a change of the trust bundle settle before it
+/// restarts a control-plane pod. Pod start times have a resolution of one
+/// second, and a kubelet's copy of the ConfigMap may trail the API server
+/// by a moment: a pod started in the second of the change (or the next)
+/// may have mounted the old content, and the proxy injector stamps what it
+/// mounted into every pod it injects.
+const BUNDLE_SETTLE_SECONDS: u32 = 2;
 
 /// One run of the policy.
 struct Run<'s> {
@@ -417,7 +425,7 @@ impl Run<'_> {
             "bundle-holds-new-anchor",
             self.cfg.deadlines.bundle_seconds,
         )?;
-        self.rec.bundle_seen_at = Some(clock::now());
+        self.rec.pods_at_bundle = Some(self.control_plane_pods_now()?);
         Ok((
             (),
             format!(
@@ -565,30 +573,33 @@ impl Run<'_> {
             None => vec![],
         });
         let bundle = self.bundle_now(&want)?;
-        let since = self.bundle_seen_at()?;
-        let stale = stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, since);
+        let seen = self.pods_at_bundle()?;
+        let stale = stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, &seen);
         self.restart_round(Step::TrustNewAnchor, &stale)
     }
 
-    /// When the bundle was seen as it is now; a record from before rotor
-    /// kept that (or a dry run, which does not wait) takes the present,
-    /// which may restart the control plane once more but never too few.
-    /// Start times have a resolution of one second: the clock is let pass
-    /// that second, so a pod restarted now starts after it.
-    fn bundle_seen_at(&mut self) -> Result<i64, RotorError> {
-        let at = match self.rec.bundle_seen_at {
-            Some(at) => at,
-            None => {
-                let at = clock::now();
-                self.rec.bundle_seen_at = Some(at);
-                self.save()?;
-                at
-            }
-        };
-        if !self.dry_run && clock::now() <= at {
-            clock::wait(1).call(|| "wait for the next second")?;
+    /// The control-plane pods that ran when the bundle was seen as it is
+    /// now. A record from before rotor kept them (or a dry run, which does
+    /// not wait) takes the pods running now, which may restart the control
+    /// plane once more but never too few.
+    fn pods_at_bundle(&mut self) -> Result<Vec<SeenPod>, RotorError> {
+        if let Some(seen) = &self.rec.pods_at_bundle {
+            return Ok(seen.clone());
         }
-        Ok(at)
+        let seen = self.control_plane_pods_now()?;
+        self.rec.pods_at_bundle = Some(seen.clone());
+        self.save()?;
+        Ok(seen)
+    }
+
+    /// The control-plane pods running now, the bundle as it is; then
+    /// [`BUNDLE_SETTLE_SECONDS`] pass before rotor restarts any of them.
+    fn control_plane_pods_now(&self) -> Result<Vec<SeenPod>, RotorError> {
+        let seen = mesh::control_plane_pods(&self.cfg.control_plane_namespace)?;
+        if !self.dry_run {
+            clock::wait(BUNDLE_SETTLE_SECONDS).call(|| "let the bundle change settle")?;
+        }
+        Ok(seen)
     }
 
     fn renew_issuer(&mut self) -> Result<((), String), RotorError> {
@@ -600,12 +611,12 @@ impl Run<'_> {
                 self.new_anchor()?,
             ]);
             let bundle = self.bundle_now(&want)?;
-            let since = self.bundle_seen_at()?;
+            let seen = self.pods_at_bundle()?;
             let n = mesh::wait_every_pod(
                 &self.cfg.control_plane_namespace,
                 "mesh-trusts-new-anchor",
                 self.cfg.deadlines.pods_seconds,
-                &stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, since),
+                &stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, &seen),
             )?;
             crate::info(
                 "every meshed proxy trusts the new anchor",
@@ -757,8 +768,8 @@ impl Run<'_> {
         });
         let bundle = self.bundle_now(&want)?;
         let reloaded_at = self.rec.issuer_reloaded_at.unwrap_or(i64::MAX);
-        let since = self.bundle_seen_at()?;
-        let hash = stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, since);
+        let seen = self.pods_at_bundle()?;
+        let hash = stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, &seen);
         let stale = move |p: &PodSummary| {
             if p.start_time.is_none_or(|t| t <= reloaded_at) {
                 Some(format!("started before the issuer reload at {reloaded_at}"))
@@ -853,7 +864,7 @@ impl Run<'_> {
             "bundle-drops-old-anchor",
             self.cfg.deadlines.bundle_seconds,
         )?;
-        self.rec.bundle_seen_at = Some(clock::now());
+        self.rec.pods_at_bundle = Some(self.control_plane_pods_now()?);
         Ok((
             (),
             format!(
@@ -867,8 +878,8 @@ impl Run<'_> {
     fn drop_old_anchor(&mut self) -> Result<(), RotorError> {
         let want = Want::Exactly(self.rec.new_anchor.clone().into_iter().collect());
         let bundle = self.bundle_now(&want)?;
-        let since = self.bundle_seen_at()?;
-        let stale = stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, since);
+        let seen = self.pods_at_bundle()?;
+        let stale = stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, &seen);
         self.restart_round(Step::DropOldAnchor, &stale)?;
         if !self.dry_run {
             let cp = &self.cfg.control_plane_namespace;

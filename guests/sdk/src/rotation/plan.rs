@@ -7,6 +7,7 @@
 
 use crate::certs::Baseline;
 use crate::fingerprint::short;
+use crate::mesh::SeenPod;
 use serde::{Deserialize, Serialize};
 
 use super::config::Mode;
@@ -86,10 +87,11 @@ pub struct Record {
     pub anchor_before: Baseline,
     pub new_anchor: Option<String>,
     pub issuer_before: Option<Baseline>,
-    /// When the trust-roots ConfigMap was last seen holding what the rotation
-    /// asked of it: control-plane proxies started after it hold it.
+    /// The control-plane pods that ran when the trust-roots ConfigMap was
+    /// last seen holding what the rotation asked of it: any other
+    /// control-plane pod started after, so its proxy holds it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub bundle_seen_at: Option<i64>,
+    pub pods_at_bundle: Option<Vec<SeenPod>>,
     /// When the issuer renewal was requested: reload events count from here.
     pub issuer_requested_at: Option<i64>,
     /// When the renewed issuer was seen in its Secret: identity replicas
@@ -112,7 +114,7 @@ impl Record {
             anchor_before,
             new_anchor: None,
             issuer_before: None,
-            bundle_seen_at: None,
+            pods_at_bundle: None,
             issuer_requested_at: None,
             issuer_renewed_at: None,
             new_issuer: None,

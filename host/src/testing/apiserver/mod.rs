@@ -11,6 +11,14 @@
 //! A background task advances the backing cluster's clock with wall time
 //! (one virtual second per `tick`), so rollouts progress while a client
 //! watches.
+//!
+//! The end-to-end tests (`tests/e2e`) run rotor against a real
+//! kube-apiserver, whose authorizer and audit log prove the chart's RBAC
+//! there. This server stays for what the real one cannot give a test:
+//! the simulator behind the API (modelled proxies, so a test over the wire
+//! still sees every broken connection), a clock that runs hours of a
+//! rotation in seconds, faults on demand (missing CRDs, short watches), and
+//! a run in every plain `cargo test` without the Go-built control plane.
 
 mod discovery;
 mod fields;
