@@ -2,7 +2,7 @@
 //! a certificate (never its key) the way Linkerd's previous-anchor needs it.
 
 use crate::certificates::{self, Certificate};
-use crate::error::{CallContext, RotorError, is_not_found};
+use crate::error::{CallContext, RotorError, is_conflict, is_not_found};
 use crate::fingerprint::short;
 use crate::gate::{Check, HostClock, POLL_SECONDS, wait_for};
 use crate::secrets::{self, Secret, SecretWrite};
@@ -230,16 +230,30 @@ pub fn read_optional_secret(secret: &Named) -> Result<Option<Secret>, RotorError
     }
 }
 
+/// How many times in all [`copy_certificate`] reads both Secrets and
+/// writes, when `to` keeps changing between its read and its write.
+pub const COPY_ATTEMPTS: usize = 5;
+
 /// Make `to` a certificate-only copy of `from`'s `tls.crt` (see
-/// [`certificate_copy_write`]), creating it when missing; `conflict` if `to`
-/// changed since it was read. A `to` of another type (a `kubernetes.io/tls`
-/// copy holding a key) is replaced by the host: deleted and created anew.
-/// Returns the new resourceVersion.
+/// [`certificate_copy_write`]), creating it when missing. The write is
+/// conditional on the `to` just read; if `to` changed in between (409),
+/// both are read again and the copy repeated, [`COPY_ATTEMPTS`] times in
+/// all, since the copy's outcome does not depend on what `to` held. A `to`
+/// of another type (a `kubernetes.io/tls` copy holding a key) is replaced
+/// by the host: deleted and created anew. Returns the new resourceVersion.
 pub fn copy_certificate(from: &Named, to: &Named) -> Result<String, RotorError> {
-    let source = read_secret(from)?;
-    let target = read_optional_secret(to)?;
-    let write = certificate_copy_write(&source, to, target.as_ref())?;
-    secrets::write_secret(&write).call(|| format!("copy the certificate of {from} to {to}"))
+    let mut attempt = 1;
+    loop {
+        let source = read_secret(from)?;
+        let target = read_optional_secret(to)?;
+        let write = certificate_copy_write(&source, to, target.as_ref())?;
+        match secrets::write_secret(&write)
+            .call(|| format!("copy the certificate of {from} to {to}"))
+        {
+            Err(e) if is_conflict(&e) && attempt < COPY_ATTEMPTS => attempt += 1,
+            other => return other,
+        }
+    }
 }
 
 #[cfg(test)]

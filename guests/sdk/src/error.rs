@@ -101,6 +101,18 @@ pub fn is_not_found(e: &RotorError) -> bool {
     )
 }
 
+/// True when a host call failed because the object changed since it was
+/// read (409 Conflict).
+pub fn is_conflict(e: &RotorError) -> bool {
+    matches!(
+        e,
+        RotorError::Call {
+            error: Error::Conflict(_),
+            ..
+        }
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

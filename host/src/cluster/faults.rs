@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::retry::RetryPolicy;
+use super::retry::{CONFLICT_ATTEMPTS, RetryPolicy, conflicts_exhausted};
 use super::sim::SimCluster;
 use super::{Cluster, ClusterError, ClusterResult};
 use crate::wit::{
@@ -56,6 +56,18 @@ const MUTATING: &[&str] = &[
     "renew-certificate",
     "write-secret",
     "record-event",
+    "save-progress",
+    "clear-progress",
+];
+
+/// Mutations the Kubernetes backend reads again and repeats on a 409
+/// ([`CONFLICT_ATTEMPTS`] in all), so an injected conflict is drawn again
+/// here too: a restart's merge patch, a renewal's status update, the
+/// progress record (saved or cleared), and a Secret written without an expected
+/// resourceVersion (see [`FaultyCluster::write_secret`]).
+const REPEATED_ON_CONFLICT: &[&str] = &[
+    "restart-workload",
+    "renew-certificate",
     "save-progress",
     "clear-progress",
 ];
@@ -192,8 +204,49 @@ impl FaultyCluster {
     }
 
     /// One primitive call: injected failure or the backend's answer,
-    /// retried while transient.
-    async fn call<T, F, Fut>(&self, primitive: &str, target: &str, mut call: F) -> ClusterResult<T>
+    /// retried while transient, and on a conflict where the backend would
+    /// repeat it ([`REPEATED_ON_CONFLICT`]).
+    async fn call<T, F, Fut>(&self, primitive: &str, target: &str, call: F) -> ClusterResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ClusterResult<T>>,
+    {
+        let repeated = REPEATED_ON_CONFLICT.contains(&primitive);
+        self.call_with(primitive, target, repeated, call).await
+    }
+
+    /// [`Self::call`], saying whether the backend repeats it on a conflict.
+    async fn call_with<T, F, Fut>(
+        &self,
+        primitive: &str,
+        target: &str,
+        repeated_on_conflict: bool,
+        mut call: F,
+    ) -> ClusterResult<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ClusterResult<T>>,
+    {
+        if !repeated_on_conflict {
+            return self.call_once(primitive, target, &mut call).await;
+        }
+        let mut last = String::new();
+        for _ in 0..CONFLICT_ATTEMPTS {
+            match self.call_once(primitive, target, &mut call).await {
+                Err(ClusterError::Conflict(m)) => last = m,
+                other => return other,
+            }
+        }
+        Err(conflicts_exhausted(&format!("{primitive} {target}"), &last))
+    }
+
+    /// One call as the backend makes it, transient failures retried.
+    async fn call_once<T, F, Fut>(
+        &self,
+        primitive: &str,
+        target: &str,
+        call: &mut F,
+    ) -> ClusterResult<T>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = ClusterResult<T>>,
@@ -439,10 +492,14 @@ impl Cluster for FaultyCluster {
         .await
     }
 
+    /// A write with an expected resourceVersion is the caller's
+    /// precondition: its conflict is the caller's to handle. Without one
+    /// the backend replaces whatever is there and repeats on a conflict.
     async fn write_secret(&self, secret: SecretWrite) -> ClusterResult<String> {
-        self.call(
+        self.call_with(
             "write-secret",
             &format!("{}/{}", secret.namespace, secret.name),
+            secret.expected_resource_version.is_none(),
             || self.inner.write_secret(secret.clone()),
         )
         .await
@@ -616,15 +673,21 @@ mod tests {
         assert_eq!(counts.persisted, 1);
     }
 
-    #[tokio::test]
-    async fn conflicts_hit_only_mutations() {
-        let spec = FaultSpec {
+    /// Conflicts at `rate` on every mutation.
+    fn conflicts(seed: u64, rate: f64) -> FaultSpec {
+        FaultSpec {
+            seed,
             errors: ErrorRates {
-                conflict: 1.0,
+                conflict: rate,
                 ..ErrorRates::default()
             },
             ..FaultSpec::default()
-        };
+        }
+    }
+
+    #[tokio::test]
+    async fn conflicts_hit_only_mutations() {
+        let spec = conflicts(0, 1.0);
         let faulty = FaultyCluster::new(SimCluster::demo().into_arc(), spec).expect("valid");
         faulty.list_pods(None, "").await.expect("reads pass");
         let err = faulty
@@ -632,5 +695,44 @@ mod tests {
             .await
             .expect_err("409");
         assert!(matches!(err, ClusterError::Conflict(_)), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_conflict_is_repeated_only_where_the_backend_reads_again() {
+        let always = conflicts(0, 1.0);
+        let write = |rv: Option<&str>| SecretWrite {
+            namespace: "cert-manager".into(),
+            name: "linkerd-previous-anchor".into(),
+            type_: "Opaque".into(),
+            data: vec![("tls.crt".into(), b"x".to_vec())],
+            labels: vec![],
+            annotations: vec![],
+            expected_resource_version: rv.map(String::from),
+        };
+        // The caller's own precondition: its conflict comes back at once.
+        let faulty =
+            FaultyCluster::new(SimCluster::demo().into_arc(), always.clone()).expect("valid");
+        let err = faulty
+            .write_secret(write(Some("7")))
+            .await
+            .expect_err("409");
+        assert!(!err.to_string().contains("attempts"), "{err}");
+        assert_eq!(faulty.injected().conflict, 1);
+        // Replace-whatever-is-there: read again and repeated, within bounds.
+        let faulty = FaultyCluster::new(SimCluster::demo().into_arc(), always).expect("valid");
+        let err = faulty.write_secret(write(None)).await.expect_err("409");
+        let bound = format!("after {CONFLICT_ATTEMPTS} attempts");
+        assert!(err.to_string().contains(&bound), "{err}");
+        assert_eq!(faulty.injected().conflict, CONFLICT_ATTEMPTS as u64);
+        // At 5 % per attempt nearly every restart, renewal and save goes through.
+        let sometimes = conflicts(7, 0.05);
+        let faulty = FaultyCluster::new(SimCluster::demo().into_arc(), sometimes).expect("valid");
+        for i in 0..200 {
+            faulty
+                .save_progress(&format!("record {i}"))
+                .await
+                .expect("repeated until it lands");
+        }
+        assert!(faulty.injected().conflict > 0, "{:?}", faulty.injected());
     }
 }

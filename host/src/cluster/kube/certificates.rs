@@ -7,11 +7,9 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::{Value, json};
 
 use super::{KubeCluster, check_name, convert, qualified};
+use crate::cluster::retry::on_conflict;
 use crate::cluster::{ClusterError, ClusterResult};
 use crate::wit::Certificate;
-
-/// How many times a renew re-reads after a 409 before giving up.
-const RENEW_ATTEMPTS: usize = 5;
 
 fn certificate_resource() -> ApiResource {
     let gvk = GroupVersionKind::gvk("cert-manager.io", "v1", "Certificate");
@@ -119,28 +117,19 @@ impl KubeCluster {
     pub(super) async fn renew(&self, namespace: &str, name: &str) -> ClusterResult<()> {
         let api = self.certificate_api(Some(namespace));
         let what = format!("renew certificate {}", qualified(namespace, name));
-        let mut last = None;
-        for _ in 0..RENEW_ATTEMPTS {
+        on_conflict(&what, || async {
             let mut obj = self.get_certificate_object(namespace, name).await?;
             let now = jiff::Timestamp::from_second(self.clock.now().await)
                 .map_err(|e| ClusterError::Internal(format!("clock out of range: {e}")))?;
             let generation = obj.metadata.generation;
             set_issuing(&mut obj, generation, &now.to_string());
             let pp = self.post_params();
-            match self
-                .retry
+            self.retry
                 .run(&what, || api.replace_status(name, &pp, &obj))
                 .await
-            {
-                Ok(_) => return Ok(()),
-                Err(ClusterError::Conflict(m)) => last = Some(m),
-                Err(e) => return Err(e),
-            }
-        }
-        Err(ClusterError::Conflict(format!(
-            "{what}: still changing underneath after {RENEW_ATTEMPTS} attempts: {}",
-            last.unwrap_or_default()
-        )))
+                .map(|_| ())
+        })
+        .await
     }
 }
 

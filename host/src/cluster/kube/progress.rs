@@ -9,6 +9,7 @@ use kube::api::{Api, Patch};
 use serde_json::json;
 
 use super::KubeCluster;
+use crate::cluster::retry::on_conflict;
 use crate::cluster::{ClusterError, ClusterResult};
 
 pub const PROGRESS_CONFIG_MAP: &str = "rotor-progress";
@@ -32,8 +33,13 @@ impl KubeCluster {
         }
     }
 
-    /// One merge patch when the ConfigMap exists; created on first save.
+    /// One merge patch when the ConfigMap exists; created on first save. A
+    /// create that loses to another (409 AlreadyExists) patches again.
     pub(super) async fn write_progress(&self, record: &str) -> ClusterResult<()> {
+        on_conflict("save progress", || self.write_progress_once(record)).await
+    }
+
+    async fn write_progress_once(&self, record: &str) -> ClusterResult<()> {
         let api = self.progress_api();
         let body = json!({"data": {PROGRESS_KEY: record}});
         let patch = Patch::Merge(&body);
@@ -76,13 +82,17 @@ impl KubeCluster {
     pub(super) async fn delete_progress(&self) -> ClusterResult<()> {
         let api = self.progress_api();
         let dp = self.delete_params();
-        match self
-            .retry
-            .run("clear progress", || api.delete(PROGRESS_CONFIG_MAP, &dp))
-            .await
-        {
-            Ok(_) | Err(ClusterError::NotFound(_)) => Ok(()),
-            Err(e) => Err(e),
-        }
+        // Gone is gone: a 409 is tried again like any write of the record.
+        on_conflict("clear progress", || async {
+            match self
+                .retry
+                .run("clear progress", || api.delete(PROGRESS_CONFIG_MAP, &dp))
+                .await
+            {
+                Ok(_) | Err(ClusterError::NotFound(_)) => Ok(()),
+                Err(e) => Err(e),
+            }
+        })
+        .await
     }
 }

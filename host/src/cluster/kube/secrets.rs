@@ -8,6 +8,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::Api;
 
 use super::{KubeCluster, check_name, convert, qualified};
+use crate::cluster::retry::on_conflict;
 use crate::cluster::{ClusterError, ClusterResult};
 use crate::wit::{ConfigMap, KeyValue, Secret, SecretWrite};
 
@@ -37,7 +38,7 @@ impl KubeCluster {
         check_name("secret", &w.name)?;
         let api: Api<K8sSecret> = Api::namespaced(self.client.clone(), &w.namespace);
         let what = format!("write secret {}", qualified(&w.namespace, &w.name));
-        let mut obj = K8sSecret {
+        let obj = K8sSecret {
             metadata: ObjectMeta {
                 name: Some(w.name.clone()),
                 namespace: Some(w.namespace.clone()),
@@ -63,18 +64,24 @@ impl KubeCluster {
         } else {
             // Read first: updating an existing Secret needs only `get` and
             // `update` on that one name, which is all rotor's RBAC grants.
-            match self.retry.run(&what, || api.get(&w.name)).await {
-                Ok(current) => {
-                    obj.metadata.resource_version = current.metadata.resource_version;
-                    self.retry
-                        .run(&what, || api.replace(&w.name, &pp, &obj))
-                        .await?
+            // Whatever is there is replaced, so a 409 (changed, or created
+            // by someone else, since the read) is read again and retried.
+            on_conflict(&what, || async {
+                let mut obj = obj.clone();
+                match self.retry.run(&what, || api.get(&w.name)).await {
+                    Ok(current) => {
+                        obj.metadata.resource_version = current.metadata.resource_version;
+                        self.retry
+                            .run(&what, || api.replace(&w.name, &pp, &obj))
+                            .await
+                    }
+                    Err(ClusterError::NotFound(_)) => {
+                        self.retry.run(&what, || api.create(&pp, &obj)).await
+                    }
+                    Err(e) => Err(e),
                 }
-                Err(ClusterError::NotFound(_)) => {
-                    self.retry.run(&what, || api.create(&pp, &obj)).await?
-                }
-                Err(e) => return Err(e),
-            }
+            })
+            .await?
         };
         Ok(written.metadata.resource_version.unwrap_or_default())
     }
