@@ -24,6 +24,9 @@ use rotor::runtime::RuntimeOptions;
 use rotor::testing::apiserver::{Fault, ServerOptions, TestApiServer};
 use serde_json::Value;
 
+#[path = "support/rotation_events.rs"]
+mod rotation_events;
+
 /// One request a [`Receiver`] got.
 #[derive(Debug, Clone)]
 struct Received {
@@ -251,17 +254,8 @@ async fn a_rotation_leaves_events_pushes_metrics_and_notifies() {
     let reasons: Vec<&str> = events.iter().map(|(r, _, _)| r.as_str()).collect();
     assert_eq!(reasons.first(), Some(&"RotationStarted"), "{reasons:?}");
     assert_eq!(reasons.last(), Some(&"RotationSucceeded"), "{reasons:?}");
-    for phase in [
-        "PreflightPassed",
-        "AnchorRenewed",
-        "BundleUpdated",
-        "NewAnchorTrusted",
-        "IssuerRenewed",
-        "NewIssuerAdopted",
-        "PreviousAnchorRetired",
-        "OldAnchorDropped",
-    ] {
-        assert!(reasons.contains(&phase), "no {phase} in {reasons:?}");
+    for phase in rotation_events::DEFAULT_PHASES {
+        assert!(reasons.contains(phase), "no {phase} in {reasons:?}");
     }
     let position = |r: &str| reasons.iter().position(|x| *x == r).unwrap();
     assert!(position("AnchorRenewed") < position("IssuerRenewed"));

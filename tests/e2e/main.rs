@@ -14,6 +14,8 @@ mod linkerd;
 
 #[path = "../support/chart_rules.rs"]
 mod chart_rules;
+#[path = "../support/rotation_events.rs"]
+mod rotation_events;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -87,6 +89,19 @@ fn json_report(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
 }
 
+/// The reasons of the Events about one object.
+fn event_reasons(cp: &ControlPlane, ns: &str, kind: &str, name: &str) -> BTreeSet<String> {
+    let out = cp.kubectl(&["-n", ns, "get", "events", "-o", "json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).expect("Event list JSON");
+    list["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|e| e["involvedObject"]["kind"] == kind && e["involvedObject"]["name"] == name)
+        .filter_map(|e| e["reason"].as_str().map(String::from))
+        .collect()
+}
+
 fn secret_cert(cp: &ControlPlane, ns: &str, name: &str) -> String {
     let out = cp.kubectl(&[
         "-n",
@@ -152,8 +167,8 @@ fn lease_holder(cp: &ControlPlane) -> String {
 /// The whole default rotation as the CronJob runs it, with the chart's
 /// ServiceAccount under the real RBAC; `plan` predicted it; `status`
 /// before and after (both with an operator's credentials); a second run is refused while the first holds the
-/// lease; every request rotor made was allowed, and every rule of the
-/// chart was used or is documented as unused.
+/// lease; the Events it left; every request rotor made was allowed, and
+/// every rule of the chart was used or is documented as unused.
 #[test]
 #[ignore = "needs the real control plane: .ci/run builds it and runs these with --ignored"]
 fn the_cronjob_rotates_a_real_control_plane() {
@@ -203,13 +218,14 @@ fn the_cronjob_rotates_a_real_control_plane() {
     assert_eq!(report["backend"], "kubernetes", "{report:#}");
 
     // The CronJob's log (stderr, not a terminal) says where the run stood:
-    // each step's start and end, each wave, and the gates it waited on.
+    // each step's start and end, each wave, in order, and the gates it
+    // waited on (which gates wait depends on how fast the controllers
+    // answer; replacing deleted OnDelete pods always takes a while).
     let log = String::from_utf8_lossy(&run.stderr);
     let mut at = 0;
     for want in [
         "step preflight started",
         "step renew-anchor started",
-        "waiting on gate",
         "step trust-new-anchor/control-plane started",
         "wave 1 of 1: restarting",
         "step drop-old-anchor/data-plane ended ok",
@@ -219,6 +235,11 @@ fn the_cronjob_rotates_a_real_control_plane() {
             .unwrap_or_else(|| panic!("no {want:?} after byte {at}:\n{log}"));
         at += found + want.len();
     }
+    let waiting = log.find("waiting on gate").expect("a gate waited");
+    assert!(
+        waiting > log.find("step preflight ended").expect("preflight ended") && waiting < at,
+        "{log}"
+    );
 
     // The plan predicted the steps and the restarts the run made.
     assert_eq!(step_names(&plan), step_names(&report));
@@ -249,6 +270,29 @@ fn the_cronjob_rotates_a_real_control_plane() {
     assert_eq!(keys, ["tls.crt"], "{previous:#}");
     // The lease is free for the next run.
     assert!(lease_holder(&cp).is_empty(), "{}", lease_holder(&cp));
+
+    // The Events the run left, as `kubectl get events` shows them: each
+    // phase on the anchor Certificate, and a restart on each workload.
+    let on_anchor = event_reasons(&cp, "cert-manager", "Certificate", "linkerd-trust-anchor");
+    let wanted = ["RotationStarted", "RotationSucceeded"];
+    for reason in wanted.iter().chain(rotation_events::DEFAULT_PHASES) {
+        assert!(on_anchor.contains(*reason), "no {reason}: {on_anchor:?}");
+    }
+    for bad in ["RotationFailed", "StepFailed"] {
+        assert!(!on_anchor.contains(bad), "{bad}: {on_anchor:?}");
+    }
+    for (kind, name) in [
+        ("Deployment", "web"),
+        ("StatefulSet", "ledger"),
+        ("DaemonSet", "agent"),
+        ("DaemonSet", "collector"),
+    ] {
+        let reasons = event_reasons(&cp, "shop", kind, name);
+        assert!(
+            reasons.contains("WorkloadRestarted"),
+            "{kind} shop/{name}: {reasons:?}"
+        );
+    }
 
     let after = rotor(&admin, &["status".into()]).output().unwrap();
     assert!(after.status.success(), "{}", text(&after));
