@@ -166,9 +166,10 @@ fn lease_holder(cp: &ControlPlane) -> String {
 
 /// The whole default rotation as the CronJob runs it, with the chart's
 /// ServiceAccount under the real RBAC; `plan` predicted it; `status`
-/// before and after (both with an operator's credentials); a second run is refused while the first holds the
-/// lease; the Events it left; every request rotor made was allowed, and
-/// every rule of the chart was used or is documented as unused.
+/// before, during and after (with an operator's credentials); a second
+/// run is refused while the first holds the lease; the Events it left;
+/// every request rotor made was allowed, and every rule of the chart was
+/// used or is documented as unused.
 #[test]
 #[ignore = "needs the real control plane: .ci/run builds it and runs these with --ignored"]
 fn the_cronjob_rotates_a_real_control_plane() {
@@ -209,6 +210,19 @@ fn the_cronjob_rotates_a_real_control_plane() {
         String::from_utf8_lossy(&second.stderr).contains("held by"),
         "{}",
         text(&second)
+    );
+    // `status` meanwhile says a rotation is in progress, by whom, with an
+    // exit code of its own.
+    let during = rotor(&admin, &["status".into()]).output().unwrap();
+    assert_eq!(during.status.code(), Some(3), "{}", text(&during));
+    let during_text = String::from_utf8_lossy(&during.stdout);
+    let holder = lease_holder(&cp);
+    assert!(!holder.is_empty(), "the run still holds the lease");
+    assert!(
+        during_text.starts_with("status: rotation in progress")
+            && during_text.contains(&format!("run by {holder}")),
+        "{}",
+        text(&during)
     );
     let run = first.wait_with_output().unwrap();
     eprintln!("rotor run took {:?}", began.elapsed());
