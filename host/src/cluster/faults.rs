@@ -16,7 +16,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::retry::{CONFLICT_ATTEMPTS, RetryPolicy, conflicts_exhausted};
+use super::retry::{RetryPolicy, on_conflict};
 use super::sim::SimCluster;
 use super::{Cluster, ClusterError, ClusterResult};
 use crate::wit::{
@@ -208,7 +208,7 @@ impl FaultyCluster {
     /// repeat it ([`REPEATED_ON_CONFLICT`]).
     async fn call<T, F, Fut>(&self, primitive: &str, target: &str, call: F) -> ClusterResult<T>
     where
-        F: FnMut() -> Fut,
+        F: Fn() -> Fut,
         Fut: Future<Output = ClusterResult<T>>,
     {
         let repeated = REPEATED_ON_CONFLICT.contains(&primitive);
@@ -221,23 +221,17 @@ impl FaultyCluster {
         primitive: &str,
         target: &str,
         repeated_on_conflict: bool,
-        mut call: F,
+        call: F,
     ) -> ClusterResult<T>
     where
-        F: FnMut() -> Fut,
+        F: Fn() -> Fut,
         Fut: Future<Output = ClusterResult<T>>,
     {
         if !repeated_on_conflict {
-            return self.call_once(primitive, target, &mut call).await;
+            return self.call_once(primitive, target, &call).await;
         }
-        let mut last = String::new();
-        for _ in 0..CONFLICT_ATTEMPTS {
-            match self.call_once(primitive, target, &mut call).await {
-                Err(ClusterError::Conflict(m)) => last = m,
-                other => return other,
-            }
-        }
-        Err(conflicts_exhausted(&format!("{primitive} {target}"), &last))
+        let what = format!("{primitive} {target}");
+        on_conflict(&what, || self.call_once(primitive, target, &call)).await
     }
 
     /// One call as the backend makes it, transient failures retried.
@@ -245,10 +239,10 @@ impl FaultyCluster {
         &self,
         primitive: &str,
         target: &str,
-        call: &mut F,
+        call: &F,
     ) -> ClusterResult<T>
     where
-        F: FnMut() -> Fut,
+        F: Fn() -> Fut,
         Fut: Future<Output = ClusterResult<T>>,
     {
         let attempt = || {
@@ -586,6 +580,7 @@ impl Cluster for FaultyCluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cluster::retry::CONFLICT_ATTEMPTS;
 
     fn rates(throttled: f64) -> ErrorRates {
         ErrorRates {

@@ -29,14 +29,9 @@ where
             other => return other,
         }
     }
-    Err(conflicts_exhausted(what, &last))
-}
-
-/// The error once [`CONFLICT_ATTEMPTS`] attempts all met a conflict.
-pub fn conflicts_exhausted(what: &str, last: &str) -> ClusterError {
-    ClusterError::Conflict(format!(
+    Err(ClusterError::Conflict(format!(
         "{what}: still changing underneath after {CONFLICT_ATTEMPTS} attempts: {last}"
-    ))
+    )))
 }
 
 /// How often and how patiently transient failures are retried.
