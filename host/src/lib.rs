@@ -16,6 +16,8 @@ pub mod observe;
 pub mod report;
 pub mod runtime;
 /// Test support (a Kubernetes API server over any backend); not a stable API.
+/// Compiled only with the `testing` feature, which rotor's tests turn on.
+#[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
 pub mod wit;
