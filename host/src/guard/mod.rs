@@ -12,8 +12,6 @@ pub mod grants;
 pub mod redact;
 
 #[cfg(test)]
-pub(crate) mod fake;
-#[cfg(test)]
 mod tests;
 
 use std::sync::Arc;

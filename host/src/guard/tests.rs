@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use super::fake::FakeCluster;
 use super::*;
+use crate::testing::fake::FakeCluster;
 
 const LIMITS: TimeLimits = TimeLimits {
     deadline_seconds: 600,
@@ -11,7 +11,7 @@ const LIMITS: TimeLimits = TimeLimits {
 };
 
 async fn guard_with(grants: Grants, dry_run: bool) -> (Arc<FakeCluster>, Guard) {
-    let cluster = Arc::new(FakeCluster::new());
+    let cluster = Arc::new(FakeCluster::standard());
     let guard = Guard::new(cluster.clone(), grants, LIMITS, dry_run).await;
     (cluster, guard)
 }
@@ -131,7 +131,7 @@ async fn write_namespace_grant_is_enforced() {
         .restart_workload(WorkloadKind::Deployment, "emojivoto", "emojivoto-app")
         .await
         .expect("granted namespace");
-    denied(guard.delete_pod("linkerd", "linkerd-app-0").await);
+    denied(guard.delete_pod("linkerd", "linkerd-app-abc12-00000").await);
     assert_eq!(
         cluster.mutations(),
         vec!["restart emojivoto/emojivoto-app".to_string()]
@@ -182,7 +182,7 @@ async fn granted_secret_write_is_applied_and_audited_without_values() {
         expected_resource_version: None,
     };
     let version = guard.write_secret(write).await.expect("granted");
-    assert_eq!(version, "1");
+    assert_eq!(version, "s2", "the fake's second resourceVersion");
     assert_eq!(
         cluster.mutations(),
         vec!["write secret cert-manager/linkerd-previous-anchor".to_string()]
@@ -210,7 +210,7 @@ async fn dry_run_records_mutations_without_calling_the_backend() {
         GuardError::Refused(ClusterError::Invalid(_))
     ));
     guard
-        .delete_pod("linkerd", "linkerd-app-0")
+        .delete_pod("linkerd", "linkerd-app-abc12-00000")
         .await
         .expect("dry-run delete");
     guard
@@ -223,7 +223,7 @@ async fn dry_run_records_mutations_without_calling_the_backend() {
     );
 
     assert!(cluster.mutations().is_empty(), "{:?}", cluster.mutations());
-    assert_eq!(cluster.lock_progress(), None);
+    assert_eq!(cluster.progress(), None);
     let held: Vec<&str> = guard
         .record()
         .dry_run_mutations

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
 use super::*;
-use crate::guard::fake::FakeCluster;
+use crate::testing::fake::FakeCluster;
 
 fn runtime() -> &'static Runtime {
     static RUNTIME: OnceLock<Runtime> = OnceLock::new();
@@ -37,7 +37,7 @@ fn config(mode: &str) -> RunConfig {
 }
 
 async fn run_hostile(config: RunConfig) -> (Arc<FakeCluster>, RunOutcome) {
-    let cluster = Arc::new(FakeCluster::new());
+    let cluster = Arc::new(FakeCluster::standard());
     let outcome = runtime()
         .run(hostile(), cluster.clone(), &config, false)
         .await;
@@ -67,7 +67,7 @@ async fn default_policy_stops_cleanly_on_a_cluster_without_linkerd() {
     let policy = runtime()
         .load("default", DEFAULT_POLICY)
         .expect("default policy loads");
-    let cluster = Arc::new(FakeCluster::new());
+    let cluster = Arc::new(FakeCluster::standard());
     let outcome = runtime()
         .run(&policy, cluster.clone(), &RunConfig::default(), false)
         .await;
@@ -280,7 +280,7 @@ fn unwritable_cache_is_only_a_warning() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hung_host_call_is_cut_by_the_wall_clock() {
-    let cluster = Arc::new(FakeCluster::new());
+    let cluster = Arc::new(FakeCluster::standard());
     cluster.state.lock().expect("lock").stall_waits = true;
     let mut cfg = config("stall");
     cfg.limits.deadline_seconds = 2;

@@ -1,12 +1,14 @@
-//! A small in-memory [`Cluster`] with scripted behaviour: restarts roll one
-//! pod per virtual second, renewals complete one second later. Enough to
-//! test a backend or a server against without the simulator.
+//! rotor's one in-memory [`Cluster`] with scripted behaviour: restarts roll
+//! one pod per virtual second, renewals complete one second later, and every
+//! mutation that reaches it is logged. Enough to test the guard, the runtime,
+//! a backend or a server against without the simulator.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
+use crate::cluster::selector::Selector;
 use crate::cluster::{Cluster, ClusterError, ClusterResult};
 use crate::wit::{
     Certificate, Condition, ConfigMap, Event, EventType, KeyValue, Namespace, ObjectRef, Pod,
@@ -28,6 +30,13 @@ pub struct FakeState {
     /// Pods whose eviction a PodDisruptionBudget refuses.
     pub pdb_protected: Vec<String>,
     pub rv: u64,
+    /// Every mutation that reached the backend, in order.
+    pub mutations: Vec<String>,
+    /// `wait` never returns (a backend that hangs).
+    pub stall_waits: bool,
+    /// Workload and pod lists that asked for every namespace at once (what
+    /// namespace-scoped RBAC refuses).
+    pub cluster_wide_lists: u32,
 }
 
 #[derive(Debug, Default)]
@@ -83,16 +92,11 @@ pub fn deployment(namespace: &str, name: &str, replicas: u32) -> (Workload, Vec<
 }
 
 fn matches_selector(labels: &[KeyValue], selector: &str) -> ClusterResult<bool> {
-    for part in selector.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let (k, v) = part.split_once('=').ok_or_else(|| {
-            ClusterError::Invalid(format!("fake cluster: unsupported selector {selector:?}"))
-        })?;
-        let v = v.trim_start_matches('=');
-        if !labels.iter().any(|kv| kv.key == k && kv.value == v) {
-            return Ok(false);
-        }
-    }
-    Ok(true)
+    let labels = labels
+        .iter()
+        .map(|kv| (kv.key.clone(), kv.value.clone()))
+        .collect();
+    Ok(Selector::parse(selector)?.matches(&labels))
 }
 
 impl FakeCluster {
@@ -100,6 +104,52 @@ impl FakeCluster {
         FakeCluster {
             state: Mutex::new(state),
         }
+    }
+
+    /// Namespaces `cert-manager`, `emojivoto` and `linkerd`, a one-pod
+    /// Deployment `<namespace>-app` in each, a paused Deployment
+    /// `emojivoto/paused-app`, and the trust anchor's Secret.
+    pub fn standard() -> Self {
+        let mut state = FakeState {
+            now: 1_700_000_000,
+            ..FakeState::default()
+        };
+        for ns in ["cert-manager", "emojivoto", "linkerd"] {
+            state.namespaces.push(Namespace {
+                name: ns.into(),
+                labels: vec![],
+                annotations: vec![],
+            });
+            let (w, pods) = deployment(ns, &format!("{ns}-app"), 1);
+            state.workloads.push(w);
+            state.pods.extend(pods);
+        }
+        let (mut paused, _) = deployment("emojivoto", "paused-app", 0);
+        paused.paused = true;
+        state.workloads.push(paused);
+        state.rv = 1;
+        state.secrets.insert(
+            ("cert-manager".into(), "linkerd-trust-anchor".into()),
+            Secret {
+                namespace: "cert-manager".into(),
+                name: "linkerd-trust-anchor".into(),
+                type_: "kubernetes.io/tls".into(),
+                data: vec![("tls.key".into(), b"super-secret-anchor-key".to_vec())],
+                labels: vec![],
+                annotations: vec![],
+                resource_version: "s1".into(),
+            },
+        );
+        Self::new(state)
+    }
+
+    /// The mutations that reached the backend so far.
+    pub fn mutations(&self) -> Vec<String> {
+        self.lock().mutations.clone()
+    }
+
+    pub fn progress(&self) -> Option<String> {
+        self.lock().progress.clone()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, FakeState> {
@@ -153,7 +203,8 @@ impl Cluster for FakeCluster {
         kind: Option<WorkloadKind>,
         selector: &str,
     ) -> ClusterResult<Vec<Workload>> {
-        let s = self.lock();
+        let mut s = self.lock();
+        s.cluster_wide_lists += u32::from(namespace.is_none());
         let mut out = Vec::new();
         for w in &s.workloads {
             if namespace.is_none_or(|n| n == w.namespace)
@@ -210,6 +261,7 @@ impl Cluster for FakeCluster {
             crate::cluster::kube::workloads::RESTARTED_AT,
             stamp,
         ));
+        s.mutations.push(format!("restart {namespace}/{name}"));
         Ok(now)
     }
 
@@ -241,7 +293,8 @@ impl Cluster for FakeCluster {
     }
 
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {
-        let s = self.lock();
+        let mut s = self.lock();
+        s.cluster_wide_lists += u32::from(namespace.is_none());
         let mut out = Vec::new();
         for p in &s.pods {
             if namespace.is_none_or(|n| n == p.namespace) && matches_selector(&p.labels, selector)?
@@ -260,6 +313,7 @@ impl Cluster for FakeCluster {
         if s.pods.len() == before {
             return Err(ClusterError::NotFound(format!("pod {namespace}/{name}")));
         }
+        s.mutations.push(format!("delete pod {namespace}/{name}"));
         Ok(())
     }
 
@@ -309,6 +363,8 @@ impl Cluster for FakeCluster {
             observed_generation: Some(c.generation),
             last_transition_time: Some(now),
         });
+        s.mutations
+            .push(format!("renew certificate {namespace}/{name}"));
         Ok(())
     }
 
@@ -334,6 +390,8 @@ impl Cluster for FakeCluster {
         }
         s.rv += 1;
         let rv = format!("s{}", s.rv);
+        s.mutations
+            .push(format!("write secret {}/{}", w.namespace, w.name));
         s.secrets.insert(
             key,
             Secret {
@@ -364,6 +422,8 @@ impl Cluster for FakeCluster {
             )),
             Some(_) => {
                 s.secrets.remove(&key);
+                s.mutations
+                    .push(format!("delete secret {namespace}/{name}"));
                 Ok(())
             }
         }
@@ -400,6 +460,10 @@ impl Cluster for FakeCluster {
     ) -> ClusterResult<()> {
         let mut s = self.lock();
         let now = s.now;
+        s.mutations.push(format!(
+            "event {}/{} {reason}: {message}",
+            involved.namespace, involved.name
+        ));
         s.events.push(Event {
             involved: involved.clone(),
             type_,
@@ -418,12 +482,16 @@ impl Cluster for FakeCluster {
     }
 
     async fn save_progress(&self, record: &str) -> ClusterResult<()> {
-        self.lock().progress = Some(record.to_string());
+        let mut s = self.lock();
+        s.progress = Some(record.to_string());
+        s.mutations.push("save progress".into());
         Ok(())
     }
 
     async fn clear_progress(&self) -> ClusterResult<()> {
-        self.lock().progress = None;
+        let mut s = self.lock();
+        s.progress = None;
+        s.mutations.push("clear progress".into());
         Ok(())
     }
 
@@ -432,6 +500,9 @@ impl Cluster for FakeCluster {
     }
 
     async fn wait(&self, seconds: u32) -> ClusterResult<()> {
+        if self.lock().stall_waits {
+            std::future::pending::<()>().await;
+        }
         let mut s = self.lock();
         for _ in 0..seconds {
             Self::step(&mut s);
