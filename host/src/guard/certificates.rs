@@ -1,0 +1,61 @@
+//! cert-manager Certificates through the guard: reads, and renewals behind
+//! the `renewCertificates` grant.
+
+use super::*;
+
+impl Guard {
+    pub async fn get_certificate(
+        &mut self,
+        namespace: &str,
+        name: &str,
+    ) -> GuardResult<Certificate> {
+        self.enter("get-certificate").await?;
+        bounded(&[("namespace", namespace), ("name", name)])?;
+        self.require_read_ns("get-certificate", namespace, "certificates")
+            .await?;
+        Ok(self.cluster.get_certificate(namespace, name).await?)
+    }
+
+    pub async fn list_certificates(
+        &mut self,
+        namespace: Option<&str>,
+    ) -> GuardResult<Vec<Certificate>> {
+        self.enter("list-certificates").await?;
+        bounded(&[("namespace", namespace.unwrap_or(""))])?;
+        if let Some(ns) = namespace {
+            self.require_read_ns("list-certificates", ns, "certificates")
+                .await?;
+        }
+        let mut all = Vec::new();
+        for ns in self.list_scopes(namespace).await? {
+            all.extend(self.cluster.list_certificates(ns.as_deref()).await?);
+        }
+        Ok(self.filter_readable(all, |c| c.namespace.as_str()))
+    }
+
+    pub async fn renew_certificate(&mut self, namespace: &str, name: &str) -> GuardResult<()> {
+        self.enter("renew-certificate").await?;
+        bounded(&[("namespace", namespace), ("name", name)])?;
+        let target = format!("Certificate {namespace}/{name}");
+        self.require_write("renew-certificate", Verb::Renew, namespace, &target)
+            .await?;
+        if self.dry_run {
+            self.cluster.get_certificate(namespace, name).await?;
+            self.hold_back(
+                "renew-certificate",
+                target,
+                "set Issuing=True (ManuallyTriggered) so cert-manager re-issues".into(),
+            )
+            .await;
+            return Ok(());
+        }
+        let result = self.cluster.renew_certificate(namespace, name).await;
+        self.audit_applied(
+            "renew-certificate",
+            target,
+            "manual renewal triggered".into(),
+            result,
+        )
+        .await
+    }
+}

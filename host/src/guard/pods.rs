@@ -1,0 +1,114 @@
+//! Pods through the guard: lists and summaries limited to the readable
+//! namespaces, deletions and evictions behind write grants.
+
+use super::*;
+
+impl Guard {
+    pub async fn list_pods(
+        &mut self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> GuardResult<Vec<Pod>> {
+        self.enter("list-pods").await?;
+        self.check_pod_list("list-pods", namespace, selector)
+            .await?;
+        let mut all = Vec::new();
+        for ns in self.list_scopes(namespace).await? {
+            all.extend(self.cluster.list_pods(ns.as_deref(), selector).await?);
+        }
+        Ok(self.filter_readable(all, |p| p.namespace.as_str()))
+    }
+
+    /// `list-pods` reduced to what gates read (see `PodSummary::of`).
+    pub async fn list_pod_summaries(
+        &mut self,
+        namespace: Option<&str>,
+        selector: &str,
+        annotations: &[String],
+    ) -> GuardResult<Vec<PodSummary>> {
+        self.enter("list-pod-summaries").await?;
+        if annotations.len() > MAX_SUMMARY_ANNOTATIONS {
+            return Err(ClusterError::Invalid(format!(
+                "list-pod-summaries asks for {} annotations; at most {MAX_SUMMARY_ANNOTATIONS} are accepted",
+                annotations.len()
+            ))
+            .into());
+        }
+        for key in annotations {
+            bounded(&[("annotation key", key)])?;
+        }
+        self.check_pod_list("list-pod-summaries", namespace, selector)
+            .await?;
+        let mut all = Vec::new();
+        for ns in self.list_scopes(namespace).await? {
+            all.extend(
+                self.cluster
+                    .list_pod_summaries(ns.as_deref(), selector, annotations)
+                    .await?,
+            );
+        }
+        Ok(self.filter_readable(all, |p| p.namespace.as_str()))
+    }
+
+    /// Refuse a pod listing with oversized arguments or in a namespace the
+    /// run may not read.
+    pub(super) async fn check_pod_list(
+        &mut self,
+        primitive: &str,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> GuardResult<()> {
+        bounded(&[
+            ("namespace", namespace.unwrap_or("")),
+            ("label-selector", selector),
+        ])?;
+        if let Some(ns) = namespace {
+            self.require_read_ns(primitive, ns, "pods").await?;
+        }
+        Ok(())
+    }
+
+    pub async fn delete_pod(&mut self, namespace: &str, name: &str) -> GuardResult<()> {
+        self.pod_removal("delete-pod", Verb::DeletePod, namespace, name)
+            .await
+    }
+
+    pub async fn evict_pod(&mut self, namespace: &str, name: &str) -> GuardResult<()> {
+        self.pod_removal("evict-pod", Verb::EvictPod, namespace, name)
+            .await
+    }
+
+    pub(super) async fn pod_removal(
+        &mut self,
+        primitive: &str,
+        verb: Verb,
+        namespace: &str,
+        name: &str,
+    ) -> GuardResult<()> {
+        self.enter(primitive).await?;
+        bounded(&[("namespace", namespace), ("name", name)])?;
+        let target = format!("Pod {namespace}/{name}");
+        self.require_write(primitive, verb, namespace, &target)
+            .await?;
+        if self.dry_run {
+            let pods = self.cluster.list_pods(Some(namespace), "").await?;
+            if !pods.iter().any(|p| p.name == name) {
+                return Err(ClusterError::NotFound(format!("pod {namespace}/{name}")).into());
+            }
+            let would = if verb == Verb::EvictPod {
+                "evict the pod (PodDisruptionBudgets apply)"
+            } else {
+                "delete the pod"
+            };
+            self.hold_back(primitive, target, would.into()).await;
+            return Ok(());
+        }
+        let result = if verb == Verb::EvictPod {
+            self.cluster.evict_pod(namespace, name).await
+        } else {
+            self.cluster.delete_pod(namespace, name).await
+        };
+        self.audit_applied(primitive, target, primitive.replace('-', " "), result)
+            .await
+    }
+}

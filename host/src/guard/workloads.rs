@@ -1,0 +1,184 @@
+//! Namespaces and workloads through the guard: reads limited to the
+//! readable namespaces, restarts behind write grants, bounded rollout waits.
+
+use super::*;
+
+impl Guard {
+    pub async fn list_namespaces(&mut self, selector: &str) -> GuardResult<Vec<Namespace>> {
+        self.enter("list-namespaces").await?;
+        bounded(&[("label-selector", selector)])?;
+        let all = self.cluster.list_namespaces(selector).await?;
+        Ok(self.filter_readable(all, |ns| ns.name.as_str()))
+    }
+
+    pub async fn list_workloads(
+        &mut self,
+        namespace: Option<&str>,
+        kind: Option<WorkloadKind>,
+        selector: &str,
+    ) -> GuardResult<Vec<Workload>> {
+        self.enter("list-workloads").await?;
+        bounded(&[
+            ("namespace", namespace.unwrap_or("")),
+            ("label-selector", selector),
+        ])?;
+        if let Some(ns) = namespace {
+            self.require_read_ns("list-workloads", ns, "workloads")
+                .await?;
+        }
+        let mut all = Vec::new();
+        for ns in self.list_scopes(namespace).await? {
+            all.extend(
+                self.cluster
+                    .list_workloads(ns.as_deref(), kind, selector)
+                    .await?,
+            );
+        }
+        Ok(self.filter_readable(all, |w| w.namespace.as_str()))
+    }
+
+    pub async fn get_workload(
+        &mut self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> GuardResult<Workload> {
+        self.enter("get-workload").await?;
+        bounded(&[("namespace", namespace), ("name", name)])?;
+        self.require_read_ns("get-workload", namespace, kind.as_kind())
+            .await?;
+        Ok(self.cluster.get_workload(kind, namespace, name).await?)
+    }
+
+    pub async fn restart_workload(
+        &mut self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> GuardResult<Timestamp> {
+        self.enter("restart-workload").await?;
+        bounded(&[("namespace", namespace), ("name", name)])?;
+        self.restart_one("restart-workload", kind, namespace, name)
+            .await
+    }
+
+    pub(super) async fn restart_one(
+        &mut self,
+        primitive: &str,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> GuardResult<Timestamp> {
+        let target = format!("{} {namespace}/{name}", kind.as_kind());
+        self.require_write(primitive, Verb::Restart, namespace, &target)
+            .await?;
+        if self.dry_run {
+            // Surface what the real call would refuse: a missing or paused workload.
+            let workload = self.cluster.get_workload(kind, namespace, name).await?;
+            if workload.paused {
+                return Err(ClusterError::Invalid(format!(
+                    "{target} is paused; resume it before restarting"
+                ))
+                .into());
+            }
+            let at = self.cluster.now().await;
+            self.hold_back(
+                primitive,
+                target,
+                "set kubectl.kubernetes.io/restartedAt on the pod template".into(),
+            )
+            .await;
+            return Ok(at);
+        }
+        let result = self.cluster.restart_workload(kind, namespace, name).await;
+        if let (Ok(_), Some(observer)) = (&result, &self.observer) {
+            observer.workload_restarted(kind, namespace, name).await;
+        }
+        self.audit_applied(primitive, target, "rollout restart".into(), result)
+            .await
+    }
+
+    pub async fn restart_workloads(
+        &mut self,
+        namespace: &str,
+        kind: WorkloadKind,
+        selector: &str,
+    ) -> GuardResult<Vec<ObjectRef>> {
+        self.enter("restart-workloads").await?;
+        bounded(&[("namespace", namespace), ("label-selector", selector)])?;
+        let target = format!("{} {namespace} matching {selector:?}", kind.as_kind());
+        self.require_write("restart-workloads", Verb::Restart, namespace, &target)
+            .await?;
+        self.require_read_ns("restart-workloads", namespace, kind.as_kind())
+            .await?;
+        let workloads = self
+            .cluster
+            .list_workloads(Some(namespace), Some(kind), selector)
+            .await?;
+        let mut restarted = Vec::with_capacity(workloads.len());
+        for w in workloads {
+            self.restart_one("restart-workloads", kind, &w.namespace, &w.name)
+                .await?;
+            restarted.push(ObjectRef {
+                kind: kind.as_kind().to_string(),
+                namespace: w.namespace,
+                name: w.name,
+            });
+        }
+        Ok(restarted)
+    }
+
+    pub async fn rollout_status(
+        &mut self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+    ) -> GuardResult<RolloutStatus> {
+        self.enter("get-rollout-status").await?;
+        bounded(&[("namespace", namespace), ("name", name)])?;
+        self.require_read_ns("get-rollout-status", namespace, kind.as_kind())
+            .await?;
+        Ok(self.cluster.rollout_status(kind, namespace, name).await?)
+    }
+
+    pub async fn wait_rollout(
+        &mut self,
+        kind: WorkloadKind,
+        namespace: &str,
+        name: &str,
+        timeout_seconds: u32,
+    ) -> GuardResult<RolloutStatus> {
+        self.enter("wait-rollout").await?;
+        bounded(&[("namespace", namespace), ("name", name)])?;
+        self.check_wait_bound("wait-rollout", timeout_seconds)?;
+        self.require_read_ns("wait-rollout", namespace, kind.as_kind())
+            .await?;
+        // Never wait past the run's deadline: a rollout still progressing when
+        // the deadline cuts the wait short ends the run.
+        let now = self.cluster.now().await;
+        let remaining = (self.deadline_at() - now).clamp(0, i64::from(u32::MAX));
+        let timeout = timeout_seconds.min(u32::try_from(remaining).unwrap_or(u32::MAX));
+        let status = self
+            .cluster
+            .wait_rollout(kind, namespace, name, timeout)
+            .await?;
+        if timeout < timeout_seconds && status.phase == RolloutPhase::Progressing {
+            return Err(self.deadline_error(format!(
+                "wait-rollout {} {namespace}/{name} for {timeout_seconds} s reached it",
+                kind.as_kind()
+            )));
+        }
+        Ok(status)
+    }
+
+    pub(super) fn check_wait_bound(&self, primitive: &str, seconds: u32) -> GuardResult<()> {
+        if seconds > self.limits.max_wait_seconds {
+            return Err(ClusterError::Invalid(format!(
+                "{primitive} of {seconds} s exceeds the run's limit of {} s per wait (limits.maxWaitSeconds)",
+                self.limits.max_wait_seconds
+            ))
+            .into());
+        }
+        Ok(())
+    }
+}
