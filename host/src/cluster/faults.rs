@@ -337,244 +337,110 @@ pub fn simulated_backend(sim: Arc<SimCluster>) -> Result<SimulatedBackend, Fault
     })
 }
 
-#[async_trait]
-impl Cluster for FaultyCluster {
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
+/// Writes the [`Cluster`] impl of [`FaultyCluster`]: each listed primitive
+/// goes through [`FaultyCluster::call`] under its fault name with a target
+/// for the error message, then to the wrapped backend with the same
+/// arguments. The methods in braces are written out by hand.
+macro_rules! faulty_cluster {
+    (
+        { $($by_hand:tt)* }
+        $( $method:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty = $primitive:literal, $target:expr; )*
+    ) => {
+        #[async_trait]
+        impl Cluster for FaultyCluster {
+            $($by_hand)*
 
-    fn verify_signed_by(&self, cert_pem: &str, issuer_pem: &str) -> ClusterResult<bool> {
-        self.inner.verify_signed_by(cert_pem, issuer_pem)
-    }
+            $(
+                async fn $method(&self, $($arg: $ty),*) -> ClusterResult<$ret> {
+                    self.call($primitive, $target, || self.inner.$method($($arg),*))
+                        .await
+                }
+            )*
+        }
+    };
+}
 
-    async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>> {
-        self.call("list-namespaces", selector, || {
-            self.inner.list_namespaces(selector)
-        })
-        .await
-    }
+fn object(namespace: &str, name: &str) -> String {
+    format!("{namespace}/{name}")
+}
 
-    async fn list_workloads(
-        &self,
-        namespace: Option<&str>,
-        kind: Option<WorkloadKind>,
-        selector: &str,
-    ) -> ClusterResult<Vec<Workload>> {
-        self.call("list-workloads", namespace.unwrap_or("*"), || {
-            self.inner.list_workloads(namespace, kind, selector)
-        })
-        .await
-    }
+const RECORD: &str = "progress record";
 
-    async fn get_workload(
-        &self,
-        kind: WorkloadKind,
-        namespace: &str,
-        name: &str,
-    ) -> ClusterResult<Workload> {
-        self.call("get-workload", &format!("{namespace}/{name}"), || {
-            self.inner.get_workload(kind, namespace, name)
-        })
-        .await
-    }
+faulty_cluster! {
+    {
+        fn backend(&self) -> &'static str {
+            self.inner.backend()
+        }
 
-    async fn restart_workload(
-        &self,
-        kind: WorkloadKind,
-        namespace: &str,
-        name: &str,
-    ) -> ClusterResult<Timestamp> {
-        self.call("restart-workload", &format!("{namespace}/{name}"), || {
-            self.inner.restart_workload(kind, namespace, name)
-        })
-        .await
-    }
+        fn verify_signed_by(&self, cert_pem: &str, issuer_pem: &str) -> ClusterResult<bool> {
+            self.inner.verify_signed_by(cert_pem, issuer_pem)
+        }
 
-    async fn rollout_status(
-        &self,
-        kind: WorkloadKind,
-        namespace: &str,
-        name: &str,
-    ) -> ClusterResult<RolloutStatus> {
-        self.call("get-rollout-status", &format!("{namespace}/{name}"), || {
-            self.inner.rollout_status(kind, namespace, name)
-        })
-        .await
-    }
+        async fn terminating_pods(
+            &self,
+            namespace: Option<&str>,
+            selector: &str,
+        ) -> ClusterResult<std::collections::BTreeSet<String>> {
+            self.inner.terminating_pods(namespace, selector).await
+        }
 
-    async fn wait_rollout(
-        &self,
-        kind: WorkloadKind,
-        namespace: &str,
-        name: &str,
-        timeout_seconds: u32,
-    ) -> ClusterResult<RolloutStatus> {
-        self.call("wait-rollout", &format!("{namespace}/{name}"), || {
-            self.inner
-                .wait_rollout(kind, namespace, name, timeout_seconds)
-        })
-        .await
-    }
+        /// A write with an expected resourceVersion is the caller's
+        /// precondition: its conflict is the caller's to handle. Without one
+        /// the backend replaces whatever is there and repeats on a conflict.
+        async fn write_secret(&self, secret: SecretWrite) -> ClusterResult<String> {
+            self.call_with(
+                "write-secret",
+                &object(&secret.namespace, &secret.name),
+                secret.expected_resource_version.is_none(),
+                || self.inner.write_secret(secret.clone()),
+            )
+            .await
+        }
 
-    async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {
-        self.call("list-pods", namespace.unwrap_or("*"), || {
-            self.inner.list_pods(namespace, selector)
-        })
-        .await
-    }
+        async fn now(&self) -> Timestamp {
+            self.inner.now().await
+        }
 
-    async fn terminating_pods(
-        &self,
-        namespace: Option<&str>,
-        selector: &str,
-    ) -> ClusterResult<std::collections::BTreeSet<String>> {
-        self.inner.terminating_pods(namespace, selector).await
+        async fn wait(&self, seconds: u32) -> ClusterResult<()> {
+            self.inner.wait(seconds).await
+        }
     }
-
-    async fn list_pod_summaries(
-        &self,
-        namespace: Option<&str>,
-        selector: &str,
-        annotations: &[String],
-    ) -> ClusterResult<Vec<PodSummary>> {
-        self.call("list-pods", namespace.unwrap_or("*"), || {
-            self.inner
-                .list_pod_summaries(namespace, selector, annotations)
-        })
-        .await
-    }
-
-    async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
-        self.call("delete-pod", &format!("{namespace}/{name}"), || {
-            self.inner.delete_pod(namespace, name)
-        })
-        .await
-    }
-
-    async fn evict_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
-        self.call("evict-pod", &format!("{namespace}/{name}"), || {
-            self.inner.evict_pod(namespace, name)
-        })
-        .await
-    }
-
-    async fn get_certificate(&self, namespace: &str, name: &str) -> ClusterResult<Certificate> {
-        self.call("get-certificate", &format!("{namespace}/{name}"), || {
-            self.inner.get_certificate(namespace, name)
-        })
-        .await
-    }
-
-    async fn list_certificates(&self, namespace: Option<&str>) -> ClusterResult<Vec<Certificate>> {
-        self.call("list-certificates", namespace.unwrap_or("*"), || {
-            self.inner.list_certificates(namespace)
-        })
-        .await
-    }
-
-    async fn renew_certificate(&self, namespace: &str, name: &str) -> ClusterResult<()> {
-        self.call("renew-certificate", &format!("{namespace}/{name}"), || {
-            self.inner.renew_certificate(namespace, name)
-        })
-        .await
-    }
-
-    async fn read_secret(&self, namespace: &str, name: &str) -> ClusterResult<Secret> {
-        self.call("read-secret", &format!("{namespace}/{name}"), || {
-            self.inner.read_secret(namespace, name)
-        })
-        .await
-    }
-
-    /// A write with an expected resourceVersion is the caller's
-    /// precondition: its conflict is the caller's to handle. Without one
-    /// the backend replaces whatever is there and repeats on a conflict.
-    async fn write_secret(&self, secret: SecretWrite) -> ClusterResult<String> {
-        self.call_with(
-            "write-secret",
-            &format!("{}/{}", secret.namespace, secret.name),
-            secret.expected_resource_version.is_none(),
-            || self.inner.write_secret(secret.clone()),
-        )
-        .await
-    }
-
-    async fn delete_secret(
-        &self,
-        namespace: &str,
-        name: &str,
-        resource_version: &str,
-    ) -> ClusterResult<()> {
-        // A fault on write-secret covers the delete a type change needs.
-        self.call("write-secret", &format!("{namespace}/{name}"), || {
-            self.inner.delete_secret(namespace, name, resource_version)
-        })
-        .await
-    }
-
-    async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {
-        self.call("read-config-map", &format!("{namespace}/{name}"), || {
-            self.inner.read_config_map(namespace, name)
-        })
-        .await
-    }
-
-    async fn list_events(
-        &self,
-        involved: &ObjectRef,
-        reason: Option<&str>,
-    ) -> ClusterResult<Vec<Event>> {
-        self.call(
-            "list-events",
-            &format!("{}/{}", involved.namespace, involved.name),
-            || self.inner.list_events(involved, reason),
-        )
-        .await
-    }
-
-    async fn record_event(
-        &self,
-        involved: &ObjectRef,
-        type_: EventType,
-        reason: &str,
-        message: &str,
-    ) -> ClusterResult<()> {
-        self.call(
-            "record-event",
-            &format!("{}/{}", involved.namespace, involved.name),
-            || self.inner.record_event(involved, type_, reason, message),
-        )
-        .await
-    }
-
-    async fn load_progress(&self) -> ClusterResult<Option<String>> {
-        self.call("load-progress", "progress record", || {
-            self.inner.load_progress()
-        })
-        .await
-    }
-
-    async fn save_progress(&self, record: &str) -> ClusterResult<()> {
-        self.call("save-progress", "progress record", || {
-            self.inner.save_progress(record)
-        })
-        .await
-    }
-
-    async fn clear_progress(&self) -> ClusterResult<()> {
-        self.call("clear-progress", "progress record", || {
-            self.inner.clear_progress()
-        })
-        .await
-    }
-
-    async fn now(&self) -> Timestamp {
-        self.inner.now().await
-    }
-
-    async fn wait(&self, seconds: u32) -> ClusterResult<()> {
-        self.inner.wait(seconds).await
-    }
+    list_namespaces(selector: &str) -> Vec<Namespace> = "list-namespaces", selector;
+    list_workloads(namespace: Option<&str>, kind: Option<WorkloadKind>, selector: &str)
+        -> Vec<Workload> = "list-workloads", namespace.unwrap_or("*");
+    get_workload(kind: WorkloadKind, namespace: &str, name: &str)
+        -> Workload = "get-workload", &object(namespace, name);
+    restart_workload(kind: WorkloadKind, namespace: &str, name: &str)
+        -> Timestamp = "restart-workload", &object(namespace, name);
+    rollout_status(kind: WorkloadKind, namespace: &str, name: &str)
+        -> RolloutStatus = "get-rollout-status", &object(namespace, name);
+    wait_rollout(kind: WorkloadKind, namespace: &str, name: &str, timeout_seconds: u32)
+        -> RolloutStatus = "wait-rollout", &object(namespace, name);
+    list_pods(namespace: Option<&str>, selector: &str)
+        -> Vec<Pod> = "list-pods", namespace.unwrap_or("*");
+    list_pod_summaries(namespace: Option<&str>, selector: &str, annotations: &[String])
+        -> Vec<PodSummary> = "list-pods", namespace.unwrap_or("*");
+    delete_pod(namespace: &str, name: &str) -> () = "delete-pod", &object(namespace, name);
+    evict_pod(namespace: &str, name: &str) -> () = "evict-pod", &object(namespace, name);
+    get_certificate(namespace: &str, name: &str)
+        -> Certificate = "get-certificate", &object(namespace, name);
+    list_certificates(namespace: Option<&str>)
+        -> Vec<Certificate> = "list-certificates", namespace.unwrap_or("*");
+    renew_certificate(namespace: &str, name: &str)
+        -> () = "renew-certificate", &object(namespace, name);
+    read_secret(namespace: &str, name: &str) -> Secret = "read-secret", &object(namespace, name);
+    // A fault on write-secret covers the delete a type change needs.
+    delete_secret(namespace: &str, name: &str, resource_version: &str)
+        -> () = "write-secret", &object(namespace, name);
+    read_config_map(namespace: &str, name: &str)
+        -> ConfigMap = "read-config-map", &object(namespace, name);
+    list_events(involved: &ObjectRef, reason: Option<&str>)
+        -> Vec<Event> = "list-events", &object(&involved.namespace, &involved.name);
+    record_event(involved: &ObjectRef, type_: EventType, reason: &str, message: &str)
+        -> () = "record-event", &object(&involved.namespace, &involved.name);
+    load_progress() -> Option<String> = "load-progress", RECORD;
+    save_progress(record: &str) -> () = "save-progress", RECORD;
+    clear_progress() -> () = "clear-progress", RECORD;
 }
 
 #[cfg(test)]
