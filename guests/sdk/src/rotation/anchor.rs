@@ -1,0 +1,175 @@
+//! The trust anchor and the previous-anchor Secret: renew the anchor, and
+//! retire the old one by copying the new anchor's certificate (never its
+//! key) over previous-anchor. Between rotations previous-anchor is kept a
+//! certificate-only copy of the anchor, so the bundle never changes then.
+
+use super::Config;
+use super::run::Run;
+use crate::RotorError;
+use crate::certs::{self, Named};
+use crate::fingerprint::short;
+use crate::mesh::{self, pod_name};
+
+/// The Secret the trust anchor's Certificate writes.
+pub(super) fn anchor_secret(cfg: &Config) -> Result<Named, RotorError> {
+    let cert = certs::get(&cfg.trust_anchor.named())?;
+    Ok(Named::new(&cert.namespace, &cert.secret_name))
+}
+
+/// The previous anchor's fingerprint (`None`: the Secret is missing). Between
+/// rotations, when it equals the anchor, a missing previous anchor is created
+/// and one holding a key is rewritten, both as a certificate-only copy of the
+/// anchor: the bundle reads the same certificate from the anchor meanwhile,
+/// so it never changes. Mid-rotation it is left for retire-old-anchor.
+pub(super) fn previous_anchor(
+    cfg: &Config,
+    anchor_secret: &Named,
+    anchor: &str,
+    rotating: bool,
+) -> Result<Option<String>, RotorError> {
+    let to = cfg.previous_anchor_secret.named();
+    let bootstrap = |why: &str| {
+        certs::copy_certificate(anchor_secret, &to).map_err(|e| {
+            RotorError::State(format!(
+                "secret {to} {why}; rotor could not write it as a copy of {anchor_secret}'s \
+                 certificate (grants.writeSecrets and the write-secret verb must allow {to}): {e}"
+            ))
+        })
+    };
+    let Some(existing) = certs::read_optional_secret(&to)? else {
+        if rotating {
+            return Ok(None);
+        }
+        bootstrap("is missing")?;
+        crate::info(
+            "created the previous anchor as a certificate-only copy of the anchor",
+            &[("secret", &to.to_string())],
+        );
+        return Ok(Some(anchor.to_string()));
+    };
+    let pem = certs::secret_text(&existing, "tls.crt")?;
+    let previous = certs::pem_fingerprint(&pem, &format!("secret {to} tls.crt"))?;
+    if !rotating && previous == anchor && !certs::is_certificate_only(&existing) {
+        bootstrap("holds more than the anchor's certificate")?;
+        crate::info(
+            "rewrote the previous anchor as a certificate-only copy (no private key)",
+            &[("secret", &to.to_string())],
+        );
+    }
+    Ok(Some(previous))
+}
+
+impl Run<'_> {
+    /// Step renew-anchor: renew the anchor and wait for the new revision.
+    pub(super) fn renew_anchor(&mut self) -> Result<((), String), RotorError> {
+        let cert = self.cfg.trust_anchor.named();
+        let (_, now_fp) = certs::secret_certificate(&anchor_secret(&self.cfg)?)?;
+        let before = self.rec.anchor_before.clone();
+        if now_fp == before.fingerprint {
+            if certs::get(&cert)?.issuing {
+                crate::info(
+                    "anchor is already being issued; waiting for it",
+                    &[("certificate", &cert.to_string())],
+                );
+            } else {
+                certs::request_renewal(&cert)?;
+            }
+            if self.dry_run {
+                return Ok((
+                    (),
+                    format!(
+                        "would renew {cert} and wait for a revision above {}",
+                        before.revision.unwrap_or(0)
+                    ),
+                ));
+            }
+        }
+        let renewed = certs::wait_renewed(
+            &cert,
+            &before,
+            "anchor-renewed",
+            self.cfg.deadlines.renewal_seconds,
+        )?;
+        self.rec.new_anchor = Some(renewed.fingerprint.clone());
+        Ok((
+            (),
+            format!(
+                "anchor {} -> {} (revision {})",
+                short(&before.fingerprint),
+                short(&renewed.fingerprint),
+                renewed.revision
+            ),
+        ))
+    }
+
+    /// Everything that would still need the old anchor once it is gone.
+    fn old_anchor_users(&self) -> Result<Vec<String>, RotorError> {
+        let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
+        let mut users = mesh.unrestartable();
+        users.extend(
+            mesh::failing_rollouts(&mesh)?
+                .into_iter()
+                .map(|f| format!("rollout failed: {f}")),
+        );
+        if let Some(reloaded_at) = self.rec.issuer_reloaded_at {
+            users.extend(
+                mesh.all_pods()
+                    .filter(|p| p.start_time.is_none_or(|t| t <= reloaded_at))
+                    .map(|p| {
+                        format!(
+                            "pod {} (started before the issuer reload at {reloaded_at})",
+                            pod_name(p)
+                        )
+                    }),
+            );
+        }
+        users.sort();
+        users.dedup();
+        Ok(users)
+    }
+
+    /// Step retire-old-anchor: copy the new anchor's certificate over the
+    /// previous anchor once nothing needs the old one, so the bundle drops it.
+    pub(super) fn retire_old_anchor(&mut self) -> Result<((), String), RotorError> {
+        let from = anchor_secret(&self.cfg)?;
+        let to = self.cfg.previous_anchor_secret.named();
+        // Missing: a replacement (delete, then create) was cut short.
+        if let Some(existing) = certs::read_optional_secret(&to)? {
+            let pem = certs::secret_text(&existing, "tls.crt")?;
+            let previous = certs::pem_fingerprint(&pem, &format!("secret {to} tls.crt"))?;
+            if Some(&previous) == self.rec.new_anchor.as_ref()
+                && certs::is_certificate_only(&existing)
+            {
+                return Ok(((), format!("{to} already holds the new anchor")));
+            }
+        }
+        let users = self.old_anchor_users()?;
+        if !users.is_empty() {
+            let reason = "the old anchor is still needed by meshed proxies; restart or remove them, then run again";
+            if !self.dry_run {
+                return Err(RotorError::Blocked {
+                    reason: reason.into(),
+                    items: users,
+                });
+            }
+            crate::warn(
+                &format!("dry run: a real run would stop here: {reason}"),
+                &[("items", &users.join(", "))],
+            );
+        }
+        let (_, anchor) = certs::secret_certificate(&from)?;
+        if !self.dry_run && Some(&anchor) != self.rec.new_anchor.as_ref() {
+            return Err(RotorError::State(format!(
+                "{from} holds {} but the rotation renewed it to {}: it changed outside rotor",
+                short(&anchor),
+                self.rec.new_anchor.as_deref().map(short).unwrap_or("?")
+            )));
+        }
+        certs::copy_certificate(&from, &to)?;
+        let verb = if self.dry_run { "would copy" } else { "copied" };
+        Ok((
+            (),
+            format!("{verb} the certificate of {from} to {to} (tls.crt only, no key)"),
+        ))
+    }
+}

@@ -1,0 +1,110 @@
+//! A run of the rotation: the state one run carries from step to step, and
+//! the loop that walks the steps from where preflight says the rotation
+//! stands, saving the progress record after each so a killed run resumes.
+
+use super::plan::Record;
+use super::preflight::preflight;
+use super::{Config, DefaultSite, Site, Step};
+use crate::restart::WaveOptions;
+use crate::{KeyValue, RotorError, Summary, context, record, step};
+
+/// One run of the policy.
+pub(super) struct Run<'s> {
+    pub(super) cfg: Config,
+    pub(super) site: &'s dyn Site,
+    pub(super) dry_run: bool,
+    pub(super) rec: Record,
+    pub(super) resumed_at: Option<Step>,
+    pub(super) restarted: u64,
+    pub(super) pods_deleted: u64,
+    pub(super) notes: Vec<KeyValue>,
+}
+
+/// Run the default policy's rotation (the JSON configuration handed to `run`)
+/// from wherever the cluster and the record say it stands.
+pub fn run(config_text: &str) -> Result<Summary, RotorError> {
+    let cfg = Config::parse(config_text).map_err(|e| RotorError::Config(e.to_string()))?;
+    run_site(cfg, &DefaultSite)
+}
+
+/// The policy's error for the host, logged first so the run's log says why
+/// the rotation stopped: `run(..).map_err(rotation::stopped)`.
+pub fn stopped(e: RotorError) -> crate::Error {
+    crate::error("rotation stopped", &[("error", &e.to_string())]);
+    crate::Error::from(e)
+}
+
+/// Run the rotation with a site's choices (see [`Site`]).
+pub fn run_site(cfg: Config, site: &dyn Site) -> Result<Summary, RotorError> {
+    let dry_run = context::dry_run();
+    let mut run = step("preflight", || preflight(cfg, site, dry_run))?;
+    if run.dry_run {
+        crate::info(
+            "dry run: mutations are recorded, gates that need them are not waited on",
+            &[],
+        );
+    }
+    while run.rec.next != Step::Done {
+        let current = run.rec.next;
+        if let Some(reason) = site.hold(current.name())? {
+            return run.pause(current, reason);
+        }
+        match current {
+            Step::RenewAnchor => step(current.name(), || run.renew_anchor())?,
+            Step::BundleHoldsBoth => step(current.name(), || run.bundle_holds_both())?,
+            Step::TrustNewAnchor => run.trust_new_anchor()?,
+            Step::RenewIssuer => step(current.name(), || run.renew_issuer())?,
+            Step::AdoptNewIssuer => run.adopt_new_issuer()?,
+            Step::RetireOldAnchor => step(current.name(), || run.retire_old_anchor())?,
+            Step::BundleHoldsOnlyNew => step(current.name(), || run.bundle_holds_only_new())?,
+            Step::DropOldAnchor => run.drop_old_anchor()?,
+            Step::Done => {}
+        }
+        run.rec.next = current.next(run.cfg.mode);
+        // The last step is not recorded as done: a run killed before the
+        // record is cleared resumes there (a no-op) instead of starting anew.
+        if run.rec.next != Step::Done {
+            run.save()?;
+        }
+    }
+    if !run.dry_run {
+        record::clear()?;
+    }
+    Ok(run.summary(None))
+}
+
+impl Run<'_> {
+    pub(super) fn wave_options(&self, gate: String) -> WaveOptions {
+        WaveOptions {
+            parallelism: self.cfg.parallelism,
+            rollout_timeout: self.cfg.deadlines.rollout_seconds,
+            pod_timeout: self.cfg.deadlines.pod_seconds,
+            dry_run: self.dry_run,
+            gate,
+        }
+    }
+
+    /// Save the progress record; a dry run keeps none (it changes nothing
+    /// a later run could resume from).
+    pub(super) fn save(&self) -> Result<(), RotorError> {
+        if self.dry_run {
+            return Ok(());
+        }
+        record::save(&self.rec)
+    }
+
+    pub(super) fn new_anchor(&self) -> Result<String, RotorError> {
+        self.rec.new_anchor.clone().ok_or_else(|| {
+            RotorError::State(
+                "the new anchor is not known yet (the progress record lacks it)".into(),
+            )
+        })
+    }
+
+    pub(super) fn note(&mut self, key: &str, value: String) {
+        self.notes.push(KeyValue {
+            key: key.into(),
+            value,
+        });
+    }
+}
