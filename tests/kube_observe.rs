@@ -188,7 +188,7 @@ fn restarts(report: &RunReport) -> usize {
     report
         .audit
         .iter()
-        .filter(|a| a.primitive.starts_with("restart-workload"))
+        .filter(|a| a.primitive.is_restart())
         .count()
 }
 

@@ -19,11 +19,11 @@ use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 async fn run_policy(cluster: Arc<dyn Cluster>) -> RunReport {
     let runtime = Runtime::new(RuntimeOptions { cache_dir: None }).unwrap();
     let policy = runtime.load("linkerd-rotation", DEFAULT_POLICY).unwrap();
-    let backend = cluster.backend().to_string();
+    let backend = cluster.backend();
     let outcome = runtime
         .run(&policy, cluster, &RunConfig::default(), false)
         .await;
-    RunReport::new(outcome, &policy, &backend, false, None)
+    RunReport::new(outcome, &policy, backend, false, None)
 }
 
 fn step_names(r: &RunReport) -> Vec<String> {
@@ -136,7 +136,7 @@ async fn requests_for(namespaces: usize) -> (usize, u64, u64, BTreeMap<String, u
         .calls
         .by_primitive
         .iter()
-        .filter(|(k, _)| !local.contains(&k.as_str()))
+        .filter(|(k, _)| !local.contains(&k.name()))
         .map(|(_, v)| v)
         .sum();
     (

@@ -18,6 +18,7 @@ use rotor::cluster::kube::KubeCluster;
 use rotor::cluster::sim::SimCluster;
 use rotor::cluster::sim::generate::{GenerateOptions, generate};
 use rotor::config::RunConfig;
+use rotor::primitive::Primitive;
 use rotor::report::RunReport;
 use rotor::runtime::{DEFAULT_POLICY, Runtime, RuntimeOptions};
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
@@ -30,7 +31,7 @@ struct Figures {
     workloads: u32,
     requests: u64,
     by_request: BTreeMap<String, u64>,
-    by_primitive: BTreeMap<String, u64>,
+    by_primitive: BTreeMap<Primitive, u64>,
     wall_ms: f64,
 }
 
@@ -108,7 +109,13 @@ async fn rotate(runtime: &Runtime, workloads: u32) -> Result<Figures, String> {
         .run(&policy, cluster, &RunConfig::default(), false)
         .await;
     let wall_ms = common::ms_since(started);
-    let report = RunReport::new(outcome, &policy, "kubernetes", false, None);
+    let report = RunReport::new(
+        outcome,
+        &policy,
+        rotor::cluster::Backend::Kubernetes,
+        false,
+        None,
+    );
     if !report.succeeded() {
         return Err(format!("rotation failed:\n{}", report.render_text()));
     }
@@ -136,12 +143,12 @@ fn print_figures(f: &Figures) {
         restarts as f64 / w as f64,
         f.wall_ms,
     );
-    let per = |m: &BTreeMap<String, u64>| {
+    fn per<K: std::fmt::Display>(m: &BTreeMap<K, u64>) -> String {
         m.iter()
             .map(|(k, v)| format!("{k} {v}"))
             .collect::<Vec<_>>()
             .join(", ")
-    };
+    }
     println!("  requests by verb and resource: {}", per(&f.by_request));
     println!("  policy calls by primitive: {}", per(&f.by_primitive));
 }

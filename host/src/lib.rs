@@ -13,6 +13,7 @@ pub mod guard;
 pub mod lock;
 pub mod logging;
 pub mod observe;
+pub mod primitive;
 pub mod report;
 pub mod runtime;
 /// Test support (a Kubernetes API server over any backend); not a stable API.

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::cluster::Backend;
 use crate::cluster::sim::SimulationReport;
 use crate::guard::{AuditEntry, AuditOutcome, CallCounts, DryRunMutation};
 use crate::runtime::{LoadedPolicy, PolicySummary, RunFailure, RunOutcome, RunTimings, Step};
@@ -45,7 +46,7 @@ pub struct RunReport {
     /// Kind, backtrace and captured output of a failure.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<RunFailure>,
-    pub backend: String,
+    pub backend: Backend,
     pub dry_run: bool,
     pub policy: PolicyIdentity,
     /// Backend time (virtual seconds in the simulator).
@@ -67,7 +68,7 @@ impl RunReport {
     pub fn new(
         outcome: RunOutcome,
         policy: impl Into<PolicyIdentity>,
-        backend: &str,
+        backend: Backend,
         dry_run: bool,
         simulation: Option<SimulationReport>,
     ) -> RunReport {
@@ -84,7 +85,7 @@ impl RunReport {
             outcome: outcome_kind,
             error,
             failure,
-            backend: backend.to_string(),
+            backend,
             dry_run,
             policy: policy.into(),
             started_at: outcome.started_at,
@@ -298,11 +299,13 @@ mod tests {
 
     fn outcome(result: Result<PolicySummary, RunFailure>) -> RunOutcome {
         let mut record = GuardRecord::default();
-        record.calls.count("restart-workload");
+        record
+            .calls
+            .count(crate::primitive::Primitive::RestartWorkload);
         record.calls.denied = 1;
         record.audit.push(AuditEntry {
             at: 1_000_010,
-            primitive: "write-secret".into(),
+            primitive: crate::primitive::Primitive::WriteSecret,
             target: "Secret linkerd/linkerd-identity-issuer".into(),
             outcome: AuditOutcome::Denied,
             detail: "writing Secret linkerd/linkerd-identity-issuer is not granted".into(),
@@ -344,7 +347,13 @@ mod tests {
             message: "rotated".into(),
             facts: vec![KeyValue::new("anchor", "new")],
         };
-        let report = RunReport::new(outcome(Ok(summary)), identity(), "simulated", false, None);
+        let report = RunReport::new(
+            outcome(Ok(summary)),
+            identity(),
+            Backend::Simulated,
+            false,
+            None,
+        );
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).expect("json");
         assert_eq!(json["outcome"], "succeeded");
         assert_eq!(json["error"], serde_json::Value::Null);
@@ -360,7 +369,13 @@ mod tests {
     #[test]
     fn text_leads_with_the_outcome_and_lists_refusals() {
         let failure = RunFailure::new(FailureKind::CpuDeadline, "CPU deadline exceeded (10 s)");
-        let report = RunReport::new(outcome(Err(failure)), identity(), "simulated", true, None);
+        let report = RunReport::new(
+            outcome(Err(failure)),
+            identity(),
+            Backend::Simulated,
+            true,
+            None,
+        );
         assert!(!report.succeeded());
         let text = report.render_text();
         assert!(

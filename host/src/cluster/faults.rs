@@ -19,45 +19,34 @@ use serde::{Deserialize, Serialize};
 use super::retry::{RetryPolicy, on_conflict};
 use super::sim::SimCluster;
 use super::{Cluster, ClusterError, ClusterResult};
+use crate::primitive::Primitive;
 use crate::wit::{
     Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary, RolloutStatus,
     Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
 };
 
 /// The backend calls faults can be injected into, by their primitive names.
-pub const FAULTABLE_PRIMITIVES: &[&str] = &[
-    "list-namespaces",
-    "list-workloads",
-    "get-workload",
-    "restart-workload",
-    "get-rollout-status",
-    "wait-rollout",
-    "list-pods",
-    "delete-pod",
-    "evict-pod",
-    "get-certificate",
-    "list-certificates",
-    "renew-certificate",
-    "read-secret",
-    "write-secret",
-    "read-config-map",
-    "list-events",
-    "record-event",
-    "load-progress",
-    "save-progress",
-    "clear-progress",
-];
-
-/// Calls that change the cluster: the only ones a 409 Conflict applies to.
-const MUTATING: &[&str] = &[
-    "restart-workload",
-    "delete-pod",
-    "evict-pod",
-    "renew-certificate",
-    "write-secret",
-    "record-event",
-    "save-progress",
-    "clear-progress",
+pub const FAULTABLE_PRIMITIVES: &[Primitive] = &[
+    Primitive::ListNamespaces,
+    Primitive::ListWorkloads,
+    Primitive::GetWorkload,
+    Primitive::RestartWorkload,
+    Primitive::GetRolloutStatus,
+    Primitive::WaitRollout,
+    Primitive::ListPods,
+    Primitive::DeletePod,
+    Primitive::EvictPod,
+    Primitive::GetCertificate,
+    Primitive::ListCertificates,
+    Primitive::RenewCertificate,
+    Primitive::ReadSecret,
+    Primitive::WriteSecret,
+    Primitive::ReadConfigMap,
+    Primitive::ListEvents,
+    Primitive::RecordEvent,
+    Primitive::LoadProgress,
+    Primitive::SaveProgress,
+    Primitive::ClearProgress,
 ];
 
 /// Mutations the Kubernetes backend reads again and repeats on a 409
@@ -65,11 +54,11 @@ const MUTATING: &[&str] = &[
 /// here too: a restart's merge patch, a renewal's status update, the
 /// progress record (saved or cleared), and a Secret written without an expected
 /// resourceVersion (see [`FaultyCluster::write_secret`]).
-const REPEATED_ON_CONFLICT: &[&str] = &[
-    "restart-workload",
-    "renew-certificate",
-    "save-progress",
-    "clear-progress",
+const REPEATED_ON_CONFLICT: &[Primitive] = &[
+    Primitive::RestartWorkload,
+    Primitive::RenewCertificate,
+    Primitive::SaveProgress,
+    Primitive::ClearProgress,
 ];
 
 /// `spec.faults` of a `Simulation` document.
@@ -142,10 +131,15 @@ impl FaultSpec {
     pub fn validate(&self) -> Result<(), FaultSpecError> {
         self.errors.check("errors")?;
         for (primitive, rates) in &self.primitives {
-            if !FAULTABLE_PRIMITIVES.contains(&primitive.as_str()) {
+            let known = primitive.parse::<Primitive>().ok();
+            if !known.is_some_and(|p| FAULTABLE_PRIMITIVES.contains(&p)) {
                 return Err(FaultSpecError(format!(
                     "primitives.{primitive}: not a faultable primitive (one of {})",
-                    FAULTABLE_PRIMITIVES.join(", ")
+                    FAULTABLE_PRIMITIVES
+                        .iter()
+                        .map(|p| p.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 )));
             }
             rates.check(&format!("primitives.{primitive}"))?;
@@ -153,8 +147,10 @@ impl FaultSpec {
         Ok(())
     }
 
-    fn rates(&self, primitive: &str) -> &ErrorRates {
-        self.primitives.get(primitive).unwrap_or(&self.errors)
+    fn rates(&self, primitive: Primitive) -> &ErrorRates {
+        self.primitives
+            .get(primitive.name())
+            .unwrap_or(&self.errors)
     }
 }
 
@@ -206,7 +202,7 @@ impl FaultyCluster {
     /// One primitive call: injected failure or the backend's answer,
     /// retried while transient, and on a conflict where the backend would
     /// repeat it ([`REPEATED_ON_CONFLICT`]).
-    async fn call<T, F, Fut>(&self, primitive: &str, target: &str, call: F) -> ClusterResult<T>
+    async fn call<T, F, Fut>(&self, primitive: Primitive, target: &str, call: F) -> ClusterResult<T>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = ClusterResult<T>>,
@@ -218,7 +214,7 @@ impl FaultyCluster {
     /// [`Self::call`], saying whether the backend repeats it on a conflict.
     async fn call_with<T, F, Fut>(
         &self,
-        primitive: &str,
+        primitive: Primitive,
         target: &str,
         repeated_on_conflict: bool,
         call: F,
@@ -237,7 +233,7 @@ impl FaultyCluster {
     /// One call as the backend makes it, transient failures retried.
     async fn call_once<T, F, Fut>(
         &self,
-        primitive: &str,
+        primitive: Primitive,
         target: &str,
         call: &F,
     ) -> ClusterResult<T>
@@ -268,7 +264,7 @@ impl FaultyCluster {
     }
 
     /// Draw once for this call; `Err` is the injected failure.
-    fn gate(&self, primitive: &str, target: &str) -> ClusterResult<()> {
+    fn gate(&self, primitive: Primitive, target: &str) -> ClusterResult<()> {
         let rates = *self.spec.rates(primitive);
         if rates.total() == 0.0 {
             return Ok(());
@@ -276,7 +272,7 @@ impl FaultyCluster {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let (rng, counts) = &mut *state;
         let draw: f64 = rng.random();
-        let conflict = if MUTATING.contains(&primitive) {
+        let conflict = if primitive.is_mutation() {
             rates.conflict
         } else {
             0.0
@@ -344,7 +340,7 @@ pub fn simulated_backend(sim: Arc<SimCluster>) -> Result<SimulatedBackend, Fault
 macro_rules! faulty_cluster {
     (
         { $($by_hand:tt)* }
-        $( $method:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty = $primitive:literal, $target:expr; )*
+        $( $method:ident ( $($arg:ident : $ty:ty),* ) -> $ret:ty = $primitive:ident, $target:expr; )*
     ) => {
         #[async_trait]
         impl Cluster for FaultyCluster {
@@ -352,7 +348,7 @@ macro_rules! faulty_cluster {
 
             $(
                 async fn $method(&self, $($arg: $ty),*) -> ClusterResult<$ret> {
-                    self.call($primitive, $target, || self.inner.$method($($arg),*))
+                    self.call(Primitive::$primitive, $target, || self.inner.$method($($arg),*))
                         .await
                 }
             )*
@@ -368,7 +364,7 @@ const RECORD: &str = "progress record";
 
 faulty_cluster! {
     {
-        fn backend(&self) -> &'static str {
+        fn backend(&self) -> super::Backend {
             self.inner.backend()
         }
 
@@ -389,7 +385,7 @@ faulty_cluster! {
         /// the backend replaces whatever is there and repeats on a conflict.
         async fn write_secret(&self, secret: SecretWrite) -> ClusterResult<String> {
             self.call_with(
-                "write-secret",
+                Primitive::WriteSecret,
                 &object(&secret.namespace, &secret.name),
                 secret.expected_resource_version.is_none(),
                 || self.inner.write_secret(secret.clone()),
@@ -405,42 +401,42 @@ faulty_cluster! {
             self.inner.wait(seconds).await
         }
     }
-    list_namespaces(selector: &str) -> Vec<Namespace> = "list-namespaces", selector;
+    list_namespaces(selector: &str) -> Vec<Namespace> = ListNamespaces, selector;
     list_workloads(namespace: Option<&str>, kind: Option<WorkloadKind>, selector: &str)
-        -> Vec<Workload> = "list-workloads", namespace.unwrap_or("*");
+        -> Vec<Workload> = ListWorkloads, namespace.unwrap_or("*");
     get_workload(kind: WorkloadKind, namespace: &str, name: &str)
-        -> Workload = "get-workload", &object(namespace, name);
+        -> Workload = GetWorkload, &object(namespace, name);
     restart_workload(kind: WorkloadKind, namespace: &str, name: &str)
-        -> Timestamp = "restart-workload", &object(namespace, name);
+        -> Timestamp = RestartWorkload, &object(namespace, name);
     rollout_status(kind: WorkloadKind, namespace: &str, name: &str)
-        -> RolloutStatus = "get-rollout-status", &object(namespace, name);
+        -> RolloutStatus = GetRolloutStatus, &object(namespace, name);
     wait_rollout(kind: WorkloadKind, namespace: &str, name: &str, timeout_seconds: u32)
-        -> RolloutStatus = "wait-rollout", &object(namespace, name);
+        -> RolloutStatus = WaitRollout, &object(namespace, name);
     list_pods(namespace: Option<&str>, selector: &str)
-        -> Vec<Pod> = "list-pods", namespace.unwrap_or("*");
+        -> Vec<Pod> = ListPods, namespace.unwrap_or("*");
     list_pod_summaries(namespace: Option<&str>, selector: &str, annotations: &[String])
-        -> Vec<PodSummary> = "list-pods", namespace.unwrap_or("*");
-    delete_pod(namespace: &str, name: &str) -> () = "delete-pod", &object(namespace, name);
-    evict_pod(namespace: &str, name: &str) -> () = "evict-pod", &object(namespace, name);
+        -> Vec<PodSummary> = ListPods, namespace.unwrap_or("*");
+    delete_pod(namespace: &str, name: &str) -> () = DeletePod, &object(namespace, name);
+    evict_pod(namespace: &str, name: &str) -> () = EvictPod, &object(namespace, name);
     get_certificate(namespace: &str, name: &str)
-        -> Certificate = "get-certificate", &object(namespace, name);
+        -> Certificate = GetCertificate, &object(namespace, name);
     list_certificates(namespace: Option<&str>)
-        -> Vec<Certificate> = "list-certificates", namespace.unwrap_or("*");
+        -> Vec<Certificate> = ListCertificates, namespace.unwrap_or("*");
     renew_certificate(namespace: &str, name: &str)
-        -> () = "renew-certificate", &object(namespace, name);
-    read_secret(namespace: &str, name: &str) -> Secret = "read-secret", &object(namespace, name);
+        -> () = RenewCertificate, &object(namespace, name);
+    read_secret(namespace: &str, name: &str) -> Secret = ReadSecret, &object(namespace, name);
     // A fault on write-secret covers the delete a type change needs.
     delete_secret(namespace: &str, name: &str, resource_version: &str)
-        -> () = "write-secret", &object(namespace, name);
+        -> () = WriteSecret, &object(namespace, name);
     read_config_map(namespace: &str, name: &str)
-        -> ConfigMap = "read-config-map", &object(namespace, name);
+        -> ConfigMap = ReadConfigMap, &object(namespace, name);
     list_events(involved: &ObjectRef, reason: Option<&str>)
-        -> Vec<Event> = "list-events", &object(&involved.namespace, &involved.name);
+        -> Vec<Event> = ListEvents, &object(&involved.namespace, &involved.name);
     record_event(involved: &ObjectRef, type_: EventType, reason: &str, message: &str)
-        -> () = "record-event", &object(&involved.namespace, &involved.name);
-    load_progress() -> Option<String> = "load-progress", RECORD;
-    save_progress(record: &str) -> () = "save-progress", RECORD;
-    clear_progress() -> () = "clear-progress", RECORD;
+        -> () = RecordEvent, &object(&involved.namespace, &involved.name);
+    load_progress() -> Option<String> = LoadProgress, RECORD;
+    save_progress(record: &str) -> () = SaveProgress, RECORD;
+    clear_progress() -> () = ClearProgress, RECORD;
 }
 
 #[cfg(test)]

@@ -17,6 +17,33 @@ use crate::wit::{
     Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
 };
 
+/// Which kind of cluster a backend is. The simulator's clock is virtual, so
+/// wall-clock limits and progress timing differ between the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// The simulator (and the in-memory fake): virtual time.
+    Simulated,
+    /// A real API server: wall-clock time.
+    Kubernetes,
+}
+
+impl Backend {
+    /// The name policies read from the `backend` import and reports carry.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Simulated => "simulated",
+            Backend::Kubernetes => "kubernetes",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Why a backend call failed. Maps one to one onto the WIT `error` variant.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ClusterError {
@@ -81,8 +108,7 @@ pub type ClusterResult<T> = Result<T, ClusterError>;
 /// Kubernetes label-selector strings (`""` matches everything).
 #[async_trait]
 pub trait Cluster: Send + Sync {
-    /// "simulated" or "kubernetes".
-    fn backend(&self) -> &'static str;
+    fn backend(&self) -> Backend;
 
     /// Whether the first certificate of `cert_pem` is signed by the first of
     /// `issuer_pem`. The simulator overrides it: it signs in the stead of CAs

@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use crate::cli::OutputFormat;
+use crate::cluster::Backend;
 use crate::cluster::kube::KubeCluster;
 use crate::cluster::sim::SimCluster;
+use crate::primitive::Primitive;
 use crate::report::RunReport;
 use crate::runtime::{RunControls, RuntimeOptions};
 
@@ -83,7 +85,7 @@ pub async fn plan_against(
     let report = RunReport::new(
         outcome,
         &policy,
-        "simulated",
+        Backend::Simulated,
         false,
         Some(sim.simulation_report()),
     );
@@ -95,7 +97,7 @@ pub fn verdict(report: &RunReport) -> String {
     let restarts = report
         .calls
         .by_primitive
-        .get("restart-workload")
+        .get(&Primitive::RestartWorkload)
         .copied()
         .unwrap_or(0);
     let (seconds, outage) = match &report.simulation {

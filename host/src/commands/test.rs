@@ -559,9 +559,7 @@ impl Restart {
 pub fn restarts(audit: &[AuditEntry]) -> Vec<Restart> {
     audit
         .iter()
-        .filter(|e| {
-            e.outcome == AuditOutcome::Applied && e.primitive.starts_with("restart-workload")
-        })
+        .filter(|e| e.outcome == AuditOutcome::Applied && e.primitive.is_restart())
         .filter_map(|e| {
             let (_, object) = e.target.split_once(' ')?;
             let (namespace, _) = object.split_once('/')?;
@@ -706,7 +704,7 @@ mod tests {
     fn restarts_come_from_applied_audit_entries_only() {
         let entry = |outcome, primitive: &str, target: &str| AuditEntry {
             at: 5,
-            primitive: primitive.into(),
+            primitive: primitive.parse().expect("a primitive"),
             target: target.into(),
             outcome,
             detail: String::new(),

@@ -5,20 +5,21 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::primitive::Primitive;
 use crate::wit::Timestamp;
 
 /// Call counters, as they appear under `calls` in the run report.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct CallCounts {
-    pub by_primitive: BTreeMap<String, u64>,
+    pub by_primitive: BTreeMap<Primitive, u64>,
     pub total: u64,
     pub mutations: u64,
     pub denied: u64,
 }
 
 impl CallCounts {
-    pub fn count(&mut self, primitive: &str) {
-        *self.by_primitive.entry(primitive.to_string()).or_default() += 1;
+    pub fn count(&mut self, primitive: Primitive) {
+        *self.by_primitive.entry(primitive).or_default() += 1;
         self.total += 1;
     }
 }
@@ -38,7 +39,7 @@ pub enum AuditOutcome {
 pub struct AuditEntry {
     /// Backend time (virtual in the simulator).
     pub at: Timestamp,
-    pub primitive: String,
+    pub primitive: Primitive,
     /// `Kind namespace/name` of what the call touched.
     pub target: String,
     pub outcome: AuditOutcome,
@@ -49,7 +50,7 @@ pub struct AuditEntry {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DryRunMutation {
     pub at: Timestamp,
-    pub primitive: String,
+    pub primitive: Primitive,
     pub target: String,
     pub would: String,
 }

@@ -9,9 +9,9 @@ impl Guard {
         namespace: &str,
         name: &str,
     ) -> GuardResult<Certificate> {
-        self.enter("get-certificate").await?;
+        self.enter(Primitive::GetCertificate).await?;
         bounded(&[("namespace", namespace), ("name", name)])?;
-        self.require_read_ns("get-certificate", namespace, "certificates")
+        self.require_read_ns(Primitive::GetCertificate, namespace, "certificates")
             .await?;
         Ok(self.cluster.get_certificate(namespace, name).await?)
     }
@@ -20,10 +20,10 @@ impl Guard {
         &mut self,
         namespace: Option<&str>,
     ) -> GuardResult<Vec<Certificate>> {
-        self.enter("list-certificates").await?;
+        self.enter(Primitive::ListCertificates).await?;
         bounded(&[("namespace", namespace.unwrap_or(""))])?;
         if let Some(ns) = namespace {
-            self.require_read_ns("list-certificates", ns, "certificates")
+            self.require_read_ns(Primitive::ListCertificates, ns, "certificates")
                 .await?;
         }
         let mut all = Vec::new();
@@ -34,15 +34,15 @@ impl Guard {
     }
 
     pub async fn renew_certificate(&mut self, namespace: &str, name: &str) -> GuardResult<()> {
-        self.enter("renew-certificate").await?;
+        self.enter(Primitive::RenewCertificate).await?;
         bounded(&[("namespace", namespace), ("name", name)])?;
         let target = format!("Certificate {namespace}/{name}");
-        self.require_write("renew-certificate", Verb::Renew, namespace, &target)
+        self.require_write(Primitive::RenewCertificate, Verb::Renew, namespace, &target)
             .await?;
         if self.dry_run {
             self.cluster.get_certificate(namespace, name).await?;
             self.hold_back(
-                "renew-certificate",
+                Primitive::RenewCertificate,
                 target,
                 "set Issuing=True (ManuallyTriggered) so cert-manager re-issues".into(),
             )
@@ -51,7 +51,7 @@ impl Guard {
         }
         let result = self.cluster.renew_certificate(namespace, name).await;
         self.audit_applied(
-            "renew-certificate",
+            Primitive::RenewCertificate,
             target,
             "manual renewal triggered".into(),
             result,

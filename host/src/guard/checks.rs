@@ -6,7 +6,7 @@ use super::*;
 
 impl Guard {
     /// Count the call and end the run if its deadline has passed.
-    pub(super) async fn enter(&mut self, primitive: &str) -> GuardResult<()> {
+    pub(super) async fn enter(&mut self, primitive: Primitive) -> GuardResult<()> {
         self.record.calls.count(primitive);
         let now = self.cluster.now().await;
         if now >= self.deadline_at() {
@@ -27,16 +27,16 @@ impl Guard {
 
     pub(super) async fn deny(
         &mut self,
-        primitive: &str,
+        primitive: Primitive,
         target: String,
         reason: String,
     ) -> GuardError {
         let at = self.cluster.now().await;
         self.record.calls.denied += 1;
-        tracing::warn!(target: "rotor::guard", primitive, %target, %reason, "call denied");
+        tracing::warn!(target: "rotor::guard", %primitive, %target, %reason, "call denied");
         self.record.audit.push(AuditEntry {
             at,
-            primitive: primitive.to_string(),
+            primitive,
             target,
             outcome: AuditOutcome::Denied,
             detail: reason.clone(),
@@ -47,7 +47,7 @@ impl Guard {
     /// Audit a mutation that reached the backend (or failed there).
     pub(super) async fn audit_applied<T>(
         &mut self,
-        primitive: &str,
+        primitive: Primitive,
         target: String,
         detail: String,
         result: Result<T, ClusterError>,
@@ -62,7 +62,7 @@ impl Guard {
         };
         self.record.audit.push(AuditEntry {
             at,
-            primitive: primitive.to_string(),
+            primitive,
             target,
             outcome,
             detail,
@@ -76,20 +76,20 @@ impl Guard {
     }
 
     /// Record a mutation held back by `--dry-run`.
-    pub(super) async fn hold_back(&mut self, primitive: &str, target: String, would: String) {
+    pub(super) async fn hold_back(&mut self, primitive: Primitive, target: String, would: String) {
         let at = self.cluster.now().await;
         self.record.calls.mutations += 1;
-        tracing::info!(target: "rotor::guard", primitive, %target, %would, "dry run: mutation held back");
+        tracing::info!(target: "rotor::guard", %primitive, %target, %would, "dry run: mutation held back");
         self.record.audit.push(AuditEntry {
             at,
-            primitive: primitive.to_string(),
+            primitive,
             target: target.clone(),
             outcome: AuditOutcome::DryRun,
             detail: would.clone(),
         });
         self.record.dry_run_mutations.push(DryRunMutation {
             at,
-            primitive: primitive.to_string(),
+            primitive,
             target,
             would,
         });
@@ -97,7 +97,7 @@ impl Guard {
 
     pub(super) async fn require_read_ns(
         &mut self,
-        primitive: &str,
+        primitive: Primitive,
         namespace: &str,
         what: &str,
     ) -> GuardResult<()> {
@@ -114,7 +114,7 @@ impl Guard {
 
     pub(super) async fn require_verb(
         &mut self,
-        primitive: &str,
+        primitive: Primitive,
         verb: Verb,
         target: &str,
     ) -> GuardResult<()> {
@@ -127,7 +127,7 @@ impl Guard {
 
     pub(super) async fn require_write(
         &mut self,
-        primitive: &str,
+        primitive: Primitive,
         verb: Verb,
         namespace: &str,
         target: &str,

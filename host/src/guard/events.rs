@@ -9,14 +9,14 @@ impl Guard {
         involved: &ObjectRef,
         reason: Option<&str>,
     ) -> GuardResult<Vec<Event>> {
-        self.enter("list-events").await?;
+        self.enter(Primitive::ListEvents).await?;
         bounded(&[
             ("kind", &involved.kind),
             ("namespace", &involved.namespace),
             ("name", &involved.name),
             ("reason", reason.unwrap_or("")),
         ])?;
-        self.require_read_ns("list-events", &involved.namespace, "events")
+        self.require_read_ns(Primitive::ListEvents, &involved.namespace, "events")
             .await?;
         Ok(self.cluster.list_events(involved, reason).await?)
     }
@@ -28,7 +28,7 @@ impl Guard {
         reason: &str,
         message: &str,
     ) -> GuardResult<()> {
-        self.enter("record-event").await?;
+        self.enter(Primitive::RecordEvent).await?;
         bounded(&[
             ("kind", &involved.kind),
             ("namespace", &involved.namespace),
@@ -38,7 +38,7 @@ impl Guard {
         ])?;
         let target = format!("{} {}/{}", involved.kind, involved.namespace, involved.name);
         self.require_write(
-            "record-event",
+            Primitive::RecordEvent,
             Verb::RecordEvent,
             &involved.namespace,
             &target,
@@ -47,15 +47,19 @@ impl Guard {
         let message = self.redactor.redact(message).into_owned();
         let detail = format!("{type_:?} {reason}: {message}");
         if self.dry_run {
-            self.hold_back("record-event", target, format!("record event {detail}"))
-                .await;
+            self.hold_back(
+                Primitive::RecordEvent,
+                target,
+                format!("record event {detail}"),
+            )
+            .await;
             return Ok(());
         }
         let result = self
             .cluster
             .record_event(involved, type_, reason, &message)
             .await;
-        self.audit_applied("record-event", target, detail, result)
+        self.audit_applied(Primitive::RecordEvent, target, detail, result)
             .await
     }
 }

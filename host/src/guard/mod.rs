@@ -29,6 +29,7 @@ pub use redact::Redactor;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::observe::RunObserver;
+pub use crate::primitive::Primitive;
 use crate::wit::{
     Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary, RolloutPhase,
     RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
@@ -169,7 +170,7 @@ impl Guard {
     }
 
     /// Count a call that does not touch the cluster (context, x509, log).
-    pub fn count(&mut self, primitive: &str) {
+    pub fn count(&mut self, primitive: Primitive) {
         self.record.calls.count(primitive);
     }
 
@@ -177,7 +178,7 @@ impl Guard {
         self.cluster.now().await
     }
 
-    pub fn backend(&self) -> &'static str {
+    pub fn backend(&self) -> crate::cluster::Backend {
         self.cluster.backend()
     }
 }

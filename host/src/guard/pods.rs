@@ -9,8 +9,8 @@ impl Guard {
         namespace: Option<&str>,
         selector: &str,
     ) -> GuardResult<Vec<Pod>> {
-        self.enter("list-pods").await?;
-        self.check_pod_list("list-pods", namespace, selector)
+        self.enter(Primitive::ListPods).await?;
+        self.check_pod_list(Primitive::ListPods, namespace, selector)
             .await?;
         let mut all = Vec::new();
         for ns in self.list_scopes(namespace).await? {
@@ -26,7 +26,7 @@ impl Guard {
         selector: &str,
         annotations: &[String],
     ) -> GuardResult<Vec<PodSummary>> {
-        self.enter("list-pod-summaries").await?;
+        self.enter(Primitive::ListPodSummaries).await?;
         if annotations.len() > MAX_SUMMARY_ANNOTATIONS {
             return Err(ClusterError::Invalid(format!(
                 "list-pod-summaries asks for {} annotations; at most {MAX_SUMMARY_ANNOTATIONS} are accepted",
@@ -37,7 +37,7 @@ impl Guard {
         for key in annotations {
             bounded(&[("annotation key", key)])?;
         }
-        self.check_pod_list("list-pod-summaries", namespace, selector)
+        self.check_pod_list(Primitive::ListPodSummaries, namespace, selector)
             .await?;
         let mut all = Vec::new();
         for ns in self.list_scopes(namespace).await? {
@@ -54,7 +54,7 @@ impl Guard {
     /// run may not read.
     pub(super) async fn check_pod_list(
         &mut self,
-        primitive: &str,
+        primitive: Primitive,
         namespace: Option<&str>,
         selector: &str,
     ) -> GuardResult<()> {
@@ -69,18 +69,18 @@ impl Guard {
     }
 
     pub async fn delete_pod(&mut self, namespace: &str, name: &str) -> GuardResult<()> {
-        self.pod_removal("delete-pod", Verb::DeletePod, namespace, name)
+        self.pod_removal(Primitive::DeletePod, Verb::DeletePod, namespace, name)
             .await
     }
 
     pub async fn evict_pod(&mut self, namespace: &str, name: &str) -> GuardResult<()> {
-        self.pod_removal("evict-pod", Verb::EvictPod, namespace, name)
+        self.pod_removal(Primitive::EvictPod, Verb::EvictPod, namespace, name)
             .await
     }
 
     pub(super) async fn pod_removal(
         &mut self,
-        primitive: &str,
+        primitive: Primitive,
         verb: Verb,
         namespace: &str,
         name: &str,
@@ -108,7 +108,12 @@ impl Guard {
         } else {
             self.cluster.delete_pod(namespace, name).await
         };
-        self.audit_applied(primitive, target, primitive.replace('-', " "), result)
-            .await
+        self.audit_applied(
+            primitive,
+            target,
+            primitive.name().replace('-', " "),
+            result,
+        )
+        .await
     }
 }

@@ -6,7 +6,7 @@ use super::*;
 
 impl Guard {
     pub async fn load_progress(&mut self) -> GuardResult<Option<String>> {
-        self.enter("load-progress").await?;
+        self.enter(Primitive::LoadProgress).await?;
         if let Some(saved) = &self.dry_progress {
             return Ok(saved.clone());
         }
@@ -14,7 +14,7 @@ impl Guard {
     }
 
     pub async fn save_progress(&mut self, value: &str) -> GuardResult<()> {
-        self.enter("save-progress").await?;
+        self.enter(Primitive::SaveProgress).await?;
         if value.len() > MAX_OBJECT_BYTES {
             return Err(ClusterError::Invalid(format!(
                 "progress record of {} bytes exceeds {MAX_OBJECT_BYTES}",
@@ -23,12 +23,16 @@ impl Guard {
             .into());
         }
         // Progress lives wherever the backend keeps it: only the verb matters.
-        self.require_verb("save-progress", Verb::SaveProgress, "progress record")
-            .await?;
+        self.require_verb(
+            Primitive::SaveProgress,
+            Verb::SaveProgress,
+            "progress record",
+        )
+        .await?;
         if self.dry_run {
             self.dry_progress = Some(Some(value.to_string()));
             self.hold_back(
-                "save-progress",
+                Primitive::SaveProgress,
                 "progress record".into(),
                 format!("save {} bytes", value.len()),
             )
@@ -37,7 +41,7 @@ impl Guard {
         }
         let result = self.cluster.save_progress(value).await;
         self.audit_applied(
-            "save-progress",
+            Primitive::SaveProgress,
             "progress record".into(),
             format!("saved {} bytes", value.len()),
             result,
@@ -46,13 +50,17 @@ impl Guard {
     }
 
     pub async fn clear_progress(&mut self) -> GuardResult<()> {
-        self.enter("clear-progress").await?;
-        self.require_verb("clear-progress", Verb::SaveProgress, "progress record")
-            .await?;
+        self.enter(Primitive::ClearProgress).await?;
+        self.require_verb(
+            Primitive::ClearProgress,
+            Verb::SaveProgress,
+            "progress record",
+        )
+        .await?;
         if self.dry_run {
             self.dry_progress = Some(None);
             self.hold_back(
-                "clear-progress",
+                Primitive::ClearProgress,
                 "progress record".into(),
                 "clear the progress record".into(),
             )
@@ -61,7 +69,7 @@ impl Guard {
         }
         let result = self.cluster.clear_progress().await;
         self.audit_applied(
-            "clear-progress",
+            Primitive::ClearProgress,
             "progress record".into(),
             "cleared".into(),
             result,
@@ -70,14 +78,14 @@ impl Guard {
     }
 
     pub async fn clock_now(&mut self) -> GuardResult<Timestamp> {
-        self.enter("now").await?;
+        self.enter(Primitive::Now).await?;
         Ok(self.cluster.now().await)
     }
 
     /// A wait past the run's deadline ends the run instead of sleeping into it.
     pub async fn wait(&mut self, seconds: u32) -> GuardResult<()> {
-        self.enter("wait").await?;
-        self.check_wait_bound("wait", seconds)?;
+        self.enter(Primitive::Wait).await?;
+        self.check_wait_bound(Primitive::Wait, seconds)?;
         let now = self.cluster.now().await;
         if now.saturating_add(i64::from(seconds)) > self.deadline_at() {
             return Err(self.deadline_error(format!(

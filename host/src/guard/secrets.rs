@@ -6,13 +6,17 @@ use super::*;
 
 impl Guard {
     pub async fn read_secret(&mut self, namespace: &str, name: &str) -> GuardResult<Secret> {
-        self.enter("read-secret").await?;
+        self.enter(Primitive::ReadSecret).await?;
         bounded(&[("namespace", namespace), ("name", name)])?;
         if !self.grants.can_read_secret(namespace, name) {
             let reason =
                 format!("reading Secret {namespace}/{name} is not granted (grants.readSecrets)");
             return Err(self
-                .deny("read-secret", format!("Secret {namespace}/{name}"), reason)
+                .deny(
+                    Primitive::ReadSecret,
+                    format!("Secret {namespace}/{name}"),
+                    reason,
+                )
                 .await);
         }
         let secret = self.cluster.read_secret(namespace, name).await?;
@@ -23,7 +27,7 @@ impl Guard {
     }
 
     pub async fn write_secret(&mut self, secret: SecretWrite) -> GuardResult<String> {
-        self.enter("write-secret").await?;
+        self.enter(Primitive::WriteSecret).await?;
         bounded(&[
             ("namespace", &secret.namespace),
             ("name", &secret.name),
@@ -41,7 +45,7 @@ impl Guard {
             ))
             .into());
         }
-        self.require_verb("write-secret", Verb::WriteSecret, &target)
+        self.require_verb(Primitive::WriteSecret, Verb::WriteSecret, &target)
             .await?;
         if !self
             .grants
@@ -51,7 +55,7 @@ impl Guard {
                 "writing Secret {}/{} is not granted (grants.writeSecrets)",
                 secret.namespace, secret.name
             );
-            return Err(self.deny("write-secret", target, reason).await);
+            return Err(self.deny(Primitive::WriteSecret, target, reason).await);
         }
         let keys: Vec<&str> = secret.data.iter().map(|(k, _)| k.as_str()).collect();
         let summary = format!(
@@ -60,7 +64,7 @@ impl Guard {
             keys.join(", ")
         );
         if self.dry_run {
-            self.hold_back("write-secret", target, format!("write {summary}"))
+            self.hold_back(Primitive::WriteSecret, target, format!("write {summary}"))
                 .await;
             return Ok(secret
                 .expected_resource_version
@@ -71,7 +75,12 @@ impl Guard {
             Ok(replaced) => replaced,
             Err(e) => {
                 return self
-                    .audit_applied("write-secret", target, format!("replace {summary}"), Err(e))
+                    .audit_applied(
+                        Primitive::WriteSecret,
+                        target,
+                        format!("replace {summary}"),
+                        Err(e),
+                    )
                     .await;
             }
         };
@@ -82,7 +91,7 @@ impl Guard {
             }
             None => format!("wrote {summary}"),
         };
-        self.audit_applied("write-secret", target, detail, result)
+        self.audit_applied(Primitive::WriteSecret, target, detail, result)
             .await
     }
 
@@ -127,9 +136,9 @@ impl Guard {
     }
 
     pub async fn read_config_map(&mut self, namespace: &str, name: &str) -> GuardResult<ConfigMap> {
-        self.enter("read-config-map").await?;
+        self.enter(Primitive::ReadConfigMap).await?;
         bounded(&[("namespace", namespace), ("name", name)])?;
-        self.require_read_ns("read-config-map", namespace, "config maps")
+        self.require_read_ns(Primitive::ReadConfigMap, namespace, "config maps")
             .await?;
         Ok(self.cluster.read_config_map(namespace, name).await?)
     }

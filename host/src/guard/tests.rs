@@ -117,7 +117,7 @@ async fn missing_verb_is_denied_and_audited_without_reaching_the_backend() {
     assert!(cluster.mutations().is_empty());
     let entry = &guard.record().audit[0];
     assert_eq!(entry.target, "Deployment emojivoto/emojivoto-app");
-    assert_eq!(entry.primitive, "restart-workload");
+    assert_eq!(entry.primitive, Primitive::RestartWorkload);
 }
 
 #[tokio::test]
@@ -228,7 +228,7 @@ async fn dry_run_records_mutations_without_calling_the_backend() {
         .record()
         .dry_run_mutations
         .iter()
-        .map(|m| m.primitive.as_str())
+        .map(|m| m.primitive.name())
         .collect();
     assert_eq!(
         held,

@@ -5,7 +5,7 @@ use super::*;
 
 impl Guard {
     pub async fn list_namespaces(&mut self, selector: &str) -> GuardResult<Vec<Namespace>> {
-        self.enter("list-namespaces").await?;
+        self.enter(Primitive::ListNamespaces).await?;
         bounded(&[("label-selector", selector)])?;
         let all = self.cluster.list_namespaces(selector).await?;
         Ok(self.filter_readable(all, |ns| ns.name.as_str()))
@@ -17,13 +17,13 @@ impl Guard {
         kind: Option<WorkloadKind>,
         selector: &str,
     ) -> GuardResult<Vec<Workload>> {
-        self.enter("list-workloads").await?;
+        self.enter(Primitive::ListWorkloads).await?;
         bounded(&[
             ("namespace", namespace.unwrap_or("")),
             ("label-selector", selector),
         ])?;
         if let Some(ns) = namespace {
-            self.require_read_ns("list-workloads", ns, "workloads")
+            self.require_read_ns(Primitive::ListWorkloads, ns, "workloads")
                 .await?;
         }
         let mut all = Vec::new();
@@ -43,9 +43,9 @@ impl Guard {
         namespace: &str,
         name: &str,
     ) -> GuardResult<Workload> {
-        self.enter("get-workload").await?;
+        self.enter(Primitive::GetWorkload).await?;
         bounded(&[("namespace", namespace), ("name", name)])?;
-        self.require_read_ns("get-workload", namespace, kind.as_kind())
+        self.require_read_ns(Primitive::GetWorkload, namespace, kind.as_kind())
             .await?;
         Ok(self.cluster.get_workload(kind, namespace, name).await?)
     }
@@ -56,15 +56,15 @@ impl Guard {
         namespace: &str,
         name: &str,
     ) -> GuardResult<Timestamp> {
-        self.enter("restart-workload").await?;
+        self.enter(Primitive::RestartWorkload).await?;
         bounded(&[("namespace", namespace), ("name", name)])?;
-        self.restart_one("restart-workload", kind, namespace, name)
+        self.restart_one(Primitive::RestartWorkload, kind, namespace, name)
             .await
     }
 
     pub(super) async fn restart_one(
         &mut self,
-        primitive: &str,
+        primitive: Primitive,
         kind: WorkloadKind,
         namespace: &str,
         name: &str,
@@ -104,12 +104,17 @@ impl Guard {
         kind: WorkloadKind,
         selector: &str,
     ) -> GuardResult<Vec<ObjectRef>> {
-        self.enter("restart-workloads").await?;
+        self.enter(Primitive::RestartWorkloads).await?;
         bounded(&[("namespace", namespace), ("label-selector", selector)])?;
         let target = format!("{} {namespace} matching {selector:?}", kind.as_kind());
-        self.require_write("restart-workloads", Verb::Restart, namespace, &target)
-            .await?;
-        self.require_read_ns("restart-workloads", namespace, kind.as_kind())
+        self.require_write(
+            Primitive::RestartWorkloads,
+            Verb::Restart,
+            namespace,
+            &target,
+        )
+        .await?;
+        self.require_read_ns(Primitive::RestartWorkloads, namespace, kind.as_kind())
             .await?;
         let workloads = self
             .cluster
@@ -117,7 +122,7 @@ impl Guard {
             .await?;
         let mut restarted = Vec::with_capacity(workloads.len());
         for w in workloads {
-            self.restart_one("restart-workloads", kind, &w.namespace, &w.name)
+            self.restart_one(Primitive::RestartWorkloads, kind, &w.namespace, &w.name)
                 .await?;
             restarted.push(ObjectRef {
                 kind: kind.as_kind().to_string(),
@@ -134,9 +139,9 @@ impl Guard {
         namespace: &str,
         name: &str,
     ) -> GuardResult<RolloutStatus> {
-        self.enter("get-rollout-status").await?;
+        self.enter(Primitive::GetRolloutStatus).await?;
         bounded(&[("namespace", namespace), ("name", name)])?;
-        self.require_read_ns("get-rollout-status", namespace, kind.as_kind())
+        self.require_read_ns(Primitive::GetRolloutStatus, namespace, kind.as_kind())
             .await?;
         Ok(self.cluster.rollout_status(kind, namespace, name).await?)
     }
@@ -148,10 +153,10 @@ impl Guard {
         name: &str,
         timeout_seconds: u32,
     ) -> GuardResult<RolloutStatus> {
-        self.enter("wait-rollout").await?;
+        self.enter(Primitive::WaitRollout).await?;
         bounded(&[("namespace", namespace), ("name", name)])?;
-        self.check_wait_bound("wait-rollout", timeout_seconds)?;
-        self.require_read_ns("wait-rollout", namespace, kind.as_kind())
+        self.check_wait_bound(Primitive::WaitRollout, timeout_seconds)?;
+        self.require_read_ns(Primitive::WaitRollout, namespace, kind.as_kind())
             .await?;
         // Never wait past the run's deadline: a rollout still progressing when
         // the deadline cuts the wait short ends the run.
@@ -171,7 +176,7 @@ impl Guard {
         Ok(status)
     }
 
-    pub(super) fn check_wait_bound(&self, primitive: &str, seconds: u32) -> GuardResult<()> {
+    pub(super) fn check_wait_bound(&self, primitive: Primitive, seconds: u32) -> GuardResult<()> {
         if seconds > self.limits.max_wait_seconds {
             return Err(ClusterError::Invalid(format!(
                 "{primitive} of {seconds} s exceeds the run's limit of {} s per wait (limits.maxWaitSeconds)",

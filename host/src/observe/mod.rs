@@ -34,13 +34,7 @@ pub fn restarts(report: &RunReport) -> u64 {
     report
         .audit
         .iter()
-        .filter(|a| {
-            a.outcome == crate::guard::AuditOutcome::Applied
-                && matches!(
-                    a.primitive.as_str(),
-                    "restart-workload" | "restart-workloads"
-                )
-        })
+        .filter(|a| a.outcome == crate::guard::AuditOutcome::Applied && a.primitive.is_restart())
         .count() as u64
 }
 

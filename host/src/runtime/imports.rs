@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use crate::guard::{GuardError, GuardResult, bounded};
+use crate::primitive::Primitive;
 use crate::wit::rotor::policy::{
     certificates, clock, config_maps, context, events, log, namespaces, pods, progress, secrets,
     types, workloads, x509,
@@ -216,13 +217,13 @@ impl progress::Host for HostState {
 
 impl context::Host for HostState {
     async fn dry_run(&mut self) -> wasmtime::Result<bool> {
-        self.guard.count("dry-run");
+        self.guard.count(Primitive::DryRun);
         Ok(self.guard.is_dry_run())
     }
 
     async fn backend(&mut self) -> wasmtime::Result<String> {
-        self.guard.count("backend");
-        Ok(self.guard.backend().to_string())
+        self.guard.count(Primitive::Backend);
+        Ok(self.guard.backend().as_str().to_string())
     }
 }
 
@@ -247,7 +248,7 @@ impl log::Host for HostState {
         message: String,
         fields: Vec<KeyValue>,
     ) -> wasmtime::Result<()> {
-        self.guard.count("log");
+        self.guard.count(Primitive::Log);
         self.log
             .record(level, &message, &fields, self.guard.redactor());
         if let Some(progress) = &mut self.progress
@@ -262,7 +263,7 @@ impl log::Host for HostState {
     }
 
     async fn begin_step(&mut self, name: String) -> wasmtime::Result<()> {
-        self.guard.count("begin-step");
+        self.guard.count(Primitive::BeginStep);
         let started = Instant::now();
         let now = self.guard.now().await;
         self.cpu.add_host_time(started.elapsed());
@@ -275,7 +276,7 @@ impl log::Host for HostState {
     }
 
     async fn end_step(&mut self, name: String, ok: bool, detail: String) -> wasmtime::Result<()> {
-        self.guard.count("end-step");
+        self.guard.count(Primitive::EndStep);
         let started = Instant::now();
         let now = self.guard.now().await;
         self.cpu.add_host_time(started.elapsed());
@@ -300,7 +301,7 @@ impl log::Host for HostState {
 
 impl x509::Host for HostState {
     async fn parse_pem(&mut self, pem: String) -> HostResult<Vec<CertificateSummary>> {
-        self.guard.count("parse-pem");
+        self.guard.count(Primitive::ParsePem);
         if let Err(e) = bounded(&[("pem", &pem)]) {
             return Ok(Err(e.into()));
         }
@@ -308,7 +309,7 @@ impl x509::Host for HostState {
     }
 
     async fn verify_signed_by(&mut self, cert_pem: String, issuer_pem: String) -> HostResult<bool> {
-        self.guard.count("verify-signed-by");
+        self.guard.count(Primitive::VerifySignedBy);
         if let Err(e) = bounded(&[("cert-pem", &cert_pem), ("issuer-pem", &issuer_pem)]) {
             return Ok(Err(e.into()));
         }

@@ -27,6 +27,7 @@ use serde::Serialize;
 use wasmtime::component::{HasSelf, Linker};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
+use crate::cluster::Backend;
 use crate::cluster::Cluster;
 use crate::config::RunConfig;
 use crate::guard::{Guard, GuardRecord, TimeLimits};
@@ -296,9 +297,9 @@ impl Runtime {
     }
 }
 
-fn wall_limit(backend: &str, deadline_seconds: u64) -> Duration {
+fn wall_limit(backend: Backend, deadline_seconds: u64) -> Duration {
     let deadline = Duration::from_secs(deadline_seconds);
-    if backend == "simulated" {
+    if backend == Backend::Simulated {
         deadline.min(SIMULATOR_WALL_CAP)
     } else {
         deadline + CLUSTER_WALL_GRACE

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use crate::cluster::Backend;
 use crate::guard::Redactor;
 use crate::wit::{KeyValue, Timestamp};
 
@@ -48,9 +49,9 @@ pub struct ProgressTracker {
 }
 
 impl ProgressTracker {
-    pub fn new(backend: &str) -> ProgressTracker {
+    pub fn new(backend: Backend) -> ProgressTracker {
         ProgressTracker {
-            clock: if backend == "simulated" {
+            clock: if backend == Backend::Simulated {
                 "virtual"
             } else {
                 "wall"
@@ -230,7 +231,7 @@ mod tests {
     }
 
     /// A policy that reports its gate every 5 s for `seconds`.
-    fn waiting_lines(backend: &str, seconds: i64) -> Vec<String> {
+    fn waiting_lines(backend: Backend, seconds: i64) -> Vec<String> {
         let r = Redactor::default();
         captured(|| {
             let mut t = ProgressTracker::new(backend);
@@ -247,7 +248,7 @@ mod tests {
 
     #[test]
     fn a_waiting_gate_is_logged_once_a_minute() {
-        let lines = waiting_lines("kubernetes", 300);
+        let lines = waiting_lines(Backend::Kubernetes, 300);
         assert_eq!(lines.len(), 6, "{lines:#?}");
         assert!(
             lines[1]
@@ -261,10 +262,10 @@ mod tests {
     #[test]
     fn the_simulator_logs_a_bounded_number_of_virtual_minutes() {
         assert_eq!(
-            waiting_lines("simulated", 3 * 3_600).len(),
+            waiting_lines(Backend::Simulated, 3 * 3_600).len(),
             MAX_SIMULATED_WAITING_LINES as usize
         );
-        assert_eq!(waiting_lines("kubernetes", 3 * 3_600).len(), 181);
+        assert_eq!(waiting_lines(Backend::Kubernetes, 3 * 3_600).len(), 181);
     }
 
     #[test]
@@ -272,7 +273,7 @@ mod tests {
         let mut r = Redactor::default();
         r.learn(b"hunter2hunter2");
         let lines = captured(|| {
-            let mut t = ProgressTracker::new("kubernetes");
+            let mut t = ProgressTracker::new(Backend::Kubernetes);
             t.step_began("trust-new-anchor/data-plane", 100, &r);
             let wave = [
                 ("progress", "wave"),

@@ -182,8 +182,8 @@ impl FakeCluster {
 
 #[async_trait]
 impl Cluster for FakeCluster {
-    fn backend(&self) -> &'static str {
-        "simulated"
+    fn backend(&self) -> crate::cluster::Backend {
+        crate::cluster::Backend::Simulated
     }
 
     async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>> {

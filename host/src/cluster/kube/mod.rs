@@ -168,8 +168,8 @@ impl KubeCluster {
 
 #[async_trait]
 impl Cluster for KubeCluster {
-    fn backend(&self) -> &'static str {
-        "kubernetes"
+    fn backend(&self) -> crate::cluster::Backend {
+        crate::cluster::Backend::Kubernetes
     }
 
     async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>> {

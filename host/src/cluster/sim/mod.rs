@@ -299,8 +299,8 @@ impl World {
 
 #[async_trait]
 impl Cluster for SimCluster {
-    fn backend(&self) -> &'static str {
-        "simulated"
+    fn backend(&self) -> crate::cluster::Backend {
+        crate::cluster::Backend::Simulated
     }
 
     fn verify_signed_by(&self, cert_pem: &str, issuer_pem: &str) -> ClusterResult<bool> {
