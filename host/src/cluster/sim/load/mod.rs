@@ -1,0 +1,177 @@
+//! Building a [`World`] from a scenario: objects become typed records, the
+//! standard Linkerd setup fills what the scenario leaves out, certificates
+//! without Secrets are issued, workloads get steady-state pods, and every
+//! proxy starts with the roots and leaf a converged mesh would give it.
+//!
+//! This file holds the order of those steps and what they share; each step
+//! lives with its concern: `objects` (records), `certificates` (the trust
+//! setup), `workloads` and `pods` (what runs), `start` (the first work),
+//! and `super::steady` (the proxies of a converged mesh).
+
+mod certificates;
+mod objects;
+mod pods;
+mod start;
+mod workloads;
+
+use std::collections::HashSet;
+
+use crate::wit::Condition;
+
+use super::manifest::{KubeCondition, Meta};
+use super::scenario::{Object, Scenario, ScenarioError};
+use super::world::{World, parse_rfc3339};
+
+const STANDARD: &str = include_str!("../standard.yaml");
+
+/// Annotations the simulator writes on pods so a dumped state resumes.
+pub const LEAF_ANNOTATION: &str = "sim.rotor.dev/leaf";
+pub const NEVER_READY_ANNOTATION: &str = "sim.rotor.dev/never-ready";
+pub const IDENTITY_ROOTS_ANNOTATION: &str = "sim.rotor.dev/identity-roots";
+pub const IDENTITY_ISSUER_ANNOTATION: &str = "sim.rotor.dev/identity-issuer";
+/// On a Simulation dump: the anchor and issuer fingerprints at first load.
+pub const INITIAL_ANCHOR_ANNOTATION: &str = "sim.rotor.dev/initial-anchor";
+pub const INITIAL_ISSUER_ANNOTATION: &str = "sim.rotor.dev/initial-issuer";
+
+/// How old the pods of a freshly loaded scenario are.
+pub(super) const STEADY_POD_AGE: i64 = 24 * 3600;
+
+fn invalid(what: String) -> ScenarioError {
+    ScenarioError::Invalid(what)
+}
+
+fn obj_key(o: &Object) -> (String, String, String) {
+    let (kind, meta): (&str, &Meta) = match o {
+        Object::Namespace(x) => ("Namespace", &x.metadata),
+        Object::Deployment(x) => ("Deployment", &x.metadata),
+        Object::StatefulSet(x) => ("StatefulSet", &x.metadata),
+        Object::DaemonSet(x) => ("DaemonSet", &x.metadata),
+        Object::ReplicaSet(x) => ("ReplicaSet", &x.metadata),
+        Object::Pod(x) => ("Pod", &x.metadata),
+        Object::Secret(x) => ("Secret", &x.metadata),
+        Object::ConfigMap(x) => ("ConfigMap", &x.metadata),
+        Object::Certificate(x) => ("Certificate", &x.metadata),
+        Object::Issuer(x) => ("Issuer", &x.metadata),
+        Object::ClusterIssuer(x) => ("ClusterIssuer", &x.metadata),
+        Object::Bundle(x) => ("Bundle", &x.metadata),
+        Object::Event(x) => ("Event", &x.metadata),
+    };
+    (
+        kind.to_string(),
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone(),
+    )
+}
+
+fn to_kv_time(s: &Option<String>) -> Option<i64> {
+    s.as_deref().and_then(|s| parse_rfc3339(s).ok())
+}
+
+fn condition_from(k: &KubeCondition) -> Condition {
+    Condition {
+        type_: k.type_.clone(),
+        status: k.status.clone(),
+        reason: k.reason.clone().unwrap_or_default(),
+        message: k.message.clone().unwrap_or_default(),
+        observed_generation: k.observed_generation,
+        last_transition_time: to_kv_time(&k.last_transition_time),
+    }
+}
+
+impl World {
+    pub fn load(text: &str) -> Result<World, ScenarioError> {
+        let mut scenario = Scenario::parse(text)?;
+        let standard = Scenario::parse(STANDARD)?;
+        let present: HashSet<_> = scenario
+            .objects
+            .iter()
+            .map(|l| obj_key(&l.object))
+            .collect();
+        for mut l in standard.objects {
+            if !present.contains(&obj_key(&l.object)) {
+                l.doc = format!("{} of the standard setup", l.doc);
+                scenario.objects.push(l);
+            }
+        }
+        let spec = scenario.simulation.clone().unwrap_or_default();
+        let start = parse_rfc3339(&spec.start_time)
+            .map_err(|e| invalid(format!("Simulation spec.startTime: {e}")))?;
+        if spec.nodes == 0 {
+            return Err(invalid("Simulation spec.nodes: must be at least 1".into()));
+        }
+        if let Some(faults) = &spec.faults {
+            faults.validate().map_err(|e| invalid(e.to_string()))?;
+        }
+        let mut world = World::new(spec, start);
+        world.build(scenario)?;
+        for key in world.spec.fail_issuance.keys() {
+            let known = key.split_once('/').is_some_and(|(ns, name)| {
+                world
+                    .certificate_index
+                    .contains_key(&(ns.into(), name.into()))
+            });
+            if !known {
+                return Err(invalid(format!(
+                    "Simulation spec.failIssuance: {key:?} is not a Certificate of the scenario (namespace/name)"
+                )));
+            }
+        }
+        Ok(world)
+    }
+
+    fn build(&mut self, scenario: Scenario) -> Result<(), ScenarioError> {
+        let annotation = |key: &str| scenario.simulation_annotations.get(key).cloned();
+        let initial_anchor = annotation(INITIAL_ANCHOR_ANNOTATION);
+        let initial_issuer = annotation(INITIAL_ISSUER_ANNOTATION);
+        let deferred = self.load_objects(scenario.objects)?;
+        self.settle_trust()?;
+        let hash_known = self.load_workloads(deferred.workloads)?;
+        self.cache_control_plane_ids();
+        self.mark_never_ready()?;
+        let loaded_pods = self.load_pods(deferred.pods, &deferred.replica_sets)?;
+        self.adopt_pod_revisions(&hash_known);
+        self.adopt_node_names();
+        self.fill_steady_pods();
+        self.bring_up_pods(&loaded_pods);
+        self.configure_traffic()?;
+        self.schedule_initial_work();
+        self.record_initial_trust(initial_anchor, initial_issuer);
+        self.evaluate_outage();
+        Ok(())
+    }
+}
+
+/// Name the document an object came from in a load error about it.
+fn relocate(e: ScenarioError, doc: &str, what: &str) -> ScenarioError {
+    match e {
+        ScenarioError::Invalid(message) => ScenarioError::Document {
+            doc: doc.to_string(),
+            what: what.to_string(),
+            message: message
+                .strip_prefix(&format!("{what}: "))
+                .map(str::to_string)
+                .unwrap_or(message),
+        },
+        other => other,
+    }
+}
+
+fn namespace_of(meta: &Meta, kind: &str) -> Result<String, ScenarioError> {
+    meta.namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            invalid(format!(
+                "{kind} {}: metadata.namespace is missing",
+                meta.name
+            ))
+        })
+}
+
+/// `web-6d4cf56db6` -> `6d4cf56db6` for revision names that carry the owner.
+fn strip_owner_prefix(rev: &str, owner: &str) -> String {
+    rev.strip_prefix(owner)
+        .and_then(|r| r.strip_prefix('-'))
+        .unwrap_or(rev)
+        .to_string()
+}
