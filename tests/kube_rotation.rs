@@ -288,8 +288,8 @@ async fn plan_command_prints_the_verdict() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_sends_no_writes() {
-    use rotor::cli::OutputFormat;
-    use rotor::commands::run::{ClusterArgs, RunArgs, run_against};
+    use rotor::commands::run::{RunArgs, run_against};
+    use rotor::commands::{ClusterArgs, OutputFormat};
     use rotor::lock::LockTiming;
     let sim = Arc::new(SimCluster::demo());
     let server = serve(sim.clone()).await;
@@ -432,8 +432,8 @@ async fn demo_without_previous_anchor() -> Arc<SimCluster> {
 }
 
 async fn run_with(server: &TestApiServer, config: Option<&std::path::Path>) -> RunReport {
-    use rotor::cli::OutputFormat;
-    use rotor::commands::run::{ClusterArgs, RunArgs, run_against};
+    use rotor::commands::run::{RunArgs, run_against};
+    use rotor::commands::{ClusterArgs, OutputFormat};
     use rotor::lock::LockTiming;
     let args = RunArgs {
         cluster: ClusterArgs::default(),

@@ -27,13 +27,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use rotor::cli::OutputFormat;
 use rotor::cluster::kube::KubeCluster;
 use rotor::cluster::kube::progress::PROGRESS_CONFIG_MAP;
 use rotor::cluster::sim::SimCluster;
 use rotor::commands::plan::plan_against;
-use rotor::commands::run::{ClusterArgs, ObserveArgs, RunArgs, run_against};
+use rotor::commands::run::{ObserveArgs, RunArgs, run_against};
 use rotor::commands::status::{StatusArgs, status};
+use rotor::commands::{ClusterArgs, OutputFormat};
 use rotor::config::RunConfig;
 use rotor::lock::{LEASE_NAME, LockTiming};
 use rotor::runtime::RuntimeOptions;

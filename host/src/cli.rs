@@ -1,9 +1,21 @@
-//! Command-line definitions (clap derive). Each command's behaviour lives in
-//! `commands/`.
+//! The top-level command line (clap derive): the global flags and the
+//! subcommands. Each subcommand's arguments and behaviour live in its
+//! module under `commands/`; this file only gathers and dispatches them.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
+
+use crate::commands::inspect::InspectArgs;
+use crate::commands::plan::PlanArgs;
+use crate::commands::run::RunArgs;
+use crate::commands::scenario::ScenarioCommand;
+use crate::commands::simulate::SimulateArgs;
+use crate::commands::status::StatusCommand;
+use crate::commands::test::TestArgs;
+use crate::commands::{self, CommandError};
+use crate::runtime::{RuntimeOptions, default_cache_dir};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -46,11 +58,11 @@ pub enum Command {
     /// Show what a policy component imports and exports, and whether this rotor can run it.
     Inspect(InspectArgs),
     /// Rotate against the cluster under the run lock (the CronJob's command).
-    Run(crate::commands::run::RunArgs),
+    Run(RunArgs),
     /// Certificates, trust anchors, stale proxies, identity reloads; exit 1 when something needs attention.
-    Status(crate::commands::status::StatusCommand),
+    Status(StatusCommand),
     /// Predict a run: read the cluster into the simulator and run the policy there.
-    Plan(crate::commands::plan::PlanArgs),
+    Plan(PlanArgs),
     /// Run scenarios that carry an `Expect` document and check each run against it.
     Test(TestArgs),
     /// Work with scenario files.
@@ -58,122 +70,37 @@ pub enum Command {
     Scenario(ScenarioCommand),
 }
 
-#[derive(Debug, Subcommand)]
-pub enum ScenarioCommand {
-    /// Write a generated mesh scenario (multi-document YAML), the same for the same options.
-    Generate(GenerateArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct GenerateArgs {
-    /// Meshed application namespaces.
-    #[arg(long, value_name = "N")]
-    pub namespaces: u32,
-
-    /// Workloads in each namespace.
-    #[arg(long, value_name = "M")]
-    pub workloads_per_namespace: u32,
-
-    /// How many of the workloads are StatefulSets.
-    #[arg(long, value_name = "K", default_value_t = 0)]
-    pub statefulsets: u32,
-
-    /// How many of the workloads are DaemonSets.
-    #[arg(long, value_name = "K", default_value_t = 0)]
-    pub daemonsets: u32,
-
-    /// Seed for the random choices (replicas, injection style, kinds).
-    #[arg(long, value_name = "S", default_value_t = 1)]
-    pub seed: u64,
-
-    /// Write the scenario here instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    pub output: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
-#[derive(Debug, Args)]
-pub struct SimulateArgs {
-    /// Policy component (.wasm) [default: the built-in Linkerd rotation policy].
-    #[arg(long, value_name = "FILE.wasm")]
-    pub guest: Option<PathBuf>,
-
-    /// Run configuration (YAML or JSON): policy settings, grants, limits.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Scenario: Kubernetes manifests plus an optional Simulation document [default: the built-in demo cluster].
-    #[arg(long, value_name = "FILE.yaml")]
-    pub scenario: Option<PathBuf>,
-
-    /// Record mutations instead of applying them.
-    #[arg(long)]
-    pub dry_run: bool,
-
-    /// Report format on stdout.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
-
-    /// Write the cluster state as the run left it (before the watch after
-    /// the run) as a scenario that loads again.
-    #[arg(long, value_name = "FILE")]
-    pub save_state: Option<PathBuf>,
-
-    /// Stop the run abruptly right after the N-th applied mutation, leaving the
-    /// cluster as it is (with --save-state, to test that a policy resumes).
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub kill_after_mutations: Option<u64>,
-
-    /// Refuse to run unless the policy's SHA-256 is this (64 hex digits).
-    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
-    pub guest_sha256: Option<String>,
-}
-
-/// A SHA-256 digest as 64 hex digits, normalised to lowercase.
-pub fn parse_sha256(text: &str) -> Result<String, String> {
-    let digest = text.trim().to_ascii_lowercase();
-    if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(format!(
-            "{text:?} is not a SHA-256 digest (64 hex digits, as `sha256sum` prints)"
-        ));
+impl Cli {
+    /// Where compiled policies are cached, from the global flags.
+    pub fn runtime_options(&self) -> RuntimeOptions {
+        RuntimeOptions {
+            cache_dir: if self.no_cache {
+                None
+            } else {
+                default_cache_dir(self.cache_dir.as_deref())
+            },
+        }
     }
-    Ok(digest)
-}
 
-#[derive(Debug, Args)]
-pub struct InspectArgs {
-    /// Policy component (.wasm).
-    #[arg(value_name = "FILE.wasm")]
-    pub file: PathBuf,
-
-    /// Output format on stdout.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    pub output: OutputFormat,
-}
-
-#[derive(Debug, Args)]
-pub struct TestArgs {
-    /// Policy component for scenarios whose Expect names none [default: the built-in policy].
-    #[arg(long, value_name = "FILE.wasm")]
-    pub guest: Option<PathBuf>,
-
-    /// Run configuration for scenarios whose Expect gives none.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-
-    /// Scenario files, or directories whose `*.yaml` files are run (those without an Expect document are skipped).
-    #[arg(value_name = "PATH", required = true)]
-    pub paths: Vec<PathBuf>,
+    /// Run the chosen subcommand; its exit code, or why it could not work.
+    pub async fn dispatch(self) -> Result<ExitCode, CommandError> {
+        let options = self.runtime_options();
+        match self.command {
+            Command::Simulate(args) => commands::simulate::run(args, options).await,
+            Command::Inspect(args) => commands::inspect::run(args, options),
+            Command::Run(args) => commands::run::run(args, options).await,
+            Command::Status(args) => commands::status::run(args).await,
+            Command::Plan(args) => commands::plan::run(args, options).await,
+            Command::Test(args) => commands::test::run(args, options).await,
+            Command::Scenario(command) => commands::scenario::run(command, options).await,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::commands::OutputFormat;
     use clap::CommandFactory;
 
     #[test]

@@ -31,7 +31,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match runtime.block_on(rotor::commands::dispatch(cli)) {
+    match runtime.block_on(cli.dispatch()) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", one_line(&e.to_string()));

@@ -1,12 +1,25 @@
 //! `rotor inspect FILE.wasm`: what a policy imports (packages and versions),
 //! whether this rotor can run it, its size, SHA-256 and exports.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::cli::{InspectArgs, OutputFormat};
+use clap::Args;
+
 use crate::runtime::RuntimeOptions;
 
-use super::{CommandError, new_runtime, read_policy};
+use super::{CommandError, OutputFormat, new_runtime, read_policy};
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Policy component (.wasm).
+    #[arg(value_name = "FILE.wasm")]
+    pub file: PathBuf,
+
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+}
 
 /// Exit 0 when this rotor can run the policy, 1 when it cannot.
 pub fn run(args: InspectArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {

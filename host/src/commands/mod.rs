@@ -1,6 +1,10 @@
-//! One module per subcommand; this one holds what they share: building the
-//! runtime, reading a policy file, and the errors a user sees as one line.
+//! One module per subcommand, each owning its command line (`cli` only
+//! gathers them). `args` and `connect` hold the flags several commands
+//! share; this one holds the rest they share: building the runtime, reading
+//! a policy file, and the errors a user sees as one line.
 
+pub mod args;
+pub mod connect;
 pub mod inspect;
 pub mod plan;
 pub mod run;
@@ -10,13 +14,12 @@ pub mod status;
 pub mod test;
 
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
 use crate::config::{ConfigError, RunConfig};
-use crate::runtime::{
-    DEFAULT_POLICY, LoadError, Runtime, RuntimeError, RuntimeOptions, default_cache_dir,
-};
+use crate::runtime::{DEFAULT_POLICY, LoadError, Runtime, RuntimeError, RuntimeOptions};
+
+pub use args::{OutputFormat, parse_sha256};
+pub use connect::{ClusterArgs, KubeCommandError};
 
 /// Why a command could not do its work (as opposed to a policy run that
 /// failed, which is a report with outcome `failed`).
@@ -37,7 +40,7 @@ pub enum CommandError {
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
     #[error(transparent)]
-    Kube(#[from] run::KubeCommandError),
+    Kube(#[from] KubeCommandError),
     #[error(transparent)]
     Push(#[from] crate::observe::metrics::PushError),
     #[error(transparent)]
@@ -51,29 +54,6 @@ pub enum CommandError {
         #[source]
         source: std::io::Error,
     },
-}
-
-pub async fn dispatch(cli: Cli) -> Result<ExitCode, CommandError> {
-    let options = runtime_options(&cli);
-    match cli.command {
-        Command::Simulate(args) => simulate::run(args, options).await,
-        Command::Inspect(args) => inspect::run(args, options),
-        Command::Run(args) => run::run(args, options).await,
-        Command::Status(args) => status::run(args).await,
-        Command::Plan(args) => plan::run(args, options).await,
-        Command::Test(args) => test::run(args, options).await,
-        Command::Scenario(command) => scenario::run(command, options).await,
-    }
-}
-
-fn runtime_options(cli: &Cli) -> RuntimeOptions {
-    RuntimeOptions {
-        cache_dir: if cli.no_cache {
-            None
-        } else {
-            default_cache_dir(cli.cache_dir.as_deref())
-        },
-    }
 }
 
 pub fn new_runtime(options: RuntimeOptions) -> Result<Runtime, CommandError> {

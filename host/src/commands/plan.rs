@@ -7,7 +7,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cli::OutputFormat;
 use crate::cluster::Backend;
 use crate::cluster::kube::KubeCluster;
 use crate::cluster::sim::SimCluster;
@@ -15,8 +14,10 @@ use crate::primitive::Primitive;
 use crate::report::RunReport;
 use crate::runtime::{RunControls, RuntimeOptions};
 
-use super::run::{ClusterArgs, KubeCommandError};
-use super::{CommandError, new_runtime, read_config, read_policy, write_file};
+use super::{
+    ClusterArgs, CommandError, KubeCommandError, OutputFormat, new_runtime, parse_sha256,
+    read_config, read_policy, write_file,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
@@ -28,7 +29,7 @@ pub struct PlanArgs {
     pub guest: Option<PathBuf>,
 
     /// Refuse to run unless the policy's SHA-256 is this (64 hex digits).
-    #[arg(long, value_name = "HEX", value_parser = crate::cli::parse_sha256)]
+    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
     pub guest_sha256: Option<String>,
 
     /// Run configuration (YAML or JSON): policy settings, grants, limits.

@@ -7,10 +7,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cli::OutputFormat;
 use crate::cluster::Cluster;
-use crate::cluster::kube::{ConnectError, ConnectOptions, KubeCluster, RetryPolicy, connect};
-use crate::lock::{LockError, LockTiming, RunLock, default_holder};
+use crate::cluster::kube::{KubeCluster, RetryPolicy};
+use crate::lock::{LockTiming, RunLock, default_holder};
 use crate::observe::notify::{Notice, WEBHOOK_URL_ENV};
 use crate::observe::{
     Notifier, PushTarget, RunEvents, RunMetrics, RunObserver, RunTelemetry, WebhookFormat,
@@ -18,38 +17,10 @@ use crate::observe::{
 use crate::report::{Outcome, RunReport};
 use crate::runtime::{RunControls, RuntimeOptions};
 
-use super::{CommandError, new_runtime, read_config, read_policy};
-
-/// How to reach the cluster, shared by `run`, `status` and `plan`.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct ClusterArgs {
-    /// kubeconfig file [default: $KUBECONFIG, ~/.kube/config, then in-cluster].
-    #[arg(long, value_name = "FILE")]
-    pub kubeconfig: Option<PathBuf>,
-    /// kubeconfig context to use [default: the current one].
-    #[arg(long)]
-    pub context: Option<String>,
-    /// rotor's own namespace (run lock, progress record) [default: the pod's namespace, else rotor-system].
-    #[arg(long)]
-    pub namespace: Option<String>,
-}
-
-impl ClusterArgs {
-    pub fn connect_options(&self) -> ConnectOptions {
-        ConnectOptions {
-            kubeconfig: self.kubeconfig.clone(),
-            context: self.context.clone(),
-        }
-    }
-
-    pub fn rotor_namespace(&self) -> String {
-        connect::rotor_namespace(self.namespace.as_deref())
-    }
-
-    pub async fn connect(&self) -> Result<KubeCluster, KubeCommandError> {
-        Ok(KubeCluster::connect(&self.connect_options(), self.rotor_namespace()).await?)
-    }
-}
+use super::{
+    ClusterArgs, CommandError, KubeCommandError, OutputFormat, new_runtime, parse_sha256,
+    read_config, read_policy,
+};
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -61,7 +32,7 @@ pub struct RunArgs {
     pub guest: Option<PathBuf>,
 
     /// Refuse to run unless the policy's SHA-256 is this (64 hex digits).
-    #[arg(long, value_name = "HEX", value_parser = crate::cli::parse_sha256)]
+    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
     pub guest_sha256: Option<String>,
 
     /// Run configuration (YAML or JSON): policy settings, grants, limits.
@@ -117,22 +88,6 @@ impl ObserveArgs {
             notifier,
         })
     }
-}
-
-/// Why `run`, `status` or `plan` could not talk to the cluster.
-#[derive(Debug, thiserror::Error)]
-pub enum KubeCommandError {
-    #[error(transparent)]
-    Connect(#[from] ConnectError),
-    #[error(transparent)]
-    Lock(#[from] LockError),
-    #[error("{what}: {source}")]
-    Cluster {
-        what: &'static str,
-        source: crate::cluster::ClusterError,
-    },
-    #[error("the cluster's state does not load into the simulator: {0}")]
-    Scenario(String),
 }
 
 /// Run a policy against a connected cluster under the run lock; the report

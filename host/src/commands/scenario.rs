@@ -1,16 +1,51 @@
 //! `rotor scenario generate`: write a generated mesh scenario for scale runs.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cli::{GenerateArgs, ScenarioCommand};
+use clap::{Args, Subcommand};
+
 use crate::cluster::sim::SimCluster;
 use crate::cluster::sim::generate::{GenerateOptions, generate};
 use crate::config::RunConfig;
 use crate::runtime::{DEFAULT_POLICY, RuntimeOptions};
 
 use super::{CommandError, new_runtime, write_file};
+
+#[derive(Debug, Subcommand)]
+pub enum ScenarioCommand {
+    /// Write a generated mesh scenario (multi-document YAML), the same for the same options.
+    Generate(GenerateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Meshed application namespaces.
+    #[arg(long, value_name = "N")]
+    pub namespaces: u32,
+
+    /// Workloads in each namespace.
+    #[arg(long, value_name = "M")]
+    pub workloads_per_namespace: u32,
+
+    /// How many of the workloads are StatefulSets.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub statefulsets: u32,
+
+    /// How many of the workloads are DaemonSets.
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub daemonsets: u32,
+
+    /// Seed for the random choices (replicas, injection style, kinds).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    pub seed: u64,
+
+    /// Write the scenario here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
 
 /// How far past the default deadline the check rotation may run to say
 /// how long the mesh needs.

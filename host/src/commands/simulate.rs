@@ -1,17 +1,59 @@
 //! `rotor simulate`: run a policy against the simulated cluster and report
 //! what meshed traffic would have seen.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cli::{OutputFormat, SimulateArgs};
+use clap::Args;
+
 use crate::cluster::Cluster;
 use crate::cluster::faults::{SimulatedBackend, simulated_backend};
 use crate::cluster::sim::SimCluster;
 use crate::report::RunReport;
 use crate::runtime::{RunControls, RuntimeOptions};
 
-use super::{CommandError, new_runtime, one_line, read_config, read_policy, write_file};
+use super::{
+    CommandError, OutputFormat, new_runtime, one_line, parse_sha256, read_config, read_policy,
+    write_file,
+};
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Policy component (.wasm) [default: the built-in Linkerd rotation policy].
+    #[arg(long, value_name = "FILE.wasm")]
+    pub guest: Option<PathBuf>,
+
+    /// Run configuration (YAML or JSON): policy settings, grants, limits.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Scenario: Kubernetes manifests plus an optional Simulation document [default: the built-in demo cluster].
+    #[arg(long, value_name = "FILE.yaml")]
+    pub scenario: Option<PathBuf>,
+
+    /// Record mutations instead of applying them.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Report format on stdout.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// Write the cluster state as the run left it (before the watch after
+    /// the run) as a scenario that loads again.
+    #[arg(long, value_name = "FILE")]
+    pub save_state: Option<PathBuf>,
+
+    /// Stop the run abruptly right after the N-th applied mutation, leaving the
+    /// cluster as it is (with --save-state, to test that a policy resumes).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub kill_after_mutations: Option<u64>,
+
+    /// Refuse to run unless the policy's SHA-256 is this (64 hex digits).
+    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
+    pub guest_sha256: Option<String>,
+}
 
 /// Exit 0 only when the policy succeeded.
 pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {

@@ -44,7 +44,7 @@ pub enum StatusFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct StatusCommand {
     #[command(flatten)]
-    pub cluster: super::run::ClusterArgs,
+    pub cluster: super::ClusterArgs,
     #[command(flatten)]
     pub status: StatusArgs,
 }
@@ -720,10 +720,10 @@ pub async fn run(args: StatusCommand) -> Result<std::process::ExitCode, super::C
         crate::cluster::kube::RetryPolicy::default(),
     )
     .await
-    .map_err(super::run::KubeCommandError::from)?;
+    .map_err(super::KubeCommandError::from)?;
     let s = collect_with(&kube, &args.status, holder)
         .await
-        .map_err(|source| super::run::KubeCommandError::Cluster {
+        .map_err(|source| super::KubeCommandError::Cluster {
             what: "reading the rotation's state",
             source,
         })?;

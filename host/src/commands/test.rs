@@ -24,10 +24,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use clap::Args;
 use serde::Deserialize;
 use serde_norway::Value;
 
-use crate::cli::TestArgs;
 use crate::cluster::Cluster;
 use crate::cluster::sim::SimCluster;
 use crate::config::RunConfig;
@@ -36,6 +36,21 @@ use crate::report::{Outcome, RunReport};
 use crate::runtime::{LoadedPolicy, Runtime, RuntimeOptions};
 
 use super::{CommandError, new_runtime, one_line, read_config, read_policy};
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Policy component for scenarios whose Expect names none [default: the built-in policy].
+    #[arg(long, value_name = "FILE.wasm")]
+    pub guest: Option<PathBuf>,
+
+    /// Run configuration for scenarios whose Expect gives none.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Scenario files, or directories whose `*.yaml` files are run (those without an Expect document are skipped).
+    #[arg(value_name = "PATH", required = true)]
+    pub paths: Vec<PathBuf>,
+}
 
 /// What a run must show. Every field is optional; `outcome` defaults to
 /// `succeeded`.
