@@ -389,7 +389,7 @@ async fn a_rotation_in_progress_has_its_own_exit_code() {
 async fn starting_and_terminating_pods_are_not_meshed_proxies() {
     let sim = Arc::new(SimCluster::demo());
     let (_server, kube) = through_server(sim.clone()).await;
-    let selector = rotor::commands::status::MESHED_SELECTOR;
+    let selector = rotor::linkerd::MESHED_SELECTOR;
     let before = collect(&kube, &StatusArgs::default()).await.unwrap();
     let steady = before.meshed_pods;
     assert_eq!(

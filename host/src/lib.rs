@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod guard;
+pub mod linkerd;
 pub mod lock;
 pub mod logging;
 pub mod observe;

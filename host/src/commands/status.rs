@@ -13,6 +13,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::cluster::{Cluster, ClusterError};
+use crate::linkerd::{
+    ANCHOR_CERTIFICATE, CONTROL_PLANE_NS, IDENTITY, ISSUER_CERTIFICATE, MESHED_SELECTOR,
+    TRUST_ROOT_SHA_ANNOTATION, TRUST_ROOTS, TRUST_ROOTS_KEY,
+};
 use crate::lock::Holder;
 use crate::wit::{EventType, ObjectRef};
 
@@ -23,15 +27,6 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_ATTENTION: u8 = 1;
 /// A run holds the run lock: a rotation is in progress.
 pub const EXIT_IN_PROGRESS: u8 = 3;
-
-/// Where Linkerd's trust roots live.
-pub const BUNDLE_NAMESPACE: &str = "linkerd";
-pub const BUNDLE_CONFIG_MAP: &str = "linkerd-identity-trust-roots";
-pub const BUNDLE_KEY: &str = "ca-bundle.crt";
-pub const TRUST_ROOT_ANNOTATION: &str = "linkerd.io/trust-root-sha256";
-pub const MESHED_SELECTOR: &str = "linkerd.io/control-plane-ns=linkerd";
-pub const ANCHOR_CERTIFICATE: (&str, &str) = ("cert-manager", "linkerd-trust-anchor");
-pub const ISSUER_CERTIFICATE: (&str, &str) = ("linkerd", "linkerd-identity-issuer");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StatusFormat {
@@ -248,15 +243,12 @@ pub async fn collect_with(
         }
     }
 
-    let bundle = match cluster
-        .read_config_map(BUNDLE_NAMESPACE, BUNDLE_CONFIG_MAP)
-        .await
-    {
-        Ok(cm) => match cm.data.iter().find(|kv| kv.key == BUNDLE_KEY) {
+    let bundle = match cluster.read_config_map(CONTROL_PLANE_NS, TRUST_ROOTS).await {
+        Ok(cm) => match cm.data.iter().find(|kv| kv.key == TRUST_ROOTS_KEY) {
             Some(kv) => {
                 let anchors = anchors(&kv.value).unwrap_or_else(|e| {
                     attention.push(format!(
-                        "{BUNDLE_NAMESPACE}/{BUNDLE_CONFIG_MAP} {BUNDLE_KEY} does not parse: {e}"
+                        "{CONTROL_PLANE_NS}/{TRUST_ROOTS} {TRUST_ROOTS_KEY} does not parse: {e}"
                     ));
                     Vec::new()
                 });
@@ -277,14 +269,14 @@ pub async fn collect_with(
             }
             None => {
                 attention.push(format!(
-                    "{BUNDLE_NAMESPACE}/{BUNDLE_CONFIG_MAP} has no {BUNDLE_KEY}"
+                    "{CONTROL_PLANE_NS}/{TRUST_ROOTS} has no {TRUST_ROOTS_KEY}"
                 ));
                 None
             }
         },
         Err(ClusterError::NotFound(_)) => {
             attention.push(format!(
-                "trust bundle ConfigMap {BUNDLE_NAMESPACE}/{BUNDLE_CONFIG_MAP} not found"
+                "trust bundle ConfigMap {CONTROL_PLANE_NS}/{TRUST_ROOTS} not found"
             ));
             None
         }
@@ -307,11 +299,11 @@ pub async fn collect_with(
             let root = p
                 .annotations
                 .iter()
-                .find(|kv| kv.key == TRUST_ROOT_ANNOTATION)
+                .find(|kv| kv.key == TRUST_ROOT_SHA_ANNOTATION)
                 .map(|kv| kv.value.as_str())
                 // Control-plane pods carry the chart's install-time hash,
                 // not the roots they read from the ConfigMap at start.
-                .filter(|_| p.namespace != BUNDLE_NAMESPACE);
+                .filter(|_| p.namespace != CONTROL_PLANE_NS);
             let Some(root) = root else {
                 unverified += 1;
                 continue;
@@ -345,8 +337,8 @@ pub async fn collect_with(
 
     let identity_ref = ObjectRef {
         kind: "Deployment".into(),
-        namespace: "linkerd".into(),
-        name: "linkerd-identity".into(),
+        namespace: CONTROL_PLANE_NS.into(),
+        name: IDENTITY.into(),
     };
     let events = cluster.list_events(&identity_ref, None).await?;
     let last = |reason: &str| {
@@ -380,7 +372,7 @@ pub async fn collect_with(
         let reloaded = identity.last_issuer_updated.is_some_and(|u| u >= issued);
         if !reloaded && now - issued > i64::from(args.reload_grace_seconds) {
             attention.push(format!(
-                "the identity issuer was re-issued at {} but linkerd-identity has not reported IssuerUpdated since (missed reload: restart linkerd-identity)",
+                "the identity issuer was re-issued at {} but {IDENTITY} has not reported IssuerUpdated since (missed reload: restart {IDENTITY})",
                 rfc3339(issued)
             ));
         }
@@ -525,10 +517,7 @@ impl Status {
                 c.renewal_time.map(rfc3339).unwrap_or_else(|| "-".into()),
             );
         }
-        let _ = writeln!(
-            out,
-            "\ntrust bundle {BUNDLE_NAMESPACE}/{BUNDLE_CONFIG_MAP}:"
-        );
+        let _ = writeln!(out, "\ntrust bundle {CONTROL_PLANE_NS}/{TRUST_ROOTS}:");
         match &self.bundle {
             Some(b) => {
                 let _ = writeln!(out, "  sha256 {}", b.sha256);

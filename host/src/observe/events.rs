@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::{RunObserver, outcome_line};
 use crate::cluster::Cluster;
+use crate::linkerd::{CERT_MANAGER_NS, TRUST_ANCHOR};
 use crate::report::RunReport;
 use crate::wit::{EventType, ObjectRef, WorkloadKind};
 
@@ -34,8 +35,8 @@ impl Default for EventSubject {
     fn default() -> Self {
         EventSubject {
             kind: "Certificate".into(),
-            namespace: "cert-manager".into(),
-            name: "linkerd-trust-anchor".into(),
+            namespace: CERT_MANAGER_NS.into(),
+            name: TRUST_ANCHOR.into(),
         }
     }
 }

@@ -18,6 +18,10 @@ use serde_json::{Value, json};
 
 use super::{KubeCluster, check_name};
 use crate::cluster::{ClusterError, ClusterResult};
+use crate::linkerd::{
+    CERT_MANAGER_NS, CONTROL_PLANE_NS, PREVIOUS_ANCHOR, PROXY_CONTAINER, TRUST_ANCHORS_ENV,
+    TRUST_ROOTS,
+};
 
 /// (group, version, kind, plural, required: a missing CRD is an error)
 const KINDS: &[(&str, &str, &str, &str, bool)] = &[
@@ -46,9 +50,9 @@ const KINDS: &[(&str, &str, &str, &str, bool)] = &[
 ];
 
 /// Secrets a rotation needs besides the Certificates' own.
-const EXTRA_SECRETS: &[(&str, &str)] = &[("cert-manager", "linkerd-previous-anchor")];
+const EXTRA_SECRETS: &[(&str, &str)] = &[(CERT_MANAGER_NS, PREVIOUS_ANCHOR)];
 /// ConfigMaps a rotation reads.
-const CONFIG_MAPS: &[(&str, &str)] = &[("linkerd", "linkerd-identity-trust-roots")];
+const CONFIG_MAPS: &[(&str, &str)] = &[(CONTROL_PLANE_NS, TRUST_ROOTS)];
 
 fn api_resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
@@ -58,9 +62,6 @@ fn api_resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiReso
 const COPYING_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
 /// Secret keys that hold certificates: the only Secret data a plan keeps.
 const CERTIFICATE_KEYS: &[&str] = &["tls.crt", "ca.crt"];
-/// The proxy's trust anchors (public certificates), read by the simulator.
-const PROXY_CONTAINER: &str = "linkerd-proxy";
-const TRUST_ANCHORS_ENV: &str = "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS";
 
 /// The fields of `v` named in `keys`, those present.
 fn pick(v: &Value, keys: &[&str]) -> Value {

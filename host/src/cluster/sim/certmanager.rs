@@ -8,7 +8,7 @@ use super::pki::generate_ca;
 use super::world::{CertRecId, Ev, SecretRec, World};
 
 /// Where a ClusterIssuer's CA Secret lives (cert-manager's cluster resource namespace).
-pub const CLUSTER_RESOURCE_NAMESPACE: &str = "cert-manager";
+pub const CLUSTER_RESOURCE_NAMESPACE: &str = crate::linkerd::CERT_MANAGER_NS;
 
 /// How long cert-manager waits before issuing again after `attempts`
 /// failures in a row: an hour, doubling, at most 32 hours

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::linkerd::CONTROL_PLANE_NS_LABEL;
 use crate::wit::{EventType, ObjectRef, WorkloadKind};
 
 use super::kubelet::mix;
@@ -14,18 +15,12 @@ use super::outage::RootsId;
 use super::pki::{CertId, sha256_hex};
 use super::world::{Ev, IdentityCtl, Leaf, Mesh, Namespace, PodId, World};
 
-pub const CONTROL_PLANE_NS: &str = "linkerd";
-pub const IDENTITY: &str = "linkerd-identity";
-pub const DESTINATION: &str = "linkerd-destination";
-pub const INJECTOR: &str = "linkerd-proxy-injector";
-pub const TRUST_ROOTS: &str = "linkerd-identity-trust-roots";
-pub const TRUST_ROOTS_KEY: &str = "ca-bundle.crt";
-pub const ISSUER_SECRET: &str = "linkerd-identity-issuer";
-pub const ANCHOR_SECRET: &str = "linkerd-trust-anchor";
-pub const PREVIOUS_ANCHOR_SECRET: &str = "linkerd-previous-anchor";
-pub const PROXY_CONTAINER: &str = "linkerd-proxy";
-pub const TRUST_ANCHORS_ENV: &str = "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS";
-pub const TRUST_ROOT_SHA_ANNOTATION: &str = "linkerd.io/trust-root-sha256";
+// The simulator's names for the install's objects (`crate::linkerd`).
+pub use crate::linkerd::{
+    CONTROL_PLANE_NS, DESTINATION, IDENTITY, IDENTITY_ISSUER as ISSUER_SECRET, INJECTOR,
+    PREVIOUS_ANCHOR as PREVIOUS_ANCHOR_SECRET, PROXY_CONTAINER, TRUST_ANCHOR as ANCHOR_SECRET,
+    TRUST_ANCHORS_ENV, TRUST_ROOT_SHA_ANNOTATION, TRUST_ROOTS, TRUST_ROOTS_KEY,
+};
 const PROXY_VERSION: &str = "edge-25.12.1";
 
 /// Leaf lifetime before clamping to the issuer.
@@ -75,10 +70,7 @@ pub fn inject_fields(
     containers: &mut Vec<String>,
     init_containers: &mut Vec<String>,
 ) {
-    labels.insert(
-        "linkerd.io/control-plane-ns".into(),
-        CONTROL_PLANE_NS.into(),
-    );
+    labels.insert(CONTROL_PLANE_NS_LABEL.into(), CONTROL_PLANE_NS.into());
     labels.insert("linkerd.io/workload-ns".into(), namespace.into());
     if let Some((kind, name)) = owner {
         let key = match kind {
@@ -244,7 +236,7 @@ impl World {
             (w.kind, w.name.clone())
         });
         let p = self.pod_mut(pod);
-        let injected = p.labels.contains_key("linkerd.io/control-plane-ns")
+        let injected = p.labels.contains_key(CONTROL_PLANE_NS_LABEL)
             && p.annotations.contains_key("linkerd.io/proxy-version")
             && (p.containers.iter().chain(p.init_containers.iter())).any(|c| c == PROXY_CONTAINER);
         if !injected {

@@ -11,7 +11,7 @@ use super::pki::{all_pem_blocks, der_to_pem, sha256_hex};
 use super::world::{BundleId, Ev, World};
 
 /// trust-manager's trust namespace, where Bundle source Secrets live.
-pub const TRUST_NAMESPACE: &str = "cert-manager";
+pub const TRUST_NAMESPACE: &str = crate::linkerd::CERT_MANAGER_NS;
 
 impl World {
     /// A Secret changed: wake whoever watches it.
