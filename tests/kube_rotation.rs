@@ -13,7 +13,7 @@ use rotor::commands::plan::{plan_against, verdict};
 use rotor::commands::status::{StatusArgs, collect};
 use rotor::config::RunConfig;
 use rotor::report::RunReport;
-use rotor::runtime::{DEFAULT_POLICY, Runtime, RuntimeOptions};
+use rotor::runtime::{DEFAULT_POLICY, RunControls, Runtime, RuntimeOptions};
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 
 async fn run_policy(cluster: Arc<dyn Cluster>) -> RunReport {
@@ -21,7 +21,12 @@ async fn run_policy(cluster: Arc<dyn Cluster>) -> RunReport {
     let policy = runtime.load("linkerd-rotation", DEFAULT_POLICY).unwrap();
     let backend = cluster.backend();
     let outcome = runtime
-        .run(&policy, cluster, &RunConfig::default(), false)
+        .run(
+            &policy,
+            cluster,
+            &RunConfig::default(),
+            RunControls::default(),
+        )
         .await;
     RunReport::new(outcome, &policy, backend, false, None)
 }

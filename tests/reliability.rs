@@ -17,7 +17,7 @@ use rotor::cluster::Cluster;
 use rotor::cluster::faults::{SimulatedBackend, simulated_backend};
 use rotor::cluster::sim::{DEMO_SCENARIO, SimCluster};
 use rotor::config::RunConfig;
-use rotor::runtime::DEFAULT_POLICY;
+use rotor::runtime::{DEFAULT_POLICY, RunControls};
 
 use support::{fully_rotated, hostile_policy, run_default, runtime, scenario};
 
@@ -212,7 +212,12 @@ async fn hostile_rows(rows: &mut Vec<Row>) {
         .expect("config");
         let sim = Arc::new(SimCluster::demo());
         let outcome = runtime()
-            .run(hostile_policy(), sim.clone(), &config, false)
+            .run(
+                hostile_policy(),
+                sim.clone(),
+                &config,
+                RunControls::default(),
+            )
             .await;
         let applied = match outcome.record.calls.mutations {
             0 => "no mutation applied".to_string(),

@@ -14,7 +14,7 @@ use rotor::cluster::Cluster;
 use rotor::cluster::sim::SimCluster;
 use rotor::config::RunConfig;
 use rotor::report::{Outcome, RunReport};
-use rotor::runtime::{GUESTS_DIR, LoadedPolicy};
+use rotor::runtime::{GUESTS_DIR, LoadedPolicy, RunControls};
 use support::runtime;
 
 const TRUST_ROOTS: (&str, &str) = ("linkerd", "linkerd-identity-trust-roots");
@@ -59,7 +59,12 @@ fn load(scenario: &str) -> Arc<SimCluster> {
 async fn run(policy: &LoadedPolicy, cluster: &Arc<SimCluster>) -> RunReport {
     let backend: Arc<dyn Cluster> = cluster.clone();
     let outcome = runtime()
-        .run(policy, backend, &RunConfig::default(), false)
+        .run(
+            policy,
+            backend,
+            &RunConfig::default(),
+            RunControls::default(),
+        )
         .await;
     cluster.watch_after_run();
     RunReport::new(

@@ -9,7 +9,7 @@ use rotor::cluster::Cluster;
 use rotor::cluster::sim::SimCluster;
 use rotor::config::RunConfig;
 use rotor::report::{Outcome, RunReport};
-use rotor::runtime::LoadedPolicy;
+use rotor::runtime::{LoadedPolicy, RunControls};
 
 mod support;
 
@@ -34,7 +34,9 @@ async fn run(
     let cluster = Arc::new(SimCluster::demo());
     let before = cluster.state_yaml();
     let backend: Arc<dyn Cluster> = cluster.clone();
-    let outcome = runtime().run(hostile(), backend, &config, false).await;
+    let outcome = runtime()
+        .run(hostile(), backend, &config, RunControls::default())
+        .await;
     let report = RunReport::new(
         outcome,
         hostile(),

@@ -20,7 +20,7 @@ use rotor::cluster::sim::generate::{GenerateOptions, generate};
 use rotor::config::RunConfig;
 use rotor::primitive::Primitive;
 use rotor::report::RunReport;
-use rotor::runtime::{DEFAULT_POLICY, Runtime, RuntimeOptions};
+use rotor::runtime::{DEFAULT_POLICY, RunControls, Runtime, RuntimeOptions};
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 
 /// Two single-replica Deployments per namespace, as in the kube tests.
@@ -106,7 +106,12 @@ async fn rotate(runtime: &Runtime, workloads: u32) -> Result<Figures, String> {
         .map_err(|e| e.to_string())?;
     let started = Instant::now();
     let outcome = runtime
-        .run(&policy, cluster, &RunConfig::default(), false)
+        .run(
+            &policy,
+            cluster,
+            &RunConfig::default(),
+            RunControls::default(),
+        )
         .await;
     let wall_ms = common::ms_since(started);
     let report = RunReport::new(

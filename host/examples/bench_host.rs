@@ -17,7 +17,9 @@ use std::sync::Arc;
 
 use rotor::cluster::sim::SimCluster;
 use rotor::config::RunConfig;
-use rotor::runtime::{CacheUse, DEFAULT_POLICY, GUESTS_DIR, LoadedPolicy, Runtime, RuntimeOptions};
+use rotor::runtime::{
+    CacheUse, DEFAULT_POLICY, GUESTS_DIR, LoadedPolicy, RunControls, Runtime, RuntimeOptions,
+};
 
 const COMPILES: usize = 3;
 const CACHE_LOADS: usize = 20;
@@ -87,7 +89,12 @@ fn bench() -> Result<(), String> {
     let mut instantiate = vec![];
     for _ in 0..RUNS {
         let cluster = Arc::new(SimCluster::demo());
-        let outcome = tokio.block_on(cached.run(&first, cluster, &RunConfig::default(), false));
+        let outcome = tokio.block_on(cached.run(
+            &first,
+            cluster,
+            &RunConfig::default(),
+            RunControls::default(),
+        ));
         if let Err(failure) = outcome.result {
             return Err(format!("default policy on the demo failed: {failure}"));
         }
@@ -106,8 +113,12 @@ fn bench() -> Result<(), String> {
             policy: Some(serde_json::Value::from(calls)),
             ..RunConfig::default()
         };
-        let outcome =
-            tokio.block_on(cached.run(&call_loop, Arc::new(SimCluster::demo()), &config, false));
+        let outcome = tokio.block_on(cached.run(
+            &call_loop,
+            Arc::new(SimCluster::demo()),
+            &config,
+            RunControls::default(),
+        ));
         match outcome.result {
             Ok(_) => Ok(outcome.timings.call_ms),
             Err(failure) => Err(format!("call-loop with {calls} calls failed: {failure}")),

@@ -18,7 +18,7 @@ use std::time::Instant;
 use rotor::cluster::sim::SimCluster;
 use rotor::cluster::sim::generate::{GenerateOptions, generate};
 use rotor::config::RunConfig;
-use rotor::runtime::{DEFAULT_POLICY, Runtime, RuntimeOptions};
+use rotor::runtime::{DEFAULT_POLICY, RunControls, Runtime, RuntimeOptions};
 
 const PER_NAMESPACE: u32 = 5;
 const DEFAULT_SIZES: [u32; 3] = [100, 1_000, 10_000];
@@ -162,7 +162,8 @@ fn child(args: &[String]) -> Result<(), String> {
     let mut config = RunConfig::default();
     config.limits.deadline_seconds = RUN_DEADLINE_SECONDS;
     let started = Instant::now();
-    let outcome = tokio.block_on(runtime.run(&policy, cluster.clone(), &config, false));
+    let outcome =
+        tokio.block_on(runtime.run(&policy, cluster.clone(), &config, RunControls::default()));
     let rotate_ms = common::ms_since(started);
     if let Err(failure) = &outcome.result {
         return Err(format!(

@@ -34,7 +34,8 @@ use rotor::cluster::{Cluster, ClusterError};
 use rotor::config::RunConfig;
 use rotor::report::RunReport;
 use rotor::runtime::{
-    DEFAULT_POLICY, GUESTS_DIR, LoadError, LoadedPolicy, Runtime, RuntimeError, RuntimeOptions,
+    DEFAULT_POLICY, GUESTS_DIR, LoadError, LoadedPolicy, RunControls, Runtime, RuntimeError,
+    RuntimeOptions,
 };
 use rotor::wit::{RolloutPhase, WorkloadKind};
 
@@ -254,7 +255,9 @@ async fn run(
     let cluster = source.cluster()?;
     let backend: Arc<dyn Cluster> = cluster.clone();
     let started = Instant::now();
-    let outcome = runtime.run(policy, backend, config, false).await;
+    let outcome = runtime
+        .run(policy, backend, config, RunControls::default())
+        .await;
     let wall = started.elapsed();
     cluster.watch_after_run();
     let sim = cluster.simulation_report();

@@ -74,7 +74,7 @@ pub async fn run_default(
         ..RunControls::default()
     };
     runtime()
-        .run_with(policy(), backend, &RunConfig::default(), controls)
+        .run(policy(), backend, &RunConfig::default(), controls)
         .await
 }
 

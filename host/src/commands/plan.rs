@@ -79,9 +79,7 @@ pub async fn plan_against(
         progress: true,
         ..RunControls::default()
     };
-    let outcome = runtime
-        .run_with(&policy, sim.clone(), &config, controls)
-        .await;
+    let outcome = runtime.run(&policy, sim.clone(), &config, controls).await;
     sim.watch_after_run();
     let report = RunReport::new(
         outcome,

@@ -146,19 +146,14 @@ pub async fn run_against(
             })
             .await;
     }
-    let observer = telemetry.events.clone().map(|e| e as Arc<dyn RunObserver>);
+    let controls = RunControls {
+        dry_run: args.dry_run,
+        progress: true,
+        observer: telemetry.events.clone().map(|e| e as Arc<dyn RunObserver>),
+        ..RunControls::default()
+    };
     let outcome = runtime
-        .run_observed(
-            &policy,
-            cluster.clone(),
-            &config,
-            RunControls {
-                dry_run: args.dry_run,
-                progress: true,
-                ..RunControls::default()
-            },
-            observer,
-        )
+        .run(&policy, cluster.clone(), &config, controls)
         .await;
     let mut report = RunReport::new(outcome, &policy, cluster.backend(), args.dry_run, None);
     if let Some(lock) = &lock

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use crate::cluster::sim::SimCluster;
 use crate::cluster::sim::generate::{GenerateOptions, generate};
 use crate::config::RunConfig;
-use crate::runtime::{DEFAULT_POLICY, RuntimeOptions};
+use crate::runtime::{DEFAULT_POLICY, RunControls, RuntimeOptions};
 
 use super::{CommandError, new_runtime, write_file};
 
@@ -79,7 +79,9 @@ pub async fn deadline_warning(
     config.limits.deadline_seconds = deadline * CHECK_DEADLINE_FACTOR;
     let runtime = new_runtime(options)?;
     let policy = runtime.load("built-in linkerd-rotation policy", DEFAULT_POLICY)?;
-    let outcome = runtime.run(&policy, cluster, &config, false).await;
+    let outcome = runtime
+        .run(&policy, cluster, &config, RunControls::default())
+        .await;
     let took = outcome.finished_at - outcome.started_at;
     let fix = "raise limits.deadlineSeconds in the run configuration, or policy.parallelism (workloads restarted at once, default 50)";
     Ok(match &outcome.result {
@@ -175,7 +177,12 @@ mod tests {
             .load("default", DEFAULT_POLICY)
             .expect("default policy loads");
         let outcome = runtime
-            .run(&policy, cluster.clone(), &RunConfig::default(), false)
+            .run(
+                &policy,
+                cluster.clone(),
+                &RunConfig::default(),
+                RunControls::default(),
+            )
             .await;
         if let Err(failure) = &outcome.result {
             panic!("rotation failed: {failure}");

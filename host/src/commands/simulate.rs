@@ -73,8 +73,9 @@ pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode
         dry_run: args.dry_run,
         kill_after_mutations: args.kill_after_mutations,
         progress: true,
+        ..RunControls::default()
     };
-    let outcome = runtime.run_with(&policy, backend, &config, controls).await;
+    let outcome = runtime.run(&policy, backend, &config, controls).await;
     // The saved state is the cluster as the run left it (what a resumed or
     // repeated run would find); the report then watches the mesh on.
     if let Some(path) = &args.save_state {

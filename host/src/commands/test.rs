@@ -33,7 +33,7 @@ use crate::cluster::sim::SimCluster;
 use crate::config::RunConfig;
 use crate::guard::{AuditEntry, AuditOutcome};
 use crate::report::{Outcome, RunReport};
-use crate::runtime::{LoadedPolicy, Runtime, RuntimeOptions};
+use crate::runtime::{LoadedPolicy, RunControls, Runtime, RuntimeOptions};
 
 use super::{CommandError, new_runtime, one_line, read_config, read_policy};
 
@@ -337,7 +337,15 @@ impl Tester {
         let backend: Arc<dyn Cluster> = cluster.clone();
         let outcome = self
             .runtime
-            .run(policy, backend, &config, expect.dry_run)
+            .run(
+                policy,
+                backend,
+                &config,
+                RunControls {
+                    dry_run: expect.dry_run,
+                    ..RunControls::default()
+                },
+            )
             .await;
         // Judge the mesh as it settles after the run, as `simulate` does.
         cluster.watch_after_run();

@@ -106,8 +106,9 @@ pub struct RunOutcome {
     pub timings: RunTimings,
 }
 
-/// How one run is carried out beyond its configuration.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// How one run is carried out beyond its configuration. A plain run is
+/// `RunControls::default()`.
+#[derive(Clone, Default)]
 pub struct RunControls {
     /// Record mutations instead of applying them.
     pub dry_run: bool,
@@ -116,6 +117,19 @@ pub struct RunControls {
     pub kill_after_mutations: Option<u64>,
     /// Emit progress events (target `rotor::progress`) as the run goes.
     pub progress: bool,
+    /// Told of each ended step and applied restart (the run's Events).
+    pub observer: Option<Arc<dyn RunObserver>>,
+}
+
+impl std::fmt::Debug for RunControls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunControls")
+            .field("dry_run", &self.dry_run)
+            .field("kill_after_mutations", &self.kill_after_mutations)
+            .field("progress", &self.progress)
+            .field("observer", &self.observer.is_some())
+            .finish()
+    }
 }
 
 impl Runtime {
@@ -139,41 +153,14 @@ impl Runtime {
         &self.engine
     }
 
-    /// Run a loaded policy once, in a fresh Store, against `cluster`.
+    /// Run a loaded policy once, in a fresh Store, against `cluster`, as
+    /// `controls` say.
     pub async fn run(
         &self,
         policy: &LoadedPolicy,
         cluster: Arc<dyn Cluster>,
         config: &RunConfig,
-        dry_run: bool,
-    ) -> RunOutcome {
-        let controls = RunControls {
-            dry_run,
-            ..RunControls::default()
-        };
-        self.run_with(policy, cluster, config, controls).await
-    }
-
-    /// [`Runtime::run`] with every [`RunControls`] knob.
-    pub async fn run_with(
-        &self,
-        policy: &LoadedPolicy,
-        cluster: Arc<dyn Cluster>,
-        config: &RunConfig,
         controls: RunControls,
-    ) -> RunOutcome {
-        self.run_observed(policy, cluster, config, controls, None)
-            .await
-    }
-
-    /// [`Runtime::run_with`], telling `observer` of each ended step and restart.
-    pub async fn run_observed(
-        &self,
-        policy: &LoadedPolicy,
-        cluster: Arc<dyn Cluster>,
-        config: &RunConfig,
-        controls: RunControls,
-        observer: Option<Arc<dyn RunObserver>>,
     ) -> RunOutcome {
         let dry_run = controls.dry_run;
         let wall_started = Instant::now();
@@ -189,7 +176,7 @@ impl Runtime {
             dry_run,
         )
         .await
-        .with_observer(observer);
+        .with_observer(controls.observer);
         guard.kill_after_mutations(controls.kill_after_mutations);
         let started_at = guard.started_at();
 

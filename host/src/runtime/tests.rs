@@ -39,7 +39,7 @@ fn config(mode: &str) -> RunConfig {
 async fn run_hostile(config: RunConfig) -> (Arc<FakeCluster>, RunOutcome) {
     let cluster = Arc::new(FakeCluster::standard());
     let outcome = runtime()
-        .run(hostile(), cluster.clone(), &config, false)
+        .run(hostile(), cluster.clone(), &config, RunControls::default())
         .await;
     (cluster, outcome)
 }
@@ -69,7 +69,12 @@ async fn default_policy_stops_cleanly_on_a_cluster_without_linkerd() {
         .expect("default policy loads");
     let cluster = Arc::new(FakeCluster::standard());
     let outcome = runtime()
-        .run(&policy, cluster.clone(), &RunConfig::default(), false)
+        .run(
+            &policy,
+            cluster.clone(),
+            &RunConfig::default(),
+            RunControls::default(),
+        )
         .await;
     let f = failure(&outcome);
     assert_eq!(f.kind, FailureKind::PolicyError, "{f}");
@@ -285,7 +290,9 @@ async fn a_hung_host_call_is_cut_by_the_wall_clock() {
     let mut cfg = config("stall");
     cfg.limits.deadline_seconds = 2;
     let started = std::time::Instant::now();
-    let outcome = runtime().run(hostile(), cluster, &cfg, false).await;
+    let outcome = runtime()
+        .run(hostile(), cluster, &cfg, RunControls::default())
+        .await;
     let f = failure(&outcome);
     assert_eq!(f.kind, FailureKind::WallClock, "{f}");
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
