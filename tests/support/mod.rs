@@ -6,15 +6,13 @@
 
 use std::path::Path;
 use std::process::Output;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use assert_cmd::Command;
 use rotor::cluster::Cluster;
 use rotor::cluster::sim::{FinalState, SimCluster};
 use rotor::config::RunConfig;
-use rotor::runtime::{
-    DEFAULT_POLICY, GUESTS_DIR, LoadedPolicy, RunControls, RunOutcome, Runtime, RuntimeOptions,
-};
+use rotor::runtime::{RunControls, RunOutcome};
 
 /// Run the built `rotor` (no compile cache) and collect its output.
 pub fn rotor(args: &[&str]) -> Output {
@@ -39,30 +37,9 @@ pub fn one_line_error(output: &Output) -> String {
     stderr
 }
 
-pub fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| Runtime::new(RuntimeOptions::default()).expect("runtime"))
-}
-
-/// The default policy, compiled once.
-pub fn policy() -> &'static LoadedPolicy {
-    static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        runtime()
-            .load("linkerd-rotation", DEFAULT_POLICY)
-            .expect("the default policy loads")
-    })
-}
-
-/// The hostile fixture policy (`tests/guests/hostile`), compiled once.
-pub fn hostile_policy() -> &'static LoadedPolicy {
-    static POLICY: OnceLock<LoadedPolicy> = OnceLock::new();
-    POLICY.get_or_init(|| {
-        let wasm =
-            std::fs::read(Path::new(GUESTS_DIR).join("hostile.wasm")).expect("hostile.wasm built");
-        runtime().load("hostile.wasm", &wasm).expect("loads")
-    })
-}
+// Each test binary uses some of these (as `dead_code` is allowed above).
+#[allow(unused_imports)]
+pub use rotor::testing::policies::{default_policy as policy, hostile_policy, runtime};
 
 /// Run the default policy with the default configuration on `backend`.
 pub async fn run_default(

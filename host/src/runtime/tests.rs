@@ -1,30 +1,11 @@
 //! Whole runs of real guest components against the fake backend: the
 //! sandbox, the limits and the guard seen from inside Wasm.
 
-use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use super::*;
 use crate::testing::fake::FakeCluster;
-
-fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| Runtime::new(RuntimeOptions::default()).expect("runtime"))
-}
-
-fn guest(name: &str) -> Vec<u8> {
-    let path = Path::new(GUESTS_DIR).join(format!("{name}.wasm"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn hostile() -> &'static LoadedPolicy {
-    static HOSTILE: OnceLock<LoadedPolicy> = OnceLock::new();
-    HOSTILE.get_or_init(|| {
-        runtime()
-            .load("hostile.wasm", &guest("hostile"))
-            .expect("hostile loads")
-    })
-}
+use crate::testing::policies::{guest, hostile_policy as hostile, runtime};
 
 fn config(mode: &str) -> RunConfig {
     let mut config = RunConfig {

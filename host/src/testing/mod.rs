@@ -8,4 +8,5 @@
 
 pub mod apiserver;
 pub mod fake;
+pub mod policies;
 pub mod rbac;
