@@ -1,0 +1,107 @@
+//! `rotor status`: a read-only look at the rotation's state. Each
+//! Certificate's age, expiry, renewal time and readiness; the anchors in the
+//! trust bundle; meshed proxies still started with an older bundle; the
+//! identity controller's last issuer reload; a rotation in progress (the
+//! run lock's holder, the progress record's step) or one left half-done.
+//! Exit codes: [`EXIT_OK`], [`EXIT_ATTENTION`], [`EXIT_IN_PROGRESS`].
+//!
+//! The command and its flags live here; the findings (`model`) are
+//! gathered by `collect` and shown by `render`.
+
+mod collect;
+mod model;
+mod render;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::cluster::kube::RetryPolicy;
+use crate::cluster::{Cluster, ClusterError};
+use crate::lock::current_holder;
+
+use super::{ClusterArgs, CommandError, KubeCommandError};
+
+pub use collect::{anchors, collect, collect_with};
+pub use model::{
+    Anchor, Bundle, CertificateStatus, IdentityReloads, Rotation, StaleWorkload, Status,
+};
+
+/// Nothing needs attention.
+pub const EXIT_OK: u8 = 0;
+/// Something needs a person: expiring, not Ready, stale proxies, a rotation
+/// left half-done.
+pub const EXIT_ATTENTION: u8 = 1;
+/// A run holds the run lock: a rotation is in progress.
+pub const EXIT_IN_PROGRESS: u8 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusFormat {
+    Text,
+    Json,
+    Prometheus,
+}
+
+/// `rotor status`'s command line: the cluster, then what to show.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusCommand {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub status: StatusArgs,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: StatusFormat,
+    /// Flag an anchor (in the bundle or the anchor Certificate) expiring sooner.
+    #[arg(long, default_value_t = 30)]
+    pub anchor_warn_days: u32,
+    /// Flag the identity issuer expiring sooner (it normally renews a day early).
+    #[arg(long, default_value_t = 12)]
+    pub issuer_warn_hours: u32,
+    /// How long the identity controller may take to announce a new issuer.
+    #[arg(long, default_value_t = 600)]
+    pub reload_grace_seconds: u32,
+}
+
+impl Default for StatusArgs {
+    fn default() -> Self {
+        StatusArgs {
+            output: StatusFormat::Text,
+            anchor_warn_days: 30,
+            issuer_warn_hours: 12,
+            reload_grace_seconds: 600,
+        }
+    }
+}
+
+/// Collect (no run lock holder known) and render, with the exit code.
+pub async fn status(
+    cluster: Arc<dyn Cluster>,
+    args: &StatusArgs,
+) -> Result<(String, i32), ClusterError> {
+    let s = collect(cluster.as_ref(), args).await?;
+    Ok((s.render(args.output), i32::from(s.exit_code())))
+}
+
+/// The command: connect, read the run lock, collect, print; the exit code
+/// says ok, attention or rotation in progress.
+pub async fn run(args: StatusCommand) -> Result<ExitCode, CommandError> {
+    let kube = args.cluster.connect().await?;
+    let holder = current_holder(
+        kube.client().clone(),
+        kube.namespace(),
+        RetryPolicy::default(),
+    )
+    .await
+    .map_err(KubeCommandError::from)?;
+    let s = collect_with(&kube, &args.status, holder)
+        .await
+        .map_err(|source| KubeCommandError::Cluster {
+            what: "reading the rotation's state",
+            source,
+        })?;
+    print!("{}", s.render(args.status.output));
+    Ok(ExitCode::from(s.exit_code()))
+}
