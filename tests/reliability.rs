@@ -364,7 +364,7 @@ async fn write_reliability_table() {
          on for an hour after each run so a mesh left broken would show as outage.\n\
          Hostile policies run `tests/guests/hostile` on the demo cluster (2 s CPU,\n\
          64 MiB). Bad input is random damage (delete, repeat, overwrite, cut) to\n\
-         a good input; `tests/bad_input.rs` runs the same checks as property tests.\n\n\
+         a good input; `tests/cli/bad_input.rs` runs the same checks as property tests.\n\n\
          | what was tried | times | what happened |\n|---|---|---|\n",
     );
     for row in &rows {

@@ -1,6 +1,6 @@
 //! The chart's rules the default rotation does not use, each with the
 //! reason it is still granted. Shared by the RBAC proof against the test
-//! API server (`tests/rbac_proof.rs`) and the end-to-end run against the
+//! API server (`tests/kube/rbac_proof.rs`) and the end-to-end run against the
 //! real one (`tests/e2e`), so both hold the chart to one list.
 
 use std::collections::BTreeSet;

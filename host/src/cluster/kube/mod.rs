@@ -10,7 +10,7 @@
 //! pod names one it cannot attribute (by name, to a Deployment already read).
 //! A restart right after the workload was read is a single conditional
 //! PATCH; `wait_rollout` is a single watch. A full default rotation costs the
-//! policy's own calls plus a constant (`tests/kube_rotation.rs` prints them).
+//! policy's own calls plus a constant (`tests/kube/rotation.rs` prints them).
 
 pub mod certificates;
 pub mod clock;

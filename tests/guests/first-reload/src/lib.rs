@@ -4,7 +4,7 @@
 //! kubelet sync, so a lagging replica hands old-issuer leaves to pods
 //! started after the first report; once the old anchor is dropped, pods
 //! that trust only the new one reject them. The simulator must show that
-//! outage (`tests/rotation_matrix.rs`).
+//! outage (`tests/simulation/rotation_matrix.rs`).
 
 use rotor_sdk::rotation::{self, Config, Site};
 use rotor_sdk::{Error, ObjectRef, Policy, RotorError, Summary, identity};

@@ -42,7 +42,7 @@ use rotor::testing::rbac::{Rbac, RequestAttributes, RuleUnit, ServiceAccount};
 use serde::Deserialize;
 use serde_json::Value;
 
-#[path = "support/chart_rules.rs"]
+#[path = "../support/chart_rules.rs"]
 mod chart_rules;
 
 use chart_rules::{UNUSED_BY_THE_DEFAULT_RUN, UNUSED_IN_CLUSTER_MODE, Unused};
@@ -52,7 +52,7 @@ const RELEASE_NAMESPACE: &str = "rotor-system";
 const KUBE_VERSION: &str = "1.33.0";
 
 /// The mesh every run rotates.
-const MESH: &str = include_str!("fixtures/rbac-mesh.yaml");
+const MESH: &str = include_str!("../fixtures/rbac-mesh.yaml");
 
 /// Requests of `status` and `plan` the chart need not allow: (command,
 /// verb, group, resource, why). Both commands run with the operator's own

@@ -2,7 +2,7 @@
 //! digest, a killed run resumed from its saved state, and a full rotation
 //! whose every output is searched for the private keys it handled.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::process::Output;

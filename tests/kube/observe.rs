@@ -24,7 +24,7 @@ use rotor::runtime::RuntimeOptions;
 use rotor::testing::apiserver::{Fault, ServerOptions, TestApiServer};
 use serde_json::Value;
 
-#[path = "support/rotation_events.rs"]
+#[path = "../support/rotation_events.rs"]
 mod rotation_events;
 
 /// One request a [`Receiver`] got.

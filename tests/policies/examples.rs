@@ -8,7 +8,7 @@ use std::process::Output;
 
 use rotor::runtime::GUESTS_DIR;
 
-mod support;
+use crate::support;
 use support::{one_line_error, rotor};
 
 fn workspace() -> PathBuf {

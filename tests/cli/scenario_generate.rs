@@ -2,7 +2,7 @@
 //! loads with the asked-for counts, the default policy rotates it with no
 //! outage, the same seed gives the same bytes, and bad flags are one line.
 
-mod support;
+use crate::support;
 
 use std::process::Output;
 

@@ -4,7 +4,7 @@
 //! half-done one needs attention, rollouts' starting and terminating pods
 //! are not counted, and an unreachable API server is one line.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

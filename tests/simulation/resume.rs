@@ -3,7 +3,7 @@
 //! and loaded again, and a second run on it must finish the rotation without
 //! any meshed pair ever failing, across both runs.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -3,7 +3,7 @@
 //! the default rotation through, or the policy stops safely; in no seeded run
 //! does meshed traffic break, during the run or after it.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

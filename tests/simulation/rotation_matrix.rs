@@ -4,7 +4,7 @@
 //! left on the new anchor alone. Plus the blog script's order on the demo,
 //! which the simulator must show breaking traffic.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! `rotor simulate` end to end, through the built binary: the default policy
 //! on the demo cluster, dry runs, and one-line errors for bad input.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

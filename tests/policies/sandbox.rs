@@ -11,7 +11,7 @@ use rotor::config::RunConfig;
 use rotor::report::{Outcome, RunReport};
 use rotor::runtime::{LoadedPolicy, RunControls};
 
-mod support;
+use crate::support;
 
 use support::runtime;
 

@@ -1,0 +1,17 @@
+//! rotor's Kubernetes backend and commands against a Kubernetes API: the
+//! primitives, the run lock, kubectl's view, `status`, `run`, a whole
+//! rotation, what a run tells the world, and the chart's RBAC proven
+//! against the requests rotor makes. One test binary (one link, one
+//! compiled default policy) for all of them.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod kubectl;
+mod lock;
+mod observe;
+mod primitives;
+mod rbac_proof;
+mod rotation;
+mod run;
+mod status;

@@ -1,0 +1,10 @@
+//! Whole rotations in the simulator: the scenario matrix, resume after a
+//! kill at every mutation, and injected API faults. One test binary for all
+//! of them.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod faults;
+mod resume;
+mod rotation_matrix;
