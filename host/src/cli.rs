@@ -127,7 +127,7 @@ mod tests {
         };
         assert!(args.dry_run);
         assert_eq!(args.output, OutputFormat::Json);
-        assert_eq!(args.guest, Some(PathBuf::from("p.wasm")));
+        assert_eq!(args.policy.guest, Some(PathBuf::from("p.wasm")));
     }
 
     #[test]
@@ -146,7 +146,7 @@ mod tests {
             panic!("simulate expected")
         };
         assert_eq!(args.kill_after_mutations, Some(3));
-        assert_eq!(args.guest_sha256, Some("ab".repeat(32)));
+        assert_eq!(args.policy.guest_sha256, Some("ab".repeat(32)));
         for bad in [
             ["--kill-after-mutations", "0"],
             ["--guest-sha256", "abc"],

@@ -16,7 +16,7 @@ use hyper_util::rt::TokioIo;
 use rotor::cluster::kube::KubeCluster;
 use rotor::cluster::sim::SimCluster;
 use rotor::commands::run::{ObserveArgs, RunArgs, run_against};
-use rotor::commands::{ClusterArgs, OutputFormat};
+use rotor::commands::{ClusterArgs, OutputFormat, PolicyArgs};
 use rotor::lock::LockTiming;
 use rotor::observe::WebhookFormat;
 use rotor::report::RunReport;
@@ -130,9 +130,10 @@ async fn run(
     std::fs::write(&url_file, format!("{}/hooks/rotor\n", receiver.url)).unwrap();
     let args = RunArgs {
         cluster: ClusterArgs::default(),
-        guest,
-        guest_sha256: None,
-        config: None,
+        policy: PolicyArgs {
+            guest,
+            ..PolicyArgs::default()
+        },
         dry_run: false,
         output: OutputFormat::Json,
         observe: ObserveArgs {

@@ -33,7 +33,7 @@ use rotor::cluster::sim::SimCluster;
 use rotor::commands::plan::plan_against;
 use rotor::commands::run::{ObserveArgs, RunArgs, run_against};
 use rotor::commands::status::{StatusArgs, status};
-use rotor::commands::{ClusterArgs, OutputFormat};
+use rotor::commands::{ClusterArgs, OutputFormat, PolicyArgs};
 use rotor::config::RunConfig;
 use rotor::lock::{LEASE_NAME, LockTiming};
 use rotor::runtime::RuntimeOptions;
@@ -307,9 +307,10 @@ async fn exercise(inst: &Install) -> Vec<(&'static str, RequestAttributes)> {
             namespace: Some(inst.rotor_namespace.clone()),
             ..ClusterArgs::default()
         },
-        guest: None,
-        guest_sha256: None,
-        config: Some(config.clone()),
+        policy: PolicyArgs {
+            config: Some(config.clone()),
+            ..PolicyArgs::default()
+        },
         dry_run: false,
         output: OutputFormat::Json,
         observe: ObserveArgs::default(),

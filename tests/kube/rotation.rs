@@ -294,15 +294,13 @@ async fn plan_command_prints_the_verdict() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_sends_no_writes() {
     use rotor::commands::run::{RunArgs, run_against};
-    use rotor::commands::{ClusterArgs, OutputFormat};
+    use rotor::commands::{ClusterArgs, OutputFormat, PolicyArgs};
     use rotor::lock::LockTiming;
     let sim = Arc::new(SimCluster::demo());
     let server = serve(sim.clone()).await;
     let args = RunArgs {
         cluster: ClusterArgs::default(),
-        guest: None,
-        guest_sha256: None,
-        config: None,
+        policy: PolicyArgs::default(),
         dry_run: true,
         output: OutputFormat::Json,
         observe: Default::default(),
@@ -438,13 +436,14 @@ async fn demo_without_previous_anchor() -> Arc<SimCluster> {
 
 async fn run_with(server: &TestApiServer, config: Option<&std::path::Path>) -> RunReport {
     use rotor::commands::run::{RunArgs, run_against};
-    use rotor::commands::{ClusterArgs, OutputFormat};
+    use rotor::commands::{ClusterArgs, OutputFormat, PolicyArgs};
     use rotor::lock::LockTiming;
     let args = RunArgs {
         cluster: ClusterArgs::default(),
-        guest: None,
-        guest_sha256: None,
-        config: config.map(std::path::Path::to_path_buf),
+        policy: PolicyArgs {
+            config: config.map(std::path::Path::to_path_buf),
+            ..PolicyArgs::default()
+        },
         dry_run: false,
         output: OutputFormat::Json,
         observe: Default::default(),

@@ -1,8 +1,27 @@
-//! Flags several commands take alike: the report's format on stdout and the
-//! policy's SHA-256 pin. Each command's own argument struct flattens or
-//! names them, so they parse and read the same everywhere.
+//! Flags several commands take alike: the policy, its SHA-256 pin and the
+//! run configuration, and the report's format on stdout. Each command's own
+//! argument struct flattens or names them, so they parse and read the same
+//! everywhere, and `plan` runs exactly what `run` would.
+
+use std::path::PathBuf;
 
 use clap::ValueEnum;
+
+/// Which policy runs, pinned or not, and with which configuration.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct PolicyArgs {
+    /// Policy component (.wasm) [default: the built-in Linkerd rotation policy].
+    #[arg(long, value_name = "FILE.wasm")]
+    pub guest: Option<PathBuf>,
+
+    /// Refuse to run unless the policy's SHA-256 is this (64 hex digits).
+    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
+    pub guest_sha256: Option<String>,
+
+    /// Run configuration (YAML or JSON): policy settings, grants, limits.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {

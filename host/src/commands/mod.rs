@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use crate::config::{ConfigError, RunConfig};
 use crate::runtime::{DEFAULT_POLICY, LoadError, Runtime, RuntimeError, RuntimeOptions};
 
-pub use args::{OutputFormat, parse_sha256};
+pub use args::{OutputFormat, PolicyArgs, parse_sha256};
 pub use connect::{ClusterArgs, KubeCommandError};
 
 /// Why a command could not do its work (as opposed to a policy run that

@@ -15,7 +15,7 @@ use crate::report::RunReport;
 use crate::runtime::{RunControls, RuntimeOptions};
 
 use super::{
-    ClusterArgs, CommandError, KubeCommandError, OutputFormat, new_runtime, parse_sha256,
+    ClusterArgs, CommandError, KubeCommandError, OutputFormat, PolicyArgs, new_runtime,
     read_config, read_policy, write_file,
 };
 
@@ -24,17 +24,8 @@ pub struct PlanArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
-    /// Policy component (.wasm) [default: the built-in Linkerd rotation policy].
-    #[arg(long, value_name = "FILE.wasm")]
-    pub guest: Option<PathBuf>,
-
-    /// Refuse to run unless the policy's SHA-256 is this (64 hex digits).
-    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
-    pub guest_sha256: Option<String>,
-
-    /// Run configuration (YAML or JSON): policy settings, grants, limits.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -128,9 +119,9 @@ pub async fn run(args: PlanArgs, options: RuntimeOptions) -> Result<ExitCode, Co
     let kube = args.cluster.connect().await?;
     let plan = plan_against(
         &kube,
-        args.guest.as_deref(),
-        args.guest_sha256.as_deref(),
-        args.config.as_deref(),
+        args.policy.guest.as_deref(),
+        args.policy.guest_sha256.as_deref(),
+        args.policy.config.as_deref(),
         options,
     )
     .await?;

@@ -18,7 +18,7 @@ use crate::report::{Outcome, RunReport};
 use crate::runtime::{RunControls, RuntimeOptions};
 
 use super::{
-    ClusterArgs, CommandError, KubeCommandError, OutputFormat, new_runtime, parse_sha256,
+    ClusterArgs, CommandError, KubeCommandError, OutputFormat, PolicyArgs, new_runtime,
     read_config, read_policy,
 };
 
@@ -27,17 +27,8 @@ pub struct RunArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
-    /// Policy component (.wasm) [default: the built-in Linkerd rotation policy].
-    #[arg(long, value_name = "FILE.wasm")]
-    pub guest: Option<PathBuf>,
-
-    /// Refuse to run unless the policy's SHA-256 is this (64 hex digits).
-    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
-    pub guest_sha256: Option<String>,
-
-    /// Run configuration (YAML or JSON): policy settings, grants, limits.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 
     /// Send every mutation with dryRun=All and record it instead of applying it.
     #[arg(long)]
@@ -98,10 +89,10 @@ pub async fn run_against(
     options: RuntimeOptions,
     timing: LockTiming,
 ) -> Result<RunReport, CommandError> {
-    let config = read_config(args.config.as_deref())?;
-    let (label, wasm) = read_policy(args.guest.as_deref())?;
+    let config = read_config(args.policy.config.as_deref())?;
+    let (label, wasm) = read_policy(args.policy.guest.as_deref())?;
     let runtime = new_runtime(options)?;
-    let policy = runtime.load_pinned(&label, &wasm, args.guest_sha256.as_deref())?;
+    let policy = runtime.load_pinned(&label, &wasm, args.policy.guest_sha256.as_deref())?;
     let namespace = kube.namespace().to_string();
     let mut telemetry = args.observe.targets(&namespace)?;
 

@@ -14,19 +14,14 @@ use crate::report::RunReport;
 use crate::runtime::{RunControls, RuntimeOptions};
 
 use super::{
-    CommandError, OutputFormat, new_runtime, one_line, parse_sha256, read_config, read_policy,
+    CommandError, OutputFormat, PolicyArgs, new_runtime, one_line, read_config, read_policy,
     write_file,
 };
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// Policy component (.wasm) [default: the built-in Linkerd rotation policy].
-    #[arg(long, value_name = "FILE.wasm")]
-    pub guest: Option<PathBuf>,
-
-    /// Run configuration (YAML or JSON): policy settings, grants, limits.
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
 
     /// Scenario: Kubernetes manifests plus an optional Simulation document [default: the built-in demo cluster].
     #[arg(long, value_name = "FILE.yaml")]
@@ -49,20 +44,16 @@ pub struct SimulateArgs {
     /// cluster as it is (with --save-state, to test that a policy resumes).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub kill_after_mutations: Option<u64>,
-
-    /// Refuse to run unless the policy's SHA-256 is this (64 hex digits).
-    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
-    pub guest_sha256: Option<String>,
 }
 
 /// Exit 0 only when the policy succeeded.
 pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
     // Everything the user supplied is checked before the (slower) compile.
-    let config = read_config(args.config.as_deref())?;
+    let config = read_config(args.policy.config.as_deref())?;
     let cluster = Arc::new(load_scenario(&args)?);
-    let (label, wasm) = read_policy(args.guest.as_deref())?;
+    let (label, wasm) = read_policy(args.policy.guest.as_deref())?;
     let runtime = new_runtime(options)?;
-    let policy = runtime.load_pinned(&label, &wasm, args.guest_sha256.as_deref())?;
+    let policy = runtime.load_pinned(&label, &wasm, args.policy.guest_sha256.as_deref())?;
 
     let SimulatedBackend { backend, faults } =
         simulated_backend(cluster.clone()).map_err(|e| CommandError::Scenario {
