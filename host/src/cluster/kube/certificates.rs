@@ -37,6 +37,34 @@ impl KubeCluster {
         }
     }
 
+    /// One Certificate API call with the backend's retries; when it fails
+    /// because the Certificate CRD is not installed, one error that says so.
+    async fn retried_certificate_call<T, F, Fut>(&self, what: &str, call: F) -> ClusterResult<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, kube::Error>>,
+    {
+        let crd_missing = AtomicBool::new(false);
+        let result = self
+            .retry
+            .run(what, || {
+                let attempt = call();
+                let flag = &crd_missing;
+                async move {
+                    let r = attempt.await;
+                    if let Err(e) = &r {
+                        flag.store(missing_crd(e), Ordering::Relaxed);
+                    }
+                    r
+                }
+            })
+            .await;
+        match result {
+            Err(_) if crd_missing.load(Ordering::Relaxed) => Err(not_installed()),
+            other => other,
+        }
+    }
+
     async fn get_certificate_object(
         &self,
         namespace: &str,
@@ -46,25 +74,7 @@ impl KubeCluster {
         check_name("certificate", name)?;
         let api = self.certificate_api(Some(namespace));
         let what = format!("get certificate {}", qualified(namespace, name));
-        let crd_missing = AtomicBool::new(false);
-        let r = self
-            .retry
-            .run(&what, || {
-                let f = api.get(name);
-                let flag = &crd_missing;
-                async move {
-                    let r = f.await;
-                    if let Err(e) = &r {
-                        flag.store(missing_crd(e), Ordering::Relaxed);
-                    }
-                    r
-                }
-            })
-            .await;
-        match r {
-            Err(_) if crd_missing.load(Ordering::Relaxed) => Err(not_installed()),
-            other => other,
-        }
+        self.retried_certificate_call(&what, || api.get(name)).await
     }
 
     pub(super) async fn certificate(
@@ -86,25 +96,9 @@ impl KubeCluster {
         }
         let api = self.certificate_api(namespace);
         let lp = ListParams::default();
-        let crd_missing = AtomicBool::new(false);
-        let r = self
-            .retry
-            .run("list certificates", || {
-                let f = api.list(&lp);
-                let flag = &crd_missing;
-                async move {
-                    let r = f.await;
-                    if let Err(e) = &r {
-                        flag.store(missing_crd(e), Ordering::Relaxed);
-                    }
-                    r
-                }
-            })
-            .await;
-        let list = match r {
-            Err(_) if crd_missing.load(Ordering::Relaxed) => return Err(not_installed()),
-            other => other?,
-        };
+        let list = self
+            .retried_certificate_call("list certificates", || api.list(&lp))
+            .await?;
         let mut out: Vec<Certificate> =
             list.items.iter().map(convert::certificate_record).collect();
         out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
