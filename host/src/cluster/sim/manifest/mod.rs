@@ -1,0 +1,22 @@
+//! The Kubernetes object shapes a scenario may hold, as serde types.
+//!
+//! Only the fields the simulator models are declared; everything else a
+//! `kubectl get -o yaml` dump carries (managedFields, uid, ...) is ignored.
+//! The same types serialise the state back out, so a dump loads again.
+//!
+//! One file per family: `core_objects` (metadata, selectors, conditions,
+//! Namespaces, Secrets, ConfigMaps), `workloads` (Deployments,
+//! StatefulSets, DaemonSets and their Pods), `certs` (cert-manager
+//! Certificates and Issuers, trust-manager Bundles) and `simulation` (the
+//! rotor.dev `Simulation` document). Everything is re-exported here, so
+//! callers name `manifest::X` whatever file `X` lives in.
+
+mod certs;
+mod core_objects;
+mod simulation;
+mod workloads;
+
+pub use certs::*;
+pub use core_objects::*;
+pub use simulation::*;
+pub use workloads::*;
