@@ -9,7 +9,8 @@ mod trust_model;
 use std::collections::BTreeSet;
 
 use super::*;
-use crate::wit::{UpdateStrategy, WorkloadKind};
+use crate::cluster::ClusterError;
+use crate::wit::{RolloutPhase, UpdateStrategy, WorkloadKind};
 
 pub(super) const TRUST_NS: &str = "cert-manager";
 

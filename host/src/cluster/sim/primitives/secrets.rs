@@ -1,0 +1,138 @@
+//! Secrets (read, write and delete with optimistic concurrency, as the
+//! API server checks resourceVersion and the immutable type) and
+//! ConfigMaps (read).
+
+use crate::cluster::sim::world::SecretRec;
+use crate::cluster::{ClusterError, ClusterResult};
+use crate::wit::{ConfigMap, KeyValue, Secret, SecretWrite};
+
+use super::super::SimCluster;
+use super::kv;
+
+impl SimCluster {
+    pub(in crate::cluster::sim) fn secret(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> ClusterResult<Secret> {
+        let w = self.lock();
+        let s = w
+            .secrets
+            .get(&(namespace.to_string(), name.to_string()))
+            .ok_or_else(|| ClusterError::NotFound(format!("Secret {namespace}/{name}")))?;
+        Ok(Secret {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            type_: s.type_.clone(),
+            data: s.data.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            labels: kv(&s.labels),
+            annotations: kv(&s.annotations),
+            resource_version: s.resource_version.to_string(),
+        })
+    }
+
+    pub(in crate::cluster::sim) fn put_secret(&self, secret: SecretWrite) -> ClusterResult<String> {
+        let mut w = self.lock();
+        let key = (secret.namespace.clone(), secret.name.clone());
+        let what = format!("Secret {}/{}", secret.namespace, secret.name);
+        if secret.namespace.is_empty() || secret.name.is_empty() {
+            return Err(ClusterError::Invalid(format!(
+                "{what}: namespace and name are required"
+            )));
+        }
+        match (&secret.expected_resource_version, w.secrets.get(&key)) {
+            (Some(_), None) => return Err(ClusterError::NotFound(what)),
+            (Some(expected), Some(existing))
+                if *expected != existing.resource_version.to_string() =>
+            {
+                return Err(ClusterError::Conflict(format!(
+                    "{what}: the object has been modified (resourceVersion {} is not {expected}); read it again and retry",
+                    existing.resource_version
+                )));
+            }
+            _ => {}
+        }
+        let type_ = if secret.type_.is_empty() {
+            "Opaque".to_string()
+        } else {
+            secret.type_
+        };
+        if let Some(existing) = w.secrets.get(&key)
+            && existing.type_ != type_
+        {
+            return Err(ClusterError::Invalid(format!(
+                "{what}: type: field is immutable ({} cannot become {type_})",
+                existing.type_
+            )));
+        }
+        let rv = w.next_rv();
+        w.secrets.insert(
+            key,
+            SecretRec {
+                type_,
+                data: secret.data.into_iter().collect(),
+                labels: secret
+                    .labels
+                    .into_iter()
+                    .map(|kv| (kv.key, kv.value))
+                    .collect(),
+                annotations: secret
+                    .annotations
+                    .into_iter()
+                    .map(|kv| (kv.key, kv.value))
+                    .collect(),
+                resource_version: rv,
+            },
+        );
+        w.secret_changed(&secret.namespace, &secret.name);
+        Ok(rv.to_string())
+    }
+
+    pub(in crate::cluster::sim) fn remove_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> ClusterResult<()> {
+        let mut w = self.lock();
+        let key = (namespace.to_string(), name.to_string());
+        let what = format!("Secret {namespace}/{name}");
+        match w.secrets.get(&key) {
+            None => return Err(ClusterError::NotFound(what)),
+            Some(s) if s.resource_version.to_string() != resource_version => {
+                return Err(ClusterError::Conflict(format!(
+                    "{what}: the object has been modified (resourceVersion {} is not {resource_version})",
+                    s.resource_version
+                )));
+            }
+            Some(_) => {}
+        }
+        w.secrets.remove(&key);
+        w.secret_changed(namespace, name);
+        Ok(())
+    }
+
+    pub(in crate::cluster::sim) fn config_map(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> ClusterResult<ConfigMap> {
+        let w = self.lock();
+        let c = w
+            .config_maps
+            .get(&(namespace.to_string(), name.to_string()))
+            .ok_or_else(|| ClusterError::NotFound(format!("ConfigMap {namespace}/{name}")))?;
+        Ok(ConfigMap {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            data: c
+                .data
+                .iter()
+                .map(|(k, v)| KeyValue::new(k.clone(), v.to_string()))
+                .collect(),
+            labels: kv(&c.labels),
+            annotations: kv(&c.annotations),
+            resource_version: c.resource_version.to_string(),
+        })
+    }
+}
