@@ -1,10 +1,12 @@
 //! Whole-simulator tests driven through the `Cluster` trait, and the
 //! helpers they share (the steps of a rotation, written against the trait).
 
+mod certificates;
 mod matrix;
-mod mechanics;
+mod objects;
 mod rotation;
 mod trust_model;
+mod workloads;
 
 use std::collections::BTreeSet;
 
@@ -13,6 +15,48 @@ use crate::cluster::ClusterError;
 use crate::wit::{RolloutPhase, UpdateStrategy, WorkloadKind};
 
 pub(super) const TRUST_NS: &str = "cert-manager";
+
+/// The identity Deployment, whose Events tell of issuer reloads.
+pub(super) fn identity_ref() -> ObjectRef {
+    ObjectRef {
+        kind: "Deployment".into(),
+        namespace: "linkerd".into(),
+        name: "linkerd-identity".into(),
+    }
+}
+
+/// Wait up to `timeout` seconds for the identity Deployment's rollout.
+pub(super) async fn wait_identity(sim: &SimCluster, timeout: u32) -> RolloutStatus {
+    sim.wait_rollout(
+        WorkloadKind::Deployment,
+        "linkerd",
+        "linkerd-identity",
+        timeout,
+    )
+    .await
+    .unwrap()
+}
+
+/// The identity issuer Secret as it is now, and a root no bundle holds
+/// with an identity issuer it signed, both valid for a day from the
+/// virtual now: an issuer identity must refuse.
+pub(super) async fn rogue_issuer(sim: &SimCluster) -> (Secret, pki::Issued, pki::Issued) {
+    let now = sim.now().await;
+    let rogue = pki::generate_ca("rogue root", now, now + 86400, 7, None).unwrap();
+    let issuer = pki::generate_ca(
+        "identity.linkerd.cluster.local",
+        now,
+        now + 86400,
+        8,
+        Some((&rogue.cert_pem, &rogue.key_pem)),
+    )
+    .unwrap();
+    let current = sim
+        .read_secret("linkerd", "linkerd-identity-issuer")
+        .await
+        .unwrap();
+    (current, rogue, issuer)
+}
 
 pub(super) fn count_certs(pem: &str) -> usize {
     pem.matches("BEGIN CERTIFICATE").count()

@@ -29,14 +29,6 @@ spec:
       - name: linkerd-proxy
 "#;
 
-fn identity() -> ObjectRef {
-    ObjectRef {
-        kind: "Deployment".into(),
-        namespace: "linkerd".into(),
-        name: "linkerd-identity".into(),
-    }
-}
-
 /// Each of three identity replicas reloads a renewed issuer at its own
 /// kubelet sync, 60-90 s after the Secret changed, and reports it as an
 /// Event of its own.
@@ -48,7 +40,7 @@ async fn identity_replicas_reload_one_by_one_each_with_its_own_event() {
     let written = sim.now().await;
     sim.wait(59).await.unwrap();
     let none = sim
-        .list_events(&identity(), Some("IssuerUpdated"))
+        .list_events(&identity_ref(), Some("IssuerUpdated"))
         .await
         .unwrap();
     assert!(
@@ -57,7 +49,7 @@ async fn identity_replicas_reload_one_by_one_each_with_its_own_event() {
     );
     sim.wait(32).await.unwrap();
     let events = sim
-        .list_events(&identity(), Some("IssuerUpdated"))
+        .list_events(&identity_ref(), Some("IssuerUpdated"))
         .await
         .unwrap();
     assert_eq!(events.len(), 3, "{events:?}");
@@ -95,7 +87,7 @@ async fn identity_reports_a_reload_of_an_unchanged_issuer() {
     .unwrap();
     sim.wait(95).await.unwrap();
     let events = sim
-        .list_events(&identity(), Some("IssuerUpdated"))
+        .list_events(&identity_ref(), Some("IssuerUpdated"))
         .await
         .unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
@@ -107,20 +99,7 @@ async fn identity_reports_a_reload_of_an_unchanged_issuer() {
 async fn a_crash_looping_identity_backs_off_exponentially() {
     let sim = SimCluster::demo();
     // An issuer nobody's roots hold: a restarted identity cannot start.
-    let now = sim.now().await;
-    let rogue = pki::generate_ca("rogue", now, now + 86400, 7, None).unwrap();
-    let issuer = pki::generate_ca(
-        "identity.linkerd.cluster.local",
-        now,
-        now + 86400,
-        8,
-        Some((&rogue.cert_pem, &rogue.key_pem)),
-    )
-    .unwrap();
-    let current = sim
-        .read_secret("linkerd", "linkerd-identity-issuer")
-        .await
-        .unwrap();
+    let (current, _, issuer) = rogue_issuer(&sim).await;
     let rogue_data = vec![
         ("tls.crt".into(), issuer.cert_pem.into_bytes()),
         ("tls.key".into(), issuer.key_pem.into_bytes()),
@@ -133,20 +112,14 @@ async fn a_crash_looping_identity_backs_off_exponentially() {
     // (crash), +20, +40, +80 s; the next try is at +160 s, not +110 s.
     sim.wait(100).await.unwrap();
     overwrite_issuer(&sim, &current.type_, current.data.clone()).await;
-    let st = sim
-        .wait_rollout(WorkloadKind::Deployment, "linkerd", "linkerd-identity", 40)
-        .await
-        .unwrap();
+    let st = wait_identity(&sim, 40).await;
     assert_eq!(
         st.phase,
         RolloutPhase::Progressing,
         "still backing off: {}",
         st.message
     );
-    let st = sim
-        .wait_rollout(WorkloadKind::Deployment, "linkerd", "linkerd-identity", 300)
-        .await
-        .unwrap();
+    let st = wait_identity(&sim, 300).await;
     assert_eq!(st.phase, RolloutPhase::Complete, "{}", st.message);
 }
 

@@ -1,0 +1,162 @@
+//! Certificate mechanics through the `Cluster` trait: cert-manager's
+//! automatic renewal and its opt-out, identity's checks of a new issuer
+//! (skipping one it cannot verify, crash-looping on it), and a failed
+//! issuance as `Issuing=False`.
+
+use super::workloads::SMALL;
+use super::*;
+use crate::cluster::sim::pki::generate_ca;
+
+#[tokio::test]
+async fn certificates_renew_automatically_unless_disabled() {
+    let text = SMALL.replace(
+        "kind: Simulation\nspec:",
+        "kind: Simulation\nspec:\n  nodes: 2",
+    ) + r#"---
+apiVersion: cert-manager.io/v1
+kind: Certificate
+metadata:
+  name: linkerd-trust-anchor
+  namespace: cert-manager
+spec:
+  isCA: true
+  commonName: root.linkerd.cluster.local
+  secretName: linkerd-trust-anchor
+  duration: 48h
+  renewBefore: 24h
+  renewal:
+    policy: Disabled
+  issuerRef:
+    name: linkerd-trust-root-issuer
+    kind: Issuer
+"#;
+    let sim = SimCluster::from_yaml(&text).unwrap();
+    let anchor = sim
+        .get_certificate(TRUST_NS, "linkerd-trust-anchor")
+        .await
+        .unwrap();
+    assert!(anchor.renewal_disabled && anchor.ready && !anchor.issuing);
+    assert_eq!(anchor.revision, Some(1));
+    // The issuer (48h, renewBefore 25h) renews itself after 23h; the anchor does not.
+    // (Identity sees the new Secret at its kubelet's next sync, 60-90 s on.)
+    sim.wait(23 * 3600 + 100).await.unwrap();
+    let issuer = sim
+        .get_certificate("linkerd", "linkerd-identity-issuer")
+        .await
+        .unwrap();
+    assert_eq!(issuer.revision, Some(2));
+    assert_eq!(
+        sim.list_events(&identity_ref(), Some("IssuerUpdated"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    sim.wait(24 * 3600).await.unwrap();
+    let anchor = sim
+        .get_certificate(TRUST_NS, "linkerd-trust-anchor")
+        .await
+        .unwrap();
+    assert_eq!(anchor.revision, Some(1));
+    // A manual renew still re-issues it, and the Secret's certificate changes.
+    let before = sim
+        .read_secret(TRUST_NS, "linkerd-trust-anchor")
+        .await
+        .unwrap();
+    sim.renew_certificate(TRUST_NS, "linkerd-trust-anchor")
+        .await
+        .unwrap();
+    let c = sim
+        .get_certificate(TRUST_NS, "linkerd-trust-anchor")
+        .await
+        .unwrap();
+    let issuing = c.conditions.iter().find(|c| c.type_ == "Issuing").unwrap();
+    assert_eq!(
+        (issuing.status.as_str(), issuing.reason.as_str()),
+        ("True", "ManuallyTriggered")
+    );
+    sim.wait(10).await.unwrap();
+    let after = sim
+        .read_secret(TRUST_NS, "linkerd-trust-anchor")
+        .await
+        .unwrap();
+    assert_ne!(before.data, after.data);
+    assert_ne!(before.resource_version, after.resource_version);
+    let keys: Vec<&str> = after.data.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["ca.crt", "tls.crt", "tls.key"]);
+}
+
+#[tokio::test]
+async fn identity_skips_an_issuer_it_cannot_verify_and_crash_loops_on_it() {
+    let sim = SimCluster::demo();
+    // An issuer signed by an anchor nobody trusts.
+    let (current, rogue, issuer) = rogue_issuer(&sim).await;
+    let rogue_data = vec![
+        ("ca.crt".into(), rogue.cert_pem.clone().into_bytes()),
+        ("tls.crt".into(), issuer.cert_pem.into_bytes()),
+        ("tls.key".into(), issuer.key_pem.into_bytes()),
+    ];
+    overwrite_issuer(&sim, "kubernetes.io/tls", rogue_data).await;
+    sim.wait(95).await.unwrap();
+    let skipped = sim
+        .list_events(&identity_ref(), Some("IssuerUpdateSkipped"))
+        .await
+        .unwrap();
+    assert_eq!(skipped.len(), 1);
+    assert_eq!(skipped[0].type_, EventType::Warning);
+    assert_eq!(skipped[0].source, "linkerd-identity");
+    // The running identity keeps the old issuer: new pods still get leaves.
+    let cart = sim
+        .get_workload(WorkloadKind::Deployment, "shop", "cart")
+        .await
+        .unwrap();
+    restart_and_wait(&sim, &cart).await;
+    // A restarted identity cannot start with it: its rollout stalls.
+    sim.restart_workload(WorkloadKind::Deployment, "linkerd", "linkerd-identity")
+        .await
+        .unwrap();
+    let st = wait_identity(&sim, 300).await;
+    assert_eq!(st.phase, RolloutPhase::Progressing);
+    assert_eq!(
+        st.message,
+        "Waiting for deployment \"linkerd-identity\" rollout to finish: 1 old replicas are pending termination..."
+    );
+    assert_eq!(sim.simulation_report().outage.broken_pair_seconds, 0.0);
+    // Putting the real issuer back lets the crash-looping container start.
+    overwrite_issuer(&sim, &current.type_, current.data.clone()).await;
+    let st = wait_identity(&sim, 300).await;
+    assert_eq!(st.phase, RolloutPhase::Complete, "{}", st.message);
+}
+
+#[tokio::test]
+async fn a_failed_issuance_reports_issuing_false() {
+    use base64::Engine;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let ca = generate_ca("orphan", 1_772_000_000, 1_900_000_000, 9, None).unwrap();
+    let text = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: orphan, namespace: apps}}\ntype: kubernetes.io/tls\n\
+         data: {{tls.crt: {}, tls.key: {}}}\n---\napiVersion: cert-manager.io/v1\nkind: Certificate\n\
+         metadata: {{name: orphan, namespace: apps}}\nspec:\n  secretName: orphan\n  issuerRef: {{name: gone, kind: Issuer}}\n",
+        b64(&ca.cert_pem),
+        b64(&ca.key_pem)
+    );
+    let sim = SimCluster::from_yaml(&text).unwrap();
+    let c = sim.get_certificate("apps", "orphan").await.unwrap();
+    assert!(c.ready && c.revision == Some(1));
+    assert_eq!(c.not_after, Some(1_900_000_000));
+    sim.renew_certificate("apps", "orphan").await.unwrap();
+    sim.wait(30).await.unwrap();
+    let c = sim.get_certificate("apps", "orphan").await.unwrap();
+    let issuing = c.conditions.iter().find(|x| x.type_ == "Issuing").unwrap();
+    assert_eq!(
+        (issuing.status.as_str(), issuing.reason.as_str()),
+        ("False", "Failed")
+    );
+    assert!(
+        issuing.message.contains("Issuer \"gone\" not found"),
+        "{}",
+        issuing.message
+    );
+    assert!(!c.issuing && c.revision == Some(1));
+    assert!(sim.get_certificate("apps", "nope").await.is_err());
+}
