@@ -24,7 +24,6 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 
 use rotor::cluster::kube::KubeCluster;
@@ -38,14 +37,17 @@ use rotor::config::RunConfig;
 use rotor::lock::{LEASE_NAME, LockTiming};
 use rotor::runtime::RuntimeOptions;
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
-use rotor::testing::rbac::{Rbac, RequestAttributes, RuleUnit, ServiceAccount};
-use serde::Deserialize;
+use rotor::testing::rbac::{RequestAttributes, RuleUnit};
 use serde_json::Value;
 
 #[path = "../support/chart_rules.rs"]
 mod chart_rules;
 
 use chart_rules::{UNUSED_BY_THE_DEFAULT_RUN, UNUSED_IN_CLUSTER_MODE, Unused};
+
+mod chart;
+
+use chart::{Install, chart_dir, helm, install, render};
 
 const RELEASE: &str = "rotor";
 const RELEASE_NAMESPACE: &str = "rotor-system";
@@ -124,132 +126,6 @@ const OPERATOR_ONLY: &[(&str, &str, &str, &str, &str)] = &[
         "status lists ReplicaSets cluster-wide to name the workloads of stale pods",
     ),
 ];
-
-fn chart_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../charts/rotor")
-}
-
-/// Helm, or `None` (after a loud message) when it may be missing.
-fn helm() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("ROTOR_HELM") {
-        let p = PathBuf::from(p);
-        assert!(
-            p.is_file(),
-            "ROTOR_HELM={} does not exist; run .ci/install-chart-tools.sh",
-            p.display()
-        );
-        return Some(p);
-    }
-    let installed = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/bin/helm");
-    if installed.is_file() {
-        return Some(installed);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "helm not found (CI is set, so this test must run): set ROTOR_HELM or run .ci/install-chart-tools.sh"
-    );
-    eprintln!(
-        "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-         !! SKIPPED: the chart's RBAC was NOT checked: helm not found.    !!\n\
-         !! Run .ci/install-chart-tools.sh or set ROTOR_HELM.             !!\n\
-         !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-    );
-    None
-}
-
-/// `helm template` of the chart, as `.ci/chart-checks.sh` renders it.
-fn render(helm: &Path, args: &[&str]) -> Vec<Value> {
-    let out = Command::new(helm)
-        .args(["template", RELEASE])
-        .arg(chart_dir())
-        .args([
-            "--namespace",
-            RELEASE_NAMESPACE,
-            "--kube-version",
-            KUBE_VERSION,
-        ])
-        .args(args)
-        .output()
-        .expect("helm runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "helm template {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_norway::Deserializer::from_str(&stdout)
-        .map(|doc| Value::deserialize(doc).expect("helm renders YAML"))
-        .filter(|v| !v.is_null())
-        .collect()
-}
-
-/// What the chart installs for rotor: its RBAC, and how the CronJob runs it.
-struct Install {
-    manifests: usize,
-    rbac: Rbac,
-    sa: ServiceAccount,
-    /// `rotor run --namespace`: where the lease and progress record live.
-    rotor_namespace: String,
-    /// The `--config` file's content.
-    config: String,
-}
-
-fn install(docs: &[Value]) -> Install {
-    let one = |kind: &str| {
-        let found: Vec<&Value> = docs.iter().filter(|d| d["kind"] == kind).collect();
-        assert_eq!(found.len(), 1, "expected one {kind}");
-        found[0]
-    };
-    let cron = one("CronJob");
-    let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
-    let sa = ServiceAccount {
-        namespace: cron["metadata"]["namespace"].as_str().unwrap().into(),
-        name: pod["serviceAccountName"].as_str().unwrap().into(),
-    };
-    let container = &pod["containers"][0];
-    let args: Vec<&str> = container["args"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap())
-        .collect();
-    assert_eq!(args[0], "run", "the CronJob runs `rotor run`: {args:?}");
-    let flag = |name: &str| {
-        let i = args
-            .iter()
-            .position(|a| *a == name)
-            .unwrap_or_else(|| panic!("the CronJob passes no {name}: {args:?}"));
-        args[i + 1]
-    };
-    let config_path = flag("--config");
-    let mount = container["volumeMounts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["mountPath"] == config_path)
-        .expect("the config file is mounted");
-    let volume = pod["volumes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["name"] == mount["name"])
-        .expect("the config volume exists");
-    let cm_name = volume["configMap"]["name"].as_str().unwrap();
-    let cm = docs
-        .iter()
-        .find(|d| d["kind"] == "ConfigMap" && d["metadata"]["name"] == cm_name)
-        .expect("the config ConfigMap is rendered");
-    let key = mount["subPath"].as_str().unwrap();
-    let rbac = Rbac::from_manifests(docs).unwrap_or_else(|e| panic!("chart RBAC: {e}"));
-    assert_eq!(rbac.dangling_bindings(&sa), Vec::<String>::new());
-    Install {
-        manifests: docs.len(),
-        rbac,
-        sa,
-        rotor_namespace: flag("--namespace").into(),
-        config: cm["data"][key].as_str().unwrap().into(),
-    }
-}
 
 /// The test API server over `sim`, rotor's state in `rotor_namespace`.
 async fn serve(sim: Arc<SimCluster>, rotor_namespace: &str) -> TestApiServer {
