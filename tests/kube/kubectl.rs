@@ -13,6 +13,17 @@ use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 use rotor::testing::fake::{FakeCluster, FakeState, deployment};
 use rotor::wit::WorkloadKind;
 
+/// `kubectl get` of the run lock's holder.
+const HOLDER: [&str; 7] = [
+    "get",
+    "lease",
+    "rotor",
+    "-n",
+    "rotor-system",
+    "-o",
+    "jsonpath={.spec.holderIdentity}",
+];
+
 fn kubectl() -> Option<PathBuf> {
     let from_env = std::env::var_os("ROTOR_KUBECTL").map(PathBuf::from);
     let installed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/tools/kubectl");
@@ -81,11 +92,7 @@ async fn setup(opts: ServerOptions) -> (Arc<FakeCluster>, TestApiServer) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_reads_lists_and_errors() {
     let Some(bin) = kubectl() else { return };
-    let (_fake, server) = setup(ServerOptions {
-        tick: None,
-        ..ServerOptions::default()
-    })
-    .await;
+    let (_fake, server) = setup(ServerOptions::clock_untouched()).await;
     let k = Kubectl::new(bin, &server);
 
     let (ok, out, err) = k.run(&["version", "-o", "json"]).await;
@@ -171,11 +178,7 @@ async fn kubectl_rollout_restart_and_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kubectl_creates_reads_and_replaces_a_lease() {
     let Some(bin) = kubectl() else { return };
-    let (_fake, server) = setup(ServerOptions {
-        tick: None,
-        ..ServerOptions::default()
-    })
-    .await;
+    let (_fake, server) = setup(ServerOptions::clock_untouched()).await;
     let k = Kubectl::new(bin, &server);
     let lease = k.home.path().join("lease.yaml");
     std::fs::write(
@@ -194,17 +197,7 @@ async fn kubectl_creates_reads_and_replaces_a_lease() {
     let (ok, _, err) = k.run(&["create", "--validate=false", "-f", &path]).await;
     assert!(!ok);
     assert!(err.contains("AlreadyExists"), "{err}");
-    let (ok, out, err) = k
-        .run(&[
-            "get",
-            "lease",
-            "rotor",
-            "-n",
-            "rotor-system",
-            "-o",
-            "jsonpath={.spec.holderIdentity}",
-        ])
-        .await;
+    let (ok, out, err) = k.run(&HOLDER).await;
     assert!(ok, "{err}");
     assert_eq!(out, "kubectl-test");
     let (ok, _, err) = k
@@ -221,17 +214,7 @@ async fn kubectl_creates_reads_and_replaces_a_lease() {
         ])
         .await;
     assert!(ok, "{err}");
-    let (ok, out, _) = k
-        .run(&[
-            "get",
-            "lease",
-            "rotor",
-            "-n",
-            "rotor-system",
-            "-o",
-            "jsonpath={.spec.holderIdentity}",
-        ])
-        .await;
+    let (ok, out, _) = k.run(&HOLDER).await;
     assert!(ok);
     assert_eq!(out, "other");
     let (ok, out, err) = k

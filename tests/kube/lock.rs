@@ -15,15 +15,9 @@ const NS: &str = "rotor-system";
 
 async fn server() -> TestApiServer {
     let fake = Arc::new(FakeCluster::new(FakeState::default()));
-    TestApiServer::start(
-        fake,
-        ServerOptions {
-            tick: None,
-            ..ServerOptions::default()
-        },
-    )
-    .await
-    .unwrap()
+    TestApiServer::start(fake, ServerOptions::clock_untouched())
+        .await
+        .unwrap()
 }
 
 fn timing() -> LockTiming {

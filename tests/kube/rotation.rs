@@ -47,6 +47,19 @@ async fn serve(sim: Arc<SimCluster>) -> TestApiServer {
         .unwrap()
 }
 
+/// The requests that were not reads (get, list, watch, discovery).
+fn non_reads(server: &TestApiServer) -> Vec<String> {
+    server
+        .requests()
+        .into_keys()
+        .filter(|k| {
+            !["get ", "list ", "watch ", "GET discovery "]
+                .iter()
+                .any(|read| k.starts_with(read))
+        })
+        .collect()
+}
+
 fn kube(server: &TestApiServer) -> KubeCluster {
     KubeCluster::new(server.client().unwrap(), "rotor-system").with_clock(server.clock())
 }
@@ -82,15 +95,7 @@ async fn rotation_through_the_api_server_has_no_outage_and_matches_the_plan() {
         .unwrap();
     eprintln!("{}", verdict(&plan.report));
     assert!(plan.report.succeeded(), "{}", plan.report.render_text());
-    let writes: Vec<String> = server
-        .requests()
-        .into_keys()
-        .filter(|k| {
-            !["get ", "list ", "watch ", "GET discovery "]
-                .iter()
-                .any(|read| k.starts_with(read))
-        })
-        .collect();
+    let writes = non_reads(&server);
     assert!(writes.is_empty(), "plan wrote to the cluster: {writes:?}");
 
     let report = run_policy(Arc::new(k)).await;
@@ -279,15 +284,7 @@ async fn plan_command_prints_the_verdict() {
     );
     // The scenario it ran on loads again.
     SimCluster::from_yaml(&std::fs::read_to_string(&scenario).unwrap()).unwrap();
-    let writes: Vec<String> = server
-        .requests()
-        .into_keys()
-        .filter(|k| {
-            !["get ", "list ", "watch ", "GET discovery "]
-                .iter()
-                .any(|read| k.starts_with(read))
-        })
-        .collect();
+    let writes = non_reads(&server);
     assert!(writes.is_empty(), "plan wrote to the cluster: {writes:?}");
 }
 
@@ -319,15 +316,7 @@ async fn a_dry_run_sends_no_writes() {
         !report.dry_run_mutations.is_empty(),
         "the run says what it would have done"
     );
-    let writes: Vec<String> = server
-        .requests()
-        .into_keys()
-        .filter(|k| {
-            !["get ", "list ", "watch ", "GET discovery "]
-                .iter()
-                .any(|read| k.starts_with(read))
-        })
-        .collect();
+    let writes = non_reads(&server);
     assert!(
         writes.is_empty(),
         "a dry run wrote to the cluster: {writes:?}"

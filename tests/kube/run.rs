@@ -27,15 +27,9 @@ async fn server() -> TestApiServer {
         namespaces: vec![ns("emojivoto"), ns("linkerd")],
         ..FakeState::default()
     }));
-    TestApiServer::start(
-        fake,
-        ServerOptions {
-            tick: None,
-            ..ServerOptions::default()
-        },
-    )
-    .await
-    .unwrap()
+    TestApiServer::start(fake, ServerOptions::clock_untouched())
+        .await
+        .unwrap()
 }
 
 async fn rotor(args: Vec<String>) -> (i32, String, String) {

@@ -131,15 +131,9 @@ fn anchor_pem() -> String {
 
 /// `KubeCluster` through a test API server over `backend`, on its clock.
 async fn through_server(backend: Arc<dyn Cluster>) -> (TestApiServer, KubeCluster) {
-    let server = TestApiServer::start(
-        backend,
-        ServerOptions {
-            tick: None,
-            ..ServerOptions::default()
-        },
-    )
-    .await
-    .unwrap();
+    let server = TestApiServer::start(backend, ServerOptions::clock_untouched())
+        .await
+        .unwrap();
     let kube =
         KubeCluster::new(server.client().unwrap(), "rotor-system").with_clock(server.clock());
     (server, kube)

@@ -14,6 +14,7 @@ pub mod status;
 pub mod test;
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use crate::config::{ConfigError, RunConfig};
 use crate::runtime::{DEFAULT_POLICY, LoadError, Runtime, RuntimeError, RuntimeOptions};
@@ -96,4 +97,18 @@ pub fn write_file(what: &'static str, path: &Path, text: &str) -> Result<(), Com
 /// Collapse a multi-line message into the one line a user sees.
 pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Print a run's report on stdout in the chosen format; exit 0 only when the
+/// policy succeeded (`simulate` and `run` alike).
+fn print_report(report: &crate::report::RunReport, output: OutputFormat) -> ExitCode {
+    match output {
+        OutputFormat::Text => print!("{}", report.render_text()),
+        OutputFormat::Json => println!("{}", report.to_json()),
+    }
+    if report.succeeded() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

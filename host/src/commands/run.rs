@@ -19,7 +19,7 @@ use crate::runtime::{RunControls, RuntimeOptions};
 
 use super::{
     ClusterArgs, CommandError, KubeCommandError, OutputFormat, PolicyArgs, new_runtime,
-    read_config, read_policy,
+    print_report, read_config, read_policy,
 };
 
 #[derive(Debug, clap::Args)]
@@ -183,13 +183,5 @@ pub async fn run_against(
 pub async fn run(args: RunArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
     let kube = args.cluster.connect().await?;
     let report = run_against(kube, &args, options, LockTiming::default()).await?;
-    match args.output {
-        OutputFormat::Text => print!("{}", report.render_text()),
-        OutputFormat::Json => println!("{}", report.to_json()),
-    }
-    Ok(if report.succeeded() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(print_report(&report, args.output))
 }

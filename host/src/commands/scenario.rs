@@ -149,7 +149,6 @@ mod tests {
     use super::*;
     use crate::cluster::sim::SimCluster;
     use crate::config::RunConfig;
-    use crate::runtime::{DEFAULT_POLICY, Runtime};
 
     /// The written file loads, and the default policy rotates it with no
     /// broken pair at any moment.
@@ -172,13 +171,9 @@ mod tests {
         let text = std::fs::read_to_string(&path).expect("written");
         let cluster = Arc::new(SimCluster::from_yaml(&text).expect("loads"));
 
-        let runtime = Runtime::new(RuntimeOptions::default()).expect("runtime");
-        let policy = runtime
-            .load("default", DEFAULT_POLICY)
-            .expect("default policy loads");
-        let outcome = runtime
+        let outcome = crate::testing::policies::runtime()
             .run(
-                &policy,
+                crate::testing::policies::default_policy(),
                 cluster.clone(),
                 &RunConfig::default(),
                 RunControls::default(),

@@ -14,8 +14,8 @@ use crate::report::RunReport;
 use crate::runtime::{RunControls, RuntimeOptions};
 
 use super::{
-    CommandError, OutputFormat, PolicyArgs, new_runtime, one_line, read_config, read_policy,
-    write_file,
+    CommandError, OutputFormat, PolicyArgs, new_runtime, one_line, print_report, read_config,
+    read_policy, write_file,
 };
 
 #[derive(Debug, Args)]
@@ -92,15 +92,7 @@ pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode
             "injected API errors"
         );
     }
-    match args.output {
-        OutputFormat::Text => print!("{}", report.render_text()),
-        OutputFormat::Json => println!("{}", report.to_json()),
-    }
-    Ok(if report.succeeded() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(print_report(&report, args.output))
 }
 
 fn load_scenario(args: &SimulateArgs) -> Result<SimCluster, CommandError> {

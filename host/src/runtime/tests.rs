@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::testing::fake::FakeCluster;
-use crate::testing::policies::{guest, hostile_policy as hostile, runtime};
+use crate::testing::policies::{default_policy, guest, hostile_policy as hostile, runtime};
 
 fn config(mode: &str) -> RunConfig {
     let mut config = RunConfig {
@@ -45,13 +45,10 @@ fn failure(outcome: &RunOutcome) -> &RunFailure {
 /// stop with an expected error (a value), not a trap, and change nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_policy_stops_cleanly_on_a_cluster_without_linkerd() {
-    let policy = runtime()
-        .load("default", DEFAULT_POLICY)
-        .expect("default policy loads");
     let cluster = Arc::new(FakeCluster::standard());
     let outcome = runtime()
         .run(
-            &policy,
+            default_policy(),
             cluster.clone(),
             &RunConfig::default(),
             RunControls::default(),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::core::v1::{
     ConfigMap as K8sConfigMap, Event as K8sEvent, Namespace as K8sNamespace, Pod as K8sPod,
-    Secret as K8sSecret,
+    PodTemplateSpec, Secret as K8sSecret,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, Time};
 use kube::core::DynamicObject;
@@ -78,36 +78,66 @@ fn strategy(s: Option<&str>, default: UpdateStrategy) -> UpdateStrategy {
     }
 }
 
+/// What every workload kind fills the same way: its names and labels, its
+/// pod template's labels and annotations, its selector and generations. The
+/// caller sets the counts and the kind's own fields.
+fn workload(
+    kind: WorkloadKind,
+    meta: &ObjectMeta,
+    template: &PodTemplateSpec,
+    selector: &LabelSelector,
+    strategy: UpdateStrategy,
+    observed_generation: Option<i64>,
+) -> Workload {
+    let template = template.metadata.clone().unwrap_or_default();
+    Workload {
+        kind,
+        namespace: namespace(meta),
+        name: name(meta),
+        labels: key_values(&meta.labels),
+        template_labels: key_values(&template.labels),
+        template_annotations: key_values(&template.annotations),
+        selector: selector_string(&Some(selector.clone())),
+        strategy,
+        paused: false,
+        partition: 0,
+        generation: meta.generation.unwrap_or(0),
+        observed_generation: observed_generation.unwrap_or(0),
+        desired: 0,
+        current: 0,
+        updated: 0,
+        ready: 0,
+        available: 0,
+    }
+}
+
 /// A Deployment, and whether kubectl would call its rollout failed
 /// (`Progressing=False`, reason `ProgressDeadlineExceeded`).
 pub fn deployment_record(d: &Deployment) -> (Workload, bool) {
     let spec = d.spec.clone().unwrap_or_default();
     let status = d.status.clone().unwrap_or_default();
-    let template = spec.template.metadata.clone().unwrap_or_default();
     let deadline_exceeded = status.conditions.iter().flatten().any(|c| {
         c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
     });
+    let strategy = strategy(
+        spec.strategy.as_ref().and_then(|s| s.type_.as_deref()),
+        UpdateStrategy::RollingUpdate,
+    );
     let w = Workload {
-        kind: WorkloadKind::Deployment,
-        namespace: namespace(&d.metadata),
-        name: name(&d.metadata),
-        labels: key_values(&d.metadata.labels),
-        template_labels: key_values(&template.labels),
-        template_annotations: key_values(&template.annotations),
-        selector: selector_string(&Some(spec.selector.clone())),
-        strategy: strategy(
-            spec.strategy.as_ref().and_then(|s| s.type_.as_deref()),
-            UpdateStrategy::RollingUpdate,
-        ),
         paused: spec.paused.unwrap_or(false),
-        partition: 0,
-        generation: d.metadata.generation.unwrap_or(0),
-        observed_generation: status.observed_generation.unwrap_or(0),
         desired: count(Some(spec.replicas.unwrap_or(1))),
         current: count(status.replicas),
         updated: count(status.updated_replicas),
         ready: count(status.ready_replicas),
         available: count(status.available_replicas),
+        ..workload(
+            WorkloadKind::Deployment,
+            &d.metadata,
+            &spec.template,
+            &spec.selector,
+            strategy,
+            status.observed_generation,
+        )
     };
     (w, deadline_exceeded)
 }
@@ -115,7 +145,6 @@ pub fn deployment_record(d: &Deployment) -> (Workload, bool) {
 pub fn stateful_set_record(s: &StatefulSet) -> Workload {
     let spec = s.spec.clone().unwrap_or_default();
     let status = s.status.clone().unwrap_or_default();
-    let template = spec.template.metadata.clone().unwrap_or_default();
     let update = spec.update_strategy.clone().unwrap_or_default();
     let strategy = strategy(update.type_.as_deref(), UpdateStrategy::RollingUpdate);
     let partition = update
@@ -124,30 +153,26 @@ pub fn stateful_set_record(s: &StatefulSet) -> Workload {
         .unwrap_or(0)
         .max(0) as u32;
     Workload {
-        kind: WorkloadKind::StatefulSet,
-        namespace: namespace(&s.metadata),
-        name: name(&s.metadata),
-        labels: key_values(&s.metadata.labels),
-        template_labels: key_values(&template.labels),
-        template_annotations: key_values(&template.annotations),
-        selector: selector_string(&Some(spec.selector.clone())),
-        strategy,
-        paused: false,
         partition,
-        generation: s.metadata.generation.unwrap_or(0),
-        observed_generation: status.observed_generation.unwrap_or(0),
         desired: count(Some(spec.replicas.unwrap_or(1))),
         current: count(Some(status.replicas)),
         updated: count(status.updated_replicas),
         ready: count(status.ready_replicas),
         available: count(status.available_replicas),
+        ..workload(
+            WorkloadKind::StatefulSet,
+            &s.metadata,
+            &spec.template,
+            &spec.selector,
+            strategy,
+            status.observed_generation,
+        )
     }
 }
 
 pub fn daemon_set_record(d: &DaemonSet) -> Workload {
     let spec = d.spec.clone().unwrap_or_default();
     let status = d.status.clone().unwrap_or_default();
-    let template = spec.template.metadata.clone().unwrap_or_default();
     let strategy = strategy(
         spec.update_strategy
             .as_ref()
@@ -155,23 +180,19 @@ pub fn daemon_set_record(d: &DaemonSet) -> Workload {
         UpdateStrategy::RollingUpdate,
     );
     Workload {
-        kind: WorkloadKind::DaemonSet,
-        namespace: namespace(&d.metadata),
-        name: name(&d.metadata),
-        labels: key_values(&d.metadata.labels),
-        template_labels: key_values(&template.labels),
-        template_annotations: key_values(&template.annotations),
-        selector: selector_string(&Some(spec.selector.clone())),
-        strategy,
-        paused: false,
-        partition: 0,
-        generation: d.metadata.generation.unwrap_or(0),
-        observed_generation: status.observed_generation.unwrap_or(0),
         desired: count(Some(status.desired_number_scheduled)),
         current: count(Some(status.current_number_scheduled)),
         updated: count(status.updated_number_scheduled),
         ready: count(Some(status.number_ready)),
         available: count(status.number_available),
+        ..workload(
+            WorkloadKind::DaemonSet,
+            &d.metadata,
+            &spec.template,
+            &spec.selector,
+            strategy,
+            status.observed_generation,
+        )
     }
 }
 

@@ -88,6 +88,16 @@ impl Default for ServerOptions {
     }
 }
 
+impl ServerOptions {
+    /// The defaults, with the backing clock left alone: a test moves it.
+    pub fn clock_untouched() -> Self {
+        ServerOptions {
+            tick: None,
+            ..ServerOptions::default()
+        }
+    }
+}
+
 /// What the server shares between connections.
 pub(crate) struct Backend {
     cluster: Arc<dyn Cluster>,

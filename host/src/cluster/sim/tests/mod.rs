@@ -323,15 +323,10 @@ pub(super) async fn rotate_safely(sim: &SimCluster) -> bool {
     reloaded
 }
 
-/// The "Hands off Linkerd certificate rotation" script: sleeps instead of
-/// gates, restarts only Deployments in annotated namespaces.
-pub(super) async fn rotate_like_blog(sim: &SimCluster) {
-    renew_and_wait(sim, TRUST_NS, "linkerd-trust-anchor").await;
-    sim.wait(120).await.unwrap();
-    renew_and_wait(sim, "linkerd", "linkerd-identity-issuer").await;
-    sim.wait(120).await.unwrap();
+/// `kubectl rollout restart deployment -n <namespace>`.
+async fn restart_deployments(sim: &SimCluster, namespace: &str) {
     for w in sim
-        .list_workloads(Some("linkerd"), Some(WorkloadKind::Deployment), "")
+        .list_workloads(Some(namespace), Some(WorkloadKind::Deployment), "")
         .await
         .unwrap()
     {
@@ -339,6 +334,16 @@ pub(super) async fn rotate_like_blog(sim: &SimCluster) {
             .await
             .unwrap();
     }
+}
+
+/// The "Hands off Linkerd certificate rotation" script: sleeps instead of
+/// gates, restarts only Deployments in annotated namespaces.
+pub(super) async fn rotate_like_blog(sim: &SimCluster) {
+    renew_and_wait(sim, TRUST_NS, "linkerd-trust-anchor").await;
+    sim.wait(120).await.unwrap();
+    renew_and_wait(sim, "linkerd", "linkerd-identity-issuer").await;
+    sim.wait(120).await.unwrap();
+    restart_deployments(sim, "linkerd").await;
     sim.wait(120).await.unwrap();
     for ns in sim.list_namespaces("").await.unwrap() {
         let injected = ns
@@ -348,15 +353,7 @@ pub(super) async fn rotate_like_blog(sim: &SimCluster) {
         if !injected {
             continue;
         }
-        for w in sim
-            .list_workloads(Some(&ns.name), Some(WorkloadKind::Deployment), "")
-            .await
-            .unwrap()
-        {
-            sim.restart_workload(w.kind, &w.namespace, &w.name)
-                .await
-                .unwrap();
-        }
+        restart_deployments(sim, &ns.name).await;
         sim.wait(120).await.unwrap();
     }
     copy_anchor_to_previous(sim).await;
