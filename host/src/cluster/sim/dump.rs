@@ -12,7 +12,7 @@ use serde_norway::{Mapping, Value};
 use crate::wit::{Condition, EventType, WorkloadKind};
 
 use super::linkerd::{
-    ANCHOR_SECRET, CONTROL_PLANE_NS, ISSUER_SECRET, PROXY_CONTAINER, TRUST_ANCHORS_ENV,
+    CONTROL_PLANE_NS, IDENTITY_ISSUER, PROXY_CONTAINER, TRUST_ANCHOR, TRUST_ANCHORS_ENV,
 };
 use super::load::{
     IDENTITY_ISSUER_ANNOTATION, IDENTITY_ROOTS_ANNOTATION, INITIAL_ANCHOR_ANNOTATION,
@@ -401,11 +401,11 @@ impl World {
 
     /// The anchor the anchor Secret holds now, without interning anything.
     pub fn current_anchor(&self) -> Option<super::pki::CertId> {
-        self.secret_cert_readonly(TRUST_NAMESPACE, ANCHOR_SECRET)
+        self.secret_cert_readonly(TRUST_NAMESPACE, TRUST_ANCHOR)
     }
 
     pub fn current_issuer(&self) -> Option<super::pki::CertId> {
-        self.secret_cert_readonly(CONTROL_PLANE_NS, ISSUER_SECRET)
+        self.secret_cert_readonly(CONTROL_PLANE_NS, IDENTITY_ISSUER)
     }
 
     fn secret_cert_readonly(&self, ns: &str, name: &str) -> Option<super::pki::CertId> {

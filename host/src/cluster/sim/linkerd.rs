@@ -15,11 +15,11 @@ use super::outage::RootsId;
 use super::pki::{CertId, sha256_hex};
 use super::world::{Ev, IdentityCtl, Leaf, Mesh, Namespace, PodId, World};
 
-// The simulator's names for the install's objects (`crate::linkerd`).
+// The install's object names, from their one definition (`crate::linkerd`).
 pub use crate::linkerd::{
-    CONTROL_PLANE_NS, DESTINATION, IDENTITY, IDENTITY_ISSUER as ISSUER_SECRET, INJECTOR,
-    PREVIOUS_ANCHOR as PREVIOUS_ANCHOR_SECRET, PROXY_CONTAINER, TRUST_ANCHOR as ANCHOR_SECRET,
-    TRUST_ANCHORS_ENV, TRUST_ROOT_SHA_ANNOTATION, TRUST_ROOTS, TRUST_ROOTS_KEY,
+    CONTROL_PLANE_NS, DESTINATION, IDENTITY, IDENTITY_ISSUER, INJECTOR, PREVIOUS_ANCHOR,
+    PROXY_CONTAINER, TRUST_ANCHOR, TRUST_ANCHORS_ENV, TRUST_ROOT_SHA_ANNOTATION, TRUST_ROOTS,
+    TRUST_ROOTS_KEY,
 };
 const PROXY_VERSION: &str = "edge-25.12.1";
 
@@ -281,7 +281,7 @@ impl World {
     fn issuer_in_secret(&mut self) -> Option<CertId> {
         let pem = self
             .secrets
-            .get(&(CONTROL_PLANE_NS.to_string(), ISSUER_SECRET.to_string()))?
+            .get(&(CONTROL_PLANE_NS.to_string(), IDENTITY_ISSUER.to_string()))?
             .data
             .get("tls.crt")?
             .clone();

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::linkerd::{CONTROL_PLANE_NS, ISSUER_SECRET};
+use super::linkerd::{CONTROL_PLANE_NS, IDENTITY_ISSUER};
 use super::load::{
     IDENTITY_ISSUER_ANNOTATION, IDENTITY_ROOTS_ANNOTATION, LEAF_ANNOTATION, STEADY_POD_AGE,
 };
@@ -147,7 +147,7 @@ impl World {
             _ => {
                 let pem = self.current_roots_pem();
                 let roots = self.roots_for_pem(&pem);
-                let issuer = self.secret_cert(CONTROL_PLANE_NS, ISSUER_SECRET);
+                let issuer = self.secret_cert(CONTROL_PLANE_NS, IDENTITY_ISSUER);
                 let issuer = issuer.filter(|&i| {
                     let a = self.pki.anchor_of(i);
                     a != i && self.outage.roots(roots).contains(&a)

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::cluster::selector::Selector;
 
-use super::linkerd::{CONTROL_PLANE_NS, ISSUER_SECRET, TRUST_ROOTS};
+use super::linkerd::{CONTROL_PLANE_NS, IDENTITY_ISSUER, TRUST_ROOTS};
 use super::pki::{all_pem_blocks, der_to_pem, sha256_hex};
 use super::world::{BundleId, Ev, World};
 
@@ -28,7 +28,7 @@ impl World {
                 }
             }
         }
-        if ns == CONTROL_PLANE_NS && name == ISSUER_SECRET {
+        if ns == CONTROL_PLANE_NS && name == IDENTITY_ISSUER {
             self.issuer_secret_changed();
         }
     }

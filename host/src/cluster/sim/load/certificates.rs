@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cluster::sim::linkerd::{ANCHOR_SECRET, PREVIOUS_ANCHOR_SECRET};
+use crate::cluster::sim::linkerd::{PREVIOUS_ANCHOR, TRUST_ANCHOR};
 use crate::cluster::sim::pki::{CertId, sha256_hex};
 use crate::cluster::sim::scenario::ScenarioError;
 use crate::cluster::sim::trustmanager::TRUST_NAMESPACE;
@@ -20,7 +20,7 @@ impl World {
     pub(super) fn settle_trust(&mut self) -> Result<(), ScenarioError> {
         let anchor_given = self
             .secrets
-            .contains_key(&(TRUST_NAMESPACE.to_string(), ANCHOR_SECRET.to_string()));
+            .contains_key(&(TRUST_NAMESPACE.to_string(), TRUST_ANCHOR.to_string()));
         self.issue_missing_certificates()?;
         self.intern_secret_certificates();
         self.fill_certificate_status();
@@ -161,21 +161,17 @@ impl World {
     /// anchor Secret (a live cluster's dump) gets nothing it lacks: rotor
     /// must meet a missing previous anchor there as it would in the cluster.
     fn ensure_previous_anchor(&mut self) {
-        let prev = (
-            TRUST_NAMESPACE.to_string(),
-            PREVIOUS_ANCHOR_SECRET.to_string(),
-        );
+        let prev = (TRUST_NAMESPACE.to_string(), PREVIOUS_ANCHOR.to_string());
         if self.secrets.contains_key(&prev) {
             return;
         }
         let uses_previous = self.bundles.iter().any(|b| {
-            b.spec.sources.iter().any(|s| {
-                s.secret
-                    .as_ref()
-                    .is_some_and(|r| r.name == PREVIOUS_ANCHOR_SECRET)
-            })
+            b.spec
+                .sources
+                .iter()
+                .any(|s| s.secret.as_ref().is_some_and(|r| r.name == PREVIOUS_ANCHOR))
         });
-        let anchor = (TRUST_NAMESPACE.to_string(), ANCHOR_SECRET.to_string());
+        let anchor = (TRUST_NAMESPACE.to_string(), TRUST_ANCHOR.to_string());
         if let (true, Some(cert)) = (
             uses_previous,
             self.secrets

@@ -4,7 +4,7 @@
 //! anchor and issuer rotation is judged against.
 
 use crate::cluster::sim::linkerd::{
-    ANCHOR_SECRET, CONTROL_PLANE_NS, DESTINATION, IDENTITY, ISSUER_SECRET,
+    CONTROL_PLANE_NS, DESTINATION, IDENTITY, IDENTITY_ISSUER, TRUST_ANCHOR,
 };
 use crate::cluster::sim::scenario::ScenarioError;
 use crate::cluster::sim::trustmanager::TRUST_NAMESPACE;
@@ -71,7 +71,7 @@ impl World {
             }
         }
         // Identity misses nothing that happened while the state was on disk.
-        let current = self.secret_cert(CONTROL_PLANE_NS, ISSUER_SECRET);
+        let current = self.secret_cert(CONTROL_PLANE_NS, IDENTITY_ISSUER);
         let stale = (0..self.pods.len()).any(|p| {
             self.pods[p]
                 .as_ref()
@@ -88,11 +88,11 @@ impl World {
     pub(super) fn record_initial_trust(&mut self, anchor: Option<String>, issuer: Option<String>) {
         self.initial_anchor = match anchor {
             Some(fp) => Some(self.pki.intern_fingerprint(&fp)),
-            None => self.secret_cert(TRUST_NAMESPACE, ANCHOR_SECRET),
+            None => self.secret_cert(TRUST_NAMESPACE, TRUST_ANCHOR),
         };
         self.initial_issuer = match issuer {
             Some(fp) => Some(self.pki.intern_fingerprint(&fp)),
-            None => self.secret_cert(CONTROL_PLANE_NS, ISSUER_SECRET),
+            None => self.secret_cert(CONTROL_PLANE_NS, IDENTITY_ISSUER),
         };
     }
 }
