@@ -91,12 +91,13 @@ pub fn deployment(namespace: &str, name: &str, replicas: u32) -> (Workload, Vec<
     (w, pods)
 }
 
-fn matches_selector(labels: &[KeyValue], selector: &str) -> ClusterResult<bool> {
+/// Whether `labels` satisfy a selector parsed once per list call.
+fn matches(selector: &Selector, labels: &[KeyValue]) -> bool {
     let labels = labels
         .iter()
         .map(|kv| (kv.key.clone(), kv.value.clone()))
         .collect();
-    Ok(Selector::parse(selector)?.matches(&labels))
+    selector.matches(&labels)
 }
 
 impl FakeCluster {
@@ -187,14 +188,13 @@ impl Cluster for FakeCluster {
     }
 
     async fn list_namespaces(&self, selector: &str) -> ClusterResult<Vec<Namespace>> {
+        let selector = Selector::parse(selector)?;
         let s = self.lock();
-        let mut out = Vec::new();
-        for n in &s.namespaces {
-            if matches_selector(&n.labels, selector)? {
-                out.push(n.clone());
-            }
-        }
-        Ok(out)
+        Ok(s.namespaces
+            .iter()
+            .filter(|n| matches(&selector, &n.labels))
+            .cloned()
+            .collect())
     }
 
     async fn list_workloads(
@@ -203,18 +203,18 @@ impl Cluster for FakeCluster {
         kind: Option<WorkloadKind>,
         selector: &str,
     ) -> ClusterResult<Vec<Workload>> {
+        let selector = Selector::parse(selector)?;
         let mut s = self.lock();
         s.cluster_wide_lists += u32::from(namespace.is_none());
-        let mut out = Vec::new();
-        for w in &s.workloads {
-            if namespace.is_none_or(|n| n == w.namespace)
-                && kind.is_none_or(|k| k == w.kind)
-                && matches_selector(&w.labels, selector)?
-            {
-                out.push(w.clone());
-            }
-        }
-        Ok(out)
+        Ok(s.workloads
+            .iter()
+            .filter(|w| {
+                namespace.is_none_or(|n| n == w.namespace)
+                    && kind.is_none_or(|k| k == w.kind)
+                    && matches(&selector, &w.labels)
+            })
+            .cloned()
+            .collect())
     }
 
     async fn get_workload(
@@ -293,16 +293,14 @@ impl Cluster for FakeCluster {
     }
 
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {
+        let selector = Selector::parse(selector)?;
         let mut s = self.lock();
         s.cluster_wide_lists += u32::from(namespace.is_none());
-        let mut out = Vec::new();
-        for p in &s.pods {
-            if namespace.is_none_or(|n| n == p.namespace) && matches_selector(&p.labels, selector)?
-            {
-                out.push(p.clone());
-            }
-        }
-        Ok(out)
+        Ok(s.pods
+            .iter()
+            .filter(|p| namespace.is_none_or(|n| n == p.namespace) && matches(&selector, &p.labels))
+            .cloned()
+            .collect())
     }
 
     async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
