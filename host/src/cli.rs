@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::commands::inspect::InspectArgs;
 use crate::commands::plan::PlanArgs;
+use crate::commands::policy::PolicyCommand;
 use crate::commands::run::RunArgs;
 use crate::commands::scenario::ScenarioCommand;
 use crate::commands::simulate::SimulateArgs;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Work with scenario files.
     #[command(subcommand)]
     Scenario(ScenarioCommand),
+    /// Policies in OCI registries: push, pull, inspect, verify, save, load.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
 }
 
 impl Cli {
@@ -93,6 +97,7 @@ impl Cli {
             Command::Plan(args) => commands::plan::run(args, options).await,
             Command::Test(args) => commands::test::run(args, options).await,
             Command::Scenario(command) => commands::scenario::run(command, options).await,
+            Command::Policy(command) => commands::policy::run(command, options).await,
         }
     }
 }
@@ -127,7 +132,10 @@ mod tests {
         };
         assert!(args.dry_run);
         assert_eq!(args.output, OutputFormat::Json);
-        assert_eq!(args.policy.guest, Some(PathBuf::from("p.wasm")));
+        assert_eq!(
+            args.policy.guest,
+            Some(commands::GuestSource::File(PathBuf::from("p.wasm")))
+        );
     }
 
     #[test]

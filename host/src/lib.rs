@@ -14,6 +14,7 @@ pub mod linkerd;
 pub mod lock;
 pub mod logging;
 pub mod observe;
+pub mod oci;
 pub mod primitive;
 pub mod report;
 pub mod runtime;

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", one_line(&e.to_string()));
-            ExitCode::from(2)
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -16,9 +16,10 @@ use hyper_util::rt::TokioIo;
 use rotor::cluster::kube::KubeCluster;
 use rotor::cluster::sim::SimCluster;
 use rotor::commands::run::{ObserveArgs, RunArgs, run_against};
-use rotor::commands::{ClusterArgs, OutputFormat, PolicyArgs};
+use rotor::commands::{ClusterArgs, GuestSource, OutputFormat, PolicyArgs, read_guest};
 use rotor::lock::LockTiming;
 use rotor::observe::WebhookFormat;
+use rotor::oci::RegistryOptions;
 use rotor::report::RunReport;
 use rotor::runtime::RuntimeOptions;
 use rotor::testing::apiserver::{Fault, ServerOptions, TestApiServer};
@@ -131,7 +132,7 @@ async fn run(
     let args = RunArgs {
         cluster: ClusterArgs::default(),
         policy: PolicyArgs {
-            guest,
+            guest: guest.map(GuestSource::File),
             ..PolicyArgs::default()
         },
         dry_run: false,
@@ -144,9 +145,17 @@ async fn run(
     };
     let kube =
         KubeCluster::new(server.client().unwrap(), "rotor-system").with_clock(server.clock());
+    let policy = read_guest(
+        args.policy.guest.as_ref(),
+        &RegistryOptions::default(),
+        None,
+    )
+    .await
+    .unwrap();
     let report = run_against(
         kube,
         &args,
+        &policy,
         RuntimeOptions { cache_dir: None },
         LockTiming::default(),
     )

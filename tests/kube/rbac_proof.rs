@@ -32,7 +32,7 @@ use rotor::cluster::sim::SimCluster;
 use rotor::commands::plan::plan_against;
 use rotor::commands::run::{ObserveArgs, RunArgs, run_against};
 use rotor::commands::status::{StatusArgs, status};
-use rotor::commands::{ClusterArgs, OutputFormat, PolicyArgs};
+use rotor::commands::{ClusterArgs, Guest, OutputFormat, PolicyArgs};
 use rotor::config::RunConfig;
 use rotor::lock::{LEASE_NAME, LockTiming};
 use rotor::runtime::RuntimeOptions;
@@ -172,7 +172,7 @@ async fn exercise(inst: &Install) -> Vec<(&'static str, RequestAttributes)> {
         .expect("status reads the cluster");
     out.extend(since(&server, &mut mark).into_iter().map(|r| ("status", r)));
 
-    let plan = plan_against(&kube(), None, None, Some(&config), options())
+    let plan = plan_against(&kube(), &Guest::builtin(), None, Some(&config), options())
         .await
         .expect("plan reads the cluster");
     assert!(plan.report.succeeded(), "{}", plan.report.render_text());
@@ -191,9 +191,15 @@ async fn exercise(inst: &Install) -> Vec<(&'static str, RequestAttributes)> {
         output: OutputFormat::Json,
         observe: ObserveArgs::default(),
     };
-    let report = run_against(kube(), &args, options(), LockTiming::default())
-        .await
-        .expect("rotor run starts");
+    let report = run_against(
+        kube(),
+        &args,
+        &Guest::builtin(),
+        options(),
+        LockTiming::default(),
+    )
+    .await
+    .expect("rotor run starts");
     assert!(report.succeeded(), "{}", report.render_text());
     let sim_report = sim.simulation_report();
     assert!(

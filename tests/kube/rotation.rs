@@ -9,6 +9,7 @@ use std::sync::Arc;
 use rotor::cluster::Cluster;
 use rotor::cluster::kube::KubeCluster;
 use rotor::cluster::sim::SimCluster;
+use rotor::commands::Guest;
 use rotor::commands::plan::{plan_against, verdict};
 use rotor::commands::status::{StatusArgs, collect};
 use rotor::config::RunConfig;
@@ -90,9 +91,15 @@ async fn rotation_through_the_api_server_has_no_outage_and_matches_the_plan() {
     let k = kube(&server);
 
     // Plan first: it reads the cluster and must not write to it.
-    let plan = plan_against(&k, None, None, None, RuntimeOptions { cache_dir: None })
-        .await
-        .unwrap();
+    let plan = plan_against(
+        &k,
+        &Guest::builtin(),
+        None,
+        None,
+        RuntimeOptions { cache_dir: None },
+    )
+    .await
+    .unwrap();
     eprintln!("{}", verdict(&plan.report));
     assert!(plan.report.succeeded(), "{}", plan.report.render_text());
     let writes = non_reads(&server);
@@ -305,6 +312,7 @@ async fn a_dry_run_sends_no_writes() {
     let report = run_against(
         kube(&server),
         &args,
+        &Guest::builtin(),
         RuntimeOptions { cache_dir: None },
         LockTiming::default(),
     )
@@ -390,7 +398,7 @@ async fn plan_with(
 ) -> rotor::commands::plan::Plan {
     plan_against(
         &kube(server),
-        None,
+        &Guest::builtin(),
         None,
         config,
         RuntimeOptions { cache_dir: None },
@@ -440,6 +448,7 @@ async fn run_with(server: &TestApiServer, config: Option<&std::path::Path>) -> R
     run_against(
         kube(server),
         &args,
+        &Guest::builtin(),
         RuntimeOptions { cache_dir: None },
         LockTiming::default(),
     )

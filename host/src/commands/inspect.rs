@@ -8,7 +8,7 @@ use clap::Args;
 
 use crate::runtime::RuntimeOptions;
 
-use super::{CommandError, OutputFormat, new_runtime, read_policy};
+use super::{CommandError, OutputFormat, new_runtime, read_policy_file};
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
@@ -23,7 +23,7 @@ pub struct InspectArgs {
 
 /// Exit 0 when this rotor can run the policy, 1 when it cannot.
 pub fn run(args: InspectArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
-    let (label, bytes) = read_policy(Some(&args.file))?;
+    let (label, bytes) = read_policy_file(&args.file)?;
     let runtime = new_runtime(options)?;
     let info = runtime.inspect(&label, &bytes);
     match args.output {

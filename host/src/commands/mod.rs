@@ -5,8 +5,10 @@
 
 pub mod args;
 pub mod connect;
+pub mod guest;
 pub mod inspect;
 pub mod plan;
+pub mod policy;
 pub mod run;
 pub mod scenario;
 pub mod simulate;
@@ -17,10 +19,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use crate::config::{ConfigError, RunConfig};
-use crate::runtime::{DEFAULT_POLICY, LoadError, Runtime, RuntimeError, RuntimeOptions};
+use crate::runtime::{LoadError, Runtime, RuntimeError, RuntimeOptions};
 
-pub use args::{OutputFormat, PolicyArgs, parse_sha256};
+pub use args::{GuestSource, OutputFormat, PolicyArgs, parse_sha256};
 pub use connect::{ClusterArgs, KubeCommandError};
+pub use guest::{Guest, Pinning, load_guest, read_guest};
 
 /// Why a command could not do its work (as opposed to a policy run that
 /// failed, which is a report with outcome `failed`).
@@ -48,6 +51,12 @@ pub enum CommandError {
     Notify(#[from] crate::observe::notify::NotifyError),
     #[error("cannot generate a scenario: {0}")]
     Generate(#[from] crate::cluster::sim::generate::GenerateError),
+    #[error(transparent)]
+    Oci(#[from] crate::oci::OciError),
+    #[error(transparent)]
+    Untrusted(#[from] crate::oci::VerifyError),
+    #[error("policy: {0}")]
+    Guest(String),
     #[error("{what} {path}: cannot write: {source}")]
     Write {
         what: &'static str,
@@ -57,25 +66,28 @@ pub enum CommandError {
     },
 }
 
+impl CommandError {
+    /// 4 for a policy refused by its signatures, so a CronJob's history and
+    /// alerts tell it apart; 2 for every other reason a command could not work.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Untrusted(_) => crate::oci::verify::EXIT_UNTRUSTED,
+            _ => 2,
+        }
+    }
+}
+
 pub fn new_runtime(options: RuntimeOptions) -> Result<Runtime, CommandError> {
     Ok(Runtime::new(options)?)
 }
 
-/// The policy bytes and a label for messages: a file, or the built-in policy.
-pub fn read_policy(path: Option<&Path>) -> Result<(String, Vec<u8>), CommandError> {
-    match path {
-        None => Ok((
-            "built-in linkerd-rotation policy".to_string(),
-            DEFAULT_POLICY.to_vec(),
-        )),
-        Some(path) => {
-            let bytes = std::fs::read(path).map_err(|source| CommandError::ReadPolicy {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            Ok((path.display().to_string(), bytes))
-        }
-    }
+/// A policy file's bytes and its path as a label.
+pub fn read_policy_file(path: &Path) -> Result<(String, Vec<u8>), CommandError> {
+    let bytes = std::fs::read(path).map_err(|source| CommandError::ReadPolicy {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok((path.display().to_string(), bytes))
 }
 
 pub fn read_config(path: Option<&Path>) -> Result<RunConfig, CommandError> {
@@ -86,7 +98,11 @@ pub fn read_config(path: Option<&Path>) -> Result<RunConfig, CommandError> {
 }
 
 /// Write `text` to `path`, naming `what` in the error.
-pub fn write_file(what: &'static str, path: &Path, text: &str) -> Result<(), CommandError> {
+pub fn write_file(
+    what: &'static str,
+    path: &Path,
+    text: impl AsRef<[u8]>,
+) -> Result<(), CommandError> {
     std::fs::write(path, text).map_err(|source| CommandError::Write {
         what,
         path: path.to_path_buf(),

@@ -15,8 +15,8 @@ use crate::report::RunReport;
 use crate::runtime::{RunControls, RuntimeOptions};
 
 use super::{
-    ClusterArgs, CommandError, KubeCommandError, OutputFormat, PolicyArgs, new_runtime,
-    read_config, read_policy, write_file,
+    ClusterArgs, CommandError, Guest, KubeCommandError, OutputFormat, Pinning, PolicyArgs,
+    load_guest, new_runtime, read_config, write_file,
 };
 
 #[derive(Debug, clap::Args)]
@@ -46,16 +46,15 @@ pub struct Plan {
 /// the cluster is written.
 pub async fn plan_against(
     kube: &KubeCluster,
-    guest: Option<&std::path::Path>,
+    guest: &Guest,
     guest_sha256: Option<&str>,
     config: Option<&std::path::Path>,
     options: RuntimeOptions,
 ) -> Result<Plan, CommandError> {
     let config = read_config(config)?;
-    let (label, wasm) = read_policy(guest)?;
     // A policy other than the pinned one is refused before the cluster is read.
     let runtime = new_runtime(options)?;
-    let policy = runtime.load_pinned(&label, &wasm, guest_sha256)?;
+    let policy = runtime.load_pinned(&guest.label, &guest.wasm, guest_sha256)?;
     let scenario = kube
         .dump_scenario()
         .await
@@ -116,10 +115,17 @@ pub fn verdict(report: &RunReport) -> String {
 }
 
 pub async fn run(args: PlanArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
+    // The policy first, as `run` does: a refused one never reads the cluster.
+    let guest = load_guest(
+        &args.policy,
+        options.cache_dir.as_deref(),
+        Pinning::DigestRequired,
+    )
+    .await?;
     let kube = args.cluster.connect().await?;
     let plan = plan_against(
         &kube,
-        args.policy.guest.as_deref(),
+        &guest,
         args.policy.guest_sha256.as_deref(),
         args.policy.config.as_deref(),
         options,

@@ -18,8 +18,8 @@ use crate::report::{Outcome, RunReport};
 use crate::runtime::{RunControls, RuntimeOptions};
 
 use super::{
-    ClusterArgs, CommandError, KubeCommandError, OutputFormat, PolicyArgs, new_runtime,
-    print_report, read_config, read_policy,
+    ClusterArgs, CommandError, Guest, KubeCommandError, OutputFormat, Pinning, PolicyArgs,
+    load_guest, new_runtime, print_report, read_config,
 };
 
 #[derive(Debug, clap::Args)]
@@ -86,13 +86,14 @@ impl ObserveArgs {
 pub async fn run_against(
     kube: KubeCluster,
     args: &RunArgs,
+    guest: &Guest,
     options: RuntimeOptions,
     timing: LockTiming,
 ) -> Result<RunReport, CommandError> {
     let config = read_config(args.policy.config.as_deref())?;
-    let (label, wasm) = read_policy(args.policy.guest.as_deref())?;
+    let label = guest.label.clone();
     let runtime = new_runtime(options)?;
-    let policy = runtime.load_pinned(&label, &wasm, args.policy.guest_sha256.as_deref())?;
+    let policy = runtime.load_pinned(&label, &guest.wasm, args.policy.guest_sha256.as_deref())?;
     let namespace = kube.namespace().to_string();
     let mut telemetry = args.observe.targets(&namespace)?;
 
@@ -181,7 +182,15 @@ pub async fn run_against(
 }
 
 pub async fn run(args: RunArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
+    // The policy first: one refused (unpinned, untrusted, unreadable) has
+    // not touched the cluster.
+    let guest = load_guest(
+        &args.policy,
+        options.cache_dir.as_deref(),
+        Pinning::DigestRequired,
+    )
+    .await?;
     let kube = args.cluster.connect().await?;
-    let report = run_against(kube, &args, options, LockTiming::default()).await?;
+    let report = run_against(kube, &args, &guest, options, LockTiming::default()).await?;
     Ok(print_report(&report, args.output))
 }

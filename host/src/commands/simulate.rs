@@ -14,8 +14,8 @@ use crate::report::RunReport;
 use crate::runtime::{RunControls, RuntimeOptions};
 
 use super::{
-    CommandError, OutputFormat, PolicyArgs, new_runtime, one_line, print_report, read_config,
-    read_policy, write_file,
+    CommandError, OutputFormat, Pinning, PolicyArgs, load_guest, new_runtime, one_line,
+    print_report, read_config, write_file,
 };
 
 #[derive(Debug, Args)]
@@ -51,7 +51,13 @@ pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode
     // Everything the user supplied is checked before the (slower) compile.
     let config = read_config(args.policy.config.as_deref())?;
     let cluster = Arc::new(load_scenario(&args)?);
-    let (label, wasm) = read_policy(args.policy.guest.as_deref())?;
+    let guest = load_guest(
+        &args.policy,
+        options.cache_dir.as_deref(),
+        Pinning::TagsAllowed,
+    )
+    .await?;
+    let (label, wasm) = (guest.label, guest.wasm);
     let runtime = new_runtime(options)?;
     let policy = runtime.load_pinned(&label, &wasm, args.policy.guest_sha256.as_deref())?;
 
@@ -70,7 +76,7 @@ pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode
     // The saved state is the cluster as the run left it (what a resumed or
     // repeated run would find); the report then watches the mesh on.
     if let Some(path) = &args.save_state {
-        write_file("state", path, &cluster.state_yaml())?;
+        write_file("state", path, cluster.state_yaml())?;
     }
     cluster.watch_after_run();
     let report = RunReport::new(

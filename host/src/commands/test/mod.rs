@@ -40,7 +40,8 @@ use crate::config::RunConfig;
 use crate::report::RunReport;
 use crate::runtime::{LoadedPolicy, RunControls, Runtime, RuntimeOptions};
 
-use super::{CommandError, new_runtime, one_line, read_config, read_policy};
+use super::{CommandError, GuestSource, new_runtime, one_line, read_config, read_guest};
+use crate::oci::RegistryOptions;
 use files::{Case, read_case, scenario_error};
 
 pub use expect::{Expect, ExpectedOutcome, RestartOrder, find_expect};
@@ -48,9 +49,13 @@ pub use verdict::{Restart, Verdict, check, order_problem, restarts};
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
-    /// Policy component for scenarios whose Expect names none [default: the built-in policy].
-    #[arg(long, value_name = "FILE.wasm")]
-    pub guest: Option<PathBuf>,
+    /// Policy component for scenarios whose Expect names none: a .wasm file
+    /// or oci://HOST/REPO[:TAG][@sha256:DIGEST] [default: the built-in policy].
+    #[arg(long, value_name = "FILE.wasm|oci://REF", value_parser = GuestSource::parse)]
+    pub guest: Option<GuestSource>,
+
+    #[command(flatten)]
+    pub registry: RegistryOptions,
 
     /// Run configuration for scenarios whose Expect gives none.
     #[arg(long, value_name = "FILE")]
@@ -79,10 +84,12 @@ pub async fn run(args: TestArgs, options: RuntimeOptions) -> Result<ExitCode, Co
             "no scenario with a `kind: Expect` document to test".into(),
         ));
     }
-    let runtime = new_runtime(options)?;
+    let runtime = new_runtime(options.clone())?;
     let mut tester = Tester {
         runtime,
         default_guest: args.guest.clone(),
+        registry: args.registry.clone(),
+        cache_dir: options.cache_dir.clone(),
         default_config,
         loaded: HashMap::new(),
     };
@@ -106,10 +113,12 @@ pub async fn run(args: TestArgs, options: RuntimeOptions) -> Result<ExitCode, Co
 
 struct Tester {
     runtime: Runtime,
-    default_guest: Option<PathBuf>,
+    default_guest: Option<GuestSource>,
+    registry: RegistryOptions,
+    cache_dir: Option<PathBuf>,
     default_config: RunConfig,
-    /// Compiled policies by file (`None`: the built-in one).
-    loaded: HashMap<Option<PathBuf>, LoadedPolicy>,
+    /// Compiled policies by source (`None`: the built-in one).
+    loaded: HashMap<Option<GuestSource>, LoadedPolicy>,
 }
 
 impl Tester {
@@ -143,7 +152,7 @@ impl Tester {
             }
         };
         let guest = match &expect.guest {
-            Some(file) => Some(base.join(file)),
+            Some(file) => Some(GuestSource::File(base.join(file))),
             None => self.default_guest.clone(),
         };
         let cluster = Arc::new(
@@ -151,11 +160,12 @@ impl Tester {
                 .map_err(|e| format!("scenario: {}", one_line(&e.to_string())))?,
         );
         if !self.loaded.contains_key(&guest) {
-            let (label, wasm) =
-                read_policy(guest.as_deref()).map_err(|e| one_line(&e.to_string()))?;
+            let source = read_guest(guest.as_ref(), &self.registry, self.cache_dir.as_deref())
+                .await
+                .map_err(|e| one_line(&e.to_string()))?;
             let policy = self
                 .runtime
-                .load(&label, &wasm)
+                .load(&source.label, &source.wasm)
                 .map_err(|e| one_line(&e.to_string()))?;
             self.loaded.insert(guest.clone(), policy);
         }
