@@ -10,7 +10,8 @@
 #      - every pod spec against the restricted Pod Security Standard
 #      - what each value set must render (assert_rendered.py)
 #   3. NOTES.txt renders; the packaged chart leaves the CI files out
-#   4. unknown values keys and bad values fail `helm template`
+#   4. unknown values keys and bad values fail `helm template`; an OCI
+#      policy without a digest fails with a message naming the value
 #   5. the validators reject known-bad manifests (they can fail)
 #   6. the previous-anchor bootstrap script, run against a stand-in kubectl
 #   7. promtool check + unit tests of the alerts (when promtool is present);
@@ -107,6 +108,8 @@ unknown=(
   "grants.verbs[0]=delete-everything"
   "certificates.trustAnchor.privateKey.size=2048"
   "cronJob.schedule=CRON_TZ=Europe/Berlin 0 3 * * *"
+  "policy.oci.verification.threshold=0"
+  "policy.oci.plainHttpRegistries[0]=http://mirror:5000"
 )
 for setting in "${unknown[@]}"; do
   if helm template "$release" "$chart" --namespace "$namespace" --set "$setting" >/dev/null 2>"$out/unknown.err"; then
@@ -120,6 +123,29 @@ if helm template "$release" "$chart" --set policy.source=configMap --set policy.
   fail "a site policy without policy.sha256 was accepted"
 fi
 echo "rejected: a site policy without policy.sha256"
+# An OCI policy runs by digest only. The schema refuses a tag alone; past the
+# schema (--skip-schema-validation) the template refuses it, naming the value.
+digest=5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03
+for ref in "oci://registry.example.com/rotor-policy:v1" "registry.example.com/rotor-policy@sha256:$digest"; do
+  for skip in "" --skip-schema-validation; do
+    if helm template "$release" "$chart" ${skip:+"$skip"} --set policy.source=oci --set "policy.oci.reference=$ref" >/dev/null 2>"$out/oci.err"; then
+      fail "helm template ${skip:+$skip }accepted policy.oci.reference=$ref"
+    fi
+    want="must be oci://HOST/REPO@sha256:DIGEST"
+    [[ -n "$skip" ]] || want="at '/policy/oci/reference'"
+    grep -qF -- "$want" "$out/oci.err" || { cat "$out/oci.err" >&2; fail "policy.oci.reference=$ref failed, but not with: $want"; }
+  done
+  echo "rejected: policy.oci.reference=$ref (schema, then template)"
+done
+if helm template "$release" "$chart" --set policy.source=oci >/dev/null 2>"$out/oci.err"; then
+  fail "an OCI policy without policy.oci.reference was accepted"
+fi
+echo "rejected: policy.source=oci without a reference"
+KUBECONFIG=/dev/null helm install "$release" "$chart" --namespace "$namespace" --dry-run=client \
+  --set policy.source=oci --set "policy.oci.reference=oci://registry.example.com/rotor-policy@sha256:$digest" >"$out/oci-unverified.txt"
+grep -qF "WARNING: policy.oci.verification lists no keys" "$out/oci-unverified.txt" \
+  || fail "NOTES.txt does not warn about an OCI policy without verification keys"
+echo "NOTES.txt: warns about an OCI policy without verification keys"
 
 step "validators reject known-bad manifests"
 # Each fixture names, in its `# expect:` line, the problem it must be refused for.

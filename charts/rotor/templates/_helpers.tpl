@@ -128,3 +128,59 @@ size: {{ .size }}
 {{- end }}
 rotationPolicy: {{ .rotationPolicy }}
 {{- end }}
+
+{{/*
+Where the CronJob mounts what an OCI policy needs. The keys' paths are
+written into the verification config, so the two must agree.
+*/}}
+{{- define "rotor.ociPaths" -}}
+{{- toJson (dict
+  "auth" "/etc/rotor/registry-auth"
+  "ca" "/etc/rotor/registry-ca"
+  "keys" "/etc/rotor/policy-keys"
+  "verify" "/etc/rotor/verify.yaml"
+  "cache" "/var/cache/rotor/policies") }}
+{{- end }}
+
+{{/*
+True (non-empty) when an OCI policy's signatures are checked. Fails on a
+reference that is not pinned by digest and on keys without a source, so a
+bad value set stops at render time with a message naming the value (the
+schema refuses the same; this holds under --skip-schema-validation too).
+*/}}
+{{- define "rotor.ociVerified" -}}
+{{- $oci := .Values.policy.oci -}}
+{{- $ref := required "policy.oci.reference is required when policy.source is oci (oci://HOST/REPO@sha256:DIGEST, as `rotor policy push` prints it)" $oci.reference -}}
+{{- if or (not (hasPrefix "oci://" $ref)) (not (contains "@sha256:" $ref)) }}
+{{- fail (printf "policy.oci.reference %q must be oci://HOST/REPO@sha256:DIGEST: the chart runs a policy pinned by its manifest digest, never a tag alone" $ref) }}
+{{- end }}
+{{- $v := $oci.verification -}}
+{{- if and $v.keysSecret $v.keysConfigMap }}
+{{- fail "policy.oci.verification: set keysSecret or keysConfigMap, not both" }}
+{{- end }}
+{{- $source := or $v.keysSecret $v.keysConfigMap -}}
+{{- if and $source (not $v.keys) }}
+{{- fail "policy.oci.verification.keys must list the public key files when keysSecret or keysConfigMap is set" }}
+{{- end }}
+{{- if and $v.keys (not $source) }}
+{{- fail "policy.oci.verification.keys needs keysSecret or keysConfigMap to say where the keys are" }}
+{{- end }}
+{{- if lt (int $v.threshold) 1 }}
+{{- fail (printf "policy.oci.verification.threshold must be at least 1, not %v" $v.threshold) }}
+{{- end }}
+{{- if and $v.keys (gt (int $v.threshold) (len $v.keys)) }}
+{{- fail (printf "policy.oci.verification.threshold %d is more than the %d key(s) listed" (int $v.threshold) (len $v.keys)) }}
+{{- end }}
+{{- if $v.keys }}true{{ end }}
+{{- end }}
+
+{{/* The verification config handed to `rotor run --verify`. */}}
+{{- define "rotor.verifyConfig" -}}
+{{- $dir := (include "rotor.ociPaths" . | fromJson).keys -}}
+{{- $v := .Values.policy.oci.verification -}}
+{{- $keys := list -}}
+{{- range $v.keys }}
+{{- $keys = append $keys (dict "name" (trimSuffix ".pub" .) "path" (printf "%s/%s" $dir .)) -}}
+{{- end }}
+{{- toYaml (dict "keys" $keys "threshold" (int $v.threshold)) }}
+{{- end }}

@@ -86,7 +86,7 @@ def default_cronjob_shape(d):
     assert job["podReplacementPolicy"] == "Failed"
     assert job["ttlSecondsAfterFinished"] > 0
     fail_job = [r for r in job["podFailurePolicy"]["rules"] if r["action"] == "FailJob"]
-    assert fail_job and fail_job[0]["onExitCodes"]["values"] == [2]
+    assert fail_job and fail_job[0]["onExitCodes"]["values"] == [2, 4], "exit codes 2 and 4 are never retried"
     assert fail_job[0]["onExitCodes"]["containerName"] == "rotor"
     pod = job["template"]["spec"]
     assert pod["restartPolicy"] == "Never" and pod["enableServiceLinks"] is False
@@ -104,6 +104,8 @@ def default_runs_embedded_policy_with_json_report(d):
     assert a[a.index("--namespace") + 1] == RELEASE_NS
     assert a[a.index("--output") + 1] == "json"
     assert "--guest" not in a and "--dry-run" not in a
+    for flag in ("--policy-cache", "--verify", "--registry-auth", "--registry-ca", "--plain-http-registry"):
+        assert flag not in a, f"the embedded policy needs no {flag}"
     env = {e["name"]: e["value"] for e in pod_spec(load(d, "default-values"))["containers"][0]["env"]}
     mounts = {m["mountPath"]: m["name"] for m in pod_spec(load(d, "default-values"))["containers"][0]["volumeMounts"]}
     assert mounts.get(env["ROTOR_CACHE_DIR"]) == "cache", "ROTOR_CACHE_DIR must be the emptyDir mount"
@@ -176,7 +178,7 @@ def previous_anchor_bootstrap_copies_the_certificate_only(d):
 @check
 def no_cluster_wide_secret_access(d):
     for name in ("default-values", "namespaced-rbac-values", "site-policy-configmap-values",
-                 "monitoring-values", "existing-objects-values"):
+                 "site-policy-oci-values", "monitoring-values", "existing-objects-values"):
         for doc in find(load(d, name), "ClusterRole"):
             assert not grants(rules_of(doc), "", "secrets"), f"{name}: ClusterRole grants secrets"
             assert not grants(rules_of(doc), "", "configmaps"), f"{name}: ClusterRole grants configmaps"
@@ -277,6 +279,52 @@ def site_policy_from_configmap_pinned(d):
     assert run_config(docs)["policy"] == {"mode": "issuer-only", "parallelism": 10, "excludeNamespaces": ["kube-system"]}
     image = pod_spec(docs)["containers"][0]["image"]
     assert image.endswith("@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), image
+
+
+@check
+def site_policy_from_oci_pinned_and_verified(d):
+    docs = load(d, "site-policy-oci-values")
+    pod = pod_spec(docs)
+    container = pod["containers"][0]
+    a = container["args"]
+    ref = a[a.index("--guest") + 1]
+    assert ref.startswith("oci://registry.example.com:5000/platform/rotor-policy@sha256:"), ref
+    assert "--allow-unpinned-guest" not in a, "the chart runs policies pinned by digest only"
+    assert "--guest-sha256" not in a, "policy.sha256 is optional for oci and was not set"
+    flags = [(f, a[i + 1]) for i, f in enumerate(a) if f in (
+        "--policy-cache", "--registry-auth", "--registry-ca", "--plain-http-registry", "--verify")]
+    assert flags == [
+        ("--policy-cache", "/var/cache/rotor/policies"),
+        ("--registry-auth", "/etc/rotor/registry-auth/.dockerconfigjson"),
+        ("--registry-ca", "/etc/rotor/registry-ca/roots.pem"),
+        ("--plain-http-registry", "mirror.registry.svc:5000"),
+        ("--verify", "/etc/rotor/verify.yaml"),
+    ], flags
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    # Every file a flag names is on a read-only mount, the cache on the emptyDir.
+    assert mounts["/var/cache/rotor"]["name"] == "cache" and "emptyDir" in volumes["cache"]
+    assert mounts["/etc/rotor/registry-auth"]["readOnly"] is True
+    assert volumes[mounts["/etc/rotor/registry-auth"]["name"]]["secret"] == {
+        "secretName": "policy-registry", "items": [{"key": ".dockerconfigjson", "path": ".dockerconfigjson"}]}
+    assert "imagePullSecrets" not in pod, "the policy's pull secret is not the image's"
+    assert volumes[mounts["/etc/rotor/registry-ca"]["name"]]["configMap"] == {
+        "name": "registry-roots", "items": [{"key": "roots.pem", "path": "roots.pem"}]}
+    verify = mounts["/etc/rotor/verify.yaml"]
+    assert verify["name"] == "config" and verify["subPath"] == "verify.yaml" and verify["readOnly"] is True
+    keys = mounts["/etc/rotor/policy-keys"]
+    assert keys["readOnly"] is True
+    assert volumes[keys["name"]]["configMap"]["name"] == "rotor-policy-keys"
+    mounted = [i["path"] for i in volumes[keys["name"]]["configMap"]["items"]]
+    assert mounted == ["release.pub", "security.pub", "platform.pub"], mounted
+    assert "policy" not in volumes, "an OCI policy mounts no policy file"
+    cm = one(docs, "ConfigMap", "rotor-config", RELEASE_NS)
+    cfg = yaml.safe_load(cm["data"]["verify.yaml"])
+    assert cfg == {"threshold": 2, "keys": [
+        {"name": n, "path": f"/etc/rotor/policy-keys/{n}.pub"} for n in ("release", "security", "platform")]}, cfg
+    assert run_config(docs)["policy"] == {"mode": "issuer-only"}
+    assert not [c for c in find(docs, "ConfigMap") if c["metadata"]["name"] == "rotor-policy"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 @check
