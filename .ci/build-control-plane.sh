@@ -3,7 +3,8 @@
 # modules fetched through the Go module proxy (no images, no downloads from
 # elsewhere), at the versions pinned below: etcd, kube-apiserver,
 # kube-controller-manager, kube-scheduler (without it no pod is ever bound to
-# kwok's fake nodes), kwok, cert-manager's controller, trust-manager.
+# kwok's fake nodes), kwok, cert-manager's controller, trust-manager; and
+# cosign, which signs policy artifacts in rotor's registry tests.
 #
 # Usage: bash .ci/build-control-plane.sh
 #
@@ -16,9 +17,14 @@
 # The script then writes:
 #   <cache>/bin/   symlinks to every binary of the pinned versions
 #   <cache>/env    shell file (source it) with ROTOR_CP_BIN, ROTOR_CP_*_CRDS, ROTOR_CP_KWOK_STAGES,
-#                  ROTOR_CP_VERSIONS; tests/e2e/control-plane.sh reads it
-# and prints a `real control plane: ...` line, then the bin dir as the last
-# line of stdout. Progress goes to stderr.
+#                  ROTOR_CP_VERSIONS, ROTOR_CP_COSIGN; tests/e2e/control-plane.sh
+#                  and tests/support/registry.rs read it
+# and prints a `real control plane: ...` line, a `signing: cosign ...` line,
+# then the bin dir as the last line of stdout. Progress goes to stderr.
+#
+# cosign is pinned at major version 2: rotor reads the signatures cosign 2
+# stores under the `sha256-<digest>.sig` tag, while cosign 3 by default writes
+# a new bundle format attached as an OCI referrer.
 #
 # Each component family has its own wrapper module under .ci/control-plane/
 # (go.mod + go.sum committed, for reproducible dependency versions; one module
@@ -37,6 +43,7 @@ etcd_version=v3.6.17         # newest 3.6 patch the proxy serves
 kwok_version=v0.8.0
 cert_manager_version=v1.21.2
 trust_manager_version=v0.25.0
+cosign_version=v2.6.5        # newest 2.x the proxy serves (its go.mod needs go 1.25)
 go_min=1.26                  # kwok, cert-manager and trust-manager need go >= 1.26.0
 go_toolchain=go1.26.8        # fetched from the proxy when the local Go is older
 
@@ -140,6 +147,7 @@ main() {
   check_pin kwok sigs.k8s.io/kwok "$kwok_version"
   check_pin cert-manager github.com/cert-manager/cert-manager "$cert_manager_version"
   check_pin trust-manager github.com/cert-manager/trust-manager "$trust_manager_version"
+  check_pin cosign github.com/sigstore/cosign/v2 "$cosign_version"
 
   # Version strings the binaries report (k8s defaults to v0.0.0-master).
   local minor="${kubernetes_version#v1.}"
@@ -165,6 +173,11 @@ main() {
     cert-manager-controller=.
   build trust-manager "$trust_manager_version" trust-manager "" \
     trust-manager=github.com/cert-manager/trust-manager/cmd/trust-manager
+  # `cosign version` reports these; without them it says "devel".
+  local cosign_ld="-X sigs.k8s.io/release-utils/version.gitVersion=$cosign_version"
+  cosign_ld+=" -X sigs.k8s.io/release-utils/version.gitTreeState=clean"
+  build cosign "$cosign_version" cosign "$cosign_ld" \
+    cosign=github.com/sigstore/cosign/v2/cmd/cosign
 
   local c=deploy/crds
   copy_files cert-manager "$cert_manager_version" cert-manager \
@@ -193,7 +206,8 @@ main() {
     "$cache/kubernetes-$kubernetes_version/bin/kube-scheduler" \
     "$cache/kwok-$kwok_version/bin/kwok" \
     "$cache/cert-manager-$cert_manager_version/bin/cert-manager-controller" \
-    "$cache/trust-manager-$trust_manager_version/bin/trust-manager"; do
+    "$cache/trust-manager-$trust_manager_version/bin/trust-manager" \
+    "$cache/cosign-$cosign_version/bin/cosign"; do
     ln -s "$f" "$bin.tmp/"
   done
   rm -rf "$bin"
@@ -208,11 +222,13 @@ ROTOR_CP_TRUST_MANAGER_CRDS='$cache/trust-manager-$trust_manager_version/crds'
 ROTOR_CP_KWOK_STAGES='$cache/kwok-$kwok_version/stages'
 ROTOR_CP_KUBERNETES_VERSION='$kubernetes_version'
 ROTOR_CP_VERSIONS='$versions'
+ROTOR_CP_COSIGN='$cache/cosign-$cosign_version/bin/cosign'
 EOF
   mv "$cache/env.tmp" "$cache/env"
 
   log "linkerd: not built (the Go module proxy refuses github.com/linkerd/linkerd2)"
   echo "real control plane: $versions; Linkerd's identity and proxy injector: stand-ins (tests/e2e/linkerd.rs)"
+  echo "signing: cosign $cosign_version (policy artifacts in the registry tests)"
   echo "$bin"
 }
 
