@@ -1,11 +1,13 @@
 //! The `rotor` binary as users drive it: `simulate`, `scenario generate`,
-//! bad input of every kind, and no private key in any output. One test
-//! binary for all of them.
+//! bad input of every kind, no private key in any output, and the real
+//! registry and cosign the policy artifact tests use. One test binary for all
+//! of them.
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod bad_input;
 mod integrity;
+mod registry_harness;
 mod scenario_generate;
 mod simulate;
