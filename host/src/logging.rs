@@ -36,13 +36,15 @@ pub struct LogOptions {
 }
 
 /// The filter for log lines: `RUST_LOG` wins; otherwise warnings, raised by
-/// each `-v`. At the default verbosity kube's client logs nothing (its
-/// connection errors reach the user as rotor's one-line error instead).
+/// each `-v`. At the default verbosity the kube, registry and signature
+/// clients log nothing: their errors reach the user as rotor's one-line
+/// error instead (sigstore warns of a missing signature that rotor reports
+/// as an untrusted policy).
 /// Progress lines are added unless `quiet` or they are drawn instead.
 pub fn log_filter(verbose: u8, rust_log: Option<&str>, progress: bool) -> EnvFilter {
     let base = match (rust_log, verbose) {
         (Some(directives), _) => directives.to_string(),
-        (None, 0) => "warn,kube_client=off".to_string(),
+        (None, 0) => "warn,kube_client=off,oci_client=off,sigstore=off".to_string(),
         (None, 1) => "info".to_string(),
         (None, 2) => "debug".to_string(),
         (None, _) => "trace".to_string(),
@@ -366,6 +368,7 @@ mod tests {
     fn quiet_turns_progress_lines_off_and_kube_is_silent_by_default() {
         let shown = log_filter(0, None, true).to_string();
         assert!(shown.contains("kube_client=off"), "{shown}");
+        assert!(shown.contains("sigstore=off"), "{shown}");
         assert!(shown.contains("rotor::progress=info"), "{shown}");
         let quiet = log_filter(0, None, false).to_string();
         assert!(quiet.contains("rotor::progress=off"), "{quiet}");

@@ -20,6 +20,9 @@ pub enum Outcome {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyIdentity {
+    /// Where it came from: a file, `oci://...@sha256:...` (pinned by the
+    /// digest that was pulled), or the built-in policy.
+    pub source: String,
     pub sha256: String,
     pub size_bytes: u64,
 }
@@ -27,6 +30,7 @@ pub struct PolicyIdentity {
 impl From<&LoadedPolicy> for PolicyIdentity {
     fn from(policy: &LoadedPolicy) -> Self {
         PolicyIdentity {
+            source: policy.label.clone(),
             sha256: policy.sha256.clone(),
             size_bytes: policy.size_bytes,
         }
@@ -141,8 +145,9 @@ impl RunReport {
             ""
         };
         out.push_str(&format!(
-            "backend: {}{mode}; policy sha256 {} ({} bytes)\n",
+            "backend: {}{mode}; policy {} sha256 {} ({} bytes)\n",
             self.backend,
+            self.policy.source,
             short_hash(&self.policy.sha256),
             self.policy.size_bytes
         ));

@@ -8,6 +8,7 @@ mod support;
 
 mod bad_input;
 mod integrity;
+mod oci;
 mod registry_harness;
 mod scenario_generate;
 mod simulate;

@@ -77,6 +77,10 @@ pub async fn client(opts: &ConnectOptions) -> Result<Client, ConnectError> {
     let mut config = config;
     config.default_retry = false;
     let url = config.cluster_url.to_string();
+    // Two rustls crypto providers are linked (kube's ring, the registry
+    // client's aws-lc-rs): name kube's, or rustls panics at the first TLS
+    // connection. An error only means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = Client::try_from(config)?;
     reachable(&client, url.trim_end_matches('/')).await?;
     Ok(client)
