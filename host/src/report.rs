@@ -341,6 +341,7 @@ mod tests {
 
     fn identity() -> PolicyIdentity {
         PolicyIdentity {
+            source: "policy.wasm".into(),
             sha256: "ab".repeat(32),
             size_bytes: 1234,
         }
@@ -363,6 +364,7 @@ mod tests {
         assert_eq!(json["outcome"], "succeeded");
         assert_eq!(json["error"], serde_json::Value::Null);
         assert_eq!(json["policy"]["size_bytes"], 1234);
+        assert_eq!(json["policy"]["source"], "policy.wasm");
         assert_eq!(json["calls"]["by_primitive"]["restart-workload"], 1);
         assert_eq!(json["steps"][0]["ended_at"], 1_000_030);
         assert_eq!(json["summary"]["facts"][0]["key"], "anchor");
