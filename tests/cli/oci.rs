@@ -14,7 +14,7 @@ use rotor::cluster::sim::{DEMO_SCENARIO, SimCluster};
 use rotor::runtime::DEFAULT_POLICY;
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 
-use crate::support::registry::{Cosign, Registry, ServerTls};
+use rotor::testing::registry::{Cosign, Registry, ServerTls};
 
 /// `rotor` with `args` (no compiled-policy cache unless `cache` is given).
 fn rotor(cache: Option<&Path>, args: &[&str]) -> Output {
@@ -463,4 +463,56 @@ fn verify_needs_a_registry_policy_and_a_sound_config() {
     );
     let out = rotor(None, &["simulate", "--guest", "oci://no-host-given:v1"]);
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[test]
+fn a_registry_login_comes_from_a_docker_config() {
+    use base64::Engine as _;
+    let Some(registry) = Registry::start_with_login("robot", "s3cret") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wasm = dir.path().join("policy.wasm");
+    std::fs::write(&wasm, DEFAULT_POLICY).expect("write policy");
+    let wasm = wasm.to_str().unwrap();
+    let target = format!("oci://{}/private/policy:v1", registry.host());
+    let auth_file = |name: &str, user_pass: &str| {
+        let path = dir.path().join(name);
+        let auth = base64::engine::general_purpose::STANDARD.encode(user_pass);
+        let text = format!(
+            r#"{{"auths":{{"{}":{{"auth":"{auth}"}}}}}}"#,
+            registry.host()
+        );
+        std::fs::write(&path, text).expect("write docker config");
+        path.display().to_string()
+    };
+    // Anonymous and wrong credentials: refused by the registry, one line.
+    let out = rotor(None, &["policy", "push", wasm, &target]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(error_line(&out).contains(&target), "{out:?}");
+    let wrong = auth_file("wrong.json", "robot:guess");
+    let out = rotor(
+        None,
+        &["policy", "push", wasm, &target, "--registry-auth", &wrong],
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // The right ones: push, then a run's pull, both with the config.
+    let right = auth_file("config.json", "robot:s3cret");
+    let out = rotor(
+        None,
+        &["policy", "push", wasm, &target, "--registry-auth", &right],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let pinned = stdout(&out);
+    let out = rotor(
+        None,
+        &["simulate", "--guest", &pinned, "--registry-auth", &right],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = rotor(None, &["simulate", "--guest", &pinned]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "anonymous pull refused: {out:?}"
+    );
 }

@@ -6,7 +6,7 @@
 //! and the TLS variant serves a certificate a custom CA vouches for. The
 //! policy artifact tests build on each of these facts.
 
-use crate::support::registry::{Cosign, OCI_MANIFEST, Registry, ServerTls, sha256_digest};
+use rotor::testing::registry::{Cosign, OCI_MANIFEST, Registry, ServerTls, sha256_digest};
 
 const WASM_CONFIG: &str = "application/vnd.wasm.config.v0+json";
 const WASM_LAYER: &str = "application/wasm";

@@ -1,7 +1,6 @@
 //! What the whole-run tests share: the built `rotor` binary for tests that
 //! drive the CLI, and one runtime and one compiled default policy per test
-//! binary for tests that drive the simulator in-process; and (`registry`) a
-//! real OCI registry and cosign for the policy artifact tests.
+//! binary for tests that drive the simulator in-process.
 
 #![allow(dead_code)]
 
@@ -14,8 +13,6 @@ use rotor::cluster::Cluster;
 use rotor::cluster::sim::{FinalState, SimCluster};
 use rotor::config::RunConfig;
 use rotor::runtime::{RunControls, RunOutcome};
-
-pub mod registry;
 
 /// Run the built `rotor` (no compile cache) and collect its output.
 pub fn rotor(args: &[&str]) -> Output {

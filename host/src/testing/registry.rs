@@ -93,16 +93,22 @@ impl Registry {
     /// A registry speaking plain HTTP on 127.0.0.1, or `None` (after a
     /// message) when the binary is missing outside CI.
     pub fn start() -> Option<Registry> {
-        Self::launch(None)
+        Self::launch(None, None)
+    }
+
+    /// A plain-HTTP registry that wants HTTP basic credentials (its
+    /// `htpasswd` auth with a bcrypt entry, as `htpasswd -B` writes).
+    pub fn start_with_login(user: &str, password: &str) -> Option<Registry> {
+        Self::launch(None, Some((user, password)))
     }
 
     /// A registry speaking HTTPS on 127.0.0.1 with this certificate and key
     /// (PEM); see [`ServerTls`] for a pair valid for 127.0.0.1.
     pub fn start_tls(cert_pem: &str, key_pem: &str) -> Option<Registry> {
-        Self::launch(Some((cert_pem, key_pem)))
+        Self::launch(Some((cert_pem, key_pem)), None)
     }
 
-    fn launch(tls: Option<(&str, &str)>) -> Option<Registry> {
+    fn launch(tls: Option<(&str, &str)>, login: Option<(&str, &str)>) -> Option<Registry> {
         let bin = registry_bin()?;
         let dir = tempfile::Builder::new()
             .prefix("rotor-registry-")
@@ -117,6 +123,17 @@ impl Registry {
                 dir.path().join("tls.key").display()
             )
         });
+        let auth_config = login.map_or(String::new(), |(user, password)| {
+            let hash = bcrypt::hash_with_result(password, 4)
+                .expect("bcrypt")
+                .format_for_version(bcrypt::Version::TwoA);
+            let path = dir.path().join("htpasswd");
+            std::fs::write(&path, format!("{user}:{hash}\n")).expect("write htpasswd");
+            format!(
+                "auth:\n  htpasswd:\n    realm: rotor-test\n    path: {}\n",
+                path.display()
+            )
+        });
         // The port is free when picked; another process may take it before
         // the registry binds it, so a registry that exits early is retried.
         for _ in 0..3 {
@@ -125,7 +142,7 @@ impl Registry {
                 "version: 0.1\n\
                  log:\n  level: warn\n  accesslog:\n    disabled: true\n\
                  storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-                 http:\n  addr: 127.0.0.1:{port}\n{tls_config}",
+                 {auth_config}http:\n  addr: 127.0.0.1:{port}\n{tls_config}",
                 dir.path().join("storage").display()
             );
             let config_path = dir.path().join("config.yml");
@@ -139,7 +156,7 @@ impl Registry {
                 .stderr(log)
                 .spawn()
                 .unwrap_or_else(|e| panic!("{} serve: {e}", bin.display()));
-            match wait_ready(&mut child, port, dir.path(), tls.is_some()) {
+            match wait_ready(&mut child, port, dir.path(), tls.is_some(), login.is_some()) {
                 Ok(true) => {
                     return Some(Registry {
                         child,
@@ -281,7 +298,13 @@ impl Drop for Registry {
 /// Polls until the registry on `port` answers: `Ok(false)` when it exited
 /// because the port was taken, `Err` when it exited otherwise or did not
 /// answer within [`START_TIMEOUT`].
-fn wait_ready(child: &mut Child, port: u16, dir: &Path, tls: bool) -> Result<bool, String> {
+fn wait_ready(
+    child: &mut Child,
+    port: u16,
+    dir: &Path,
+    tls: bool,
+    login: bool,
+) -> Result<bool, String> {
     let host = format!("127.0.0.1:{port}");
     let deadline = Instant::now() + START_TIMEOUT;
     loop {
@@ -296,6 +319,8 @@ fn wait_ready(child: &mut Child, port: u16, dir: &Path, tls: bool) -> Result<boo
         // shows the listener is up without a TLS client here.
         match http_get(&host, "/v2/") {
             Some(200) if !tls => return Ok(true),
+            // With a login, `/v2/` answers 401 until credentials are sent.
+            Some(401) if !tls && login => return Ok(true),
             Some(400) if tls => return Ok(true),
             _ => {}
         }
@@ -312,11 +337,7 @@ fn read_log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("registry.log")).unwrap_or_default()
 }
 
-/// `sha256:<hex>` of `bytes`, as registries name blobs and manifests.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    use sha2::Digest as _;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
+pub use crate::oci::sha256_digest;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
