@@ -26,6 +26,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use clap::Parser as _;
 use rotor::cluster::kube::KubeCluster;
 use rotor::cluster::kube::progress::PROGRESS_CONFIG_MAP;
 use rotor::cluster::sim::SimCluster;
@@ -396,6 +397,11 @@ fn chart_names_what_its_rbac_grants() {
         let inst = install(&docs);
         let config = RunConfig::parse(&inst.config, Path::new(&name))
             .unwrap_or_else(|e| panic!("{name}: rotor refuses the chart's run configuration: {e}"));
+        // Every flag the CronJob passes is one this rotor takes.
+        rotor::cli::Cli::try_parse_from(
+            std::iter::once("rotor".to_string()).chain(inst.args.clone()),
+        )
+        .unwrap_or_else(|e| panic!("{name}: rotor refuses the CronJob's arguments: {e}"));
         let mut need: Vec<(String, RequestAttributes)> = Vec::new();
         let mut want = |why: String, a: RequestAttributes| need.push((why, a));
         let ns = inst.rotor_namespace.as_str();

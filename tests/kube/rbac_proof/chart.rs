@@ -78,6 +78,8 @@ pub(super) struct Install {
     pub(super) rotor_namespace: String,
     /// The `--config` file's content.
     pub(super) config: String,
+    /// The container's arguments (`run ...`).
+    pub(super) args: Vec<String>,
 }
 
 pub(super) fn install(docs: &[Value]) -> Install {
@@ -134,5 +136,6 @@ pub(super) fn install(docs: &[Value]) -> Install {
         sa,
         rotor_namespace: flag("--namespace").into(),
         config: cm["data"][key].as_str().unwrap().into(),
+        args: args.iter().map(|a| a.to_string()).collect(),
     }
 }
