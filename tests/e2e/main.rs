@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use chart_rules::{UNUSED_BY_THE_DEFAULT_RUN, UNUSED_IN_CLUSTER_MODE, Unused};
 use cluster::ControlPlane;
 use rotor::testing::rbac::{Rbac, RequestAttributes, RuleUnit, ServiceAccount};
+use rotor::testing::registry::{Cosign, Registry};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -412,15 +413,49 @@ fn run_to_completion(kubeconfig: &Path, args: &[String]) -> Value {
     }
 }
 
+/// The default policy as a site ships one: pushed to a real registry,
+/// signed by the real cosign; the flags that make a run pull and verify it.
+fn signed_policy(cp: &ControlPlane) -> (Registry, String, Vec<String>) {
+    let registry = Registry::start().expect("the distribution registry (.ci/install-tools.sh)");
+    let cosign = Cosign::find().expect("cosign (.ci/build-control-plane.sh)");
+    let dir = cp.dir.path();
+    let wasm = dir.join("policy.wasm");
+    std::fs::write(&wasm, rotor::runtime::DEFAULT_POLICY).expect("write policy");
+    let target = format!("oci://{}/platform/rotation:v1", registry.host());
+    let push_args = [
+        "policy".into(),
+        "push".into(),
+        wasm.display().to_string(),
+        target,
+    ];
+    let pushed = rotor(&cp.kubeconfig, &push_args).output().unwrap();
+    assert!(pushed.status.success(), "{}", text(&pushed));
+    let pinned = String::from_utf8_lossy(&pushed.stdout).trim().to_string();
+    let (key, public) = cosign.generate_key_pair(dir);
+    cosign.sign(&key, pinned.trim_start_matches("oci://"));
+    let verify = dir.join("verify.yaml");
+    let config = format!("keys:\n  - name: release\n    path: {}\n", public.display());
+    std::fs::write(&verify, config).expect("write verify config");
+    let flags = vec![
+        "--guest".into(),
+        pinned.clone(),
+        "--verify".into(),
+        verify.display().to_string(),
+    ];
+    (registry, pinned, flags)
+}
+
 /// rotor killed with SIGKILL mid-run, twice, then run again: the rotation
-/// resumes where the progress record says and completes.
+/// resumes where the progress record says and completes. Each run pulls
+/// the policy from a registry and checks its cosign signature first.
 #[test]
 #[ignore = "needs the real control plane: .ci/run builds it and runs these with --ignored"]
 fn a_killed_run_resumes_and_completes() {
     let cp = ControlPlane::up();
     let kubeconfig = cp.service_account_kubeconfig();
     let old_anchor = secret_cert(&cp, "cert-manager", "linkerd-trust-anchor");
-    let args = cronjob_args(&cp);
+    let (_registry, pinned, policy_flags) = signed_policy(&cp);
+    let args = [cronjob_args(&cp), policy_flags].concat();
     for after in [Duration::from_secs(8), Duration::from_secs(25)] {
         let mut child = rotor(&kubeconfig, &args)
             .stdout(Stdio::null())
@@ -434,6 +469,7 @@ fn a_killed_run_resumes_and_completes() {
     }
     let report = run_to_completion(&kubeconfig, &args);
     assert_eq!(report["outcome"], "succeeded", "{report:#}");
+    assert_eq!(report["policy"]["source"], pinned.as_str(), "{report:#}");
     let new_anchor = secret_cert(&cp, "cert-manager", "linkerd-trust-anchor");
     assert_ne!(bodies(&new_anchor), bodies(&old_anchor));
     assert_eq!(bodies(&bundle(&cp)), bodies(&new_anchor));
