@@ -325,6 +325,31 @@ async fn verify_counts_keys_against_the_threshold() {
     let text = stdout(&out);
     assert!(text.contains("1 cosign signature(s)"), "{text}");
     assert!(text.contains("runnable: yes"), "{text}");
+
+    // A malformed signature (its payload changed in the registry) counts
+    // for nothing: the policy is no longer trusted.
+    let digest = pinned.split('@').nth(1).unwrap();
+    let tag = format!("{}.sig", digest.replace(':', "-"));
+    let client = reqwest::Client::new();
+    let signatures = registry
+        .get_json(&client, &format!("/v2/rotor/policy/manifests/{tag}"))
+        .await;
+    registry.tamper_blob(signatures["layers"][0]["digest"].as_str().unwrap());
+    let out = rotor(
+        None,
+        &[
+            "policy",
+            "verify",
+            &pinned,
+            "--verify",
+            either.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert!(
+        stdout(&out).contains("signed by 0 of the 1 required"),
+        "{out:?}"
+    );
 }
 
 #[tokio::test]
