@@ -185,23 +185,12 @@ async fn no_output_of_a_full_rotation_holds_a_private_key() {
 /// cert-manager wrote, except cert-manager's own Secrets in the cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_output_of_plan_status_run_or_test_holds_a_private_key() {
-    use rotor::testing::apiserver::{ServerOptions, TestApiServer};
-    use std::sync::Arc;
-    // The binary reads the wall clock: the mesh lives in the present.
-    let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap();
-    let demo = rotor::cluster::sim::DEMO_SCENARIO.replace(
-        "startTime: \"2026-03-02T09:00:00Z\"",
-        &format!("startTime: \"{now}\""),
-    );
-    let sim = Arc::new(SimCluster::from_yaml(&demo).expect("demo loads"));
+    let sim = support::demo_in_the_present();
     let mut secrets = keys(&sim).await;
     assert!(secrets.len() >= 2, "anchor and issuer keys: {secrets:?}");
-    let server = TestApiServer::over_sim(sim.clone(), ServerOptions::default())
-        .await
-        .expect("server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let kc = dir.path().join("kubeconfig").display().to_string();
-    server.write_kubeconfig(Path::new(&kc)).expect("kubeconfig");
+    let (server, kc) = support::serve_with_kubeconfig(sim.clone(), dir.path()).await;
+    let kc = kc.display().to_string();
     let saved = dir.path().join("plan.yaml").display().to_string();
     let scenario = demo_file(dir.path());
 

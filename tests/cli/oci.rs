@@ -7,12 +7,10 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::Arc;
 use std::time::Instant;
 
-use rotor::cluster::sim::{DEMO_SCENARIO, SimCluster};
 use rotor::runtime::DEFAULT_POLICY;
-use rotor::testing::apiserver::{ServerOptions, TestApiServer};
+use rotor::testing::apiserver::TestApiServer;
 
 use rotor::testing::registry::{Cosign, Registry, ServerTls};
 
@@ -86,17 +84,8 @@ fn cosign_ref(pinned: &str) -> String {
 
 /// The demo mesh in the present, behind a test API server.
 async fn demo_cluster(dir: &Path) -> (TestApiServer, String) {
-    let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap();
-    let demo = DEMO_SCENARIO.replace(
-        "startTime: \"2026-03-02T09:00:00Z\"",
-        &format!("startTime: \"{now}\""),
-    );
-    let sim = Arc::new(SimCluster::from_yaml(&demo).expect("demo loads"));
-    let server = TestApiServer::over_sim(sim, ServerOptions::default())
-        .await
-        .expect("server");
-    let kubeconfig = dir.join("kubeconfig");
-    server.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let (server, kubeconfig) =
+        crate::support::serve_with_kubeconfig(crate::support::demo_in_the_present(), dir).await;
     (server, kubeconfig.display().to_string())
 }
 
@@ -172,6 +161,20 @@ async fn run_takes_only_a_policy_signed_by_a_trusted_key() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     let line = error_line(&out);
     assert!(line.contains("component layer digest mismatch"), "{line}");
+}
+
+/// `rotor policy verify` of `pinned` against the config at `config`.
+fn verify(pinned: &str, config: &Path) -> Output {
+    rotor(
+        None,
+        &[
+            "policy",
+            "verify",
+            pinned,
+            "--verify",
+            config.to_str().unwrap(),
+        ],
+    )
 }
 
 /// The component layer's digest, as `rotor policy inspect` reports it.
@@ -292,31 +295,13 @@ async fn verify_counts_keys_against_the_threshold() {
         &[("release", &release_pub), ("security", &security_pub)],
         1,
     );
-    let out = rotor(
-        None,
-        &[
-            "policy",
-            "verify",
-            &pinned,
-            "--verify",
-            both.to_str().unwrap(),
-        ],
-    );
+    let out = verify(&pinned, &both);
     assert_eq!(out.status.code(), Some(4), "{out:?}");
     let text = stdout(&out);
     assert!(text.contains("matched      release"), "{text}");
     assert!(text.contains("not matched  security"), "{text}");
     assert!(text.ends_with("not trusted"), "{text}");
-    let out = rotor(
-        None,
-        &[
-            "policy",
-            "verify",
-            &pinned,
-            "--verify",
-            either.to_str().unwrap(),
-        ],
-    );
+    let out = verify(&pinned, &either);
     assert!(out.status.success(), "{out:?}");
     assert!(stdout(&out).ends_with("\ntrusted"), "{out:?}");
     // inspect shows the signature without checking it.
@@ -335,16 +320,7 @@ async fn verify_counts_keys_against_the_threshold() {
         .get_json(&client, &format!("/v2/rotor/policy/manifests/{tag}"))
         .await;
     registry.tamper_blob(signatures["layers"][0]["digest"].as_str().unwrap());
-    let out = rotor(
-        None,
-        &[
-            "policy",
-            "verify",
-            &pinned,
-            "--verify",
-            either.to_str().unwrap(),
-        ],
-    );
+    let out = verify(&pinned, &either);
     assert_eq!(out.status.code(), Some(4), "{out:?}");
     assert!(
         stdout(&out).contains("signed by 0 of the 1 required"),
@@ -383,17 +359,8 @@ async fn save_and_load_carry_the_policy_and_its_signatures() {
     let loaded = stdout(&out);
     let digest = pinned.split('@').nth(1).unwrap();
     assert_eq!(loaded, format!("{target}@{digest}"));
-    let verify = verify_config(dir.path(), "verify.yaml", &[("release", &public)], 1);
-    let out = rotor(
-        None,
-        &[
-            "policy",
-            "verify",
-            &loaded,
-            "--verify",
-            verify.to_str().unwrap(),
-        ],
-    );
+    let config = verify_config(dir.path(), "verify.yaml", &[("release", &public)], 1);
+    let out = verify(&loaded, &config);
     assert!(out.status.success(), "the signature travelled: {out:?}");
 
     // One changed byte in the archive: refused, nothing pushed.
@@ -457,30 +424,16 @@ fn verify_needs_a_registry_policy_and_a_sound_config() {
     let config = dir.path().join("verify.yaml");
     std::fs::write(&config, "keys: [{path: missing.pub}]\n").expect("write");
     let config = config.to_str().unwrap();
-    let out = rotor(
-        None,
-        &[
-            "simulate",
-            "--guest",
-            wasm.to_str().unwrap(),
-            "--verify",
-            config,
-        ],
-    );
+    let wasm = wasm.to_str().unwrap();
+    let simulate = || rotor(None, &["simulate", "--guest", wasm, "--verify", config]);
+    let out = simulate();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(error_line(&out).contains("key missing.pub"), "{out:?}");
-    std::fs::write(dir.path().join("k.pub"), "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAETJP9cqpUQsn2ggmJniWGjHdlsHzD\nJsB89BPhZYch0U0hKANx5TY+ncrm0s8bfJxxHoenAEFhwhuXeb4PqIrtoQ==\n-----END PUBLIC KEY-----\n").expect("write key");
+    // A sound config, but the policy is a file: nothing to verify.
+    let key = rcgen::KeyPair::generate().expect("key");
+    std::fs::write(dir.path().join("k.pub"), key.public_key_pem()).expect("write key");
     std::fs::write(dir.path().join("verify.yaml"), "keys: [{path: k.pub}]\n").expect("write");
-    let out = rotor(
-        None,
-        &[
-            "simulate",
-            "--guest",
-            wasm.to_str().unwrap(),
-            "--verify",
-            config,
-        ],
-    );
+    let out = simulate();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(
         error_line(&out).contains("--verify checks the signatures of an oci:// policy"),

@@ -5,10 +5,6 @@
 //! shares the guests target directory and runs offline.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use rotor::cluster::sim::{DEMO_SCENARIO, SimCluster};
-use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -72,18 +68,10 @@ async fn the_walkthrough_runs() {
 
     // `rotor plan` reads the wall clock, as against a real cluster: the demo
     // mesh must live in the present for its certificates to make sense.
-    let now = jiff::Timestamp::now().round(jiff::Unit::Second).unwrap();
-    let demo = DEMO_SCENARIO.replace(
-        "startTime: \"2026-03-02T09:00:00Z\"",
-        &format!("startTime: \"{now}\""),
-    );
-    let sim = Arc::new(SimCluster::from_yaml(&demo).expect("demo loads"));
-    let server = TestApiServer::over_sim(sim, ServerOptions::default())
-        .await
-        .expect("server");
     let dir = tempfile::tempdir().expect("tempdir");
-    let kubeconfig = dir.path().join("kubeconfig");
-    server.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let (_server, kubeconfig) =
+        crate::support::serve_with_kubeconfig(crate::support::demo_in_the_present(), dir.path())
+            .await;
     let work = dir.path().join("work");
     std::fs::create_dir(&work).expect("work dir");
 

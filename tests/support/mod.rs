@@ -85,3 +85,30 @@ pub fn fully_rotated(f: &FinalState) -> bool {
         && f.proxies_trusting_retired_anchor == 0
         && f.proxies_with_retired_chain_leaf == 0
 }
+
+/// The demo mesh moved to the present: the `rotor` binary reads the wall
+/// clock, as against a real cluster, so the certificates must be current.
+pub fn demo_in_the_present() -> Arc<SimCluster> {
+    let now = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .expect("rounds");
+    let demo = rotor::cluster::sim::DEMO_SCENARIO.replace(
+        "startTime: \"2026-03-02T09:00:00Z\"",
+        &format!("startTime: \"{now}\""),
+    );
+    Arc::new(SimCluster::from_yaml(&demo).expect("demo loads"))
+}
+
+/// A test API server over `sim`, and a kubeconfig for it written in `dir`.
+pub async fn serve_with_kubeconfig(
+    sim: Arc<SimCluster>,
+    dir: &Path,
+) -> (rotor::testing::apiserver::TestApiServer, std::path::PathBuf) {
+    use rotor::testing::apiserver::{ServerOptions, TestApiServer};
+    let server = TestApiServer::over_sim(sim, ServerOptions::default())
+        .await
+        .expect("test API server");
+    let kubeconfig = dir.join("kubeconfig");
+    server.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    (server, kubeconfig)
+}
