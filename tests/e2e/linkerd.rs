@@ -107,6 +107,7 @@ impl LinkerdStandIn {
             )
             .await
             .expect("kube config");
+            rotor::cluster::kube::install_crypto_provider();
             let client = kube::Client::try_from(config).expect("client");
             let history = shared;
             let started = Instant::now();

@@ -77,13 +77,19 @@ pub async fn client(opts: &ConnectOptions) -> Result<Client, ConnectError> {
     let mut config = config;
     config.default_retry = false;
     let url = config.cluster_url.to_string();
-    // Two rustls crypto providers are linked (kube's ring, the registry
-    // client's aws-lc-rs): name kube's, or rustls panics at the first TLS
-    // connection. An error only means one is installed already.
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    install_crypto_provider();
     let client = Client::try_from(config)?;
     reachable(&client, url.trim_end_matches('/')).await?;
     Ok(client)
+}
+
+/// Two rustls crypto providers are linked into rotor (kube's ring, the
+/// registry client's aws-lc-rs), so rustls cannot pick one by itself and
+/// panics at the first TLS connection of a client that relies on the
+/// process default, as kube's does. Anything that builds a kube `Client`
+/// calls this first; installing twice is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
 /// Ask the API server its version, so an unreachable one is one line that

@@ -34,7 +34,7 @@ use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
 pub use clock::{Clock, WallClock};
-pub use connect::{ConnectError, ConnectOptions, DEFAULT_NAMESPACE};
+pub use connect::{ConnectError, ConnectOptions, DEFAULT_NAMESPACE, install_crypto_provider};
 pub use error::RetryPolicy;
 
 use crate::cluster::{Cluster, ClusterError, ClusterResult};

@@ -199,8 +199,10 @@ impl TestApiServer {
             .parse()
             .map_err(|e| kube::Error::Service(Box::new(e)))?;
         let mut config = kube::Config::new(url);
-        // As `KubeCluster::connect` does: rotor's own retry policy applies.
+        // As `KubeCluster::connect` does: rotor's own retry policy applies,
+        // and rustls gets its crypto provider named.
         config.default_retry = false;
+        crate::cluster::kube::install_crypto_provider();
         kube::Client::try_from(config)
     }
 
