@@ -67,6 +67,7 @@ primitives! {
     BeginStep = "begin-step",
     EndStep = "end-step",
     ParsePem = "parse-pem",
+    ParsePemKeys = "parse-pem-keys",
     VerifySignedBy = "verify-signed-by",
 }
 

@@ -1,16 +1,18 @@
 //! Certificate inspection for policies, as pure host code: parse a PEM
-//! bundle into summaries and check whether one certificate signed another.
-//! A policy uses these to prove a trust bundle holds the anchor it expects
-//! and that an issuer chains to it, without bundling a parser of its own.
+//! bundle into summaries, read each certificate's key, and check whether
+//! one certificate signed another. A policy uses these to prove a trust
+//! bundle holds the anchor it expects, that an issuer chains to it and that
+//! both have keys Linkerd accepts, without bundling a parser of its own.
 
 use sha2::{Digest, Sha256};
 use x509_parser::certificate::X509Certificate;
 use x509_parser::error::X509Error;
 use x509_parser::extensions::ParsedExtension;
 use x509_parser::pem::Pem;
+use x509_parser::public_key::PublicKey;
 
 use crate::cluster::ClusterError;
-use crate::wit::CertificateSummary;
+use crate::wit::{CertificateKey, CertificateSummary};
 
 /// Every certificate in a PEM bundle, in order. Other PEM blocks (keys) are
 /// skipped; a bundle with no certificate or a malformed block is `invalid`.
@@ -24,6 +26,80 @@ pub fn parse_pem(pem: &str) -> Result<Vec<CertificateSummary>, ClusterError> {
             Ok(summarize(&cert, &block.contents))
         })
         .collect()
+}
+
+/// The key of every certificate in a PEM bundle, in [`parse_pem`]'s order:
+/// its algorithm and size, and whether its key usage allows signing
+/// certificates. What Linkerd's `linkerd check` judges anchors and issuers
+/// by (see `docs/trust-model.md`).
+pub fn parse_pem_keys(pem: &str) -> Result<Vec<CertificateKey>, ClusterError> {
+    let blocks = certificate_blocks(pem)?;
+    blocks
+        .iter()
+        .enumerate()
+        .map(|(index, block)| {
+            let cert = parse_block(block, index)?;
+            let key_cert_sign = match cert.key_usage() {
+                Ok(usage) => usage.map(|u| u.value.key_cert_sign()),
+                Err(e) => {
+                    return Err(ClusterError::Invalid(format!(
+                        "certificate {}: key usage: {e}",
+                        index + 1
+                    )));
+                }
+            };
+            let (algorithm, bits) = key_algorithm(&cert);
+            Ok(CertificateKey {
+                algorithm,
+                bits,
+                key_cert_sign,
+            })
+        })
+        .collect()
+}
+
+/// The public key's algorithm as `parse-pem-keys` names it, and its size:
+/// the named curve for ECDSA (not the point's length, which is 528 bits
+/// for P-521), the modulus without leading zeros for RSA.
+fn key_algorithm(cert: &X509Certificate<'_>) -> (String, u32) {
+    let spki = cert.public_key();
+    let oid = spki.algorithm.algorithm.to_id_string();
+    match oid.as_str() {
+        "1.2.840.10045.2.1" => {
+            let curve = spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .and_then(|p| p.as_oid().ok())
+                .map(|o| o.to_id_string());
+            let bits = match curve.as_deref() {
+                Some("1.2.840.10045.3.1.7") => 256,
+                Some("1.3.132.0.34") => 384,
+                Some("1.3.132.0.35") => 521,
+                _ => 0,
+            };
+            ("ecdsa".into(), bits)
+        }
+        "1.2.840.113549.1.1.1" => {
+            let bits = match spki.parsed() {
+                Ok(PublicKey::RSA(rsa)) => significant_bits(rsa.modulus),
+                _ => 0,
+            };
+            ("rsa".into(), bits)
+        }
+        "1.3.101.112" => ("ed25519".into(), 256),
+        _ => (oid, 0),
+    }
+}
+
+/// The number of significant bits of a big-endian unsigned integer.
+fn significant_bits(bytes: &[u8]) -> u32 {
+    let trimmed: &[u8] = match bytes.iter().position(|b| *b != 0) {
+        Some(at) => &bytes[at..],
+        None => return 0,
+    };
+    let len = u32::try_from(trimmed.len()).unwrap_or(u32::MAX / 8);
+    len * 8 - trimmed[0].leading_zeros()
 }
 
 /// Whether the first certificate of `cert_pem` names the first certificate of
@@ -159,6 +235,34 @@ mod tests {
         assert!(!verify_signed_by(&issuer, &stranger.pem()).expect("checks"));
         let summary = &parse_pem(&issuer).expect("parses")[0];
         assert_eq!(summary.issuer, "CN=root.linkerd.cluster.local");
+    }
+
+    #[test]
+    fn keys_and_their_usage_are_read() {
+        let key = KeyPair::generate().expect("key");
+        let bare = CertificateParams::new(Vec::<String>::new())
+            .expect("params")
+            .self_signed(&key)
+            .expect("signs")
+            .pem();
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+        let signing_only = params.self_signed(&key).expect("signs").pem();
+        let anchor = ca("root.linkerd.cluster.local").pem();
+        let keys = parse_pem_keys(&format!("{bare}{signing_only}")).expect("parses");
+        assert_eq!(keys.len(), 2);
+        assert_eq!((keys[0].algorithm.as_str(), keys[0].bits), ("ecdsa", 256));
+        assert_eq!(keys[0].key_cert_sign, None, "no key-usage extension");
+        assert_eq!(keys[1].key_cert_sign, Some(false));
+        assert!(parse_pem_keys("garbage").is_err());
+        // rcgen's CA above lists no usages; Linkerd's documented ones do.
+        assert_eq!(
+            parse_pem_keys(&anchor).expect("parses")[0].key_cert_sign,
+            None
+        );
+        assert_eq!(significant_bits(&[0, 0x7f, 0]), 15);
+        assert_eq!(significant_bits(&[0x80, 0, 0]), 24);
+        assert_eq!(significant_bits(&[0, 0]), 0);
     }
 
     #[test]

@@ -11,8 +11,8 @@ use crate::wit::rotor::policy::{
     types, workloads, x509,
 };
 use crate::wit::{
-    Certificate, CertificateSummary, ConfigMap, Event, EventType, KeyValue, Level, Namespace,
-    ObjectRef, Pod, PodSummary, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
+    Certificate, CertificateKey, CertificateSummary, ConfigMap, Event, EventType, KeyValue, Level,
+    Namespace, ObjectRef, Pod, PodSummary, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
     WorkloadKind,
 };
 
@@ -306,6 +306,14 @@ impl x509::Host for HostState {
             return Ok(Err(e.into()));
         }
         Ok(crate::x509::parse_pem(&pem).map_err(Into::into))
+    }
+
+    async fn parse_pem_keys(&mut self, pem: String) -> HostResult<Vec<CertificateKey>> {
+        self.guard.count(Primitive::ParsePemKeys);
+        if let Err(e) = bounded(&[("pem", &pem)]) {
+            return Ok(Err(e.into()));
+        }
+        Ok(crate::x509::parse_pem_keys(&pem).map_err(Into::into))
     }
 
     async fn verify_signed_by(&mut self, cert_pem: String, issuer_pem: String) -> HostResult<bool> {
