@@ -3,8 +3,9 @@
 
 use crate::wit::{Certificate, Condition, Timestamp};
 
+use super::keys::Profile;
 use super::manifest::parse_go_duration;
-use super::pki::generate_ca;
+use super::pki::generate;
 use super::world::{CertRecId, Ev, SecretRec, World};
 
 /// Where a ClusterIssuer's CA Secret lives (cert-manager's cluster resource namespace).
@@ -191,13 +192,14 @@ impl World {
                 issuer_key.1
             ));
         };
+        let profile = Profile::of(&self.certificates[cert].spec)?;
         let serial = self.next_rv();
-        let issued = generate_ca(
+        let issued = generate(
             &common_name,
-            now,
-            now + duration,
+            (now, now + duration),
             serial,
             signer.as_ref().map(|(c, k, _)| (c.as_str(), k.as_str())),
+            profile,
         )
         .map_err(|e| e.to_string())?;
         let ca_crt = match &signer {

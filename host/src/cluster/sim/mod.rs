@@ -17,6 +17,7 @@ mod certmanager;
 mod controls;
 mod dump;
 pub mod generate;
+pub mod keys;
 mod kubelet;
 mod linkerd;
 mod load;

@@ -1,5 +1,6 @@
-//! Real X.509 for anchors and issuers: generation (ECDSA P-256 via rcgen) and
-//! a table of every certificate the simulator has seen, keyed by SHA-256.
+//! Real X.509 for anchors and issuers: generation (via rcgen, with the key
+//! and constraints the Certificate asks for, `keys.rs`) and a table of
+//! every certificate the simulator has seen, keyed by SHA-256.
 //!
 //! Policies parse and verify what they read from Secrets, so anchors and
 //! issuers must be genuine certificates. Proxy leaves are not X.509: they are
@@ -22,6 +23,8 @@ use rcgen::{
 };
 use sha2::{Digest, Sha256};
 use x509_parser::prelude::{FromDer, X509Certificate};
+
+use super::keys::Profile;
 
 /// Index into [`Pki::certs`].
 pub type CertId = usize;
@@ -263,8 +266,9 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }
 
-/// Generate a CA certificate; self-signed when `signer` is `None`, otherwise
-/// signed by the given CA certificate and key (both PEM).
+/// Generate an ECDSA P-256 CA certificate (Linkerd's documented anchor and
+/// issuer); self-signed when `signer` is `None`, otherwise signed by the
+/// given CA certificate and key (both PEM).
 pub fn generate_ca(
     common_name: &str,
     not_before: i64,
@@ -272,17 +276,44 @@ pub fn generate_ca(
     serial: u64,
     signer: Option<(&str, &str)>,
 ) -> Result<Issued, PkiError> {
+    generate(
+        common_name,
+        (not_before, not_after),
+        serial,
+        signer,
+        Profile::LINKERD_CA,
+    )
+}
+
+/// Generate a certificate with the key and constraints of `profile`, valid
+/// over `validity` (Unix seconds); self-signed when `signer` is `None`.
+pub fn generate(
+    common_name: &str,
+    (not_before, not_after): (i64, i64),
+    serial: u64,
+    signer: Option<(&str, &str)>,
+    profile: Profile,
+) -> Result<Issued, PkiError> {
     let gen_err = |e: rcgen::Error| PkiError::Generate(e.to_string());
     let mut params = CertificateParams::new(Vec::<String>::new()).map_err(gen_err)?;
     let mut dn = DistinguishedName::new();
     dn.push(DnType::CommonName, common_name);
     params.distinguished_name = dn;
-    params.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    if profile.is_ca {
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+    } else {
+        // cert-manager's default usages for a Certificate that is not a CA.
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![
+            KeyUsagePurpose::DigitalSignature,
+            KeyUsagePurpose::KeyEncipherment,
+        ];
+    }
     params.not_before = time::OffsetDateTime::from_unix_timestamp(not_before)
         .map_err(|e| PkiError::Generate(e.to_string()))?;
     params.not_after = time::OffsetDateTime::from_unix_timestamp(not_after)
@@ -291,7 +322,7 @@ pub fn generate_ca(
     serial_bytes.extend_from_slice(&serial.to_be_bytes());
     serial_bytes.extend_from_slice(&rand::random::<[u8; 7]>());
     params.serial_number = Some(SerialNumber::from_slice(&serial_bytes));
-    let key = KeyPair::generate().map_err(gen_err)?;
+    let key = profile.key.generate().map_err(gen_err)?;
     let cert = match signer {
         None => params.self_signed(&key).map_err(gen_err)?,
         Some((ca_pem, ca_key_pem)) => {

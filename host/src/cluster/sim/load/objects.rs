@@ -184,6 +184,9 @@ impl World {
         if let Err(e) = self.certificate_durations(id) {
             return Err(invalid(format!("spec: {e}")));
         }
+        if let Err(e) = crate::cluster::sim::keys::Profile::of(&self.certificates[id].spec) {
+            return Err(invalid(format!("spec: {e}")));
+        }
         Ok(())
     }
 

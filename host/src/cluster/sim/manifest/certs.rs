@@ -19,6 +19,9 @@ pub struct ObjectName {
 pub struct PrivateKeySpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub algorithm: Option<String>,
+    /// Bits: the RSA modulus or the ECDSA curve (`sim::keys`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rotation_policy: Option<String>,
 }
