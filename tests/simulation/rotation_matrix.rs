@@ -179,8 +179,17 @@ macro_rules! rotates_without_outage {
             }
         )*
 
-        /// Scenarios this file runs (never-ready and pre-injected have their own tests).
-        const COVERED: &[&str] = &[$($file,)* "never-ready.yaml", "pre-injected.yaml"];
+        /// Scenarios this file runs (never-ready, pre-injected and the lint's
+        /// have their own tests).
+        const COVERED: &[&str] = &[
+            $($file,)*
+            "never-ready.yaml",
+            "pre-injected.yaml",
+            LINT_REFUSALS[0].0,
+            LINT_REFUSALS[1].0,
+            LINT_REFUSALS[2].0,
+            LINT_REFUSALS[3].0,
+        ];
     };
 }
 
@@ -385,4 +394,75 @@ async fn a_pre_injected_workload_stops_the_rotation_before_any_change() {
     assert!(!sim.final_state.anchor_rotated, "{:?}", sim.final_state);
     assert_eq!(sim.outage.broken_pair_seconds, 0.0);
     assert!(holds(&bundle_pem(&cluster).await, &old_anchor));
+}
+
+/// Anchors and issuers Linkerd would not accept, or whose lifetimes cannot
+/// fit, and the start of the one line the preflight lint stops with.
+const LINT_REFUSALS: [(&str, &str); 4] = [
+    (
+        "lint-anchor-rsa-3072.yaml",
+        "trust anchor cert-manager/linkerd-trust-anchor: has an RSA-3072 key; Linkerd accepts \
+         ECDSA P-256, RSA-2048 or RSA-4096 keys for a trust anchor",
+    ),
+    (
+        "lint-issuer-p384.yaml",
+        "identity issuer linkerd/linkerd-identity-issuer: has an ECDSA P-384 key; Linkerd \
+         accepts only an ECDSA P-256 key for the identity issuer",
+    ),
+    (
+        "lint-issuer-not-ca.yaml",
+        "identity issuer linkerd/linkerd-identity-issuer: is not a CA (basic constraints lack \
+         CA:TRUE)",
+    ),
+    (
+        "lint-issuer-outlives-anchor.yaml",
+        "identity issuer linkerd/linkerd-identity-issuer: expires 10 days after its trust \
+         anchor cert-manager/linkerd-trust-anchor does",
+    ),
+];
+
+/// Each is refused by the preflight lint before the first mutation: one
+/// line naming the Certificate and the problem, nothing applied (not even
+/// the progress record or previous-anchor), the mesh untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unfit_anchors_and_issuers_are_refused_before_the_first_mutation() {
+    for (scenario, reason) in LINT_REFUSALS {
+        let cluster = load(scenario);
+        let old_anchor = anchor_pem(&cluster).await;
+        let report = run(support::policy(), &cluster).await;
+        assert_eq!(
+            report.outcome,
+            Outcome::Failed,
+            "{scenario}: {:?}",
+            report.summary
+        );
+        let error = report.error.clone().expect("a refused run says why");
+        assert!(error.contains(reason), "{scenario}: {error}");
+        assert!(!error.contains('\n'), "{scenario}: one line: {error}");
+        assert_eq!(report.calls.mutations, 0, "{scenario}: {:?}", report.calls);
+        assert!(report.audit.is_empty(), "{scenario}: {:?}", report.audit);
+        let sim = report.simulation.as_ref().expect("simulation report");
+        assert!(!sim.final_state.anchor_rotated, "{scenario}");
+        assert_eq!(sim.outage.broken_pair_seconds, 0.0, "{scenario}");
+        assert_eq!(anchor_pem(&cluster).await, old_anchor, "{scenario}");
+        assert!(
+            holds(&bundle_pem(&cluster).await, &old_anchor),
+            "{scenario}"
+        );
+    }
+}
+
+/// `rotor test` judges the same scenarios by their `Expect` documents.
+#[test]
+fn the_lint_scenarios_pass_their_expect_documents() {
+    let files: Vec<String> = LINT_REFUSALS
+        .iter()
+        .map(|(f, _)| scenarios_dir().join(f).display().to_string())
+        .collect();
+    let mut args = vec!["test"];
+    args.extend(files.iter().map(String::as_str));
+    let output = support::rotor(&args);
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{text}\n{output:?}");
+    assert_eq!(text.lines().last(), Some("4 passed, 0 failed"), "{text}");
 }

@@ -86,6 +86,10 @@ pub struct Config {
     /// Do not start when cert-manager would renew the anchor or issuer on its
     /// own within this many seconds: it would race the rotation.
     pub renewal_margin_seconds: u32,
+    /// The longest gap until the next scheduled run (the chart's
+    /// `cronJob.scheduleIntervalSeconds`): the preflight lint refuses an
+    /// anchor cert-manager would renew on its own before then.
+    pub schedule_interval_seconds: u32,
     /// Namespaces whose workloads rotor does not restart (their proxies still
     /// count for every safety check: restart them yourself).
     pub exclude_namespaces: Vec<String>,
@@ -114,6 +118,7 @@ impl Default for Config {
             parallelism: 50,
             deadlines: Deadlines::default(),
             renewal_margin_seconds: 7200,
+            schedule_interval_seconds: 31 * 86_400,
             exclude_namespaces: vec![],
             exclude_workloads: vec![],
         }
@@ -197,6 +202,14 @@ mod tests {
             "cert-manager/linkerd-trust-anchor"
         );
         assert_eq!(c.extensions[0], "linkerd-viz");
+        assert_eq!(
+            i64::from(c.schedule_interval_seconds),
+            rotor_trust_lint::DEFAULT_NEXT_RUN_SECONDS
+        );
+        assert_eq!(
+            i64::from(c.renewal_margin_seconds),
+            rotor_trust_lint::DEFAULT_RUN_SECONDS
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! without copying the steps and their gates.
 //!
 //! One file per concern: `run` walks the steps, `preflight` decides where
-//! a run starts, `anchor`, `trust_bundle` and `issuer` hold the steps on
+//! a run starts, `lint` whether the anchor and issuer are fit to rotate, `anchor`, `trust_bundle` and `issuer` hold the steps on
 //! each piece of trust, `rounds` the restart rounds, `summary` what a run
 //! reports; `plan` the order and the progress record, `config` and `site`
 //! what a policy passes in.
@@ -12,6 +12,7 @@
 mod anchor;
 pub mod config;
 mod issuer;
+mod lint;
 pub mod plan;
 mod preflight;
 mod rounds;

@@ -1,14 +1,16 @@
 //! Preflight: where a run starts, and whether it may. The record and the
 //! cluster's anchors decide between resuming and starting afresh; a fresh
-//! rotation is refused while a certificate is not Ready, cert-manager would
-//! renew one on its own meanwhile, or the mesh holds proxies no restart
-//! would reach.
+//! rotation is refused while the anchor or issuer fails the lint (`lint`),
+//! a certificate is not Ready, cert-manager would renew one on its own
+//! meanwhile, or the mesh holds proxies no restart would reach.
 
 use super::anchor::{anchor_secret, previous_anchor};
+use super::lint;
 use super::plan::{self, AnchorFacts, Record, Start};
 use super::run::Run;
 use super::{Config, Mode, Site, Step};
 use crate::certificates::Certificate;
+use crate::certs::Named;
 use crate::fingerprint::short;
 use crate::mesh::{self, Mesh};
 use crate::{RotorError, certs, clock, record};
@@ -43,9 +45,26 @@ pub(super) fn preflight(
     let anchor_cert = certs::get(&cfg.trust_anchor.named())?;
     let issuer_cert = certs::get(&cfg.identity_issuer.named())?;
     let anchor_named = anchor_secret(&cfg)?;
-    let (_, anchor) = certs::secret_certificate(&anchor_named)?;
+    let (anchor_pem, anchor) = certs::secret_certificate(&anchor_named)?;
     let saved: Option<Record> = record::load()?;
     let rotating = saved.as_ref().is_some_and(|r| r.next != Step::Done);
+    let now = clock::now();
+    // Before anything is written (previous-anchor included): a rotation
+    // never starts from an anchor or issuer Linkerd refuses, or whose
+    // lifetimes cannot fit. One under way was linted when it began.
+    let warnings = if rotating {
+        0
+    } else {
+        let issuer_named = Named::new(&issuer_cert.namespace, &issuer_cert.secret_name);
+        let (issuer_pem, _) = certs::secret_certificate(&issuer_named)?;
+        lint::check(
+            &cfg,
+            (&anchor_cert, &anchor_pem),
+            (&issuer_cert, &issuer_pem),
+            now,
+        )?
+        .len()
+    };
     let previous = previous_anchor(&cfg, &anchor_named, &anchor, rotating)?;
     let start = plan::decide(
         cfg.mode,
@@ -56,7 +75,6 @@ pub(super) fn preflight(
         },
     )
     .map_err(RotorError::State)?;
-    let now = clock::now();
     // An automatic renewal during the run would sign with an anchor not every
     // proxy trusts yet (or add a third anchor): refuse to start into one.
     let issuer_pending = match &start {
@@ -82,7 +100,10 @@ pub(super) fn preflight(
             (*rec, Some(at), detail)
         }
         Start::Fresh => {
-            let (rec, detail) = fresh_start(&cfg, &anchor_cert, &issuer_cert, &anchor, now)?;
+            let (rec, mut detail) = fresh_start(&cfg, &anchor_cert, &issuer_cert, &anchor, now)?;
+            if warnings > 0 {
+                detail.push_str(&format!("; {warnings} lint warning(s) logged"));
+            }
             (rec, None, detail)
         }
     };

@@ -38,6 +38,9 @@ pub struct Expect {
     pub proxies_with_retired_chain_leaf: Option<usize>,
     /// Number of workloads with fewer Ready pods than desired at the end.
     pub workloads_not_ready: Option<usize>,
+    /// Mutations of any kind applied over the run (the audit's applied
+    /// entries): `0` for a run refused before its first change.
+    pub max_mutations: Option<usize>,
     /// Workload restarts applied over the run.
     pub max_restarts: Option<usize>,
     pub min_restarts: Option<usize>,

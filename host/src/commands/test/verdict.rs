@@ -125,6 +125,21 @@ pub fn check(expect: &Expect, report: &RunReport) -> Vec<String> {
             expect.workloads_not_ready,
         );
     }
+    if let Some(max) = expect.max_mutations {
+        let applied: Vec<&AuditEntry> = report
+            .audit
+            .iter()
+            .filter(|e| e.outcome == AuditOutcome::Applied)
+            .collect();
+        if applied.len() > max {
+            out.push(format!(
+                "{} mutations applied, at most {max} expected (first: {} {})",
+                applied.len(),
+                applied[0].primitive,
+                applied[0].target
+            ));
+        }
+    }
     let restarts = restarts(&report.audit);
     if let Some(max) = expect.max_restarts
         && restarts.len() > max
