@@ -452,3 +452,43 @@ async fn an_unreachable_api_server_is_one_line_with_its_address_and_cause() {
         "{err}"
     );
 }
+
+/// The preflight lint in status, read through the Kubernetes backend: the
+/// demo passes it (its issuer renewing daily is a warning, not attention);
+/// a P-384 issuer needs attention, in the line the next rotation stops with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_the_preflight_lint() {
+    let (_server, kube) = through_server(Arc::new(SimCluster::demo())).await;
+    let s = collect(&kube, &StatusArgs::default()).await.unwrap();
+    assert_eq!(s.exit_code(), 0, "{:?}", s.attention);
+    let rules: Vec<_> = s.lint.iter().map(|f| (f.rule, f.severity)).collect();
+    assert_eq!(rules, [("issuer-renews-before-next-run", "warning")]);
+    let text = s.render(StatusFormat::Text);
+    assert!(
+        text.contains(
+            "  warning: identity issuer linkerd/linkerd-identity-issuer: cert-manager renews it \
+             on its own in 23 h"
+        ),
+        "{text}"
+    );
+
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/scenarios/lint-issuer-p384.yaml");
+    let yaml = std::fs::read_to_string(path).expect("scenario");
+    let (_server, kube) = through_server(Arc::new(SimCluster::from_yaml(&yaml).unwrap())).await;
+    let s = collect(&kube, &StatusArgs::default()).await.unwrap();
+    assert_eq!(s.exit_code(), 1, "{:?}", s.attention);
+    let want = "the next rotation would refuse: identity issuer linkerd/linkerd-identity-issuer: \
+                has an ECDSA P-384 key";
+    assert!(
+        s.attention.iter().any(|a| a.starts_with(want)),
+        "{:?}",
+        s.attention
+    );
+    let metrics = s.render(StatusFormat::Prometheus);
+    assert!(
+        metrics
+            .contains("rotor_preflight_lint_findings{rule=\"issuer-key\",severity=\"refusal\"} 1"),
+        "{metrics}"
+    );
+}

@@ -99,6 +99,11 @@ pub async fn collect_with(
         }
     }
 
+    let lint = super::lint::findings(cluster, &certs, args, now).await?;
+    for f in lint.iter().filter(|f| super::lint::is_refusal(f)) {
+        attention.push(format!("the next rotation would refuse: {}", f.line));
+    }
+
     let bundle = match cluster.read_config_map(CONTROL_PLANE_NS, TRUST_ROOTS).await {
         Ok(cm) => match cm.data.iter().find(|kv| kv.key == TRUST_ROOTS_KEY) {
             Some(kv) => {
@@ -269,6 +274,7 @@ pub async fn collect_with(
         stale_proxies,
         stale_workloads,
         identity,
+        lint,
         attention,
     })
 }

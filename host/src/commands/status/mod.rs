@@ -2,13 +2,15 @@
 //! Certificate's age, expiry, renewal time and readiness; the anchors in the
 //! trust bundle; meshed proxies still started with an older bundle; the
 //! identity controller's last issuer reload; a rotation in progress (the
-//! run lock's holder, the progress record's step) or one left half-done.
+//! run lock's holder, the progress record's step) or one left half-done;
+//! the preflight lint's findings on the anchor and issuer (`lint`).
 //! Exit codes: [`EXIT_OK`], [`EXIT_ATTENTION`], [`EXIT_IN_PROGRESS`].
 //!
 //! The command and its flags live here; the findings (`model`) are
 //! gathered by `collect` and shown by `render`.
 
 mod collect;
+mod lint;
 mod model;
 mod render;
 
@@ -22,6 +24,7 @@ use crate::lock::current_holder;
 use super::{ClusterArgs, CommandError, KubeCommandError};
 
 pub use collect::{anchors, collect, collect_with};
+pub use lint::LintFinding;
 pub use model::{
     Anchor, Bundle, CertificateStatus, IdentityReloads, Rotation, StaleWorkload, Status,
 };
@@ -63,6 +66,14 @@ pub struct StatusArgs {
     /// How long the identity controller may take to announce a new issuer.
     #[arg(long, default_value_t = 600)]
     pub reload_grace_seconds: u32,
+    /// The preflight lint: how long a rotation may take (the policy's
+    /// `renewalMarginSeconds`).
+    #[arg(long, default_value_t = 7200)]
+    pub run_seconds: u32,
+    /// The preflight lint: the longest gap until the next scheduled run
+    /// (the chart's `cronJob.scheduleIntervalSeconds`).
+    #[arg(long, default_value_t = 2_678_400)]
+    pub schedule_interval_seconds: u32,
 }
 
 impl Default for StatusArgs {
@@ -72,6 +83,8 @@ impl Default for StatusArgs {
             anchor_warn_days: 30,
             issuer_warn_hours: 12,
             reload_grace_seconds: 600,
+            run_seconds: 7200,
+            schedule_interval_seconds: 2_678_400,
         }
     }
 }

@@ -81,6 +81,9 @@ pub struct Status {
     pub stale_proxies: u32,
     pub stale_workloads: Vec<StaleWorkload>,
     pub identity: IdentityReloads,
+    /// The preflight lint's findings on the anchor and issuer, as the next
+    /// full rotation would meet them; refusals are in `attention` too.
+    pub lint: Vec<super::LintFinding>,
     /// What needs a person's attention; empty when all is well.
     pub attention: Vec<String>,
 }

@@ -42,6 +42,13 @@ impl Status {
         for a in &self.attention {
             let _ = writeln!(out, "  ! {a}");
         }
+        let _ = writeln!(out, "\npreflight lint (anchor and issuer):");
+        if self.lint.is_empty() {
+            let _ = writeln!(out, "  nothing found");
+        }
+        for f in &self.lint {
+            let _ = writeln!(out, "  {}: {} [{}]", f.severity, f.line, f.rule);
+        }
         let _ = writeln!(out, "\ncertificates:");
         for c in &self.certificates {
             let _ = writeln!(
@@ -214,6 +221,19 @@ impl Status {
                 String::new(),
                 f64::from(u8::from(self.exit_code() == EXIT_IN_PROGRESS)),
             )],
+        );
+        family(
+            "rotor_preflight_lint_findings",
+            "The preflight lint's findings on the anchor and issuer, by rule and severity.",
+            self.lint
+                .iter()
+                .map(|f| {
+                    (
+                        format!("{{rule=\"{}\",severity=\"{}\"}}", f.rule, f.severity),
+                        1.0,
+                    )
+                })
+                .collect(),
         );
         family(
             "rotor_status_attention",
