@@ -32,6 +32,14 @@ pub const TRUST_ROOTS_KEY: &str = "ca-bundle.crt";
 
 /// The proxy's container (a sidecar, or a native-sidecar init container).
 pub const PROXY_CONTAINER: &str = "linkerd-proxy";
+/// The pod-summary key the host answers (never read from the pod) with why
+/// a pod's native-sidecar proxy holds it in Init: Pending, the proxy not
+/// Ready, and restarted by the kubelet at least once (its startup probe,
+/// about 120 s on `/ready`, ran out). The value starts
+/// [`PROXY_STUCK_IN_INIT`] and gives the reason when the backend knows it.
+pub const NOT_READY_KEY: &str = "rotor.dev/not-ready";
+/// The start of every [`NOT_READY_KEY`] value.
+pub const PROXY_STUCK_IN_INIT: &str = "proxy sidecar not ready in Init";
 /// The proxy's environment variable holding its trust anchors (PEM).
 pub const TRUST_ANCHORS_ENV: &str = "LINKERD2_PROXY_IDENTITY_TRUST_ANCHORS";
 /// SHA-256 of the trust bundle a pod was injected with.

@@ -51,9 +51,20 @@ impl PodSummary {
     /// `pod` without its labels and with only the `annotations` asked for,
     /// in the order asked.
     pub fn of(pod: Pod, annotations: &[String]) -> Self {
+        Self::answering(pod, annotations, None)
+    }
+
+    /// [`PodSummary::of`], with `not_ready` as the answer to
+    /// [`NOT_READY_KEY`](crate::linkerd::NOT_READY_KEY) when asked. That key
+    /// is the host's: a pod's own annotation of that name is never returned.
+    pub fn answering(pod: Pod, annotations: &[String], not_ready: Option<String>) -> Self {
         let mut kept = Vec::new();
         for key in annotations {
-            if let Some(kv) = pod.annotations.iter().find(|kv| kv.key == *key) {
+            if key == crate::linkerd::NOT_READY_KEY {
+                if let Some(why) = &not_ready {
+                    kept.push(KeyValue::new(key, why));
+                }
+            } else if let Some(kv) = pod.annotations.iter().find(|kv| kv.key == *key) {
                 kept.push(kv.clone());
             }
         }

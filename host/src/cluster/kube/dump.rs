@@ -103,7 +103,8 @@ fn containers(list: Option<&Value>, anchors: bool) -> Value {
     Value::Array(
         items
             .map(|c| {
-                let mut out = pick(c, &["name"]);
+                // restartPolicy marks a native sidecar among init containers.
+                let mut out = pick(c, &["name", "restartPolicy"]);
                 let proxy = c.get("name").and_then(Value::as_str) == Some(PROXY_CONTAINER);
                 let env: Vec<Value> = c
                     .get("env")

@@ -23,6 +23,7 @@ pub mod pods;
 pub mod progress;
 pub mod rollout;
 pub mod secrets;
+pub mod sidecar;
 pub mod workloads;
 
 use std::collections::HashMap;
@@ -39,8 +40,8 @@ pub use error::RetryPolicy;
 
 use crate::cluster::{Cluster, ClusterError, ClusterResult};
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, RolloutStatus, Secret,
-    SecretWrite, Timestamp, Workload, WorkloadKind,
+    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary, RolloutStatus,
+    Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
 };
 
 /// The field manager of every write rotor makes.
@@ -244,6 +245,15 @@ impl Cluster for KubeCluster {
 
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {
         self.pods(namespace, selector).await
+    }
+
+    async fn list_pod_summaries(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+        annotations: &[String],
+    ) -> ClusterResult<Vec<PodSummary>> {
+        self.pod_summaries(namespace, selector, annotations).await
     }
 
     async fn terminating_pods(

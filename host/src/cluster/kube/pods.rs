@@ -7,9 +7,10 @@ use k8s_openapi::api::apps::v1::ReplicaSet;
 use k8s_openapi::api::core::v1::Pod as K8sPod;
 use kube::api::{Api, EvictParams, ListParams};
 
-use super::{KubeCluster, check_name, convert, error, qualified};
+use super::{KubeCluster, check_name, convert, error, qualified, sidecar};
 use crate::cluster::{ClusterError, ClusterResult};
-use crate::wit::Pod;
+use crate::linkerd::NOT_READY_KEY;
+use crate::wit::{Pod, PodSummary};
 
 impl KubeCluster {
     fn pod_api(&self, namespace: Option<&str>) -> ClusterResult<Api<K8sPod>> {
@@ -49,6 +50,49 @@ impl KubeCluster {
         namespace: Option<&str>,
         selector: &str,
     ) -> ClusterResult<Vec<Pod>> {
+        let (pods, owners) = self.pods_and_owners(namespace, selector).await?;
+        let mut out: Vec<Pod> = pods
+            .iter()
+            .map(|p| convert::pod_record(p, &owners))
+            .collect();
+        out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        Ok(out)
+    }
+
+    /// `pods` reduced to `annotations`, with native sidecars among the
+    /// containers and the host's answer to [`NOT_READY_KEY`] (see
+    /// [`sidecar`](super::sidecar)).
+    pub(super) async fn pod_summaries(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+        annotations: &[String],
+    ) -> ClusterResult<Vec<PodSummary>> {
+        let (pods, owners) = self.pods_and_owners(namespace, selector).await?;
+        let asked = annotations.iter().any(|k| k == NOT_READY_KEY);
+        let mut out: Vec<PodSummary> = pods
+            .iter()
+            .map(|p| {
+                let not_ready = asked.then(|| sidecar::proxy_stuck_in_init(p)).flatten();
+                let mut s =
+                    PodSummary::answering(convert::pod_record(p, &owners), annotations, not_ready);
+                if let Some(spec) = &p.spec {
+                    s.containers = sidecar::running_containers(spec);
+                }
+                s
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        Ok(out)
+    }
+
+    /// The matching pods and their Deployments by ReplicaSet
+    /// ("namespace/replicaset" -> Deployment name).
+    async fn pods_and_owners(
+        &self,
+        namespace: Option<&str>,
+        selector: &str,
+    ) -> ClusterResult<(Vec<K8sPod>, HashMap<String, String>)> {
         let api = self.pod_api(namespace)?;
         let lp = ListParams::default().labels(selector);
         let pods = self.retry.run("list pods", || api.list(&lp)).await?.items;
@@ -102,12 +146,7 @@ impl KubeCluster {
                 .filter_map(|k| Some((k.clone(), known.get(k)?.clone()?)))
                 .collect()
         };
-        let mut out: Vec<Pod> = pods
-            .iter()
-            .map(|p| convert::pod_record(p, &owners))
-            .collect();
-        out.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-        Ok(out)
+        Ok((pods, owners))
     }
 
     /// The Deployment controller names its ReplicaSets
