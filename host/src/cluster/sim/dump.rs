@@ -374,9 +374,15 @@ impl World {
             } else {
                 Vec::new()
             },
+            restart_policy: None,
+        };
+        // Only the proxy is an init container in the model: a native sidecar.
+        let init_container = |name: &String| Container {
+            restart_policy: (name == PROXY_CONTAINER).then(|| "Always".into()),
+            ..container(name)
         };
         let status = PodStatus {
-            phase: Some(if p.running { "Running" } else { "Pending" }.into()),
+            phase: Some(p.phase().into()),
             conditions: vec![KubeCondition {
                 type_: "Ready".into(),
                 status: if p.ready { "True" } else { "False" }.into(),
@@ -391,7 +397,7 @@ impl World {
                 metadata: m,
                 spec: PodSpec {
                     containers: p.containers.iter().map(container).collect(),
-                    init_containers: p.init_containers.iter().map(container).collect(),
+                    init_containers: p.init_containers.iter().map(init_container).collect(),
                     node_name: Some(p.node.clone()),
                 },
                 status: Some(status),

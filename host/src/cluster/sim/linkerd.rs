@@ -61,7 +61,8 @@ pub fn mesh_for(
 }
 
 /// What the injector adds to a pod: the Linkerd labels and annotations and
-/// the `linkerd-proxy` container (an init container with native sidecars).
+/// the `linkerd-proxy` container (an init container when `native`, see
+/// [`native_sidecar_wanted`](super::sidecar::native_sidecar_wanted)).
 pub fn inject_fields(
     namespace: &str,
     owner: Option<(WorkloadKind, &str)>,
@@ -69,6 +70,7 @@ pub fn inject_fields(
     annotations: &mut Labels,
     containers: &mut Vec<String>,
     init_containers: &mut Vec<String>,
+    native: bool,
 ) {
     labels.insert(CONTROL_PLANE_NS_LABEL.into(), CONTROL_PLANE_NS.into());
     labels.insert("linkerd.io/workload-ns".into(), namespace.into());
@@ -81,9 +83,6 @@ pub fn inject_fields(
         labels.insert(key.into(), name.into());
     }
     annotations.insert("linkerd.io/proxy-version".into(), PROXY_VERSION.into());
-    let native = annotations
-        .get("config.alpha.linkerd.io/proxy-enable-native-sidecar")
-        .is_some_and(|v| v == "true");
     let has_proxy = containers
         .iter()
         .chain(init_containers.iter())
@@ -241,6 +240,9 @@ impl World {
             && (p.containers.iter().chain(p.init_containers.iter())).any(|c| c == PROXY_CONTAINER);
         if !injected {
             let ns = p.namespace.clone();
+            let asked = p.annotations.clone();
+            let native = self.native_sidecar_wanted(&ns, &asked);
+            let p = self.pod_mut(pod);
             inject_fields(
                 &ns,
                 owner.as_ref().map(|(k, n)| (*k, n.as_str())),
@@ -248,8 +250,11 @@ impl World {
                 Arc::make_mut(&mut p.annotations),
                 Arc::make_mut(&mut p.containers),
                 Arc::make_mut(&mut p.init_containers),
+                native,
             );
         }
+        let p = self.pod_mut(pod);
+        p.in_init = p.init_containers.iter().any(|c| c == PROXY_CONTAINER);
         if mesh == Mesh::Injected {
             // The webhook skips a pod that already has a proxy
             // (`sidecarExists`, `pkg/inject/report.go`): its roots are the template's.
@@ -275,6 +280,7 @@ impl World {
         if self.is_identity_pod(pod) {
             self.identity_start(pod);
         }
+        self.sidecar_probe_started(pod);
         self.request_leaf(pod);
     }
 
@@ -317,14 +323,19 @@ impl World {
     /// doubles with each crash from crashBackoffSeconds up to five minutes
     /// (kubelet `MaxContainerBackOff`, `pkg/kubelet/kubelet.go`).
     pub fn schedule_container_restart(&mut self, pod: PodId) {
-        let base = self.spec.timings.crash_backoff_seconds.max(1);
+        let backoff = self.crash_backoff(self.pod(pod).crashes);
         let p = self.pod_mut(pod);
-        let backoff = base
-            .saturating_mul(1 << p.crashes.min(16))
-            .min(MAX_CRASH_BACKOFF);
         p.crashes += 1;
         let (uid, at) = (p.uid, self.now + backoff);
         self.schedule(at, Ev::IdentityRetry { pod, uid });
+    }
+
+    /// The kubelet's wait before restarting a container that failed
+    /// `failures` times before.
+    pub fn crash_backoff(&self, failures: u32) -> i64 {
+        let base = self.spec.timings.crash_backoff_seconds.max(1);
+        base.saturating_mul(1 << failures.min(16))
+            .min(MAX_CRASH_BACKOFF)
     }
 
     /// A crash-looping identity container starts again.
@@ -423,12 +434,18 @@ impl World {
     /// own roots, and presents its current leaf, which identity's proxy
     /// checks against its roots (`linkerd/app/src/identity.rs` in the
     /// proxy: the client is built with the proxy's current credentials).
-    fn leaf_source(&mut self, pod: PodId) -> Option<CertId> {
-        let roots = self.pod(pod).roots?;
+    fn leaf_source(&mut self, pod: PodId) -> Result<CertId, &'static str> {
+        const NO_ISSUER: &str = "identity has no valid issuer";
+        let roots = self.pod(pod).roots.ok_or("the proxy has no trust roots")?;
         if self.is_identity_pod(pod) {
-            return self.pod(pod).identity.and_then(|c| c.issuer);
+            return self
+                .pod(pod)
+                .identity
+                .and_then(|c| c.issuer)
+                .ok_or(NO_ISSUER);
         }
-        let wl = self.control_plane_workload(IDENTITY)?;
+        let unreachable = "no identity replica is Ready";
+        let wl = self.control_plane_workload(IDENTITY).ok_or(unreachable)?;
         let (uid, presented) = {
             let p = self.pod(pod);
             (p.uid, p.leaf.filter(|_| !p.leaf_expired).map(|l| l.anchor))
@@ -443,7 +460,7 @@ impl World {
             })
             .collect();
         if replicas.is_empty() {
-            return None;
+            return Err(unreachable);
         }
         let chosen =
             self.pod(replicas[(mix(uid, self.now as u64) % replicas.len() as u64) as usize]);
@@ -456,10 +473,13 @@ impl World {
             (Some(_), None) => false,
         };
         let issuer = chosen.identity.and_then(|c| c.issuer);
-        if !server_trusted || !client_trusted {
-            return None;
+        if !server_trusted {
+            return Err("identity's certificate does not chain to the proxy's trust roots");
         }
-        let issuer = issuer?;
+        if !client_trusted {
+            return Err("identity does not trust the proxy's current certificate");
+        }
+        let issuer = issuer.ok_or(NO_ISSUER)?;
         if !self.pki.get(issuer).valid_at(self.now) {
             self.record_event(
                 Self::identity_ref(),
@@ -468,9 +488,9 @@ impl World {
                 "Issuer certificate has expired",
                 IDENTITY,
             );
-            return None;
+            return Err("the identity issuer has expired");
         }
-        Some(issuer)
+        Ok(issuer)
     }
 
     /// Ask identity for a (new) leaf; the proxy keeps it only if it chains to
@@ -483,7 +503,7 @@ impl World {
     /// `issued_at` (a loaded mesh's leaves are of different ages).
     pub fn request_leaf_issued(&mut self, pod: PodId, issued_at: i64) {
         let p = self.pod(pod);
-        if p.terminating || !p.running || p.mesh == Mesh::Off {
+        if p.terminating || !p.running || p.sidecar_down || p.mesh == Mesh::Off {
             return;
         }
         if p.never_ready {
@@ -493,24 +513,34 @@ impl World {
         let issued = self.leaf_source(pod).and_then(|issuer| {
             let anchor = self.pki.anchor_of(issuer);
             if anchor == issuer || !self.outage.roots(roots).contains(&anchor) {
-                return None;
+                return Err("the identity issuer does not chain to the proxy's trust roots");
             }
             // Clamped to the issuer only: identity does not look at the anchor's end.
             let not_after = (issued_at + LEAF_LIFETIME).min(self.pki.get(issuer).not_after);
-            (not_after > self.now).then_some(Leaf {
-                issuer,
-                anchor,
-                not_after,
-            })
+            (not_after > self.now)
+                .then_some(Leaf {
+                    issuer,
+                    anchor,
+                    not_after,
+                })
+                .ok_or("the identity issuer has expired")
         });
-        let Some(leaf) = issued else {
-            self.schedule_certify_retry(pod);
-            return;
+        let leaf = match issued {
+            Ok(leaf) => leaf,
+            Err(why) => {
+                self.pod_mut(pod).certify_error = Some(why);
+                self.schedule_certify_retry(pod);
+                return;
+            }
         };
+        self.pod_mut(pod).certify_error = None;
         self.install_leaf(pod, leaf, issued_at);
         let identity_ok = !self.is_identity_pod(pod)
             || self.pod(pod).identity.is_some_and(|c| c.issuer.is_some());
         self.set_ready(pod, identity_ok);
+        if identity_ok {
+            self.startup_probe_passed(pod);
+        }
     }
 
     /// Give a proxy a leaf and schedule its refresh at 70% of its life.

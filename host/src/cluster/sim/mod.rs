@@ -28,6 +28,7 @@ mod primitives;
 pub mod report;
 mod rollout;
 pub mod scenario;
+mod sidecar;
 mod steady;
 mod trustmanager;
 mod world;

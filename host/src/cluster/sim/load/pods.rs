@@ -46,6 +46,9 @@ impl World {
         if self.pod_id(&ns, &name).is_some() {
             return Err(invalid(format!("Pod {ns}/{name} is defined twice")));
         }
+        p.spec
+            .check_proxy()
+            .map_err(|e| invalid(format!("Pod {ns}/{name}: {e}")))?;
         let owner = p
             .metadata
             .owner_references

@@ -51,6 +51,11 @@ impl World {
             .map_err(|e| invalid(format!("{what}: spec.selector: {e}")))?;
         Selector::parse(&selector_string)
             .map_err(|e| invalid(format!("{what}: spec.selector: {e}")))?;
+        o.spec
+            .template
+            .spec
+            .check_proxy()
+            .map_err(|e| invalid(format!("{what}: {e}")))?;
         for r in [o.spec.strategy.as_ref(), o.spec.update_strategy.as_ref()]
             .into_iter()
             .flatten()

@@ -28,6 +28,13 @@ pub struct SimulationSpec {
     /// The identity controller misses issuer Secret changes (linkerd2#15109).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub identity_misses_reload: bool,
+    /// The injector's default for pods that do not choose (Linkerd's chart
+    /// value `proxy.nativeSidecar`, on by default since Linkerd 2.20): the
+    /// proxy is injected as a native sidecar. A namespace or pod template
+    /// annotation `config.linkerd.io/proxy-enable-native-sidecar` (or its
+    /// older `config.beta.` / `config.alpha.` spellings) overrides it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub native_sidecar: bool,
     /// Virtual seconds the simulator keeps watching after the policy returns:
     /// the mesh lives on after the Job exits, and a bundle sync or kubelet
     /// update the policy started still lands. Default: every sync delay,
@@ -53,6 +60,7 @@ impl Default for SimulationSpec {
             traffic: None,
             never_ready: Vec::new(),
             identity_misses_reload: false,
+            native_sidecar: false,
             after_run_seconds: None,
             fail_issuance: BTreeMap::new(),
             faults: None,

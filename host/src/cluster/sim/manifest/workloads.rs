@@ -54,6 +54,29 @@ pub struct Container {
     pub image: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
+    /// `Always` on an init container makes it a native sidecar (Kubernetes'
+    /// "Sidecar containers"): it runs for the pod's life.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<String>,
+}
+
+impl PodSpec {
+    /// The simulator models the proxy as a container or as a native
+    /// sidecar, as Linkerd's injector writes it. An init container named
+    /// `linkerd-proxy` that runs to completion is neither: refused.
+    pub fn check_proxy(&self) -> Result<(), String> {
+        let bad = self.init_containers.iter().any(|c| {
+            c.name == crate::linkerd::PROXY_CONTAINER
+                && c.restart_policy.as_deref() != Some("Always")
+        });
+        if bad {
+            return Err(format!(
+                "init container {} lacks restartPolicy: Always (a native sidecar has it)",
+                crate::linkerd::PROXY_CONTAINER
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]

@@ -3,8 +3,10 @@
 //! deletion: PodDisruptionBudgets are not modelled).
 
 use crate::cluster::selector::Selector;
+use crate::cluster::sim::linkerd::PROXY_CONTAINER;
 use crate::cluster::sim::world::{self, World};
 use crate::cluster::{ClusterError, ClusterResult};
+use crate::linkerd::NOT_READY_KEY;
 use crate::wit::{KeyValue, ObjectRef, Pod, PodSummary};
 
 use super::super::SimCluster;
@@ -81,35 +83,36 @@ impl World {
             containers: (*p.containers).clone(),
             init_containers: (*p.init_containers).clone(),
             ready: p.ready && !p.terminating,
-            phase: if p.running { "Running" } else { "Pending" }.into(),
+            phase: p.phase().into(),
             node_name: p.node.clone(),
             start_time: p.start_time,
             owner: self.owner_ref(p),
         }
     }
 
-    /// [`PodSummary::of`] of [`World::pod_view`], without building the labels.
+    /// [`PodSummary::answering`] of [`World::pod_view`], without building
+    /// the labels. Of the init containers only the proxy runs on (a native
+    /// sidecar); the model has no other sidecars.
     fn pod_summary(&self, p: &world::Pod, annotations: &[String]) -> PodSummary {
-        let containers = p
-            .containers
-            .iter()
-            .chain(p.init_containers.iter())
-            .cloned()
-            .collect();
+        let sidecars = p.init_containers.iter().filter(|c| *c == PROXY_CONTAINER);
+        let containers = p.containers.iter().chain(sidecars).cloned().collect();
         PodSummary {
             namespace: p.namespace.clone(),
             name: p.name.clone(),
             annotations: annotations
                 .iter()
                 .filter_map(|k| {
-                    p.annotations
-                        .get(k)
-                        .map(|v| KeyValue::new(k.clone(), v.clone()))
+                    let v = if k == NOT_READY_KEY {
+                        self.not_ready_reason(p)?
+                    } else {
+                        p.annotations.get(k)?.clone()
+                    };
+                    Some(KeyValue::new(k.clone(), v))
                 })
                 .collect(),
             containers,
             ready: p.ready && !p.terminating,
-            phase: if p.running { "Running" } else { "Pending" }.into(),
+            phase: p.phase().into(),
             node_name: p.node.clone(),
             start_time: p.start_time,
             owner: self.owner_ref(p),

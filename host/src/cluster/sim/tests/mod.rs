@@ -5,6 +5,7 @@ mod certificates;
 mod matrix;
 mod objects;
 mod rotation;
+mod sidecar;
 mod trust_model;
 mod workloads;
 

@@ -142,6 +142,8 @@ impl World {
                 .or_insert_with(|| sha.clone());
         }
         if w.mesh != Mesh::Off {
+            let native = self.native_sidecar_wanted(&w.namespace, &annotations);
+            let w = &self.workloads[wl];
             inject_fields(
                 &w.namespace,
                 Some((w.kind, &w.name)),
@@ -149,6 +151,7 @@ impl World {
                 &mut annotations,
                 &mut containers,
                 &mut init_containers,
+                native,
             );
         }
         let parts = PodParts {

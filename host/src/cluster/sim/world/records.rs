@@ -143,6 +143,15 @@ pub struct Pod {
     pub identity: Option<IdentityCtl>,
     /// Container crashes so far (the kubelet's back-off doubles with each).
     pub crashes: u32,
+    /// The proxy is a native sidecar and its startup probe has not passed
+    /// yet: the pod is still in Init (phase Pending, app not started).
+    pub in_init: bool,
+    /// The proxy sidecar is down, waiting out its restart back-off.
+    pub sidecar_down: bool,
+    /// Times the kubelet restarted the proxy sidecar (failed startup probes).
+    pub sidecar_restarts: u32,
+    /// Why the proxy's last request for a certificate failed, if it did.
+    pub certify_error: Option<&'static str>,
 }
 
 /// Linkerd's identity controller: roots read once at container start, and
@@ -188,11 +197,25 @@ impl Pod {
             unit: None,
             identity: None,
             crashes: 0,
+            in_init: false,
+            sidecar_down: false,
+            sidecar_restarts: 0,
+            certify_error: None,
         }
     }
 
     pub fn active(&self) -> bool {
         !self.terminating
+    }
+
+    /// The pod's phase: Pending until its containers run, and while a
+    /// native-sidecar proxy holds it in Init.
+    pub fn phase(&self) -> &'static str {
+        if self.running && !self.in_init {
+            "Running"
+        } else {
+            "Pending"
+        }
     }
 }
 
