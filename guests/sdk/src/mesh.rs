@@ -3,7 +3,8 @@
 //! Namespace annotations miss pod-level injection; the pods do not lie. A
 //! pod is meshed when it carries `linkerd.io/control-plane-ns` (the
 //! [`mesh_selector`] every list here uses) and a `linkerd-proxy` container
-//! (or init container, with native sidecars).
+//! (or native sidecar: an init container with `restartPolicy: Always`,
+//! which summaries list after the containers).
 //!
 //! Pods are read as `pod-summary` records: the gates poll every meshed pod
 //! of the mesh, and a summary without labels crosses into the policy several
@@ -27,6 +28,10 @@ pub const PROXY_CONTAINER: &str = "linkerd-proxy";
 pub const TRUST_ROOT_ANNOTATION: &str = "linkerd.io/trust-root-sha256";
 /// Written by the proxy injector into each pod it injects.
 pub const PROXY_VERSION_ANNOTATION: &str = "linkerd.io/proxy-version";
+/// Asked of `list-pod-summaries`, answered by the host (not read from the
+/// pod): why a native-sidecar proxy holds its pod in Init, once the kubelet
+/// has restarted it. Waiting will not fix such a pod.
+pub const NOT_READY_KEY: &str = "rotor.dev/not-ready";
 
 /// A workload by kind, namespace and name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -113,9 +118,9 @@ pub fn mesh_selector(control_plane_ns: &str) -> String {
 }
 
 /// Pods in `namespace` (all namespaces: `None`) matching `selector`, with
-/// the one annotation the gates read.
+/// what the gates read: the trust-roots hash and [`NOT_READY_KEY`].
 pub fn list_pods(namespace: Option<&str>, selector: &str) -> Result<Vec<PodSummary>, RotorError> {
-    let keys = [TRUST_ROOT_ANNOTATION.to_string()];
+    let keys = [TRUST_ROOT_ANNOTATION.to_string(), NOT_READY_KEY.to_string()];
     pods::list_pod_summaries(namespace, selector, &keys).call(|| match namespace {
         Some(ns) => format!("list pods in {ns} with {selector:?}"),
         None => format!("list pods with {selector:?}"),
@@ -129,6 +134,18 @@ pub fn is_meshed(pod: &PodSummary) -> bool {
     pod.containers.iter().any(|c| c == PROXY_CONTAINER)
         && pod.phase != "Succeeded"
         && pod.phase != "Failed"
+}
+
+/// Why the pod is held in Init by its proxy sidecar (see [`NOT_READY_KEY`]).
+pub fn held_in_init(pod: &PodSummary) -> Option<&str> {
+    value(&pod.annotations, NOT_READY_KEY)
+}
+
+/// `namespace/pod: why` for each pod of `pods` held in Init.
+pub fn pods_held_in_init<'a>(pods: impl IntoIterator<Item = &'a PodSummary>) -> Vec<String> {
+    pods.into_iter()
+        .filter_map(|p| Some(format!("{}: {}", pod_name(p), held_in_init(p)?)))
+        .collect()
 }
 
 /// The trust-roots hash the pod's proxy started with, if annotated.

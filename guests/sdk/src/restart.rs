@@ -9,6 +9,10 @@
 //! waves, size, done, total, workloads), and a rollout still going after a
 //! minute is reported like a waiting gate (`progress=gate`), so `rotor run`
 //! shows how far the restarts have come.
+//!
+//! A pod whose native-sidecar proxy is held in Init (the host's
+//! [`NOT_READY_KEY`](crate::mesh::NOT_READY_KEY)) fails the wait at once,
+//! named with its reason: waiting out the deadline would not help it.
 
 use crate::error::{CallContext, GateError, RotorError};
 use crate::gate::{
@@ -17,7 +21,7 @@ use crate::gate::{
 };
 use std::collections::BTreeSet;
 
-use crate::mesh::{self, Kind, WorkloadId, owner_id, pod_name};
+use crate::mesh::{self, Kind, WorkloadId, held_in_init, owner_id, pod_name, pods_held_in_init};
 use crate::pods::{self, PodSummary};
 use crate::workloads::{self, RolloutPhase, UpdateStrategy, Workload};
 
@@ -84,6 +88,11 @@ pub fn replacement_check(
     });
     match candidate {
         Some(p) if p.ready => Check::Pass(()),
+        Some(p) if let Some(why) = held_in_init(p) => Check::Fail(format!(
+            "replacement {} for deleted pod {}: {why}",
+            pod_name(p),
+            pod_name(deleted)
+        )),
         Some(p) => Check::Pending(format!(
             "replacement {} for deleted pod {} is not Ready (phase {})",
             pod_name(p),
@@ -182,6 +191,20 @@ fn wait_rollout_reporting(
         let status = workloads::wait_rollout(w.kind, &w.namespace, &w.name, chunk)
             .call(|| format!("wait for rollout of {id}"))?;
         let waited = clock.now() - since;
+        let held = if status.phase == RolloutPhase::Progressing {
+            pods_held_in_init(&workload_pods(w)?)
+        } else {
+            Vec::new()
+        };
+        if !held.is_empty() {
+            if reported {
+                report_done(clock, gate, waited, "failed");
+            }
+            return Ok(workloads::RolloutStatus {
+                phase: RolloutPhase::Failed,
+                message: held.join(", "),
+            });
+        }
         if status.phase != RolloutPhase::Progressing || chunk >= left {
             if reported {
                 let outcome = match status.phase {
@@ -321,8 +344,10 @@ pub fn wait_pods(
     wait_for(&HostClock, gate, timeout, POLL_SECONDS, || {
         let mut checked = 0;
         let mut bad = Vec::new();
+        let mut held = Vec::new();
         for scope in &scopes {
             let pods = mesh::list_pods(*scope, selector)?;
+            held.extend(pods_held_in_init(pods.iter().filter(|p| targeted(p))));
             for pod in pods.iter().filter(|p| targeted(p)) {
                 checked += 1;
                 if let Some(why) = problem(pod) {
@@ -330,8 +355,26 @@ pub fn wait_pods(
                 }
             }
         }
+        if !held.is_empty() {
+            return Ok(Check::Fail(format!(
+                "{} of {checked} pod(s) will not become Ready by waiting: {}",
+                held.len(),
+                first_few(&held)
+            )));
+        }
         Ok(pods_check(checked, bad))
     })
+}
+
+/// The first five of `items`, and how many more.
+fn first_few(items: &[String]) -> String {
+    let shown: Vec<&str> = items.iter().take(5).map(String::as_str).collect();
+    let more = if items.len() > shown.len() {
+        format!(" and {} more", items.len() - shown.len())
+    } else {
+        String::new()
+    };
+    format!("{}{more}", shown.join(", "))
 }
 
 /// Pass when nothing is wrong; otherwise name the first few pods.
@@ -339,16 +382,10 @@ pub fn pods_check(checked: usize, bad: Vec<String>) -> Check<usize> {
     if bad.is_empty() {
         return Check::Pass(checked);
     }
-    let shown: Vec<&str> = bad.iter().take(5).map(String::as_str).collect();
-    let more = if bad.len() > shown.len() {
-        format!(" and {} more", bad.len() - shown.len())
-    } else {
-        String::new()
-    };
     Check::Pending(format!(
-        "{} of {checked} pod(s) not as required: {}{more}",
+        "{} of {checked} pod(s) not as required: {}",
         bad.len(),
-        shown.join(", ")
+        first_few(&bad)
     ))
 }
 
@@ -403,6 +440,29 @@ mod tests {
             .map(|p| p.name.as_str())
             .collect();
         assert_eq!(names, vec!["db-0", "db-2"]);
+    }
+
+    #[test]
+    fn a_replacement_held_in_init_fails_at_once_naming_it() {
+        let old = pod("db", "db-0", Some(("StatefulSet", "db")), true);
+        let mut new = old.clone();
+        new.start_time = Some(600);
+        new.ready = false;
+        new.phase = "Pending".into();
+        let why = "proxy sidecar not ready in Init (startup probe failed; restarted 1 time)";
+        new.annotations
+            .push(crate::mesh::tests::kv(crate::mesh::NOT_READY_KEY, why));
+        match replacement_check(Kind::StatefulSet, &[new.clone()], &old, 500) {
+            Check::Fail(saw) => assert_eq!(
+                saw,
+                format!("replacement db/db-0 for deleted pod db/db-0: {why}")
+            ),
+            other => panic!("expected a failure, got {other:?}"),
+        }
+        assert_eq!(
+            pods_held_in_init([&old, &new]),
+            vec![format!("db/db-0: {why}")]
+        );
     }
 
     #[test]
