@@ -179,8 +179,8 @@ macro_rules! rotates_without_outage {
             }
         )*
 
-        /// Scenarios this file runs (never-ready, pre-injected and the lint's
-        /// have their own tests).
+        /// Scenarios this file runs (never-ready, pre-injected, the native
+        /// sidecar held in Init and the lint's have their own tests).
         const COVERED: &[&str] = &[
             $($file,)*
             "never-ready.yaml",
@@ -189,6 +189,7 @@ macro_rules! rotates_without_outage {
             LINT_REFUSALS[1].0,
             LINT_REFUSALS[2].0,
             LINT_REFUSALS[3].0,
+            "native-sidecar-stuck-in-init.yaml",
         ];
     };
 }
@@ -205,6 +206,7 @@ rotates_without_outage! {
     slow_sync_rotates_without_outage => "slow-sync.yaml",
     identity_missing_the_reload_rotates_without_outage => "identity-misses-reload.yaml",
     ha_identity_rotates_without_outage => "ha-identity.yaml",
+    native_sidecars_rotate_without_outage => "native-sidecars.yaml",
 }
 
 /// A scenario added to the directory must be added here too.
@@ -258,6 +260,43 @@ async fn never_ready_stops_safely_and_keeps_the_old_anchor() {
     assert!(holds(&bundle_pem(&cluster).await, &old_anchor));
     // Nothing breaks after the run either: the report watched the mesh on.
     assert!(sim.after_run_seconds >= 300, "{sim:?}");
+}
+
+/// New pods of shop/cart, native sidecars, never get a Ready proxy: the
+/// rollout gate stops the run within minutes (not at the rollout deadline),
+/// naming the pod held in Init, and nothing breaks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_native_sidecar_held_in_init_stops_the_run_naming_the_pod() {
+    let cluster = load("native-sidecar-stuck-in-init.yaml");
+    let started = cluster.now().await;
+    let report = run(support::policy(), &cluster).await;
+    assert_eq!(report.outcome, Outcome::Failed, "{:?}", report.summary);
+    let error = report.error.clone().expect("a failed run says why");
+    assert!(
+        error
+            .contains(": proxy sidecar not ready in Init (startup probe failed; restarted 1 time)")
+            && error.contains("shop/cart-"),
+        "{error}"
+    );
+    let sim = report.simulation.as_ref().expect("simulation report");
+    assert_eq!(
+        sim.outage.broken_pair_seconds, 0.0,
+        "{:?}",
+        sim.outage.windows
+    );
+    let f = &sim.final_state;
+    assert_eq!(f.bundle_anchors, 2, "both anchors stay trusted: {f:?}");
+    assert!(!f.issuer_rotated, "{f:?}");
+    // The cart wave was stopped at the first check after the sidecar's
+    // first restart, well before the wave's rollout deadline.
+    let waited: i64 = error
+        .split("after ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|s| s.parse().ok())
+        .expect("the gate says how long it waited");
+    assert!(waited <= 240, "{error}");
+    assert!(cluster.now().await > started);
 }
 
 /// Meshed pods owned by a StatefulSet or DaemonSet: name -> trust-root hash.
