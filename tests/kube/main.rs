@@ -14,4 +14,5 @@ mod primitives;
 mod rbac_proof;
 mod rotation;
 mod run;
+mod sidecar;
 mod status;

@@ -196,8 +196,16 @@ pub fn pod(p: &Pod) -> Value {
         },
     });
     if !p.init_containers.is_empty() {
-        obj["spec"]["initContainers"] =
-            Value::Array(p.init_containers.iter().map(container).collect());
+        // Backends name init containers only; the proxy is one solely as a
+        // native sidecar, which is how Linkerd's injector writes it.
+        let init = |n: &String| {
+            let mut c = container(n);
+            if n == crate::linkerd::PROXY_CONTAINER {
+                c["restartPolicy"] = json!("Always");
+            }
+            c
+        };
+        obj["spec"]["initContainers"] = Value::Array(p.init_containers.iter().map(init).collect());
     }
     if let Some(o) = owner {
         obj["metadata"]["ownerReferences"] = json!([o]);
