@@ -15,7 +15,7 @@ use super::render::{human_duration, rfc3339};
 use crate::cluster::{Cluster, ClusterError};
 use crate::linkerd::{
     ANCHOR_CERTIFICATE, CONTROL_PLANE_NS, IDENTITY, ISSUER_CERTIFICATE, MESHED_SELECTOR,
-    TRUST_ROOT_SHA_ANNOTATION, TRUST_ROOTS, TRUST_ROOTS_KEY,
+    NOT_READY_KEY, TRUST_ROOT_SHA_ANNOTATION, TRUST_ROOTS, TRUST_ROOTS_KEY,
 };
 use crate::lock::Holder;
 use crate::wit::{EventType, ObjectRef};
@@ -153,6 +153,16 @@ pub async fn collect_with(
             p.phase == "Running" && !deleting.contains(&format!("{}/{}", p.namespace, p.name))
         })
         .collect();
+    // A native-sidecar proxy that cannot start holds its pod in Init
+    // (Pending): not among the proxies above, so named here.
+    let held = cluster
+        .list_pod_summaries(None, MESHED_SELECTOR, &[NOT_READY_KEY.to_string()])
+        .await?;
+    for p in &held {
+        if let Some(why) = p.annotations.iter().find(|kv| kv.key == NOT_READY_KEY) {
+            attention.push(format!("pod {}/{}: {}", p.namespace, p.name, why.value));
+        }
+    }
     let mut stale: BTreeMap<(String, String, String), u32> = BTreeMap::new();
     let mut unverified = 0u32;
     if let Some(b) = &bundle {
