@@ -55,7 +55,8 @@ impl World {
     }
 
     /// The proxy sidecar (re)started: its startup probe has
-    /// [`STARTUP_PROBE_SECONDS`] to see it Ready.
+    /// [`STARTUP_PROBE_SECONDS`] to see it Ready (`Ev::ProbeOut` then, for
+    /// the sidecar's `n`-th start; `Ev::SidecarRestart` after the back-off).
     pub fn sidecar_probe_started(&mut self, pod: PodId) {
         let p = self.pod(pod);
         if !p.in_init {
@@ -64,7 +65,7 @@ impl World {
         let (uid, start) = (p.uid, p.sidecar_restarts);
         self.schedule(
             self.now + STARTUP_PROBE_SECONDS,
-            Ev::StartupProbeDeadline { pod, uid, start },
+            Ev::ProbeOut { pod, uid, n: start },
         );
     }
 

@@ -10,55 +10,18 @@ use super::{BundleId, CertRecId, PodId, WlId, World};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Ev {
     Reconcile(WlId),
-    PodStarted {
-        pod: PodId,
-        uid: u64,
-    },
-    PodGone {
-        pod: PodId,
-        uid: u64,
-    },
-    IssuanceDone {
-        cert: CertRecId,
-        token: u64,
-    },
-    RenewalDue {
-        cert: CertRecId,
-        token: u64,
-    },
+    PodStarted { pod: PodId, uid: u64 },
+    PodGone { pod: PodId, uid: u64 },
+    IssuanceDone { cert: CertRecId, token: u64 },
+    RenewalDue { cert: CertRecId, token: u64 },
     BundleSync(BundleId),
-    IdentityReload {
-        pod: PodId,
-        uid: u64,
-    },
-    IdentityRetry {
-        pod: PodId,
-        uid: u64,
-    },
-    LeafRefresh {
-        pod: PodId,
-        uid: u64,
-        leaf_gen: u64,
-    },
-    LeafExpiry {
-        pod: PodId,
-        uid: u64,
-        leaf_gen: u64,
-    },
-    ProgressDeadline {
-        wl: WlId,
-        since: i64,
-    },
-    /// A native-sidecar proxy's startup probe runs out (for its `start`-th start).
-    StartupProbeDeadline {
-        pod: PodId,
-        uid: u64,
-        start: u32,
-    },
-    SidecarRestart {
-        pod: PodId,
-        uid: u64,
-    },
+    IdentityReload { pod: PodId, uid: u64 },
+    IdentityRetry { pod: PodId, uid: u64 },
+    LeafRefresh { pod: PodId, uid: u64, leaf_gen: u64 },
+    LeafExpiry { pod: PodId, uid: u64, leaf_gen: u64 },
+    ProgressDeadline { wl: WlId, since: i64 },
+    ProbeOut { pod: PodId, uid: u64, n: u32 },
+    SidecarRestart { pod: PodId, uid: u64 },
 }
 
 impl World {
@@ -142,9 +105,9 @@ impl World {
                     self.identity_restart_container(pod);
                 }
             }
-            Ev::StartupProbeDeadline { pod, uid, start } => {
+            Ev::ProbeOut { pod, uid, n } => {
                 if self.pod_uid_is(pod, uid) {
-                    self.startup_probe_deadline(pod, start);
+                    self.startup_probe_deadline(pod, n);
                 }
             }
             Ev::SidecarRestart { pod, uid } => {
