@@ -94,7 +94,8 @@ workloads every rotation touches.
 {{- /*
 The embedded policy is told where the Linkerd objects are, so it reads the
 objects the RBAC names (its own defaults are the linkerd and cert-manager
-namespaces); keys set in policy.config win. A site policy gets policy.config
+namespaces), and how often the CronJob runs, so its preflight lint judges
+renewals against the real next run; keys set in policy.config win. A site policy gets policy.config
 as it is: its keys are its own.
 */ -}}
 {{- $policy := .Values.policy.config -}}
@@ -104,7 +105,8 @@ as it is: its keys are its own.
   "identityIssuer" (dict "namespace" $l.namespace "name" $l.identityIssuerName)
   "previousAnchorSecret" (dict "namespace" $l.certManagerNamespace "name" $l.previousAnchorName)
   "trustRootsConfigMap" (dict "namespace" $l.namespace "name" $l.trustRootsName)
-  "controlPlaneNamespace" $l.namespace -}}
+  "controlPlaneNamespace" $l.namespace
+  "scheduleIntervalSeconds" (int .Values.cronJob.scheduleIntervalSeconds) -}}
 {{- $policy = merge (deepCopy .Values.policy.config) $names -}}
 {{- end }}
 {{- $cfg := dict

@@ -109,6 +109,9 @@ def default_runs_embedded_policy_with_json_report(d):
     env = {e["name"]: e["value"] for e in pod_spec(load(d, "default-values"))["containers"][0]["env"]}
     mounts = {m["mountPath"]: m["name"] for m in pod_spec(load(d, "default-values"))["containers"][0]["volumeMounts"]}
     assert mounts.get(env["ROTOR_CACHE_DIR"]) == "cache", "ROTOR_CACHE_DIR must be the emptyDir mount"
+    # The preflight lint judges renewals against the CronJob's own interval.
+    assert run_config(load(d, "default-values"))["policy"]["scheduleIntervalSeconds"] == 2678400
+    assert run_config(load(d, "monitoring-values"))["policy"]["scheduleIntervalSeconds"] == 86400
 
 
 @check
