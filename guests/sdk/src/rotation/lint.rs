@@ -52,6 +52,9 @@ fn limits(cfg: &Config, now: i64) -> Limits {
     }
 }
 
+/// The warning Linkerd's own recommended setup always raises.
+const QUIET_RULE: &str = "issuer-renews-before-next-run";
+
 /// Lint the anchor and the issuer (each a Certificate and its Secret's
 /// PEM): the first refusal is the run's error; the warnings are logged and
 /// returned.
@@ -70,7 +73,15 @@ pub(super) fn check(
         return Err(RotorError::State(refusal.line()));
     }
     for warning in &found {
-        crate::warn(&warning.line(), &[("rule", warning.rule)]);
+        let pairs = [("rule", warning.rule)];
+        // Linkerd's documented issuer (48 h, renewed 25 h early) renews
+        // daily, so this one holds on most installs: logged at info (`-v`,
+        // and `status` shows it) rather than a warning on every run.
+        if warning.rule == QUIET_RULE {
+            crate::info(&warning.line(), &pairs);
+        } else {
+            crate::warn(&warning.line(), &pairs);
+        }
     }
     Ok(found)
 }
