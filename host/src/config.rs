@@ -11,6 +11,7 @@ use serde::Deserialize;
 
 use crate::guard::Grants;
 use crate::observe::EventSubject;
+use crate::text::one_line;
 
 /// Everything `--config` can set. Defaults apply when no file is given.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -143,10 +144,6 @@ impl RunConfig {
             Some(value) => value.to_string(),
         }
     }
-}
-
-fn one_line(message: &str) -> String {
-    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]

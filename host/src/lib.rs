@@ -23,5 +23,6 @@ pub mod runtime;
 #[cfg(feature = "testing")]
 #[doc(hidden)]
 pub mod testing;
+pub mod text;
 pub mod wit;
 pub mod x509;

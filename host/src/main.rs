@@ -7,6 +7,7 @@ use clap::Parser;
 
 use rotor::cli::Cli;
 use rotor::logging::LogOptions;
+use rotor::text::one_line;
 
 /// Faster than glibc's allocator on the many small strings a policy's host
 /// calls move (BENCHMARKS.md, "Profile of the 10,000-workload run").
@@ -38,8 +39,4 @@ fn main() -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -21,6 +21,7 @@ use std::process::ExitCode;
 use crate::config::{ConfigError, RunConfig};
 use crate::runtime::{LoadError, Runtime, RuntimeError, RuntimeOptions};
 
+pub use crate::text::one_line;
 pub use args::{GuestSource, OutputFormat, PolicyArgs, parse_sha256};
 pub use connect::{ClusterArgs, KubeCommandError};
 pub use guest::{Guest, Pinning, load_guest, read_guest};
@@ -108,11 +109,6 @@ pub fn write_file(
         path: path.to_path_buf(),
         source,
     })
-}
-
-/// Collapse a multi-line message into the one line a user sees.
-pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Print a run's report on stdout in the chosen format; exit 0 only when the

@@ -13,8 +13,9 @@ use oci_client::manifest::{
     ImageIndexEntry, OCI_IMAGE_MEDIA_TYPE, OciImageIndex, OciImageManifest,
 };
 
-use super::pull::{one_line, wasm_manifest};
+use super::pull::wasm_manifest;
 use super::{OciError, PolicyRef, RegistryOptions, sha256_digest};
+use crate::text::one_line;
 
 const LAYOUT_FILE: &str = "oci-layout";
 const LAYOUT: &str = r#"{"imageLayoutVersion":"1.0.0"}"#;

@@ -48,6 +48,5 @@ pub enum OciError {
 
 /// `sha256:<hex>` of `bytes`, as registries name content.
 pub fn sha256_digest(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
+    format!("sha256:{}", crate::runtime::cache::sha256_hex(bytes))
 }

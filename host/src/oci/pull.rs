@@ -9,6 +9,7 @@ use oci_wasm::{WASM_LAYER_MEDIA_TYPE, WASM_MANIFEST_CONFIG_MEDIA_TYPE};
 
 use super::cache::PolicyCache;
 use super::{OciError, PolicyRef, RegistryOptions, sha256_digest};
+use crate::text::one_line;
 
 /// A policy fetched from a registry (or the cache), checked by digest.
 #[derive(Debug)]
@@ -135,9 +136,4 @@ pub fn wasm_manifest(reference: &PolicyRef, bytes: &[u8]) -> Result<OciImageMani
             layers.len()
         ))),
     }
-}
-
-/// Registry errors can span lines (response bodies); a user sees one.
-pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -6,8 +6,8 @@
 use oci_client::manifest::OCI_IMAGE_MEDIA_TYPE;
 use oci_wasm::{WasmClient, WasmConfig};
 
-use super::pull::one_line;
 use super::{OciError, PolicyRef, RegistryOptions, sha256_digest};
+use crate::text::one_line;
 
 /// The tag a push without one goes to.
 pub const DEFAULT_TAG: &str = "latest";

@@ -14,8 +14,8 @@ use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationC
 use sigstore::cosign::{ClientBuilder, CosignCapabilities};
 use sigstore::registry::{Auth, OciReference};
 
-use super::pull::one_line;
 use super::{OciError, PolicyRef, RegistryOptions};
+use crate::text::one_line;
 
 /// The exit code of a run refused because its policy is not trusted.
 pub const EXIT_UNTRUSTED: u8 = 4;

@@ -9,6 +9,7 @@ use serde::Serialize;
 use wasmtime::{Trap, WasmBacktrace};
 
 use crate::guard::RunLimitExceeded;
+use crate::text::one_line;
 use crate::wit::rotor::policy::types::Error as WitError;
 
 use super::limiter::MemoryCapExceeded;
@@ -179,8 +180,4 @@ fn collapse_frames(frames: impl Iterator<Item = String>) -> Vec<String> {
             }
         })
         .collect()
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

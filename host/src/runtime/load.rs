@@ -9,6 +9,7 @@ use serde::Serialize;
 use wasmtime::component::Component;
 use wasmtime::component::types::ComponentItem;
 
+use crate::text::one_line;
 use crate::wit::{PolicyPre, WIT_PACKAGE};
 
 use super::Runtime;
@@ -270,10 +271,6 @@ pub fn is_provided_package(name: &str) -> bool {
         package,
         "wasi:io" | "wasi:cli" | "wasi:clocks" | "wasi:random" | "wasi:filesystem" | "wasi:sockets"
     ) && import_version(name).is_some_and(|v| v.0 == 0 && v.1 == 2)
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
