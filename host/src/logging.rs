@@ -232,6 +232,15 @@ impl Display {
                     get("workloads")
                 ))
             }),
+            "window" => self.update(|s| {
+                s.wave = Some(format!(
+                    "{}/{} workloads restarted · {} rolling out · restarting {}",
+                    get("done"),
+                    get("total"),
+                    get("running"),
+                    get("workloads")
+                ))
+            }),
             "waiting" => self.update(|s| {
                 s.gate = Some(Gate {
                     name: get("gate"),

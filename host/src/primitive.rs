@@ -44,6 +44,8 @@ primitives! {
     RestartWorkloads = "restart-workloads",
     GetRolloutStatus = "get-rollout-status",
     WaitRollout = "wait-rollout",
+    /// Waits on a window of rollouts at once (since 0.1.3).
+    WaitRollouts = "wait-rollouts",
     ListPods = "list-pods",
     ListPodSummaries = "list-pod-summaries",
     DeletePod = "delete-pod",

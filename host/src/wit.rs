@@ -20,12 +20,14 @@ pub use self::rotor::policy::namespaces::Namespace;
 pub use self::rotor::policy::pods::{Pod, PodSummary};
 pub use self::rotor::policy::secrets::{Secret, SecretWrite};
 pub use self::rotor::policy::types::{KeyValue, ObjectRef, Timestamp, WorkloadKind};
-pub use self::rotor::policy::workloads::{RolloutPhase, RolloutStatus, UpdateStrategy, Workload};
+pub use self::rotor::policy::workloads::{
+    RolloutOutcome, RolloutPhase, RolloutStatus, UpdateStrategy, Workload, WorkloadRef,
+};
 pub use self::rotor::policy::x509::{CertificateKey, CertificateSummary};
 
 /// The WIT package this host implements; a policy built against a newer
 /// minor version cannot run here.
-pub const WIT_PACKAGE: &str = "rotor:policy@0.1.2";
+pub const WIT_PACKAGE: &str = "rotor:policy@0.1.3";
 
 impl WorkloadKind {
     /// The Kubernetes `kind` string.

@@ -233,7 +233,7 @@ fn the_cronjob_rotates_a_real_control_plane() {
     assert_eq!(report["backend"], "kubernetes", "{report:#}");
 
     // The CronJob's log (stderr, not a terminal) says where the run stood:
-    // each step's start and end, each wave, in order, and the gates it
+    // each step's start and end, each batch of restarts, in order, and the gates it
     // waited on (which gates wait depends on how fast the controllers
     // answer; replacing deleted OnDelete pods always takes a while).
     let log = String::from_utf8_lossy(&run.stderr);
@@ -242,7 +242,7 @@ fn the_cronjob_rotates_a_real_control_plane() {
         "step preflight started",
         "step renew-anchor started",
         "step trust-new-anchor/control-plane started",
-        "wave 1 of 1: restarting",
+        " rolling out, 0 of ",
         "step drop-old-anchor/data-plane ended ok",
     ] {
         let found = log[at..]

@@ -10,7 +10,7 @@ use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 use rotor::testing::fake::{FakeCluster, FakeState, deployment};
 use rotor::wit::{
     Certificate, Condition, EventType, KeyValue, Namespace, ObjectRef, RolloutPhase, SecretWrite,
-    WorkloadKind,
+    WorkloadKind, WorkloadRef,
 };
 
 fn certificate(namespace: &str, name: &str) -> Certificate {
@@ -293,6 +293,70 @@ async fn wait_rollout_watches_until_complete() {
         "one watch, no polling: {reqs:?}"
     );
     assert_eq!(e.server.request_total(), 1, "{reqs:?}");
+}
+
+#[tokio::test]
+async fn wait_rollouts_answers_as_each_finishes_on_watches_kept_open() {
+    let e = env_with(ServerOptions::default()).await;
+    let reference = |namespace: &str, name: &str| WorkloadRef {
+        kind: WorkloadKind::Deployment,
+        namespace: namespace.into(),
+        name: name.into(),
+    };
+    let web = reference("emojivoto", "web");
+    let identity = reference("linkerd", "linkerd-identity");
+    for t in [&web, &identity] {
+        e.kube
+            .restart_workload(t.kind, &t.namespace, &t.name)
+            .await
+            .unwrap();
+    }
+    e.server.reset_requests();
+    let mut waiting = vec![web.clone(), identity.clone()];
+    while !waiting.is_empty() {
+        let finished = e.kube.wait_rollouts(&waiting, 120, false).await.unwrap();
+        assert!(!finished.is_empty(), "returns when one finishes");
+        for o in &finished {
+            assert_eq!(
+                o.status.phase,
+                RolloutPhase::Complete,
+                "{}",
+                o.status.message
+            );
+        }
+        let indices: Vec<usize> = finished.iter().map(|o| o.index as usize).collect();
+        waiting = waiting
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !indices.contains(i))
+            .map(|(_, t)| t)
+            .collect();
+    }
+    // Restarted again, web must not read as finished from the object its
+    // open watch last delivered (the previous rollout's).
+    e.kube
+        .restart_workload(web.kind, &web.namespace, &web.name)
+        .await
+        .unwrap();
+    let done = e
+        .kube
+        .wait_rollouts(std::slice::from_ref(&web), 120, false)
+        .await
+        .unwrap();
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert_eq!(done[0].status.phase, RolloutPhase::Complete);
+    let reqs = e.server.requests();
+    let now = e
+        .kube
+        .rollout_status(web.kind, &web.namespace, &web.name)
+        .await
+        .unwrap();
+    assert_eq!(now.phase, RolloutPhase::Complete, "{}", now.message);
+    assert_eq!(
+        reqs.get("watch deployments"),
+        Some(&2),
+        "one watch per namespace, kept open across the calls: {reqs:?}"
+    );
 }
 
 #[tokio::test]

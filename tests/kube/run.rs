@@ -226,7 +226,7 @@ fn positions(text: &str, needles: &[&str]) -> Vec<usize> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rotation_logs_its_steps_waves_and_waits_in_order() {
+async fn a_rotation_logs_its_steps_restarts_and_waits_in_order() {
     let (code, err) = rotate_demo(&[]).await;
     assert_eq!(code, 0, "{err}");
     let at = positions(
@@ -239,7 +239,7 @@ async fn a_rotation_logs_its_steps_waves_and_waits_in_order() {
             "gate anchor-renewed passed",
             "step renew-anchor ended ok",
             "step trust-new-anchor/control-plane started",
-            "wave 1 of 1: restarting",
+            " rolling out, 0 of ",
             "step trust-new-anchor/data-plane started",
             "step drop-old-anchor/data-plane ended ok",
             "run succeeded",
@@ -290,13 +290,13 @@ async fn json_progress_lines_parse_with_stable_fields() {
             .iter()
             .all(|e| e["ok"] == true && e["seconds"].is_i64())
     );
-    let wave = of("wave")[0];
-    for field in ["wave", "waves", "size", "done", "total"] {
-        assert!(wave[field].is_i64(), "{field}: {wave}");
+    let window = of("window")[0];
+    for field in ["started", "running", "done", "total"] {
+        assert!(window[field].is_i64(), "{field}: {window}");
     }
     assert!(
-        wave["workloads"].is_string() && wave["step"].is_string(),
-        "{wave}"
+        window["workloads"].is_string() && window["step"].is_string(),
+        "{window}"
     );
     let waiting = of("waiting")[0];
     assert_eq!(waiting["gate"], "anchor-renewed", "{waiting}");

@@ -21,7 +21,8 @@
 //! - [`bundle`]: wait for the trust-roots ConfigMap to hold / drop anchors.
 //! - [`mesh`]: meshed workloads found from their pods, bare pods, paused
 //!   Deployments.
-//! - [`restart`]: restart in waves, wait for rollouts, `OnDelete` by hand.
+//! - [`restart`]: `OnDelete` by hand, pods of a workload, pod gates.
+//! - [`window`]: restart through a sliding window of rollouts.
 //! - [`identity`]: did identity reload the issuer.
 //! - [`record`]: the saved progress record, typed.
 //! - [`rotation`]: the whole Linkerd rotation (the default policy), with
@@ -48,6 +49,7 @@ pub mod record;
 pub mod restart;
 pub mod rotation;
 mod step;
+pub mod window;
 
 pub use bindings::rotor::policy::types::{Error, KeyValue, ObjectRef, Summary, WorkloadKind};
 pub use bindings::rotor::policy::{

@@ -1,36 +1,28 @@
-//! Restart workloads in waves and wait for each rollout, the kubectl way.
+//! Restart building blocks: the options of a restart, what a restart
+//! did, the pods of a workload, and the by-hand replacement of `OnDelete`
+//! workloads' pods, the kubectl way. The scheduling (a sliding window of
+//! rollouts) is in [`crate::window`].
 //!
-//! A wave restarts up to `parallelism` workloads at once, then waits for
-//! every rollout in it before the next wave starts. `OnDelete` workloads do
-//! not replace pods on a template change: their pods are deleted one at a
-//! time, each replacement waited for until Ready.
-//!
-//! Each wave is announced with a log line carrying `progress=wave` (wave,
-//! waves, size, done, total, workloads), and a rollout still going after a
-//! minute is reported like a waiting gate (`progress=gate`), so `rotor run`
-//! shows how far the restarts have come.
-//!
+//! `OnDelete` workloads do not replace pods on a template change: their
+//! pods are deleted one at a time, each replacement waited for until Ready.
 //! A pod whose native-sidecar proxy is held in Init (the host's
 //! [`NOT_READY_KEY`](crate::mesh::NOT_READY_KEY)) fails the wait at once,
 //! named with its reason: waiting out the deadline would not help it.
 
-use crate::error::{CallContext, GateError, RotorError};
-use crate::gate::{
-    Check, Clock, HostClock, POLL_SECONDS, REPORT_SECONDS, report_done, report_waiting,
-    seconds_until, wait_for,
-};
+use crate::error::{CallContext, RotorError};
+use crate::gate::{Check, HostClock, POLL_SECONDS, wait_for};
 use std::collections::BTreeSet;
 
 use crate::mesh::{self, Kind, WorkloadId, held_in_init, owner_id, pod_name, pods_held_in_init};
 use crate::pods::{self, PodSummary};
-use crate::workloads::{self, RolloutPhase, UpdateStrategy, Workload};
+use crate::workloads::Workload;
 
 /// How to restart a selection.
 #[derive(Debug, Clone)]
-pub struct WaveOptions {
-    /// Workloads restarted at once (at least 1).
+pub struct RestartOptions {
+    /// Rollouts running at once (at least 1).
     pub parallelism: usize,
-    /// Seconds a wave's rollouts may take, from the wave's start.
+    /// Seconds one rollout may take, from its restart.
     pub rollout_timeout: u32,
     /// Seconds one replacement pod of an `OnDelete` workload may take.
     pub pod_timeout: u32,
@@ -48,11 +40,6 @@ pub struct Restarted {
     pub at: i64,
     /// Pods deleted by hand (`OnDelete` workloads).
     pub pods_deleted: usize,
-}
-
-/// The waves `targets` are restarted in, in order.
-pub fn waves<T>(targets: &[T], parallelism: usize) -> std::slice::Chunks<'_, T> {
-    targets.chunks(parallelism.max(1))
 }
 
 /// The workload's own pods (selector match, owner checked).
@@ -108,10 +95,10 @@ pub fn replacement_check(
 
 /// Delete the pods of an `OnDelete` workload that predate `since`, one at a
 /// time, waiting for each replacement to be Ready. Returns how many.
-fn replace_pods_one_by_one(
+pub(crate) fn replace_pods_one_by_one(
     w: &Workload,
     since: i64,
-    opts: &WaveOptions,
+    opts: &RestartOptions,
 ) -> Result<usize, RotorError> {
     let id = WorkloadId::of(w);
     let pods = workload_pods(w)?;
@@ -143,167 +130,6 @@ fn replace_pods_one_by_one(
         )?;
     }
     Ok(stale.len())
-}
-
-/// The `progress=wave` fields of wave `index` (from 1) of `count`, with
-/// `done` of `total` workloads restarted before it.
-pub fn wave_fields(
-    index: usize,
-    count: usize,
-    wave: &[Workload],
-    done: usize,
-    total: usize,
-) -> Vec<(&'static str, String)> {
-    let ids: Vec<String> = wave.iter().map(|w| WorkloadId::of(w).to_string()).collect();
-    let shown = ids.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-    let more = ids.len().saturating_sub(3);
-    let workloads = if more > 0 {
-        format!("{shown} and {more} more")
-    } else {
-        shown
-    };
-    vec![
-        ("progress", "wave".to_string()),
-        ("wave", index.to_string()),
-        ("waves", count.to_string()),
-        ("size", wave.len().to_string()),
-        ("done", done.to_string()),
-        ("total", total.to_string()),
-        ("workloads", workloads),
-    ]
-}
-
-/// Wait for `w`'s rollout until `deadline`, a minute at a time, reporting
-/// each minute it is still going as gate `gate` (waited from `since`).
-fn wait_rollout_reporting(
-    clock: &dyn Clock,
-    w: &Workload,
-    gate: &str,
-    since: i64,
-    deadline: i64,
-    timeout: u32,
-) -> Result<workloads::RolloutStatus, RotorError> {
-    let id = WorkloadId::of(w);
-    let mut reported = false;
-    loop {
-        let left = seconds_until(clock, deadline);
-        let chunk = left.min(REPORT_SECONDS as u32);
-        let status = workloads::wait_rollout(w.kind, &w.namespace, &w.name, chunk)
-            .call(|| format!("wait for rollout of {id}"))?;
-        let waited = clock.now() - since;
-        let held = if status.phase == RolloutPhase::Progressing {
-            pods_held_in_init(&workload_pods(w)?)
-        } else {
-            Vec::new()
-        };
-        if !held.is_empty() {
-            if reported {
-                report_done(clock, gate, waited, "failed");
-            }
-            return Ok(workloads::RolloutStatus {
-                phase: RolloutPhase::Failed,
-                message: held.join(", "),
-            });
-        }
-        if status.phase != RolloutPhase::Progressing || chunk >= left {
-            if reported {
-                let outcome = match status.phase {
-                    RolloutPhase::Complete => "passed",
-                    RolloutPhase::Failed => "failed",
-                    RolloutPhase::Progressing => "timed-out",
-                };
-                report_done(clock, gate, waited, outcome);
-            }
-            return Ok(status);
-        }
-        report_waiting(clock, gate, waited, timeout, &status.message);
-        reported = true;
-    }
-}
-
-/// Restart `targets` in waves; stop after the first wave with a failure.
-pub fn restart_in_waves(
-    targets: &[Workload],
-    opts: &WaveOptions,
-) -> Result<Vec<Restarted>, RotorError> {
-    let clock = HostClock;
-    let mut done = Vec::new();
-    let count = waves(targets, opts.parallelism).len();
-    for (i, wave) in waves(targets, opts.parallelism).enumerate() {
-        let fields = wave_fields(i + 1, count, wave, done.len(), targets.len());
-        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        crate::info(&format!("wave {} of {count}", i + 1), &pairs);
-        let wave_start = clock.now();
-        let mut failures = Vec::new();
-        let mut started = Vec::new();
-        for w in wave {
-            let id = WorkloadId::of(w);
-            match workloads::restart_workload(w.kind, &w.namespace, &w.name)
-                .call(|| format!("restart {id}"))
-            {
-                Ok(at) => {
-                    crate::info("restarted", &[("workload", &id.to_string())]);
-                    started.push((w, id, at));
-                }
-                Err(e) => failures.push(format!("{id}: {e}")),
-            }
-        }
-        let deadline = wave_start + i64::from(opts.rollout_timeout);
-        for (w, id, at) in started {
-            let pods_deleted = if w.strategy == UpdateStrategy::OnDelete {
-                match replace_pods_one_by_one(w, at, opts) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        failures.push(format!("{id}: {e}"));
-                        continue;
-                    }
-                }
-            } else {
-                if !opts.dry_run {
-                    let status = wait_rollout_reporting(
-                        &clock,
-                        w,
-                        &opts.gate,
-                        wave_start,
-                        deadline,
-                        opts.rollout_timeout,
-                    )?;
-                    match status.phase {
-                        RolloutPhase::Complete => {}
-                        RolloutPhase::Failed => {
-                            failures.push(format!("{id} failed: {}", status.message));
-                            continue;
-                        }
-                        RolloutPhase::Progressing => {
-                            failures.push(format!("{id} not complete: {}", status.message));
-                            continue;
-                        }
-                    }
-                }
-                0
-            };
-            done.push(Restarted {
-                id,
-                at,
-                pods_deleted,
-            });
-        }
-        if !failures.is_empty() {
-            let total = wave.len();
-            return Err(GateError {
-                gate: opts.gate.clone(),
-                waited: clock.now() - wave_start,
-                saw: format!(
-                    "{} of {total} workload(s) in the wave did not roll out: {}",
-                    failures.len(),
-                    failures.join("; ")
-                ),
-                timed_out: false,
-            }
-            .into());
-        }
-    }
-    Ok(done)
 }
 
 /// What is wrong with a pod for a gate, if anything.
@@ -393,38 +219,6 @@ pub fn pods_check(checked: usize, bad: Vec<String>) -> Check<usize> {
 mod tests {
     use super::*;
     use crate::mesh::tests::pod;
-
-    #[test]
-    fn waves_respect_parallelism() {
-        let items: Vec<u32> = (0..7).collect();
-        let sizes: Vec<usize> = waves(&items, 3).map(<[u32]>::len).collect();
-        assert_eq!(sizes, vec![3, 3, 1]);
-        assert_eq!(
-            waves(&items, 0).count(),
-            7,
-            "parallelism 0 means one at a time"
-        );
-    }
-
-    #[test]
-    fn a_wave_names_its_place_and_a_few_workloads() {
-        use crate::mesh::tests::workload;
-        let wave: Vec<Workload> = (0..5)
-            .map(|i| workload(crate::WorkloadKind::Deployment, "shop", &format!("w{i}")))
-            .collect();
-        let fields = wave_fields(2, 4, &wave, 5, 17);
-        let get = |k: &str| fields.iter().find(|(f, _)| *f == k).unwrap().1.clone();
-        assert_eq!(get("progress"), "wave");
-        assert_eq!((get("wave"), get("waves")), ("2".into(), "4".into()));
-        assert_eq!(
-            (get("done"), get("total"), get("size")),
-            ("5".into(), "17".into(), "5".into())
-        );
-        assert_eq!(
-            get("workloads"),
-            "deployment shop/w0, deployment shop/w1, deployment shop/w2 and 2 more"
-        );
-    }
 
     #[test]
     fn only_older_pods_need_deleting() {

@@ -21,8 +21,9 @@ use super::sim::SimCluster;
 use super::{Cluster, ClusterError, ClusterResult};
 use crate::primitive::Primitive;
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary, RolloutStatus,
-    Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
+    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary,
+    RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
+    WorkloadRef,
 };
 
 /// The backend calls faults can be injected into, by their primitive names.
@@ -33,6 +34,7 @@ pub const FAULTABLE_PRIMITIVES: &[Primitive] = &[
     Primitive::RestartWorkload,
     Primitive::GetRolloutStatus,
     Primitive::WaitRollout,
+    Primitive::WaitRollouts,
     Primitive::ListPods,
     Primitive::DeletePod,
     Primitive::EvictPod,
@@ -412,6 +414,8 @@ faulty_cluster! {
         -> RolloutStatus = GetRolloutStatus, &object(namespace, name);
     wait_rollout(kind: WorkloadKind, namespace: &str, name: &str, timeout_seconds: u32)
         -> RolloutStatus = WaitRollout, &object(namespace, name);
+    wait_rollouts(targets: &[WorkloadRef], timeout_seconds: u32, cluster_wide: bool)
+        -> Vec<RolloutOutcome> = WaitRollouts, &targets.first().map_or_else(String::new, |t| object(&t.namespace, &t.name));
     list_pods(namespace: Option<&str>, selector: &str)
         -> Vec<Pod> = ListPods, namespace.unwrap_or("*");
     list_pod_summaries(namespace: Option<&str>, selector: &str, annotations: &[String])

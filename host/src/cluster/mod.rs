@@ -13,8 +13,9 @@ pub mod sim;
 use async_trait::async_trait;
 
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary, RolloutStatus,
-    Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
+    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary,
+    RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
+    WorkloadRef,
 };
 
 /// Which kind of cluster a backend is. The simulator's clock is virtual, so
@@ -103,6 +104,19 @@ impl From<ClusterError> for crate::wit::Error {
 
 pub type ClusterResult<T> = Result<T, ClusterError>;
 
+/// The statuses no longer progressing, by position.
+pub fn finished(statuses: Vec<RolloutStatus>) -> Vec<RolloutOutcome> {
+    statuses
+        .into_iter()
+        .enumerate()
+        .filter(|(_, s)| s.phase != crate::wit::RolloutPhase::Progressing)
+        .map(|(i, status)| RolloutOutcome {
+            index: i as u32,
+            status,
+        })
+        .collect()
+}
+
 /// One backend: a real API server ([`kube::KubeCluster`]) or the simulator
 /// ([`sim::SimCluster`]). Methods mirror the WIT primitives; selectors are
 /// Kubernetes label-selector strings (`""` matches everything).
@@ -158,6 +172,17 @@ pub trait Cluster: Send + Sync {
         name: &str,
         timeout_seconds: u32,
     ) -> ClusterResult<RolloutStatus>;
+
+    /// Until at least one of `targets` is complete or failed, or
+    /// `timeout_seconds` pass; those no longer progressing, by position.
+    /// `cluster_wide`: the run may read every namespace, so a backend may
+    /// watch a kind across the cluster instead of per namespace.
+    async fn wait_rollouts(
+        &self,
+        targets: &[WorkloadRef],
+        timeout_seconds: u32,
+        cluster_wide: bool,
+    ) -> ClusterResult<Vec<RolloutOutcome>>;
 
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>>;
 

@@ -83,7 +83,7 @@ pub async fn deadline_warning(
         .run(&policy, cluster, &config, RunControls::default())
         .await;
     let took = outcome.finished_at - outcome.started_at;
-    let fix = "raise limits.deadlineSeconds in the run configuration, or policy.parallelism (workloads restarted at once, default 50)";
+    let fix = "raise limits.deadlineSeconds in the run configuration, or policy.parallelism (rollouts running at once, default 100)";
     Ok(match &outcome.result {
         Ok(_) if took.unsigned_abs() <= deadline => None,
         Ok(_) => Some(format!(

@@ -31,8 +31,9 @@ use crate::cluster::{Cluster, ClusterError};
 use crate::observe::RunObserver;
 pub use crate::primitive::Primitive;
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary, RolloutPhase,
-    RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
+    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary,
+    RolloutOutcome, RolloutPhase, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
+    WorkloadKind, WorkloadRef,
 };
 
 /// Strings longer than this are refused with `invalid` (no Kubernetes name,
@@ -182,6 +183,10 @@ impl Guard {
         self.cluster.backend()
     }
 }
+
+/// Workloads one `wait-rollouts` call may name: a window of rollouts, not
+/// the mesh (a policy's `parallelism` above it waits in several calls).
+pub const MAX_ROLLOUTS_PER_WAIT: usize = 1000;
 
 /// Annotation keys one `list-pod-summaries` call may name.
 pub const MAX_SUMMARY_ANNOTATIONS: usize = 16;

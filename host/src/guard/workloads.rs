@@ -176,6 +176,44 @@ impl Guard {
         Ok(status)
     }
 
+    /// Every target must be readable; the backend may watch a kind across
+    /// the cluster only when the run may read every namespace.
+    pub async fn wait_rollouts(
+        &mut self,
+        targets: &[WorkloadRef],
+        timeout_seconds: u32,
+    ) -> GuardResult<Vec<RolloutOutcome>> {
+        self.enter(Primitive::WaitRollouts).await?;
+        if targets.len() > MAX_ROLLOUTS_PER_WAIT {
+            return Err(ClusterError::Invalid(format!(
+                "wait-rollouts on {} workloads exceeds the limit of {MAX_ROLLOUTS_PER_WAIT} per call",
+                targets.len()
+            ))
+            .into());
+        }
+        self.check_wait_bound(Primitive::WaitRollouts, timeout_seconds)?;
+        for t in targets {
+            bounded(&[("namespace", &t.namespace), ("name", &t.name)])?;
+            self.require_read_ns(Primitive::WaitRollouts, &t.namespace, t.kind.as_kind())
+                .await?;
+        }
+        let now = self.cluster.now().await;
+        let remaining = (self.deadline_at() - now).clamp(0, i64::from(u32::MAX));
+        let timeout = timeout_seconds.min(u32::try_from(remaining).unwrap_or(u32::MAX));
+        let cluster_wide = self.grants.reads_every_namespace();
+        let finished = self
+            .cluster
+            .wait_rollouts(targets, timeout, cluster_wide)
+            .await?;
+        if timeout < timeout_seconds && finished.is_empty() && !targets.is_empty() {
+            return Err(self.deadline_error(format!(
+                "wait-rollouts on {} workload(s) for {timeout_seconds} s reached it",
+                targets.len()
+            )));
+        }
+        Ok(finished)
+    }
+
     pub(super) fn check_wait_bound(&self, primitive: Primitive, seconds: u32) -> GuardResult<()> {
         if seconds > self.limits.max_wait_seconds {
             return Err(ClusterError::Invalid(format!(

@@ -12,8 +12,8 @@ use crate::wit::rotor::policy::{
 };
 use crate::wit::{
     Certificate, CertificateKey, CertificateSummary, ConfigMap, Event, EventType, KeyValue, Level,
-    Namespace, ObjectRef, Pod, PodSummary, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
-    WorkloadKind,
+    Namespace, ObjectRef, Pod, PodSummary, RolloutOutcome, RolloutStatus, Secret, SecretWrite,
+    Timestamp, Workload, WorkloadKind, WorkloadRef,
 };
 
 use super::state::HostState;
@@ -111,6 +111,14 @@ impl workloads::Host for HostState {
             self.guard
                 .wait_rollout(kind, &namespace, &name, timeout_seconds)
         )
+    }
+
+    async fn wait_rollouts(
+        &mut self,
+        workloads: Vec<WorkloadRef>,
+        timeout_seconds: u32,
+    ) -> HostResult<Vec<RolloutOutcome>> {
+        guarded!(self.guard.wait_rollouts(&workloads, timeout_seconds))
     }
 }
 

@@ -1,6 +1,7 @@
 //! Where a running policy stands, as `tracing` events (target
 //! `rotor::progress`) for the live display and the log: steps from
-//! `begin-step` / `end-step`, waves and waiting gates from the policy's log
+//! `begin-step` / `end-step`, restart windows (and the waves of policies
+//! built before them) and waiting gates from the policy's log
 //! lines that carry a `progress` field (the SDK's gate and restart code
 //! writes them). Field names are documented in `docs/observability.md`.
 
@@ -133,6 +134,26 @@ impl ProgressTracker {
                     workloads = %workloads,
                     at = now,
                     "wave {wave} of {waves}: restarting {size} workload(s), {done} of {total} done"
+                );
+            }
+            "window" => {
+                let (started, running) = (
+                    number("started").unwrap_or(0),
+                    number("running").unwrap_or(0),
+                );
+                let (done, total) = (number("done").unwrap_or(0), number("total").unwrap_or(0));
+                let workloads = text("workloads");
+                tracing::info!(
+                    target: TARGET,
+                    event = "window",
+                    step = %step,
+                    started,
+                    running,
+                    done,
+                    total,
+                    workloads = %workloads,
+                    at = now,
+                    "restarting {started} workload(s), {running} rolling out, {done} of {total} done"
                 );
             }
             "gate" => {
@@ -308,5 +329,35 @@ mod tests {
             lines[2]
         );
         assert!(lines[2].contains("[redacted]") && !lines[2].contains("hunter2"));
+    }
+
+    #[test]
+    fn a_window_of_restarts_says_what_runs_and_what_is_done() {
+        let r = Redactor::default();
+        let lines = captured(|| {
+            let mut t = ProgressTracker::new(Backend::Kubernetes);
+            t.step_began("adopt-new-issuer/data-plane", 100, &r);
+            let window = [
+                ("progress", "window"),
+                ("started", "2"),
+                ("running", "50"),
+                ("done", "120"),
+                ("total", "500"),
+                ("workloads", "deployment shop/a, deployment shop/b"),
+            ];
+            let window: Vec<KeyValue> = window.iter().map(|(k, v)| KeyValue::new(*k, *v)).collect();
+            t.log_line(&window, 110, &r);
+        });
+        assert_eq!(lines.len(), 2, "{lines:#?}");
+        assert!(
+            lines[1].contains("restarting 2 workload(s), 50 rolling out, 120 of 500 done"),
+            "{}",
+            lines[1]
+        );
+        assert!(
+            lines[1].contains("step=adopt-new-issuer/data-plane"),
+            "{}",
+            lines[1]
+        );
     }
 }

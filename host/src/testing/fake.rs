@@ -292,6 +292,29 @@ impl Cluster for FakeCluster {
         self.rollout_status(kind, namespace, name).await
     }
 
+    async fn wait_rollouts(
+        &self,
+        targets: &[crate::wit::WorkloadRef],
+        timeout_seconds: u32,
+        _cluster_wide: bool,
+    ) -> ClusterResult<Vec<crate::wit::RolloutOutcome>> {
+        let mut left = timeout_seconds;
+        loop {
+            let mut out = Vec::with_capacity(targets.len());
+            for t in targets {
+                out.push(self.rollout_status(t.kind, &t.namespace, &t.name).await?);
+            }
+            let done = out
+                .iter()
+                .any(|s| s.phase != crate::wit::RolloutPhase::Progressing);
+            if done || left == 0 {
+                return Ok(crate::cluster::finished(out));
+            }
+            left -= 1;
+            Self::step(&mut self.lock());
+        }
+    }
+
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {
         let selector = Selector::parse(selector)?;
         let mut s = self.lock();

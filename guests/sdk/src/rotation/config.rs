@@ -80,7 +80,7 @@ pub struct Config {
     pub identity_deployment: String,
     /// Extension namespaces restarted after the control plane (those present).
     pub extensions: Vec<String>,
-    /// Workloads restarted at once.
+    /// Rollouts running at once (see the guests README for the default).
     pub parallelism: usize,
     pub deadlines: Deadlines,
     /// Do not start when cert-manager would renew the anchor or issuer on its
@@ -115,7 +115,7 @@ impl Default for Config {
             ]
             .map(String::from)
             .to_vec(),
-            parallelism: 50,
+            parallelism: 100,
             deadlines: Deadlines::default(),
             renewal_margin_seconds: 7200,
             schedule_interval_seconds: 31 * 86_400,
@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(Config::parse("").unwrap(), Config::default());
         assert_eq!(Config::parse("{}").unwrap(), Config::default());
         let c = Config::default();
-        assert_eq!(c.parallelism, 50);
+        assert_eq!(c.parallelism, 100);
         assert_eq!(
             c.trust_anchor.named().to_string(),
             "cert-manager/linkerd-trust-anchor"

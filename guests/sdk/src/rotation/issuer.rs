@@ -11,7 +11,6 @@ use crate::certificates::Certificate;
 use crate::certs::{self, Baseline, Named};
 use crate::fingerprint::short;
 use crate::mesh::{self, stale_roots};
-use crate::restart;
 use crate::workloads;
 use crate::{CallContext, RotorError, WorkloadKind, clock, identity};
 
@@ -186,9 +185,9 @@ impl Run<'_> {
                     &identity.name,
                 )
                 .call(|| format!("get deployment {}/{}", identity.namespace, identity.name))?;
-                let done = restart::restart_in_waves(
+                let done = crate::window::restart_in_window(
                     std::slice::from_ref(&w),
-                    &self.wave_options("identity-restarted".into()),
+                    &self.restart_options("identity-restarted".into()),
                 )?;
                 self.restarted += done.len() as u64;
                 self.rec.restarts += done.len() as u64;

@@ -203,8 +203,10 @@ impl Run<'_> {
             return Ok(((), detail));
         }
         let workloads: Vec<Workload> = targets.iter().map(|t| t.workload.clone()).collect();
-        let done =
-            restart::restart_in_waves(&workloads, &self.wave_options(format!("{gate}-rollouts")))?;
+        let done = crate::window::restart_in_window(
+            &workloads,
+            &self.restart_options(format!("{gate}-rollouts")),
+        )?;
         self.restarted += done.len() as u64;
         self.pods_deleted += done.iter().map(|r| r.pods_deleted as u64).sum::<u64>();
         self.rec.restarts += done.len() as u64;

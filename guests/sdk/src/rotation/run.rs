@@ -5,7 +5,7 @@
 use super::plan::Record;
 use super::preflight::preflight;
 use super::{Config, DefaultSite, Site, Step};
-use crate::restart::WaveOptions;
+use crate::restart::RestartOptions;
 use crate::{KeyValue, RotorError, Summary, context, record, step};
 
 /// One run of the policy.
@@ -74,8 +74,8 @@ pub fn run_site(cfg: Config, site: &dyn Site) -> Result<Summary, RotorError> {
 }
 
 impl Run<'_> {
-    pub(super) fn wave_options(&self, gate: String) -> WaveOptions {
-        WaveOptions {
+    pub(super) fn restart_options(&self, gate: String) -> RestartOptions {
+        RestartOptions {
             parallelism: self.cfg.parallelism,
             rollout_timeout: self.cfg.deadlines.rollout_seconds,
             pod_timeout: self.cfg.deadlines.pod_seconds,

@@ -9,7 +9,8 @@
 //! (one list per kind) and `list_pods`, which lists ReplicaSets only when a
 //! pod names one it cannot attribute (by name, to a Deployment already read).
 //! A restart right after the workload was read is a single conditional
-//! PATCH; `wait_rollout` is a single watch. A full default rotation costs the
+//! PATCH; `wait_rollout` is a single watch; `wait_rollouts` reuses watches
+//! per kind and namespace (or kind) kept open between calls. A full default rotation costs the
 //! policy's own calls plus a constant (`tests/kube/rotation.rs` prints them).
 
 pub mod certificates;
@@ -22,6 +23,7 @@ pub mod events;
 pub mod pods;
 pub mod progress;
 pub mod rollout;
+mod rollout_watch;
 pub mod secrets;
 pub mod sidecar;
 pub mod workloads;
@@ -40,8 +42,9 @@ pub use error::RetryPolicy;
 
 use crate::cluster::{Cluster, ClusterError, ClusterResult};
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary, RolloutStatus,
-    Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
+    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary,
+    RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
+    WorkloadRef,
 };
 
 /// The field manager of every write rotor makes.
@@ -59,8 +62,11 @@ pub struct KubeCluster {
     clock: Arc<dyn Clock>,
     recorder: Recorder,
     /// Workloads seen in the last get/list: resourceVersion and `paused`,
-    /// so a restart right after a list needs one request, not two.
-    seen: Mutex<HashMap<WorkloadKey, (String, bool)>>,
+    /// so a restart right after a list needs one request, not two; and the
+    /// newest generation seen, which a rollout wait must see observed.
+    seen: Mutex<HashMap<WorkloadKey, (String, bool, i64)>>,
+    /// The open rollout watches `wait-rollouts` keeps between calls.
+    rollout_watches: tokio::sync::Mutex<rollout_watch::RolloutWatches>,
     /// "namespace/replicaset" -> its Deployment (`None`: not a Deployment's).
     rs_owners: Mutex<HashMap<String, Option<String>>>,
     /// Set when the run lock is lost: every mutation is refused from then on.
@@ -86,6 +92,7 @@ impl KubeCluster {
             clock: Arc::new(WallClock),
             recorder,
             seen: Mutex::new(HashMap::new()),
+            rollout_watches: tokio::sync::Mutex::new(rollout_watch::RolloutWatches::default()),
             rs_owners: Mutex::new(HashMap::new()),
             fence: None,
         }
@@ -240,6 +247,16 @@ impl Cluster for KubeCluster {
         timeout_seconds: u32,
     ) -> ClusterResult<RolloutStatus> {
         self.watch_rollout(kind, namespace, name, timeout_seconds)
+            .await
+    }
+
+    async fn wait_rollouts(
+        &self,
+        targets: &[WorkloadRef],
+        timeout_seconds: u32,
+        cluster_wide: bool,
+    ) -> ClusterResult<Vec<RolloutOutcome>> {
+        self.watch_rollouts(targets, timeout_seconds, cluster_wide)
             .await
     }
 

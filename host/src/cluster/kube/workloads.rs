@@ -17,13 +17,13 @@ use crate::wit::{Namespace, RolloutPhase, RolloutStatus, Timestamp, Workload, Wo
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
 /// Longest single watch request; the server closes it and we reopen.
-const WATCH_SECONDS: u32 = 240;
+pub(super) const WATCH_SECONDS: u32 = 240;
 
 /// A workload record, whether its Deployment hit ProgressDeadlineExceeded,
 /// and its resourceVersion.
-type Seen = (Workload, bool, String);
+pub(super) type Seen = (Workload, bool, String);
 
-fn resource(kind: WorkloadKind) -> &'static str {
+pub(super) fn resource(kind: WorkloadKind) -> &'static str {
     match kind {
         WorkloadKind::Deployment => "deployment",
         WorkloadKind::StatefulSet => "statefulset",
@@ -31,7 +31,7 @@ fn resource(kind: WorkloadKind) -> &'static str {
     }
 }
 
-fn from_deployment(d: &Deployment) -> Seen {
+pub(super) fn from_deployment(d: &Deployment) -> Seen {
     let (w, exceeded) = convert::deployment_record(d);
     (
         w,
@@ -40,7 +40,7 @@ fn from_deployment(d: &Deployment) -> Seen {
     )
 }
 
-fn from_stateful_set(s: &StatefulSet) -> Seen {
+pub(super) fn from_stateful_set(s: &StatefulSet) -> Seen {
     (
         convert::stateful_set_record(s),
         false,
@@ -48,7 +48,7 @@ fn from_stateful_set(s: &StatefulSet) -> Seen {
     )
 }
 
-fn from_daemon_set(d: &DaemonSet) -> Seen {
+pub(super) fn from_daemon_set(d: &DaemonSet) -> Seen {
     (
         convert::daemon_set_record(d),
         false,
@@ -56,7 +56,7 @@ fn from_daemon_set(d: &DaemonSet) -> Seen {
     )
 }
 
-fn api<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+pub(super) fn api<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
 where
     K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>,
     <K as kube::Resource>::DynamicType: Default,
@@ -71,10 +71,13 @@ impl KubeCluster {
     fn remember(&self, seen: &Seen) {
         let (w, _, rv) = seen;
         if let Ok(mut m) = self.seen.lock() {
-            m.insert(
-                (w.kind.as_kind(), w.namespace.clone(), w.name.clone()),
-                (rv.clone(), w.paused),
-            );
+            let key = (w.kind.as_kind(), w.namespace.clone(), w.name.clone());
+            // A watch may deliver an event older than a patch's answer: never
+            // let it lower the generation a rollout wait must see observed.
+            let newest = m
+                .get(&key)
+                .map_or(w.generation, |(_, _, g)| (*g).max(w.generation));
+            m.insert(key, (rv.clone(), w.paused, newest));
         }
     }
 
@@ -178,7 +181,7 @@ impl KubeCluster {
         let stamp = jiff::Timestamp::from_second(now)
             .map_err(|e| ClusterError::Internal(format!("clock out of range: {e}")))?
             .to_string();
-        if let Some((rv, false)) = cached {
+        if let Some((rv, false, _)) = cached {
             match self
                 .patch_restart(kind, namespace, name, &stamp, Some(&rv))
                 .await

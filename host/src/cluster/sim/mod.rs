@@ -42,8 +42,9 @@ use async_trait::async_trait;
 
 use crate::cluster::{Cluster, ClusterResult};
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary, RolloutStatus,
-    Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
+    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary,
+    RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
+    WorkloadRef,
 };
 
 pub use outage::OutageWindow;
@@ -146,6 +147,15 @@ impl Cluster for SimCluster {
         timeout_seconds: u32,
     ) -> ClusterResult<RolloutStatus> {
         self.await_rollout(kind, namespace, name, timeout_seconds)
+    }
+
+    async fn wait_rollouts(
+        &self,
+        targets: &[WorkloadRef],
+        timeout_seconds: u32,
+        _cluster_wide: bool,
+    ) -> ClusterResult<Vec<RolloutOutcome>> {
+        self.await_rollouts(targets, timeout_seconds)
     }
 
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {

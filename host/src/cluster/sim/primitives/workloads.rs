@@ -6,7 +6,10 @@ use crate::cluster::selector::Selector;
 use crate::cluster::sim::rollout;
 use crate::cluster::sim::world::{World, kind_order};
 use crate::cluster::{ClusterError, ClusterResult};
-use crate::wit::{Namespace, RolloutPhase, RolloutStatus, Timestamp, Workload, WorkloadKind};
+use crate::wit::{
+    Namespace, RolloutOutcome, RolloutPhase, RolloutStatus, Timestamp, Workload, WorkloadKind,
+    WorkloadRef,
+};
 
 use super::super::SimCluster;
 use super::kv;
@@ -90,7 +93,22 @@ impl SimCluster {
     ) -> ClusterResult<RolloutStatus> {
         let mut w = self.lock();
         let id = w.workload_id(kind, namespace, name)?;
-        w.wait_rollout(id, timeout_seconds)
+        w.wait_rollouts(&[id], timeout_seconds)
+            .map(|mut statuses| statuses.remove(0))
+    }
+
+    pub(in crate::cluster::sim) fn await_rollouts(
+        &self,
+        targets: &[WorkloadRef],
+        timeout_seconds: u32,
+    ) -> ClusterResult<Vec<RolloutOutcome>> {
+        let mut w = self.lock();
+        let ids = targets
+            .iter()
+            .map(|t| w.workload_id(t.kind, &t.namespace, &t.name))
+            .collect::<ClusterResult<Vec<_>>>()?;
+        let statuses = w.wait_rollouts(&ids, timeout_seconds)?;
+        Ok(crate::cluster::finished(statuses))
     }
 }
 
@@ -104,22 +122,27 @@ impl World {
             .ok_or_else(|| not_found_workload(kind, ns, name))
     }
 
-    /// Until complete or failed, or the deadline; time moves event by event.
-    fn wait_rollout(&mut self, wl: usize, timeout: u32) -> ClusterResult<RolloutStatus> {
+    /// Until one of `wls` is complete or failed, or the deadline; time
+    /// moves event by event. Every workload's status, in order.
+    fn wait_rollouts(&mut self, wls: &[usize], timeout: u32) -> ClusterResult<Vec<RolloutStatus>> {
         let deadline = self.now + i64::from(timeout);
-        // The status is a function of these; recompute it only when they change.
-        let mut last: Option<(rollout::StatusInputs, RolloutStatus)> = None;
+        // A status is a function of these; recompute it only when they change.
+        let mut last: Vec<Option<(rollout::StatusInputs, RolloutStatus)>> = vec![None; wls.len()];
         loop {
             self.settle();
-            let inputs = self.status_inputs(wl);
-            let status = match last.take() {
-                Some((prev, status)) if prev == inputs => status,
-                _ => self.rollout_status(wl)?,
-            };
-            if status.phase != RolloutPhase::Progressing || self.now >= deadline {
-                return Ok(status);
+            let mut any_done = false;
+            for (i, &wl) in wls.iter().enumerate() {
+                let inputs = self.status_inputs(wl);
+                let status = match last[i].take() {
+                    Some((prev, status)) if prev == inputs => status,
+                    _ => self.rollout_status(wl)?,
+                };
+                any_done |= status.phase != RolloutPhase::Progressing;
+                last[i] = Some((inputs, status));
             }
-            last = Some((inputs, status));
+            if any_done || wls.is_empty() || self.now >= deadline {
+                return Ok(last.into_iter().flatten().map(|(_, s)| s).collect());
+            }
             let next = self
                 .next_event_time()
                 .map_or(deadline, |t| t.min(deadline))
