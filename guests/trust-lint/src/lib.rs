@@ -6,11 +6,14 @@
 //! for the policies' `wasm32-wasip2` and for the host.
 //!
 //! The rules and the upstream facts behind them are listed in
-//! `docs/trust-model.md` ("What rotor checks before it starts").
+//! `docs/trust-model.md` ("What rotor checks before it starts"); `version`
+//! judges the control plane's Linkerd version alike for both
+//! ("Linkerd's version").
 
 mod rules;
 #[cfg(test)]
 mod tests;
+pub mod version;
 
 /// Which of the two certificates a fact is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
