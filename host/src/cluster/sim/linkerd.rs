@@ -21,7 +21,7 @@ pub use crate::linkerd::{
     PROXY_CONTAINER, TRUST_ANCHOR, TRUST_ANCHORS_ENV, TRUST_ROOT_SHA_ANNOTATION, TRUST_ROOTS,
     TRUST_ROOTS_KEY,
 };
-const PROXY_VERSION: &str = "edge-25.12.1";
+use rotor_trust_lint::version::PROXY_VERSION_ANNOTATION;
 
 /// Leaf lifetime before clamping to the issuer.
 const LEAF_LIFETIME: i64 = 24 * 3600;
@@ -60,6 +60,16 @@ pub fn mesh_for(
     }
 }
 
+/// The injector's settings for one pod: its Linkerd version, stamped as
+/// `linkerd.io/proxy-version` (`injectObjectMeta`, `pkg/inject/inject.go`:
+/// the proxy image's version, by default the chart's `linkerdVersion`), and
+/// whether the proxy goes in as a native sidecar.
+#[derive(Debug, Clone, Copy)]
+pub struct Injection<'a> {
+    pub version: &'a str,
+    pub native: bool,
+}
+
 /// What the injector adds to a pod: the Linkerd labels and annotations and
 /// the `linkerd-proxy` container (an init container when `native`, see
 /// [`native_sidecar_wanted`](super::sidecar::native_sidecar_wanted)).
@@ -70,8 +80,9 @@ pub fn inject_fields(
     annotations: &mut Labels,
     containers: &mut Vec<String>,
     init_containers: &mut Vec<String>,
-    native: bool,
+    injection: Injection<'_>,
 ) {
+    let native = injection.native;
     labels.insert(CONTROL_PLANE_NS_LABEL.into(), CONTROL_PLANE_NS.into());
     labels.insert("linkerd.io/workload-ns".into(), namespace.into());
     if let Some((kind, name)) = owner {
@@ -82,7 +93,7 @@ pub fn inject_fields(
         };
         labels.insert(key.into(), name.into());
     }
-    annotations.insert("linkerd.io/proxy-version".into(), PROXY_VERSION.into());
+    annotations.insert(PROXY_VERSION_ANNOTATION.into(), injection.version.into());
     let has_proxy = containers
         .iter()
         .chain(init_containers.iter())
@@ -236,12 +247,13 @@ impl World {
         });
         let p = self.pod_mut(pod);
         let injected = p.labels.contains_key(CONTROL_PLANE_NS_LABEL)
-            && p.annotations.contains_key("linkerd.io/proxy-version")
+            && p.annotations.contains_key(PROXY_VERSION_ANNOTATION)
             && (p.containers.iter().chain(p.init_containers.iter())).any(|c| c == PROXY_CONTAINER);
         if !injected {
             let ns = p.namespace.clone();
             let asked = p.annotations.clone();
             let native = self.native_sidecar_wanted(&ns, &asked);
+            let version = self.spec.linkerd_version().to_string();
             let p = self.pod_mut(pod);
             inject_fields(
                 &ns,
@@ -250,7 +262,10 @@ impl World {
                 Arc::make_mut(&mut p.annotations),
                 Arc::make_mut(&mut p.containers),
                 Arc::make_mut(&mut p.init_containers),
-                native,
+                Injection {
+                    version: &version,
+                    native,
+                },
             );
         }
         let p = self.pod_mut(pod);

@@ -6,9 +6,11 @@
 //! This file holds the order of those steps and what they share; each step
 //! lives with its concern: `objects` (records), `certificates` (the trust
 //! setup), `workloads` and `pods` (what runs), `start` (the first work),
-//! and `super::steady` (the proxies of a converged mesh).
+//! `linkerd_config` (the control plane's version and settings), and
+//! `super::steady` (the proxies of a converged mesh).
 
 mod certificates;
+mod linkerd_config;
 mod objects;
 mod pods;
 mod start;
@@ -18,7 +20,7 @@ use std::collections::HashSet;
 
 use crate::wit::Condition;
 
-use super::manifest::{KubeCondition, Meta};
+use super::manifest::{DEFAULT_LINKERD_VERSION, KubeCondition, Meta};
 use super::scenario::{Object, Scenario, ScenarioError};
 use super::world::{World, parse_rfc3339};
 
@@ -81,7 +83,18 @@ fn condition_from(k: &KubeCondition) -> Condition {
 impl World {
     pub fn load(text: &str) -> Result<World, ScenarioError> {
         let mut scenario = Scenario::parse(text)?;
-        let standard = Scenario::parse(STANDARD)?;
+        // The standard control plane is rendered for the scenario's version.
+        let version = scenario
+            .simulation
+            .as_ref()
+            .map_or(DEFAULT_LINKERD_VERSION, |s| s.linkerd_version());
+        let tag_char = |c: char| c.is_ascii_alphanumeric() || "-._+".contains(c);
+        if version.is_empty() || !version.chars().all(tag_char) {
+            return Err(invalid(format!(
+                "Simulation spec.linkerdVersion: {version:?} is not a version tag (letters, digits, '-', '.', '_', '+')"
+            )));
+        }
+        let standard = Scenario::parse(&STANDARD.replace(DEFAULT_LINKERD_VERSION, version))?;
         let present: HashSet<_> = scenario
             .objects
             .iter()
@@ -104,6 +117,7 @@ impl World {
         }
         let mut world = World::new(spec, start);
         world.build(scenario)?;
+        world.write_linkerd_config();
         for key in world.spec.fail_issuance.keys() {
             let known = key.split_once('/').is_some_and(|(ns, name)| {
                 world

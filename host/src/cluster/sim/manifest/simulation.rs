@@ -35,6 +35,13 @@ pub struct SimulationSpec {
     /// older `config.beta.` / `config.alpha.` spellings) overrides it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub native_sidecar: bool,
+    /// The control plane's Linkerd version (`edge-25.12.1`, `stable-2.14.10`),
+    /// written where Linkerd writes it: `linkerd-config`'s values, the
+    /// control plane's `linkerd.io/created-by` and `linkerd.io/proxy-version`
+    /// annotations, and the injector's `linkerd.io/proxy-version` on every
+    /// pod it injects. Default [`DEFAULT_LINKERD_VERSION`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linkerd_version: Option<String>,
     /// Virtual seconds the simulator keeps watching after the policy returns:
     /// the mesh lives on after the Job exits, and a bundle sync or kubelet
     /// update the policy started still lands. Default: every sync delay,
@@ -61,6 +68,7 @@ impl Default for SimulationSpec {
             never_ready: Vec::new(),
             identity_misses_reload: false,
             native_sidecar: false,
+            linkerd_version: None,
             after_run_seconds: None,
             fail_issuance: BTreeMap::new(),
             faults: None,
@@ -68,7 +76,19 @@ impl Default for SimulationSpec {
     }
 }
 
+/// The version a scenario's control plane runs unless it says otherwise:
+/// the one the standard setup's manifests carry (`standard.yaml`). Native
+/// sidecars are off by default there, as in Linkerd before 2.20.
+pub const DEFAULT_LINKERD_VERSION: &str = "edge-25.12.1";
+
 impl SimulationSpec {
+    /// The control plane's Linkerd version (see `linkerd_version`).
+    pub fn linkerd_version(&self) -> &str {
+        self.linkerd_version
+            .as_deref()
+            .unwrap_or(DEFAULT_LINKERD_VERSION)
+    }
+
     /// How long to keep watching after the run (see `after_run_seconds`).
     pub fn after_run(&self) -> i64 {
         self.after_run_seconds.unwrap_or_else(|| {

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::cluster::sim::linkerd::{TRUST_ROOT_SHA_ANNOTATION, inject_fields};
+use crate::cluster::sim::linkerd::{Injection, TRUST_ROOT_SHA_ANNOTATION, inject_fields};
 use crate::cluster::sim::manifest::Container;
 use crate::wit::WorkloadKind;
 
@@ -151,7 +151,10 @@ impl World {
                 &mut annotations,
                 &mut containers,
                 &mut init_containers,
-                native,
+                Injection {
+                    version: self.spec.linkerd_version(),
+                    native,
+                },
             );
         }
         let parts = PodParts {
