@@ -1,5 +1,6 @@
 //! rotor's Kubernetes backend and commands against a Kubernetes API: the
-//! primitives, the run lock, kubectl's view, `status`, `run`, a whole
+//! primitives, the run lock, kubectl's view, `status` (with the control
+//! plane's Linkerd version), `run`, a whole
 //! rotation, what a run tells the world, and the chart's RBAC proven
 //! against the requests rotor makes. One test binary (one link, one
 //! compiled default policy) for all of them.
@@ -16,3 +17,4 @@ mod rotation;
 mod run;
 mod sidecar;
 mod status;
+mod version;

@@ -130,7 +130,7 @@ fn anchor_pem() -> String {
 }
 
 /// `KubeCluster` through a test API server over `backend`, on its clock.
-async fn through_server(backend: Arc<dyn Cluster>) -> (TestApiServer, KubeCluster) {
+pub(crate) async fn through_server(backend: Arc<dyn Cluster>) -> (TestApiServer, KubeCluster) {
     let server = TestApiServer::start(backend, ServerOptions::clock_untouched())
         .await
         .unwrap();

@@ -163,6 +163,10 @@ pub async fn collect_with(
             attention.push(format!("pod {}/{}: {}", p.namespace, p.name, why.value));
         }
     }
+    let linkerd = super::version::collect(cluster, &pods).await?;
+    if let Some(why) = &linkerd.refusal {
+        attention.push(format!("the next rotation would refuse: {why}"));
+    }
     let mut stale: BTreeMap<(String, String, String), u32> = BTreeMap::new();
     let mut unverified = 0u32;
     if let Some(b) = &bundle {
@@ -284,6 +288,7 @@ pub async fn collect_with(
         stale_proxies,
         stale_workloads,
         identity,
+        linkerd,
         lint,
         attention,
     })

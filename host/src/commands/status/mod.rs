@@ -3,7 +3,8 @@
 //! trust bundle; meshed proxies still started with an older bundle; the
 //! identity controller's last issuer reload; a rotation in progress (the
 //! run lock's holder, the progress record's step) or one left half-done;
-//! the preflight lint's findings on the anchor and issuer (`lint`).
+//! the preflight lint's findings on the anchor and issuer (`lint`); the
+//! control plane's Linkerd version and what it implies (`version`).
 //! Exit codes: [`EXIT_OK`], [`EXIT_ATTENTION`], [`EXIT_IN_PROGRESS`].
 //!
 //! The command and its flags live here; the findings (`model`) are
@@ -13,6 +14,7 @@ mod collect;
 mod lint;
 mod model;
 mod render;
+mod version;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ pub use lint::LintFinding;
 pub use model::{
     Anchor, Bundle, CertificateStatus, IdentityReloads, Rotation, StaleWorkload, Status,
 };
+pub use version::LinkerdStatus;
 
 /// Nothing needs attention.
 pub const EXIT_OK: u8 = 0;

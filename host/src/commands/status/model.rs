@@ -81,6 +81,8 @@ pub struct Status {
     pub stale_proxies: u32,
     pub stale_workloads: Vec<StaleWorkload>,
     pub identity: IdentityReloads,
+    /// The control plane's Linkerd version and what it implies.
+    pub linkerd: super::version::LinkerdStatus,
     /// The preflight lint's findings on the anchor and issuer, as the next
     /// full rotation would meet them; refusals are in `attention` too.
     pub lint: Vec<super::LintFinding>,

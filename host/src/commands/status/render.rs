@@ -113,6 +113,7 @@ impl Status {
                 .map(rfc3339)
                 .unwrap_or_else(|| "never".into()),
         );
+        self.linkerd.render_text(&mut out);
         out
     }
 
