@@ -498,6 +498,11 @@ fn chart_names_what_its_rbac_grants() {
                 "policy trustRootsConfigMap".into(),
                 attrs("get", "", "configmaps", &tns, &tname),
             );
+            // The preflight reads the control plane's Linkerd version.
+            want(
+                "policy linkerd-config (Linkerd version)".into(),
+                attrs("get", "", "configmaps", &tns, "linkerd-config"),
+            );
             // The guard refuses the policy before Kubernetes would: the
             // grants must cover the same objects.
             let g = &config.grants;

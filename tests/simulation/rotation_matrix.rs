@@ -185,10 +185,11 @@ macro_rules! rotates_without_outage {
             $($file,)*
             "never-ready.yaml",
             "pre-injected.yaml",
-            LINT_REFUSALS[0].0,
-            LINT_REFUSALS[1].0,
-            LINT_REFUSALS[2].0,
-            LINT_REFUSALS[3].0,
+            PREFLIGHT_REFUSALS[0].0,
+            PREFLIGHT_REFUSALS[1].0,
+            PREFLIGHT_REFUSALS[2].0,
+            PREFLIGHT_REFUSALS[3].0,
+            PREFLIGHT_REFUSALS[4].0,
             "native-sidecar-stuck-in-init.yaml",
         ];
     };
@@ -436,8 +437,9 @@ async fn a_pre_injected_workload_stops_the_rotation_before_any_change() {
 }
 
 /// Anchors and issuers Linkerd would not accept, or whose lifetimes cannot
-/// fit, and the start of the one line the preflight lint stops with.
-const LINT_REFUSALS: [(&str, &str); 4] = [
+/// fit, and a Linkerd version rotor cannot rotate, with the start of the
+/// one line the preflight stops with.
+const PREFLIGHT_REFUSALS: [(&str, &str); 5] = [
     (
         "lint-anchor-rsa-3072.yaml",
         "trust anchor cert-manager/linkerd-trust-anchor: has an RSA-3072 key; Linkerd accepts \
@@ -458,14 +460,19 @@ const LINT_REFUSALS: [(&str, &str); 4] = [
         "identity issuer linkerd/linkerd-identity-issuer: expires 10 days after its trust \
          anchor cert-manager/linkerd-trust-anchor does",
     ),
+    (
+        "linkerd-stable-2-10.yaml",
+        "Linkerd stable-2.10.2 predates the trust-roots ConfigMap linkerd-identity-trust-roots \
+         (Linkerd 2.11)",
+    ),
 ];
 
-/// Each is refused by the preflight lint before the first mutation: one
-/// line naming the Certificate and the problem, nothing applied (not even
+/// Each is refused by the preflight before the first mutation: one
+/// line naming the Certificate or the version and the problem, nothing applied (not even
 /// the progress record or previous-anchor), the mesh untouched.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unfit_anchors_and_issuers_are_refused_before_the_first_mutation() {
-    for (scenario, reason) in LINT_REFUSALS {
+async fn unfit_anchors_issuers_and_linkerd_versions_are_refused_before_the_first_mutation() {
+    for (scenario, reason) in PREFLIGHT_REFUSALS {
         let cluster = load(scenario);
         let old_anchor = anchor_pem(&cluster).await;
         let report = run(support::policy(), &cluster).await;
@@ -493,8 +500,8 @@ async fn unfit_anchors_and_issuers_are_refused_before_the_first_mutation() {
 
 /// `rotor test` judges the same scenarios by their `Expect` documents.
 #[test]
-fn the_lint_scenarios_pass_their_expect_documents() {
-    let files: Vec<String> = LINT_REFUSALS
+fn the_refusal_scenarios_pass_their_expect_documents() {
+    let files: Vec<String> = PREFLIGHT_REFUSALS
         .iter()
         .map(|(f, _)| scenarios_dir().join(f).display().to_string())
         .collect();
@@ -503,5 +510,5 @@ fn the_lint_scenarios_pass_their_expect_documents() {
     let output = support::rotor(&args);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}\n{output:?}");
-    assert_eq!(text.lines().last(), Some("4 passed, 0 failed"), "{text}");
+    assert_eq!(text.lines().last(), Some("5 passed, 0 failed"), "{text}");
 }

@@ -4,7 +4,9 @@
 //! without copying the steps and their gates.
 //!
 //! One file per concern: `run` walks the steps, `preflight` decides where
-//! a run starts, `lint` whether the anchor and issuer are fit to rotate, `anchor`, `trust_bundle` and `issuer` hold the steps on
+//! a run starts, `lint` whether the anchor and issuer are fit to rotate,
+//! `version` whether rotor can rotate the control plane's Linkerd version,
+//! `anchor`, `trust_bundle` and `issuer` hold the steps on
 //! each piece of trust, `rounds` the restart rounds, `summary` what a run
 //! reports; `plan` the order and the progress record, `config` and `site`
 //! what a policy passes in.
@@ -20,6 +22,7 @@ mod run;
 mod site;
 mod summary;
 mod trust_bundle;
+mod version;
 
 pub use config::{Config, ConfigError, Deadlines, Mode, ObjectName};
 pub use plan::Step;

@@ -1,5 +1,7 @@
-//! Preflight: where a run starts, and whether it may. The record and the
-//! cluster's anchors decide between resuming and starting afresh; a fresh
+//! Preflight: where a run starts, and whether it may. A control plane
+//! whose Linkerd version rotor cannot rotate is refused first (`version`).
+//! The record and the cluster's anchors decide between resuming and
+//! starting afresh; a fresh
 //! rotation is refused while the anchor or issuer fails the lint (`lint`),
 //! a certificate is not Ready, cert-manager would renew one on its own
 //! meanwhile, or the mesh holds proxies no restart would reach.
@@ -8,7 +10,7 @@ use super::anchor::{anchor_secret, previous_anchor};
 use super::lint;
 use super::plan::{self, AnchorFacts, Record, Start};
 use super::run::Run;
-use super::{Config, Mode, Site, Step};
+use super::{Config, Mode, Site, Step, version};
 use crate::certificates::Certificate;
 use crate::certs::Named;
 use crate::fingerprint::short;
@@ -42,6 +44,7 @@ pub(super) fn preflight(
     site: &dyn Site,
     dry_run: bool,
 ) -> Result<(Run<'_>, String), RotorError> {
+    let linkerd = version::check(&cfg.control_plane_namespace)?;
     let anchor_cert = certs::get(&cfg.trust_anchor.named())?;
     let issuer_cert = certs::get(&cfg.identity_issuer.named())?;
     let anchor_named = anchor_secret(&cfg)?;
@@ -101,6 +104,9 @@ pub(super) fn preflight(
         }
         Start::Fresh => {
             let (rec, mut detail) = fresh_start(&cfg, &anchor_cert, &issuer_cert, &anchor, now)?;
+            if let Some(v) = &linkerd {
+                detail.push_str(&format!("; Linkerd {v}"));
+            }
             if warnings > 0 {
                 detail.push_str(&format!("; {warnings} lint warning(s) logged"));
             }
