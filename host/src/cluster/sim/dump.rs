@@ -332,6 +332,9 @@ impl World {
                 controller: Some(true),
             });
         }
+        if let Some(f) = &p.foreign {
+            m.owner_references.push(f.reference.clone());
+        }
         if p.mesh != super::world::Mesh::Off && p.running {
             let leaf = match p.leaf {
                 Some(l) => format!(

@@ -16,6 +16,7 @@
 mod certmanager;
 mod controls;
 mod dump;
+mod foreign;
 pub mod generate;
 pub mod keys;
 mod kubelet;

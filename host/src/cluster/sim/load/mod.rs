@@ -142,7 +142,11 @@ impl World {
         let hash_known = self.load_workloads(deferred.workloads)?;
         self.cache_control_plane_ids();
         self.mark_never_ready()?;
-        let loaded_pods = self.load_pods(deferred.pods, &deferred.replica_sets)?;
+        let loaded_pods = self.load_pods(
+            deferred.pods,
+            &deferred.replica_sets,
+            &deferred.foreign_replica_sets,
+        )?;
         self.adopt_pod_revisions(&hash_known);
         self.adopt_node_names();
         self.fill_steady_pods();

@@ -12,8 +12,8 @@ use crate::wit::{EventType, ObjectRef, WorkloadKind};
 
 use super::{condition_from, invalid, namespace_of, relocate, to_kv_time};
 use crate::cluster::sim::manifest::{
-    BundleObject, CertificateObject, ConfigMapObject, IssuerObject, Meta, PodObject, SecretObject,
-    WorkloadObject,
+    BundleObject, CertificateObject, ConfigMapObject, IssuerObject, Meta, OwnerReference,
+    PodObject, SecretObject, WorkloadObject,
 };
 use crate::cluster::sim::scenario::{EventObject, Located, Object, ScenarioError};
 use crate::cluster::sim::world::{
@@ -28,6 +28,9 @@ pub(super) struct Deferred {
     pub pods: Vec<(PodObject, String, String)>,
     /// (namespace, ReplicaSet) -> owning Deployment.
     pub replica_sets: HashMap<(String, String), String>,
+    /// (namespace, ReplicaSet) -> its controller of a kind the model does
+    /// not run (an Argo Rollout's).
+    pub foreign_replica_sets: HashMap<(String, String), OwnerReference>,
 }
 
 impl World {
@@ -69,15 +72,12 @@ impl World {
                 }
                 Object::ReplicaSet(rs) => {
                     let ns = rs.metadata.namespace.clone().unwrap_or_default();
-                    if let Some(owner) = rs
-                        .metadata
-                        .owner_references
-                        .iter()
-                        .find(|o| o.kind == "Deployment")
-                    {
-                        deferred
-                            .replica_sets
-                            .insert((ns, rs.metadata.name.clone()), owner.name.clone());
+                    let key = (ns, rs.metadata.name.clone());
+                    let refs = &rs.metadata.owner_references;
+                    if let Some(owner) = refs.iter().find(|o| o.kind == "Deployment") {
+                        deferred.replica_sets.insert(key, owner.name.clone());
+                    } else if let Some(owner) = refs.iter().find(|o| o.controller.unwrap_or(true)) {
+                        deferred.foreign_replica_sets.insert(key, owner.clone());
                     }
                 }
                 Object::Pod(p) => deferred.pods.push((p, doc.clone(), what.clone())),

@@ -6,10 +6,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::cluster::sim::foreign::ForeignOwner;
 use crate::cluster::sim::linkerd::{
     CONTROL_PLANE_NS, PROXY_CONTAINER, TRUST_ANCHORS_ENV, mesh_for,
 };
-use crate::cluster::sim::manifest::PodObject;
+use crate::cluster::sim::manifest::{OwnerReference, PodObject};
+use crate::cluster::sim::outage::UnitId;
 use crate::cluster::sim::scenario::ScenarioError;
 use crate::cluster::sim::world::{Ev, Mesh, Pod, PodId, World};
 use crate::wit::WorkloadKind;
@@ -25,11 +27,13 @@ impl World {
         &mut self,
         pods: Vec<(PodObject, String, String)>,
         replica_sets: &HashMap<(String, String), String>,
+        foreign_sets: &HashMap<(String, String), OwnerReference>,
     ) -> Result<Vec<PodId>, ScenarioError> {
         let mut loaded_pods = Vec::new();
+        let mut units = HashMap::new();
         for (p, doc, what) in pods {
             let id = self
-                .add_loaded_pod(p, replica_sets)
+                .add_loaded_pod(p, replica_sets, foreign_sets, &mut units)
                 .map_err(|e| relocate(e, &doc, &what))?;
             loaded_pods.push(id);
         }
@@ -40,6 +44,8 @@ impl World {
         &mut self,
         p: PodObject,
         replica_sets: &HashMap<(String, String), String>,
+        foreign_sets: &HashMap<(String, String), OwnerReference>,
+        units: &mut HashMap<(String, String, String), UnitId>,
     ) -> Result<PodId, ScenarioError> {
         let ns = namespace_of(&p.metadata, "Pod")?;
         let name = p.metadata.name.clone();
@@ -49,23 +55,27 @@ impl World {
         p.spec
             .check_proxy()
             .map_err(|e| invalid(format!("Pod {ns}/{name}: {e}")))?;
-        let owner = p
+        let controller = p
             .metadata
             .owner_references
             .iter()
-            .find(|o| o.controller.unwrap_or(true))
-            .and_then(|o| match o.kind.as_str() {
-                "ReplicaSet" => {
-                    let deploy = replica_sets
-                        .get(&(ns.clone(), o.name.clone()))
-                        .cloned()
-                        .or_else(|| o.name.rsplit_once('-').map(|(d, _)| d.to_string()))?;
-                    self.find_workload(WorkloadKind::Deployment, &ns, &deploy)
-                }
-                "StatefulSet" => self.find_workload(WorkloadKind::StatefulSet, &ns, &o.name),
-                "DaemonSet" => self.find_workload(WorkloadKind::DaemonSet, &ns, &o.name),
-                _ => None,
-            });
+            .find(|o| o.controller.unwrap_or(true));
+        let owner = controller.and_then(|o| match o.kind.as_str() {
+            "ReplicaSet" if !foreign_sets.contains_key(&(ns.clone(), o.name.clone())) => {
+                let deploy = replica_sets
+                    .get(&(ns.clone(), o.name.clone()))
+                    .cloned()
+                    .or_else(|| o.name.rsplit_once('-').map(|(d, _)| d.to_string()))?;
+                self.find_workload(WorkloadKind::Deployment, &ns, &deploy)
+            }
+            "StatefulSet" => self.find_workload(WorkloadKind::StatefulSet, &ns, &o.name),
+            "DaemonSet" => self.find_workload(WorkloadKind::DaemonSet, &ns, &o.name),
+            _ => None,
+        });
+        let foreign = match (owner, controller) {
+            (None, Some(o)) => Some(Arc::new(foreign_owner(o, &ns, foreign_sets))),
+            _ => None,
+        };
         let labels = p.metadata.labels.clone();
         let mut annotations = p.metadata.annotations.clone();
         let hash = match owner.map(|wl| self.workloads[wl].kind) {
@@ -118,12 +128,19 @@ impl World {
             p.spec.node_name.clone().unwrap_or_else(|| {
                 self.node_names[self.pods.len() % self.node_names.len()].clone()
             });
-        let unit = match owner {
-            Some(wl) => Some(self.workloads[wl].unit),
-            None => Some(self.outage.add_unit(format!("{ns}/Pod/{name}"))),
+        let unit = match (owner, &foreign) {
+            (Some(wl), _) => Some(self.workloads[wl].unit),
+            // The pods of one custom owner serve as one workload.
+            (None, Some(f)) => Some(
+                *units
+                    .entry((ns.clone(), f.kind.clone(), f.name.clone()))
+                    .or_insert_with(|| self.outage.add_unit(format!("{ns}/{}/{}", f.kind, f.name))),
+            ),
+            (None, None) => Some(self.outage.add_unit(format!("{ns}/Pod/{name}"))),
         };
         let pod = Pod {
             owner,
+            foreign,
             template_hash: hash,
             ordinal,
             labels: Arc::new(labels),
@@ -159,5 +176,24 @@ impl World {
             p.roots_pem = Some(pem);
         }
         Ok(id)
+    }
+}
+
+/// The owner a pod of no modelled workload is listed under: the controller
+/// of its ReplicaSet when that is known (a Rollout), else its own reference.
+fn foreign_owner(
+    reference: &OwnerReference,
+    ns: &str,
+    foreign_sets: &HashMap<(String, String), OwnerReference>,
+) -> ForeignOwner {
+    let top = match reference.kind.as_str() {
+        "ReplicaSet" => foreign_sets.get(&(ns.to_string(), reference.name.clone())),
+        _ => None,
+    }
+    .unwrap_or(reference);
+    ForeignOwner {
+        reference: reference.clone(),
+        kind: top.kind.clone(),
+        name: top.name.clone(),
     }
 }

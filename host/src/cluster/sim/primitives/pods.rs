@@ -120,13 +120,19 @@ impl World {
     }
 
     fn owner_ref(&self, p: &world::Pod) -> Option<ObjectRef> {
-        p.owner.map(|wl| {
-            let w = &self.workloads[wl];
-            ObjectRef {
-                kind: w.kind.as_kind().into(),
-                namespace: w.namespace.clone(),
-                name: w.name.clone(),
-            }
+        let Some(wl) = p.owner else {
+            // As the Kubernetes backend lists it: the ReplicaSet's owner.
+            return p.foreign.as_ref().map(|f| ObjectRef {
+                kind: f.kind.clone(),
+                namespace: p.namespace.clone(),
+                name: f.name.clone(),
+            });
+        };
+        let w = &self.workloads[wl];
+        Some(ObjectRef {
+            kind: w.kind.as_kind().into(),
+            namespace: w.namespace.clone(),
+            name: w.name.clone(),
         })
     }
 }

@@ -226,6 +226,7 @@ impl World {
         if let Some(wl) = owner {
             self.request_reconcile(wl);
         }
+        self.foreign_pod_deleted(id);
     }
 
     pub(super) fn remove_pod(&mut self, id: PodId) {
@@ -250,6 +251,7 @@ impl World {
             self.workloads[wl].pods.remove(&id);
             self.request_reconcile(wl);
         }
+        self.foreign_pod_gone(&p);
     }
 
     /// Recompute which trust class a pod counts in.

@@ -6,6 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
+use crate::cluster::sim::foreign::ForeignOwner;
 use crate::cluster::sim::manifest::{
     BundleSpec, CertificateSpec, IssuerSpec, LabelSelector, Labels, WorkloadSpec,
 };
@@ -110,6 +111,9 @@ pub struct Pod {
     pub namespace: String,
     pub name: String,
     pub owner: Option<WlId>,
+    /// The controller that owns the pod when it is no workload of the
+    /// model's (`owner` is then `None`).
+    pub foreign: Option<Arc<ForeignOwner>>,
     pub template_hash: String,
     pub ordinal: Option<u32>,
     pub node: String,
@@ -171,6 +175,7 @@ impl Pod {
             namespace,
             name,
             owner: None,
+            foreign: None,
             template_hash: String::new(),
             ordinal: None,
             node,
