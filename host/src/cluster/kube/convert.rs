@@ -197,26 +197,31 @@ pub fn daemon_set_record(d: &DaemonSet) -> Workload {
 }
 
 /// "namespace/replicaset" -> the name of the Deployment that controls it.
-pub fn replica_set_owners(sets: &[ReplicaSet]) -> HashMap<String, String> {
+pub fn replica_set_owners(sets: &[ReplicaSet]) -> HashMap<String, RsOwner> {
     sets.iter()
         .filter_map(|rs| {
-            let owner = rs
-                .metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .find(|o| o.kind == "Deployment" && o.controller.unwrap_or(true))?;
+            // A Deployment's; else the controller of another kind (an Argo
+            // Rollout's ReplicaSets carry its controller reference).
+            let refs = rs.metadata.owner_references.iter().flatten();
+            let owner = refs
+                .clone()
+                .find(|o| o.kind == "Deployment" && o.controller.unwrap_or(true))
+                .or_else(|| refs.clone().find(|o| o.controller == Some(true)))?;
             Some((
                 format!("{}/{}", namespace(&rs.metadata), name(&rs.metadata)),
-                owner.name.clone(),
+                (owner.kind.clone(), owner.name.clone()),
             ))
         })
         .collect()
 }
 
+/// The controller of a ReplicaSet: (kind, name).
+pub type RsOwner = (String, String);
+
 /// A pod, its owner resolved through a ReplicaSet to its Deployment
-/// (`rs_owners` maps "namespace/replicaset" to the Deployment's name).
-pub fn pod_record(p: &K8sPod, rs_owners: &HashMap<String, String>) -> Pod {
+/// or the custom controller behind it (`rs_owners` maps
+/// "namespace/replicaset" to its owner).
+pub fn pod_record(p: &K8sPod, rs_owners: &HashMap<String, RsOwner>) -> Pod {
     let ns = namespace(&p.metadata);
     let spec = p.spec.clone().unwrap_or_default();
     let status = p.status.clone().unwrap_or_default();
@@ -229,12 +234,12 @@ pub fn pod_record(p: &K8sPod, rs_owners: &HashMap<String, String>) -> Pod {
         .or_else(|| p.metadata.owner_references.iter().flatten().next());
     let owner = controller.map(|o| {
         if o.kind == "ReplicaSet"
-            && let Some(dep) = rs_owners.get(&format!("{ns}/{}", o.name))
+            && let Some((kind, owner)) = rs_owners.get(&format!("{ns}/{}", o.name))
         {
             return ObjectRef {
-                kind: "Deployment".into(),
+                kind: kind.clone(),
                 namespace: ns.clone(),
-                name: dep.clone(),
+                name: owner.clone(),
             };
         }
         ObjectRef {

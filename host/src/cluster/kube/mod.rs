@@ -67,8 +67,9 @@ pub struct KubeCluster {
     seen: Mutex<HashMap<WorkloadKey, (String, bool, i64)>>,
     /// The open rollout watches `wait-rollouts` keeps between calls.
     rollout_watches: tokio::sync::Mutex<rollout_watch::RolloutWatches>,
-    /// "namespace/replicaset" -> its Deployment (`None`: not a Deployment's).
-    rs_owners: Mutex<HashMap<String, Option<String>>>,
+    /// "namespace/replicaset" -> its controller, kind and name (`None`:
+    /// none).
+    rs_owners: Mutex<HashMap<String, Option<convert::RsOwner>>>,
     /// Set when the run lock is lost: every mutation is refused from then on.
     fence: Option<Arc<AtomicBool>>,
 }

@@ -86,13 +86,13 @@ impl KubeCluster {
         Ok(out)
     }
 
-    /// The matching pods and their Deployments by ReplicaSet
-    /// ("namespace/replicaset" -> Deployment name).
+    /// The matching pods and their ReplicaSets' owners
+    /// ("namespace/replicaset" -> kind and name).
     async fn pods_and_owners(
         &self,
         namespace: Option<&str>,
         selector: &str,
-    ) -> ClusterResult<(Vec<K8sPod>, HashMap<String, String>)> {
+    ) -> ClusterResult<(Vec<K8sPod>, HashMap<String, convert::RsOwner>)> {
         let api = self.pod_api(namespace)?;
         let lp = ListParams::default().labels(selector);
         let pods = self.retry.run("list pods", || api.list(&lp)).await?.items;
@@ -139,7 +139,7 @@ impl KubeCluster {
                 known.insert(key, owner);
             }
         }
-        let owners: HashMap<String, String> = {
+        let owners: HashMap<String, convert::RsOwner> = {
             let known = self.rs_owners.lock().unwrap_or_else(|p| p.into_inner());
             wanted
                 .iter()
@@ -178,7 +178,7 @@ impl KubeCluster {
                     continue;
                 };
                 if seen.contains_key(&("Deployment", ns.clone(), deployment.to_string())) {
-                    known.insert(key, Some(deployment.to_string()));
+                    known.insert(key, Some(("Deployment".into(), deployment.to_string())));
                 }
             }
         }
