@@ -49,6 +49,7 @@ pub mod record;
 pub mod restart;
 pub mod rotation;
 mod step;
+pub mod unowned;
 pub mod window;
 
 pub use bindings::rotor::policy::types::{Error, KeyValue, ObjectRef, Summary, WorkloadKind};

@@ -1,0 +1,177 @@
+//! Restarting meshed pods whose owner rotor does not restart: pods of a
+//! custom controller (an Argo Rollout, a StrimziPodSet, an operator of
+//! one's own) and bare pods. rotor cannot ask such a controller to roll its
+//! pods, so it deletes them one at a time and lets the controller replace
+//! each, waiting for a Ready replacement before the next. A bare pod has no
+//! controller: deleting it removes it for good.
+
+use crate::ObjectRef;
+use crate::error::{CallContext, RotorError};
+use crate::gate::{Check, HostClock, POLL_SECONDS, wait_for};
+use crate::mesh::{self, held_in_init, pod_name};
+use crate::pods::{self, PodSummary};
+use crate::restart::PodProblem;
+
+/// How to wait for each deleted pod.
+pub struct DeleteOptions<'a> {
+    /// The gate's name in failure messages.
+    pub gate: &'a str,
+    /// Seconds one replacement (or one disappearance) may take.
+    pub pod_timeout: u32,
+    /// The label selector of meshed pods (see [`mesh::mesh_selector`]).
+    pub selector: &'a str,
+    /// Delete (the host records it) but wait for nothing.
+    pub dry_run: bool,
+}
+
+/// `Kind namespace/name` of an owner.
+pub fn owner_text(owner: &ObjectRef) -> String {
+    format!("{} {}/{}", owner.kind, owner.namespace, owner.name)
+}
+
+fn owned_by(pod: &PodSummary, owner: &ObjectRef) -> bool {
+    pod.owner
+        .as_ref()
+        .is_some_and(|o| o.kind == owner.kind && o.name == owner.name)
+}
+
+/// Whether `owner` has one more Ready pod without a `problem` than `before`.
+fn replacement_check(
+    pods: &[PodSummary],
+    owner: &ObjectRef,
+    deleted: &PodSummary,
+    before: usize,
+    problem: PodProblem<'_>,
+) -> Check<usize> {
+    let mine: Vec<&PodSummary> = pods.iter().filter(|p| owned_by(p, owner)).collect();
+    if let Some(p) = mine.iter().find(|p| held_in_init(p).is_some()) {
+        return Check::Fail(format!(
+            "pod {} of {}: {}",
+            pod_name(p),
+            owner_text(owner),
+            held_in_init(p).unwrap_or_default()
+        ));
+    }
+    let good = mine
+        .iter()
+        .filter(|p| p.ready && problem(p).is_none())
+        .count();
+    if good > before {
+        Check::Pass(good)
+    } else {
+        Check::Pending(format!(
+            "no Ready replacement yet for deleted pod {} of {} ({good} of {} pod(s) fresh and Ready)",
+            pod_name(deleted),
+            owner_text(owner),
+            mine.len()
+        ))
+    }
+}
+
+/// Delete `stale` (pods of `owner`) one at a time; after each, wait until
+/// `owner` has one more Ready pod that `problem` passes: its controller
+/// replaced it. Returns how many were deleted.
+pub fn replace_one_by_one(
+    owner: &ObjectRef,
+    stale: &[PodSummary],
+    problem: PodProblem<'_>,
+    opts: &DeleteOptions<'_>,
+) -> Result<usize, RotorError> {
+    let ns = owner.namespace.as_str();
+    for pod in stale {
+        let before = mesh::list_pods(Some(ns), opts.selector)?
+            .iter()
+            .filter(|p| owned_by(p, owner) && p.ready && problem(p).is_none())
+            .count();
+        pods::delete_pod(&pod.namespace, &pod.name)
+            .call(|| format!("delete pod {}", pod_name(pod)))?;
+        crate::info(
+            "deleted a pod for its owner to replace",
+            &[("pod", &pod_name(pod)), ("owner", &owner_text(owner))],
+        );
+        if opts.dry_run {
+            continue;
+        }
+        wait_for(
+            &HostClock,
+            opts.gate,
+            opts.pod_timeout,
+            POLL_SECONDS,
+            || {
+                let pods = mesh::list_pods(Some(ns), opts.selector)?;
+                Ok(replacement_check(&pods, owner, pod, before, problem))
+            },
+        )?;
+    }
+    Ok(stale.len())
+}
+
+/// Delete a bare pod and wait until it is gone: nothing replaces it.
+pub fn delete_bare(pod: &PodSummary, opts: &DeleteOptions<'_>) -> Result<(), RotorError> {
+    pods::delete_pod(&pod.namespace, &pod.name)
+        .call(|| format!("delete bare pod {}", pod_name(pod)))?;
+    crate::info(
+        "deleted a bare meshed pod; nothing replaces it",
+        &[("pod", &pod_name(pod))],
+    );
+    if opts.dry_run {
+        return Ok(());
+    }
+    wait_for(
+        &HostClock,
+        opts.gate,
+        opts.pod_timeout,
+        POLL_SECONDS,
+        || {
+            let left = mesh::list_pods(Some(&pod.namespace), opts.selector)?;
+            Ok(if left.iter().any(|p| p.name == pod.name) {
+                Check::Pending(format!("bare pod {} is still there", pod_name(pod)))
+            } else {
+                Check::Pass(())
+            })
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mesh::tests::pod;
+
+    fn rollout() -> ObjectRef {
+        ObjectRef {
+            kind: "Rollout".into(),
+            namespace: "shop".into(),
+            name: "web".into(),
+        }
+    }
+
+    #[test]
+    fn a_replacement_counts_once_it_is_fresh_and_ready() {
+        let old = pod("shop", "web-1", Some(("Rollout", "web")), true);
+        let stale_roots = |p: &PodSummary| (p.name == "web-1").then(|| "old roots".to_string());
+        let mut pods = vec![old.clone()];
+        assert!(matches!(
+            replacement_check(&pods, &rollout(), &old, 0, &stale_roots),
+            Check::Pending(_)
+        ));
+        let mut new = pod("shop", "web-2", Some(("Rollout", "web")), true);
+        new.ready = false;
+        pods.push(new.clone());
+        assert!(matches!(
+            replacement_check(&pods, &rollout(), &old, 0, &stale_roots),
+            Check::Pending(_)
+        ));
+        pods[1].ready = true;
+        assert_eq!(
+            replacement_check(&pods, &rollout(), &old, 0, &stale_roots),
+            Check::Pass(1)
+        );
+        // Another owner's pod does not count.
+        let other = vec![pod("shop", "web-2", Some(("Rollout", "api")), true)];
+        assert!(matches!(
+            replacement_check(&other, &rollout(), &old, 0, &stale_roots),
+            Check::Pending(_)
+        ));
+    }
+}
