@@ -105,7 +105,8 @@ impl Run<'_> {
     /// Everything that would still need the old anchor once it is gone.
     fn old_anchor_users(&self) -> Result<Vec<String>, RotorError> {
         let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
-        let mut users = mesh.unrestartable();
+        let mut users = super::unowned::reported_items(&self.cfg, &mesh);
+        users.extend(mesh.paused().into_iter().map(|id| format!("{id} (paused)")));
         users.extend(
             mesh::failing_rollouts(&mesh)?
                 .into_iter()

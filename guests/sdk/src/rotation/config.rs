@@ -1,5 +1,6 @@
 //! The policy's configuration: JSON, camelCase, unknown keys rejected.
 
+use super::unowned::Unowned;
 use crate::certs::Named;
 use serde::{Deserialize, Serialize};
 
@@ -95,6 +96,8 @@ pub struct Config {
     pub exclude_namespaces: Vec<String>,
     /// `namespace/name` of workloads rotor does not restart.
     pub exclude_workloads: Vec<String>,
+    /// Meshed pods of owners rotor does not restart, and bare pods.
+    pub unowned: Unowned,
 }
 
 impl Default for Config {
@@ -121,6 +124,7 @@ impl Default for Config {
             schedule_interval_seconds: 31 * 86_400,
             exclude_namespaces: vec![],
             exclude_workloads: vec![],
+            unowned: Unowned::default(),
         }
     }
 }
@@ -136,6 +140,8 @@ pub enum ConfigError {
     Deadline(&'static str),
     #[error("excludeWorkloads entry {0:?} is not namespace/name")]
     ExcludeWorkload(String),
+    #[error("unowned.{0}")]
+    Unowned(String),
 }
 
 impl Config {
@@ -174,7 +180,7 @@ impl Config {
                 _ => return Err(ConfigError::ExcludeWorkload(w.clone())),
             }
         }
-        Ok(())
+        self.unowned.validate().map_err(ConfigError::Unowned)
     }
 
     /// Whether rotor may restart this workload.

@@ -4,12 +4,14 @@
 //! starting afresh; a fresh
 //! rotation is refused while the anchor or issuer fails the lint (`lint`),
 //! a certificate is not Ready, cert-manager would renew one on its own
-//! meanwhile, or the mesh holds proxies no restart would reach.
+//! meanwhile, or the mesh holds proxies no restart would reach (pods of
+//! other owners left to `report`: `unowned`).
 
 use super::anchor::{anchor_secret, previous_anchor};
 use super::lint;
 use super::plan::{self, AnchorFacts, Record, Start};
 use super::run::Run;
+use super::unowned;
 use super::{Config, Mode, Site, Step, version};
 use crate::certificates::Certificate;
 use crate::certs::Named;
@@ -184,13 +186,18 @@ fn refuse_blocked_mesh(cfg: &Config, mesh: &Mesh) -> Result<(), RotorError> {
                 items: fixed,
             });
         }
-        let stuck = mesh.unrestartable();
-        if !stuck.is_empty() {
+        unowned::refuse_reported(cfg, mesh)?;
+        let paused: Vec<String> = mesh
+            .paused()
+            .into_iter()
+            .map(|id| format!("{id} (paused)"))
+            .collect();
+        if !paused.is_empty() {
             return Err(RotorError::Blocked {
-                reason: "meshed proxies that no workload restart reaches would lose \
-                         traffic during the rotation; delete, re-own or unpause them"
+                reason: "paused Deployments would keep the old trust roots and lose traffic \
+                         during the rotation; unpause them"
                     .into(),
-                items: stuck,
+                items: paused,
             });
         }
     }

@@ -179,7 +179,7 @@ impl Run<'_> {
                 step(&name, || self.restart_stale(&gate, &stage.targets, stale))?;
             }
         }
-        Ok(())
+        self.restart_unowned(round, stale)
     }
 
     /// Restart the targets with a stale pod, in waves, and wait until every
