@@ -110,6 +110,9 @@ unknown=(
   "cronJob.schedule=CRON_TZ=Europe/Berlin 0 3 * * *"
   "policy.oci.verification.threshold=0"
   "policy.oci.plainHttpRegistries[0]=http://mirror:5000"
+  "policy.unowned.ownerKinds.Rollout=argo-rollouts"
+  "policy.unowned.ownerKinds.Deployment=delete-pods"
+  "policy.unowned.barePods=keep"
 )
 for setting in "${unknown[@]}"; do
   if helm template "$release" "$chart" --namespace "$namespace" --set "$setting" >/dev/null 2>"$out/unknown.err"; then

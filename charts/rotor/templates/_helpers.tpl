@@ -94,8 +94,9 @@ workloads every rotation touches.
 {{- /*
 The embedded policy is told where the Linkerd objects are, so it reads the
 objects the RBAC names (its own defaults are the linkerd and cert-manager
-namespaces), and how often the CronJob runs, so its preflight lint judges
-renewals against the real next run; keys set in policy.config win. A site policy gets policy.config
+namespaces), how often the CronJob runs, so its preflight lint judges
+renewals against the real next run, and what to do with meshed pods of
+owners it does not restart (policy.unowned); keys set in policy.config win. A site policy gets policy.config
 as it is: its keys are its own.
 */ -}}
 {{- $policy := .Values.policy.config -}}
@@ -106,7 +107,8 @@ as it is: its keys are its own.
   "previousAnchorSecret" (dict "namespace" $l.certManagerNamespace "name" $l.previousAnchorName)
   "trustRootsConfigMap" (dict "namespace" $l.namespace "name" $l.trustRootsName)
   "controlPlaneNamespace" $l.namespace
-  "scheduleIntervalSeconds" (int .Values.cronJob.scheduleIntervalSeconds) -}}
+  "scheduleIntervalSeconds" (int .Values.cronJob.scheduleIntervalSeconds)
+  "unowned" .Values.policy.unowned -}}
 {{- $policy = merge (deepCopy .Values.policy.config) $names -}}
 {{- end }}
 {{- $cfg := dict

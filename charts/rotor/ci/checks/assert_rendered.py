@@ -112,6 +112,12 @@ def default_runs_embedded_policy_with_json_report(d):
     # The preflight lint judges renewals against the CronJob's own interval.
     assert run_config(load(d, "default-values"))["policy"]["scheduleIntervalSeconds"] == 2678400
     assert run_config(load(d, "monitoring-values"))["policy"]["scheduleIntervalSeconds"] == 86400
+    # Pods of owners rotor does not restart: reported (refused) by default.
+    assert run_config(load(d, "default-values"))["policy"]["unowned"] == {"ownerKinds": {}, "barePods": "report"}
+    assert run_config(load(d, "monitoring-values"))["policy"]["unowned"] == {
+        "ownerKinds": {"Rollout": "delete-pods", "StrimziPodSet": "report"},
+        "barePods": "delete",
+    }
 
 
 @check
