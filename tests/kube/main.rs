@@ -17,4 +17,5 @@ mod rotation;
 mod run;
 mod sidecar;
 mod status;
+mod unowned;
 mod version;

@@ -168,9 +168,20 @@ pub fn replica_set_name(pod: &str, deployment: &str) -> String {
 /// (the backend keeps no such time; clients only test for its presence).
 pub const DELETING_SINCE: &str = "2026-01-01T00:00:00Z";
 
+/// The kinds whose pods belong to ReplicaSets they control, with the
+/// owner's apiVersion: Deployments, and Argo Rollouts (argo-rollouts'
+/// `docs/features/restart.md`: the Rollout's ReplicaSets replace its pods).
+fn replica_set_owner(kind: &str) -> Option<&'static str> {
+    match kind {
+        "Deployment" => Some("apps/v1"),
+        "Rollout" => Some("argoproj.io/v1alpha1"),
+        _ => None,
+    }
+}
+
 pub fn pod(p: &Pod) -> Value {
     let owner = p.owner.as_ref().map(|o| {
-        if o.kind == "Deployment" {
+        if replica_set_owner(&o.kind).is_some() {
             json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
                    "name": replica_set_name(&p.name, &o.name), "uid": "rs", "controller": true})
         } else {
@@ -216,25 +227,31 @@ pub fn pod(p: &Pod) -> Value {
     obj
 }
 
-/// ReplicaSets implied by the pods of Deployments.
+/// ReplicaSets implied by the pods of Deployments and Rollouts.
 pub fn replica_sets(pods: &[Pod]) -> Vec<Value> {
-    let mut sets: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut sets: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
     for p in pods {
-        if let Some(o) = p.owner.as_ref().filter(|o| o.kind == "Deployment") {
+        if let Some(o) = p
+            .owner
+            .as_ref()
+            .filter(|o| replica_set_owner(&o.kind).is_some())
+        {
             sets.insert(
                 (p.namespace.clone(), replica_set_name(&p.name, &o.name)),
-                o.name.clone(),
+                (o.kind.clone(), o.name.clone()),
             );
         }
     }
     sets.into_iter()
-        .map(|((ns, name), dep)| {
+        .map(|((ns, name), (kind, owner))| {
+            let api = replica_set_owner(&kind).unwrap_or("apps/v1");
+            let uid = format!("{}-{ns}-{owner}", kind.to_lowercase());
             json!({
                 "apiVersion": "apps/v1", "kind": "ReplicaSet",
                 "metadata": {
                     "name": name, "namespace": ns,
-                    "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": dep,
-                                         "uid": format!("deployment-{ns}-{dep}"), "controller": true}],
+                    "ownerReferences": [{"apiVersion": api, "kind": kind, "name": owner,
+                                         "uid": uid, "controller": true}],
                 },
                 "spec": {"selector": {"matchLabels": {}}},
             })
