@@ -68,6 +68,23 @@ fn replacement_check(
     }
 }
 
+/// Delete `pod`, log `said` with `fields`, then (unless a dry run) wait for
+/// `check` to pass.
+fn delete_and_wait<T>(
+    pod: &PodSummary,
+    said: &str,
+    fields: &[(&str, &str)],
+    opts: &DeleteOptions<'_>,
+    check: impl FnMut() -> Result<Check<T>, RotorError>,
+) -> Result<(), RotorError> {
+    pods::delete_pod(&pod.namespace, &pod.name).call(|| format!("delete pod {}", pod_name(pod)))?;
+    crate::info(said, fields);
+    if !opts.dry_run {
+        wait_for(&HostClock, opts.gate, opts.pod_timeout, POLL_SECONDS, check)?;
+    }
+    Ok(())
+}
+
 /// Delete `stale` (pods of `owner`) one at a time; after each, wait until
 /// `owner` has one more Ready pod that `problem` passes: its controller
 /// replaced it. Returns how many were deleted.
@@ -78,25 +95,18 @@ pub fn replace_one_by_one(
     opts: &DeleteOptions<'_>,
 ) -> Result<usize, RotorError> {
     let ns = owner.namespace.as_str();
+    let by = owner_text(owner);
     for pod in stale {
+        let name = pod_name(pod);
         let before = mesh::list_pods(Some(ns), opts.selector)?
             .iter()
             .filter(|p| owned_by(p, owner) && p.ready && problem(p).is_none())
             .count();
-        pods::delete_pod(&pod.namespace, &pod.name)
-            .call(|| format!("delete pod {}", pod_name(pod)))?;
-        crate::info(
+        delete_and_wait(
+            pod,
             "deleted a pod for its owner to replace",
-            &[("pod", &pod_name(pod)), ("owner", &owner_text(owner))],
-        );
-        if opts.dry_run {
-            continue;
-        }
-        wait_for(
-            &HostClock,
-            opts.gate,
-            opts.pod_timeout,
-            POLL_SECONDS,
+            &[("pod", &name), ("owner", &by)],
+            opts,
             || {
                 let pods = mesh::list_pods(Some(ns), opts.selector)?;
                 Ok(replacement_check(&pods, owner, pod, before, problem))
@@ -108,24 +118,16 @@ pub fn replace_one_by_one(
 
 /// Delete a bare pod and wait until it is gone: nothing replaces it.
 pub fn delete_bare(pod: &PodSummary, opts: &DeleteOptions<'_>) -> Result<(), RotorError> {
-    pods::delete_pod(&pod.namespace, &pod.name)
-        .call(|| format!("delete bare pod {}", pod_name(pod)))?;
-    crate::info(
+    let name = pod_name(pod);
+    delete_and_wait(
+        pod,
         "deleted a bare meshed pod; nothing replaces it",
-        &[("pod", &pod_name(pod))],
-    );
-    if opts.dry_run {
-        return Ok(());
-    }
-    wait_for(
-        &HostClock,
-        opts.gate,
-        opts.pod_timeout,
-        POLL_SECONDS,
+        &[("pod", &name)],
+        opts,
         || {
             let left = mesh::list_pods(Some(&pod.namespace), opts.selector)?;
             Ok(if left.iter().any(|p| p.name == pod.name) {
-                Check::Pending(format!("bare pod {} is still there", pod_name(pod)))
+                Check::Pending(format!("bare pod {name} is still there"))
             } else {
                 Check::Pass(())
             })
