@@ -5,6 +5,8 @@
 //! identity controller's roots and issuer) rides in `sim.rotor.dev/`
 //! annotations, which the loader reads back and removes.
 
+use std::collections::BTreeMap;
+
 use base64::Engine;
 use serde::Serialize;
 use serde_norway::{Mapping, Value};
@@ -35,6 +37,13 @@ struct Doc<'a, T: Serialize> {
     kind: &'a str,
     #[serde(flatten)]
     body: &'a T,
+}
+
+/// An object the model reads only the metadata of (a custom owner's
+/// ReplicaSet).
+#[derive(Serialize)]
+struct MetadataOnly {
+    metadata: Meta,
 }
 
 fn doc<T: Serialize>(api_version: &str, kind: &str, object: &T) -> String {
@@ -176,6 +185,7 @@ impl World {
         for pid in self.pod_ids(None) {
             docs.push(self.pod_doc(self.pod(pid)));
         }
+        docs.extend(self.foreign_replica_set_docs());
         for e in &self.events {
             let mut m = meta(
                 &format!(
@@ -308,6 +318,27 @@ impl World {
                 status: Some(status),
             },
         )
+    }
+
+    /// The ReplicaSets of custom owners (a Rollout's) that pods name, so a
+    /// reload lists those pods under the same owner.
+    fn foreign_replica_set_docs(&self) -> Vec<String> {
+        let mut sets = BTreeMap::new();
+        for pid in self.pod_ids(None) {
+            let p = self.pod(pid);
+            if let Some(f) = &p.foreign
+                && let Some(rs) = f.replica_set()
+            {
+                sets.insert((p.namespace.clone(), rs.to_string()), f.owner.clone());
+            }
+        }
+        sets.into_iter()
+            .map(|((ns, name), owner)| {
+                let mut m = meta(&name, Some(&ns));
+                m.owner_references.push(owner);
+                doc("apps/v1", "ReplicaSet", &MetadataOnly { metadata: m })
+            })
+            .collect()
     }
 
     fn pod_doc(&self, p: &Pod) -> String {

@@ -36,16 +36,22 @@ pub const STRIMZI_POD_SET: &str = "StrimziPodSet";
 pub struct ForeignOwner {
     /// The pod's own controller reference, as a dump writes it back.
     pub reference: OwnerReference,
-    /// The owner the pod is listed under: the ReplicaSet's owner when the
-    /// pod belongs to a ReplicaSet of a custom kind (a Rollout's).
-    pub kind: String,
-    pub name: String,
+    /// The owner the pod is listed under: the ReplicaSet's controller when
+    /// the pod belongs to a ReplicaSet of a custom kind (a Rollout's), else
+    /// `reference` again.
+    pub owner: OwnerReference,
 }
 
 impl ForeignOwner {
     /// Whether a replacement keeps the deleted pod's name (after it is gone).
     fn same_name(&self) -> bool {
-        self.kind == STRIMZI_POD_SET
+        self.owner.kind == STRIMZI_POD_SET
+    }
+
+    /// The ReplicaSet between the pod and its owner, when there is one.
+    pub fn replica_set(&self) -> Option<&str> {
+        (self.reference.kind == "ReplicaSet" && self.owner.kind != "ReplicaSet")
+            .then_some(self.reference.name.as_str())
     }
 }
 

@@ -133,8 +133,11 @@ impl World {
             // The pods of one custom owner serve as one workload.
             (None, Some(f)) => Some(
                 *units
-                    .entry((ns.clone(), f.kind.clone(), f.name.clone()))
-                    .or_insert_with(|| self.outage.add_unit(format!("{ns}/{}/{}", f.kind, f.name))),
+                    .entry((ns.clone(), f.owner.kind.clone(), f.owner.name.clone()))
+                    .or_insert_with(|| {
+                        self.outage
+                            .add_unit(format!("{ns}/{}/{}", f.owner.kind, f.owner.name))
+                    }),
             ),
             (None, None) => Some(self.outage.add_unit(format!("{ns}/Pod/{name}"))),
         };
@@ -193,7 +196,6 @@ fn foreign_owner(
     .unwrap_or(reference);
     ForeignOwner {
         reference: reference.clone(),
-        kind: top.kind.clone(),
-        name: top.name.clone(),
+        owner: top.clone(),
     }
 }

@@ -123,9 +123,9 @@ impl World {
         let Some(wl) = p.owner else {
             // As the Kubernetes backend lists it: the ReplicaSet's owner.
             return p.foreign.as_ref().map(|f| ObjectRef {
-                kind: f.kind.clone(),
+                kind: f.owner.kind.clone(),
                 namespace: p.namespace.clone(),
-                name: f.name.clone(),
+                name: f.owner.name.clone(),
             });
         };
         let w = &self.workloads[wl];

@@ -2,6 +2,7 @@
 //! helpers they share (the steps of a rotation, written against the trait).
 
 mod certificates;
+mod foreign;
 mod matrix;
 mod objects;
 mod rotation;
