@@ -171,22 +171,28 @@ impl Run<'_> {
         round: Step,
         stale: &dyn Fn(&PodSummary) -> Option<String>,
     ) -> Result<(), RotorError> {
+        let mesh = mesh::discover(&self.cfg.control_plane_namespace)?;
+        let dry_run = self.dry_run;
+        let due: Vec<(&PodSummary, Plan<'_>)> = plans(&self.cfg, &mesh)
+            .into_iter()
+            .filter(|(p, _)| dry_run || stale(p).is_some())
+            .collect();
+        // A mesh of rotor's own workloads only shows no step for this.
+        if due.is_empty() {
+            return Ok(());
+        }
         let name = format!("{}/unowned", round.name());
-        step(&name, || self.restart_unowned_pods(round, stale))
+        step(&name, || self.restart_unowned_pods(round, stale, due))
     }
 
     fn restart_unowned_pods(
         &mut self,
         round: Step,
         stale: &dyn Fn(&PodSummary) -> Option<String>,
+        due: Vec<(&PodSummary, Plan<'_>)>,
     ) -> Result<((), String), RotorError> {
         let cp = self.cfg.control_plane_namespace.clone();
-        let mesh = mesh::discover(&cp)?;
         let dry_run = self.dry_run;
-        let due: Vec<(&PodSummary, Plan<'_>)> = plans(&self.cfg, &mesh)
-            .into_iter()
-            .filter(|(p, _)| dry_run || stale(p).is_some())
-            .collect();
         let reported: Vec<String> = due
             .iter()
             .filter_map(|(p, plan)| match plan {
