@@ -1,6 +1,6 @@
-//! Whole rotations in the simulator: the scenario matrix, resume after a
-//! kill at every mutation, and injected API faults. One test binary for all
-//! of them.
+//! Whole rotations in the simulator: the scenario matrix, pods rotor does
+//! not own, resume after a kill at every mutation, and injected API faults.
+//! One test binary for all of them.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -8,3 +8,4 @@ mod support;
 mod faults;
 mod resume;
 mod rotation_matrix;
+mod unowned;

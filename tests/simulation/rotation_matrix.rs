@@ -19,8 +19,8 @@ use support::runtime;
 
 const TRUST_ROOTS: (&str, &str) = ("linkerd", "linkerd-identity-trust-roots");
 const TRUST_ROOTS_KEY: &str = "ca-bundle.crt";
-const TRUST_ROOT_ANNOTATION: &str = "linkerd.io/trust-root-sha256";
-const MESHED: &str = "linkerd.io/control-plane-ns=linkerd";
+pub(crate) const TRUST_ROOT_ANNOTATION: &str = "linkerd.io/trust-root-sha256";
+pub(crate) const MESHED: &str = "linkerd.io/control-plane-ns=linkerd";
 
 /// A built fixture policy, loaded once per test binary.
 fn fixture(slot: &'static OnceLock<LoadedPolicy>, file: &str) -> &'static LoadedPolicy {
@@ -45,7 +45,7 @@ fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
 }
 
-fn load(scenario: &str) -> Arc<SimCluster> {
+pub(crate) fn load(scenario: &str) -> Arc<SimCluster> {
     let path = scenarios_dir().join(scenario);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
@@ -56,13 +56,13 @@ fn load(scenario: &str) -> Arc<SimCluster> {
 
 /// One run with the default configuration; the report as `rotor simulate`
 /// builds it.
-async fn run(policy: &LoadedPolicy, cluster: &Arc<SimCluster>) -> RunReport {
+pub(crate) async fn run(policy: &LoadedPolicy, cluster: &Arc<SimCluster>) -> RunReport {
     run_with(policy, cluster, &RunConfig::default()).await
 }
 
 /// The run configuration the scenario's `Expect` document gives (inline),
 /// else the default: what `rotor test` would run it with.
-fn scenario_config(scenario: &str) -> RunConfig {
+pub(crate) fn scenario_config(scenario: &str) -> RunConfig {
     let path = scenarios_dir().join(scenario);
     let text = std::fs::read_to_string(&path).expect("scenario reads");
     let expect = rotor::commands::test::find_expect(&text).unwrap_or_else(|e| panic!("{e}"));
@@ -75,7 +75,7 @@ fn scenario_config(scenario: &str) -> RunConfig {
     }
 }
 
-async fn run_with(
+pub(crate) async fn run_with(
     policy: &LoadedPolicy,
     cluster: &Arc<SimCluster>,
     config: &RunConfig,
@@ -95,12 +95,12 @@ async fn run_with(
 }
 
 /// The anchor certificate (PEM) the anchor Secret holds now.
-async fn anchor_pem(cluster: &SimCluster) -> String {
+pub(crate) async fn anchor_pem(cluster: &SimCluster) -> String {
     String::from_utf8(support::anchor_pem(cluster).await).expect("PEM is text")
 }
 
 /// The trust-roots bundle identity and the proxies read.
-async fn bundle_pem(cluster: &SimCluster) -> String {
+pub(crate) async fn bundle_pem(cluster: &SimCluster) -> String {
     let cm = cluster
         .read_config_map(TRUST_ROOTS.0, TRUST_ROOTS.1)
         .await
@@ -123,13 +123,13 @@ fn pem_bodies(pem: &str) -> Vec<String> {
         .collect()
 }
 
-fn holds(bundle: &str, anchor: &str) -> bool {
+pub(crate) fn holds(bundle: &str, anchor: &str) -> bool {
     let anchor = pem_bodies(anchor);
     assert_eq!(anchor.len(), 1, "one anchor certificate: {anchor:?}");
     pem_bodies(bundle).contains(&anchor[0])
 }
 
-fn error_text(report: &RunReport) -> String {
+pub(crate) fn error_text(report: &RunReport) -> String {
     let mut text = report.error.clone().unwrap_or_default();
     for step in &report.steps {
         text.push('\n');
@@ -343,7 +343,7 @@ async fn stateful_and_daemon_proxies(cluster: &SimCluster) -> BTreeMap<String, S
         .collect()
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     use sha2::{Digest, Sha256};
     hex::encode(Sha256::digest(text.as_bytes()))
 }
@@ -454,97 +454,6 @@ async fn a_pre_injected_workload_stops_the_rotation_before_any_change() {
     assert!(!sim.final_state.anchor_rotated, "{:?}", sim.final_state);
     assert_eq!(sim.outage.broken_pair_seconds, 0.0);
     assert!(holds(&bundle_pem(&cluster).await, &old_anchor));
-}
-
-/// Pods of an Argo Rollout, a StrimziPodSet and a bare pod under the default
-/// configuration (`report`): refused before the first mutation, in one
-/// line naming each pod and its owner and what to configure.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pods_left_to_report_refuse_the_rotation_before_any_change() {
-    let cluster = load("unowned-report.yaml");
-    let old_anchor = anchor_pem(&cluster).await;
-    let report = run(support::policy(), &cluster).await;
-    assert_eq!(report.outcome, Outcome::Failed, "{:?}", report.summary);
-    let error = report.error.clone().expect("a refused run says why");
-    for named in [
-        "6 meshed pod(s) not owned by a Deployment, StatefulSet or DaemonSet would need a \
-         restart and their strategy is report; set unowned.ownerKinds.<kind> to delete-pods",
-        "pod shop/debug-shell (bare pod)",
-        "pod shop/cart-6c9d7f8b5-x7k2p (owned by Rollout shop/cart)",
-        "pod kafka/events-kafka-2 (owned by StrimziPodSet kafka/events-kafka)",
-    ] {
-        assert!(error.contains(named), "{named}: {error}");
-    }
-    assert!(!error.contains('\n'), "one line: {error}");
-    assert_eq!(report.calls.mutations, 0, "{:?}", report.calls);
-    assert!(report.audit.is_empty(), "{:?}", report.audit);
-    let sim = report.simulation.as_ref().expect("simulation report");
-    assert!(!sim.final_state.anchor_rotated);
-    assert_eq!(sim.outage.broken_pair_seconds, 0.0);
-    assert!(holds(&bundle_pem(&cluster).await, &old_anchor));
-}
-
-/// What the policy does with the pods of custom owners, seen from the
-/// cluster: the Rollout's pods come back under new names, the
-/// StrimziPodSet's under their own, the bare pod is gone, and every one of
-/// them runs a proxy that started with the final bundle.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn custom_owners_replace_their_deleted_pods_and_the_bare_pod_is_gone() {
-    let scenario = "unowned-delete-pods.yaml";
-    let cluster = load(scenario);
-    let report = run_with(support::policy(), &cluster, &scenario_config(scenario)).await;
-    assert_eq!(
-        report.outcome,
-        Outcome::Succeeded,
-        "{}",
-        error_text(&report)
-    );
-    let pods = cluster.list_pods(None, MESHED).await.expect("list pods");
-    let owned = |kind: &str| -> Vec<String> {
-        pods.iter()
-            .filter(|p| p.owner.as_ref().is_some_and(|o| o.kind == kind))
-            .map(|p| p.name.clone())
-            .collect()
-    };
-    let cart = owned("Rollout");
-    assert_eq!(cart.len(), 2, "{cart:?}");
-    assert!(
-        cart.iter().all(|n| n.starts_with("cart-6c9d7f8b5-")
-            && !n.ends_with("x7k2p")
-            && !n.ends_with("q9m4d")),
-        "{cart:?}"
-    );
-    assert_eq!(
-        owned("StrimziPodSet"),
-        ["events-kafka-0", "events-kafka-1", "events-kafka-2"]
-    );
-    assert!(
-        !pods.iter().any(|p| p.name == "debug-shell"),
-        "bare pod gone"
-    );
-    let bundle_hash = sha256_hex(&bundle_pem(&cluster).await);
-    for p in pods.iter().filter(|p| p.namespace != "linkerd") {
-        let hash = p
-            .annotations
-            .iter()
-            .find(|kv| kv.key == TRUST_ROOT_ANNOTATION);
-        assert_eq!(
-            hash.map(|kv| kv.value.as_str()),
-            Some(bundle_hash.as_str()),
-            "{}/{}",
-            p.namespace,
-            p.name
-        );
-    }
-    let deleted = report
-        .audit
-        .iter()
-        .filter(|a| a.primitive == rotor::primitive::Primitive::DeletePod)
-        .count();
-    assert_eq!(
-        deleted, 16,
-        "5 pods in each of three rounds and the bare pod once"
-    );
 }
 
 /// Anchors and issuers Linkerd would not accept, or whose lifetimes cannot
