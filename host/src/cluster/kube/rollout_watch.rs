@@ -116,7 +116,7 @@ impl RolloutWatches {
             .into_iter()
             .filter(|(kind, ns)| {
                 let open = self.scopes.contains_key(&Scope {
-                    kind: *kind,
+                    kind,
                     namespace: None,
                 });
                 open || ns.len() > NAMESPACES_PER_WATCH
