@@ -244,7 +244,8 @@ def own_namespace_lease_and_progress(d):
     assert ({"create"}, ()) in grants(rules, "", "configmaps")
     assert ({"get", "update"}, ("rotor",)) in grants(rules, "coordination.k8s.io", "leases")
     assert ({"create"}, ()) in grants(rules, "coordination.k8s.io", "leases")
-    assert ({"get"}, ("linkerd-identity-trust-roots",)) in grants(
+    # The trust roots, and linkerd-config for the control plane's version: read only.
+    assert ({"get"}, ("linkerd-identity-trust-roots", "linkerd-config")) in grants(
         rules_of(one(docs, "Role", namespace="linkerd")), "", "configmaps")
 
 
