@@ -12,7 +12,7 @@ use crate::mesh::{self, Mesh, WorkloadId, is_meshed, pod_name, stale_roots};
 use crate::pods::PodSummary;
 use crate::restart;
 use crate::workloads::Workload;
-use crate::{RotorError, step};
+use crate::{CallContext, RotorError, step};
 
 /// Which part of the mesh a restart group covers.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -96,6 +96,15 @@ impl Run<'_> {
         });
         let bundle = self.bundle_now(&want)?;
         let reloaded_at = self.rec.issuer_reloaded_at.unwrap_or(i64::MAX);
+        // Pod start times have a resolution of one second, and a pod that
+        // started in the second of the reload counts as started before it:
+        // restart only once that second has passed, or the pods the restart
+        // creates would never read as fresh.
+        let now = crate::clock::now();
+        if !self.dry_run && reloaded_at != i64::MAX && now <= reloaded_at {
+            let wait = u32::try_from(reloaded_at - now + 1).unwrap_or(u32::MAX);
+            crate::clock::wait(wait).call(|| "let the second of the issuer reload pass")?;
+        }
         let seen = self.pods_at_bundle()?;
         let hash = stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, &seen);
         let stale = move |p: &PodSummary| {
