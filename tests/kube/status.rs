@@ -492,3 +492,85 @@ async fn status_shows_the_preflight_lint() {
         "{metrics}"
     );
 }
+
+fn scenario(file: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/scenarios")
+        .join(file);
+    std::fs::read_to_string(path).expect("scenario")
+}
+
+/// `KubeCluster` through a test API server over a scenario, serving its
+/// Bundles and ClusterBundles too.
+async fn over_scenario(yaml: &str) -> (TestApiServer, KubeCluster) {
+    let sim = Arc::new(SimCluster::from_yaml(yaml).unwrap());
+    let server = TestApiServer::over_sim(sim, ServerOptions::clock_untouched())
+        .await
+        .unwrap();
+    let kube =
+        KubeCluster::new(server.client().unwrap(), "rotor-system").with_clock(server.clock());
+    (server, kube)
+}
+
+/// trust-manager's set-up in status, read through the Kubernetes backend:
+/// a reconciled ClusterBundle is shown and passes; one trust-manager never
+/// reconciled (v0.25.0 serves the API without a controller) needs
+/// attention, as does a selector that leaves out Linkerd's namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_judges_the_bundle_that_writes_the_trust_roots() {
+    let reconciled = scenario("cluster-bundle.yaml");
+    let (_server, kube) = over_scenario(&reconciled).await;
+    let s = collect(&kube, &StatusArgs::default()).await.unwrap();
+    assert!(s.trust_manager.problems.is_empty(), "{:?}", s.trust_manager);
+    let text = s.render(StatusFormat::Text);
+    assert!(
+        text.contains(
+            "  ClusterBundle linkerd-identity-trust-roots: Synced True, sources Secret \
+             linkerd-trust-anchor (tls.crt), Secret linkerd-previous-anchor (tls.crt)"
+        ),
+        "{text}"
+    );
+
+    let start = reconciled.find("status:\n  conditions:").unwrap();
+    let end = start + reconciled[start..].find("---").unwrap();
+    let never = format!("{}{}", &reconciled[..start], &reconciled[end..]);
+    let unselected = reconciled.replace("values: [\"true\"]", "values: [\"false\"]");
+    for (yaml, want) in [
+        (
+            never,
+            "ClusterBundle linkerd-identity-trust-roots has no Synced condition: this \
+             trust-manager does not reconcile ClusterBundles",
+        ),
+        (
+            unselected,
+            "ClusterBundle linkerd-identity-trust-roots's namespaceSelector \
+             (linkerd.io/is-control-plane in (false)) leaves out namespace linkerd",
+        ),
+    ] {
+        let (_server, kube) = over_scenario(&yaml).await;
+        let s = collect(&kube, &StatusArgs::default()).await.unwrap();
+        assert_eq!(s.exit_code(), 1);
+        assert!(
+            s.attention.iter().any(|a| a.starts_with(want)),
+            "{:?}",
+            s.attention
+        );
+    }
+}
+
+/// trust-manager started with `--target-namespaces` that leave out
+/// Linkerd's writes no trust roots there: the simulator does not write
+/// them, and status says why.
+#[tokio::test]
+async fn target_namespaces_that_leave_out_linkerd_need_attention() {
+    let yaml = scenario("cluster-bundle.yaml").replace(
+        "  startTime: \"2026-07-06T09:00:00Z\"",
+        "  startTime: \"2026-07-06T09:00:00Z\"\n  trustManagerTargetNamespaces: [cert-manager, shop]",
+    );
+    let sim = SimCluster::from_yaml(&yaml).unwrap();
+    let s = collect(&sim, &StatusArgs::default()).await.unwrap();
+    let want = "trust-manager runs with --target-namespaces=cert-manager,shop, which leaves out \
+                linkerd: it will not write linkerd/linkerd-identity-trust-roots";
+    assert!(s.attention.iter().any(|a| a == want), "{:?}", s.attention);
+    assert!(s.bundle.is_none(), "the trust roots were never written");
+}

@@ -402,6 +402,13 @@ faulty_cluster! {
         async fn wait(&self, seconds: u32) -> ClusterResult<()> {
             self.inner.wait(seconds).await
         }
+
+        /// Read by `status` only, which no fault plan targets.
+        async fn trust_manager_setup(
+            &self,
+        ) -> ClusterResult<Option<super::trust_manager::TrustManagerSetup>> {
+            self.inner.trust_manager_setup().await
+        }
     }
     list_namespaces(selector: &str) -> Vec<Namespace> = ListNamespaces, selector;
     list_workloads(namespace: Option<&str>, kind: Option<WorkloadKind>, selector: &str)

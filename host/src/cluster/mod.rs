@@ -9,6 +9,7 @@ pub mod kube;
 pub mod retry;
 pub mod selector;
 pub mod sim;
+pub mod trust_manager;
 
 use async_trait::async_trait;
 
@@ -268,4 +269,10 @@ pub trait Cluster: Send + Sync {
 
     /// Sleep; in the simulator this advances the virtual clock.
     async fn wait(&self, seconds: u32) -> ClusterResult<()>;
+
+    /// How trust-manager is set up to write the trust roots (read by
+    /// `status`); `None`: this backend does not say.
+    async fn trust_manager_setup(&self) -> ClusterResult<Option<trust_manager::TrustManagerSetup>> {
+        Ok(None)
+    }
 }

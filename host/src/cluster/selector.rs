@@ -50,6 +50,34 @@ impl Selector {
         }
     }
 
+    /// A `metav1.LabelSelector`: its matchLabels and its matchExpressions
+    /// (operators `In`, `NotIn`, `Exists`, `DoesNotExist`, as the API server
+    /// takes them). An unknown operator is an error naming it.
+    pub fn from_label_selector<'a>(
+        labels: &BTreeMap<String, String>,
+        expressions: impl IntoIterator<Item = (&'a str, &'a str, &'a [String])>,
+    ) -> Result<Selector, String> {
+        let mut selector = Selector::from_match_labels(labels);
+        for (key, operator, values) in expressions {
+            let op = match operator {
+                "In" => Op::In(values.to_vec()),
+                "NotIn" => Op::NotIn(values.to_vec()),
+                "Exists" => Op::Exists,
+                "DoesNotExist" => Op::DoesNotExist,
+                other => {
+                    return Err(format!(
+                        "matchExpressions: operator {other:?} on {key:?} is not one of In, NotIn, Exists, DoesNotExist"
+                    ));
+                }
+            };
+            selector.requirements.push(Requirement {
+                key: key.to_string(),
+                op,
+            });
+        }
+        Ok(selector)
+    }
+
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
     }

@@ -163,6 +163,21 @@ def default_bundle_has_both_anchors(d):
 
 
 @check
+def cluster_bundle_has_the_same_sources_and_target(d):
+    docs = load(d, "cluster-bundle-values")
+    assert not find(docs, "Bundle"), "a ClusterBundle replaces the Bundle"
+    cb = one(docs, "ClusterBundle", "linkerd-identity-trust-roots")
+    assert cb["apiVersion"] == "trust-manager.io/v1alpha2"
+    spec = cb["spec"]
+    assert spec["sourceRefs"] == [
+        {"kind": "Secret", "name": "linkerd-trust-anchor", "key": "tls.crt"},
+        {"kind": "Secret", "name": "linkerd-previous-anchor", "key": "tls.crt"},
+    ]
+    assert spec["target"]["configMap"] == {"data": [{"key": "ca-bundle.crt"}]}
+    assert spec["target"]["namespaceSelector"]["matchExpressions"][0]["values"] == ["linkerd"]
+
+
+@check
 def previous_anchor_bootstrap_copies_the_certificate_only(d):
     docs = load(d, "default-values")
     job = [j for j in find(docs, "Job") if j["metadata"]["name"].endswith("-bootstrap")]

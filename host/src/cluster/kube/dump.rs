@@ -47,6 +47,13 @@ const KINDS: &[(&str, &str, &str, &str, bool)] = &[
         "bundles",
         false,
     ),
+    (
+        "trust-manager.io",
+        "v1alpha2",
+        "ClusterBundle",
+        "clusterbundles",
+        false,
+    ),
 ];
 
 /// Secrets a rotation needs besides the Certificates' own.
@@ -235,7 +242,8 @@ impl KubeCluster {
     }
 
     /// The cluster as multi-document scenario YAML. Optional kinds whose
-    /// CRDs are missing (Issuers, Bundles) are left out with a warning.
+    /// CRDs are missing (Issuers, Bundles, ClusterBundles) are left out with
+    /// a warning.
     pub async fn dump_scenario(&self) -> ClusterResult<String> {
         let mut docs = Vec::new();
         let mut secrets: BTreeSet<(String, String)> = EXTRA_SECRETS
@@ -281,13 +289,18 @@ impl KubeCluster {
         // validity and pending renewals are judged against it.
         let now = jiff::Timestamp::from_second(self.clock.now().await)
             .map_err(|e| ClusterError::Internal(format!("clock out of range: {e}")))?;
+        let mut spec = json!({"startTime": now.to_string()});
+        // trust-manager writes targets only where `--target-namespaces` lets it.
+        if let Some(list) = self.trust_manager_target_namespaces().await? {
+            spec["trustManagerTargetNamespaces"] = json!(list);
+        }
         docs.insert(
             0,
             json!({
                 "apiVersion": "rotor.dev/v1alpha1",
                 "kind": "Simulation",
                 "metadata": {"name": "live-cluster"},
-                "spec": {"startTime": now.to_string()},
+                "spec": spec,
             }),
         );
         let mut out = String::new();

@@ -26,6 +26,7 @@ pub mod rollout;
 mod rollout_watch;
 pub mod secrets;
 pub mod sidecar;
+mod trust_manager;
 pub mod workloads;
 
 use std::collections::HashMap;
@@ -326,6 +327,12 @@ impl Cluster for KubeCluster {
 
     async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {
         self.config_map(namespace, name).await
+    }
+
+    async fn trust_manager_setup(
+        &self,
+    ) -> ClusterResult<Option<crate::cluster::trust_manager::TrustManagerSetup>> {
+        self.read_trust_manager_setup().await.map(Some)
     }
 
     async fn list_events(

@@ -167,6 +167,10 @@ impl World {
             ));
         }
         for b in &self.bundles {
+            if let Some(cb) = &b.cluster_bundle {
+                docs.push(doc("trust-manager.io/v1alpha2", "ClusterBundle", cb));
+                continue;
+            }
             let mut m = meta(&b.name, None);
             m.labels = b.labels.clone();
             m.annotations = b.annotations.clone();

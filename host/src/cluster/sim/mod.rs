@@ -222,6 +222,12 @@ impl Cluster for SimCluster {
         self.config_map(namespace, name)
     }
 
+    async fn trust_manager_setup(
+        &self,
+    ) -> ClusterResult<Option<crate::cluster::trust_manager::TrustManagerSetup>> {
+        Ok(Some(self.lock().trust_manager_setup()))
+    }
+
     async fn list_events(
         &self,
         involved: &ObjectRef,

@@ -6,8 +6,8 @@ use serde::de::DeserializeOwned;
 use serde_norway::Value;
 
 use super::manifest::{
-    BundleObject, CertificateObject, ConfigMapObject, IssuerObject, NamespaceObject, PodObject,
-    SecretObject, SimulationSpec, WorkloadObject,
+    BundleObject, CertificateObject, ClusterBundleObject, ConfigMapObject, IssuerObject,
+    NamespaceObject, PodObject, SecretObject, SimulationSpec, WorkloadObject,
 };
 
 /// Why a scenario cannot be loaded. Messages name the document and object.
@@ -39,6 +39,8 @@ pub enum Object {
     Issuer(IssuerObject),
     ClusterIssuer(IssuerObject),
     Bundle(BundleObject),
+    /// trust-manager's cluster-scoped successor of `Bundle`.
+    ClusterBundle(ClusterBundleObject),
     /// Only the owner reference matters: it resolves pods to their Deployment.
     ReplicaSet(WorkloadObject),
     Event(EventObject),
@@ -216,11 +218,12 @@ impl Scenario {
             "Issuer" => Object::Issuer(typed(value).map_err(err)?),
             "ClusterIssuer" => Object::ClusterIssuer(typed(value).map_err(err)?),
             "Bundle" => Object::Bundle(typed(value).map_err(err)?),
+            "ClusterBundle" => Object::ClusterBundle(typed(value).map_err(err)?),
             "Event" => Object::Event(typed(value).map_err(err)?),
             k if IGNORED_KINDS.contains(&k) => return Ok(()),
             other => {
                 return Err(err(format!(
-                    "unknown kind {other:?} (the simulator models Namespace, Deployment, StatefulSet, DaemonSet, Pod, Secret, ConfigMap, Certificate, Issuer, ClusterIssuer, Bundle, Event and List)"
+                    "unknown kind {other:?} (the simulator models Namespace, Deployment, StatefulSet, DaemonSet, Pod, Secret, ConfigMap, Certificate, Issuer, ClusterIssuer, Bundle, ClusterBundle, Event and List)"
                 )));
             }
         };
@@ -236,6 +239,7 @@ impl Scenario {
             Object::Certificate(o) => o.metadata.name.is_empty(),
             Object::Issuer(o) | Object::ClusterIssuer(o) => o.metadata.name.is_empty(),
             Object::Bundle(o) => o.metadata.name.is_empty(),
+            Object::ClusterBundle(o) => o.metadata.name.is_empty(),
             Object::Event(_) => false,
         };
         if name_missing {

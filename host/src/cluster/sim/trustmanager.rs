@@ -1,10 +1,14 @@
 //! trust-manager: a Bundle's sources, deduplicated by SHA-256, written into
-//! its target ConfigMap bundleSyncSeconds after any source changes.
+//! its target ConfigMap bundleSyncSeconds after any source changes, in the
+//! namespaces its selector matches and, when trust-manager runs with
+//! `--target-namespaces`, only those (`pkg/bundle/bundle.go` skips every
+//! other namespace). A ClusterBundle is written only where the cluster
+//! showed trust-manager reconciling it (see `manifest::cluster_bundle`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::cluster::selector::Selector;
+use crate::cluster::trust_manager::{BundleWriter, TrustManagerSetup};
 
 use super::linkerd::{CONTROL_PLANE_NS, IDENTITY_ISSUER, TRUST_ROOTS};
 use super::pki::{all_pem_blocks, der_to_pem, sha256_hex};
@@ -34,7 +38,7 @@ impl World {
     }
 
     pub fn request_bundle_sync(&mut self, b: BundleId) {
-        if !self.bundles[b].sync_pending {
+        if self.bundles[b].reconciled && !self.bundles[b].sync_pending {
             self.bundles[b].sync_pending = true;
             let at = self.now + self.spec.timings.bundle_sync_seconds;
             self.schedule(at, Ev::BundleSync(b));
@@ -98,6 +102,9 @@ impl World {
 
     pub fn sync_bundle(&mut self, b: BundleId) {
         self.bundles[b].sync_pending = false;
+        if !self.bundles[b].reconciled {
+            return;
+        }
         let Ok(content) = self.bundle_content(b) else {
             // trust-manager reports Synced=False and keeps the old target.
             return;
@@ -112,14 +119,17 @@ impl World {
             .as_ref()
             .map(|t| t.key.clone())
             .unwrap_or_else(|| "ca-bundle.crt".into());
+        // A selector that does not parse was refused at load.
         let selector = bundle
             .namespace_selector
             .as_ref()
-            .map(|s| Selector::from_match_labels(&s.match_labels));
+            .map(|s| s.selector().unwrap_or_default());
+        let limit = self.spec.trust_manager_target_namespaces.as_ref();
         let targets: Vec<String> = self
             .namespaces
             .values()
             .filter(|n| selector.as_ref().is_none_or(|s| s.matches(&n.labels)))
+            .filter(|n| limit.is_none_or(|l| l.contains(&n.name)))
             .map(|n| n.name.clone())
             .collect();
         for ns in targets {
@@ -128,6 +138,50 @@ impl World {
                 let now = self.now;
                 self.roots_history.push((now, content.clone()));
             }
+        }
+    }
+
+    /// The bundles named like the trust-roots ConfigMap, as `status` sees
+    /// them, and trust-manager's `--target-namespaces`.
+    pub fn trust_manager_setup(&self) -> TrustManagerSetup {
+        let bundles = self
+            .bundles
+            .iter()
+            .filter(|b| b.name == TRUST_ROOTS)
+            .map(|b| BundleWriter {
+                kind: if b.cluster_bundle.is_some() {
+                    "ClusterBundle"
+                } else {
+                    "Bundle"
+                }
+                .into(),
+                name: b.name.clone(),
+                secret_sources: b
+                    .spec
+                    .sources
+                    .iter()
+                    .filter_map(|s| s.secret.as_ref())
+                    .map(|r| (r.name.clone(), r.key.clone()))
+                    .collect(),
+                target_key: b.spec.target.config_map.as_ref().map(|t| t.key.clone()),
+                namespace_selector: b
+                    .namespace_selector
+                    .as_ref()
+                    .map_or(Ok(String::new()), |s| s.selector().map(|s| s.to_string())),
+                synced: match &b.cluster_bundle {
+                    Some(cb) => cb
+                        .status
+                        .iter()
+                        .flat_map(|s| &s.conditions)
+                        .find(|c| c.type_ == "Synced")
+                        .map(|c| c.status.clone()),
+                    None => Some("True".to_string()),
+                },
+            })
+            .collect();
+        TrustManagerSetup {
+            bundles,
+            target_namespaces: self.spec.trust_manager_target_namespaces.clone(),
         }
     }
 }

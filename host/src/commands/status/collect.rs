@@ -164,6 +164,8 @@ pub async fn collect_with(
         }
     }
     let linkerd = super::version::collect(cluster, &pods).await?;
+    let trust_manager = super::trust_manager::collect(cluster).await?;
+    attention.extend(trust_manager.problems.iter().cloned());
     if let Some(why) = &linkerd.refusal {
         attention.push(format!("the next rotation would refuse: {why}"));
     }
@@ -289,6 +291,7 @@ pub async fn collect_with(
         stale_workloads,
         identity,
         linkerd,
+        trust_manager,
         lint,
         attention,
     })

@@ -4,7 +4,8 @@
 //! identity controller's last issuer reload; a rotation in progress (the
 //! run lock's holder, the progress record's step) or one left half-done;
 //! the preflight lint's findings on the anchor and issuer (`lint`); the
-//! control plane's Linkerd version and what it implies (`version`).
+//! control plane's Linkerd version and what it implies (`version`); the
+//! trust-manager set-up that writes the trust roots (`trust_manager`).
 //! Exit codes: [`EXIT_OK`], [`EXIT_ATTENTION`], [`EXIT_IN_PROGRESS`].
 //!
 //! The command and its flags live here; the findings (`model`) are
@@ -14,6 +15,7 @@ mod collect;
 mod lint;
 mod model;
 mod render;
+mod trust_manager;
 mod version;
 
 use std::process::ExitCode;

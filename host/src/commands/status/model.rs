@@ -83,6 +83,9 @@ pub struct Status {
     pub identity: IdentityReloads,
     /// The control plane's Linkerd version and what it implies.
     pub linkerd: super::version::LinkerdStatus,
+    /// Which trust-manager bundle writes the trust roots, and what in its
+    /// set-up would keep the new anchor out of Linkerd's namespace.
+    pub trust_manager: super::trust_manager::TrustManagerStatus,
     /// The preflight lint's findings on the anchor and issuer, as the next
     /// full rotation would meet them; refusals are in `attention` too.
     pub lint: Vec<super::LintFinding>,

@@ -114,6 +114,7 @@ impl Status {
                 .unwrap_or_else(|| "never".into()),
         );
         self.linkerd.render_text(&mut out);
+        self.trust_manager.render_text(&mut out);
         out
     }
 

@@ -75,6 +75,11 @@ pub fn groups(cert_manager: bool) -> Vec<Group> {
             "v1alpha1",
             vec![("bundles", "Bundle", false, RO)],
         ),
+        (
+            "trust-manager.io",
+            "v1alpha2",
+            vec![("clusterbundles", "ClusterBundle", false, RO)],
+        ),
     ];
     if cert_manager {
         g.push((

@@ -325,6 +325,7 @@ impl TestApiServer {
             for o in items {
                 let resource = match o["kind"].as_str() {
                     Some("Bundle") => "trust.cert-manager.io/bundles",
+                    Some("ClusterBundle") => "trust-manager.io/clusterbundles",
                     Some("Issuer") => "cert-manager.io/issuers",
                     Some("ClusterIssuer") => "cert-manager.io/clusterissuers",
                     _ => continue,

@@ -56,6 +56,7 @@ fn obj_key(o: &Object) -> (String, String, String) {
         Object::Issuer(x) => ("Issuer", &x.metadata),
         Object::ClusterIssuer(x) => ("ClusterIssuer", &x.metadata),
         Object::Bundle(x) => ("Bundle", &x.metadata),
+        Object::ClusterBundle(x) => ("ClusterBundle", &x.metadata),
         Object::Event(x) => ("Event", &x.metadata),
     };
     (
@@ -100,8 +101,19 @@ impl World {
             .iter()
             .map(|l| obj_key(&l.object))
             .collect();
+        // A ClusterBundle stands in for the standard Bundle of its name: the
+        // two name the same target (trust-manager migrates one to the other).
+        let cluster_bundles: HashSet<String> = scenario
+            .objects
+            .iter()
+            .filter_map(|l| match &l.object {
+                Object::ClusterBundle(b) => Some(b.metadata.name.clone()),
+                _ => None,
+            })
+            .collect();
         for mut l in standard.objects {
-            if !present.contains(&obj_key(&l.object)) {
+            let replaced = matches!(&l.object, Object::Bundle(b) if cluster_bundles.contains(&b.metadata.name));
+            if !replaced && !present.contains(&obj_key(&l.object)) {
                 l.doc = format!("{} of the standard setup", l.doc);
                 scenario.objects.push(l);
             }

@@ -12,8 +12,8 @@ use crate::wit::{EventType, ObjectRef, WorkloadKind};
 
 use super::{condition_from, invalid, namespace_of, relocate, to_kv_time};
 use crate::cluster::sim::manifest::{
-    BundleObject, CertificateObject, ConfigMapObject, IssuerObject, Meta, OwnerReference,
-    PodObject, SecretObject, WorkloadObject,
+    BundleObject, CertificateObject, ClusterBundleObject, ConfigMapObject, IssuerObject,
+    LabelSelector, Meta, OwnerReference, PodObject, SecretObject, WorkloadObject,
 };
 use crate::cluster::sim::scenario::{EventObject, Located, Object, ScenarioError};
 use crate::cluster::sim::world::{
@@ -89,7 +89,8 @@ impl World {
                 }
                 Object::ClusterIssuer(i) => self.load_issuer(None, i),
                 Object::Certificate(c) => self.load_certificate(c).map_err(at)?,
-                Object::Bundle(b) => self.load_bundle(b),
+                Object::Bundle(b) => self.load_bundle(b).map_err(at)?,
+                Object::ClusterBundle(b) => self.load_cluster_bundle(b).map_err(at)?,
                 Object::Event(e) => self.load_event(e),
             }
         }
@@ -190,8 +191,9 @@ impl World {
         Ok(())
     }
 
-    fn load_bundle(&mut self, b: BundleObject) {
+    fn load_bundle(&mut self, b: BundleObject) -> Result<(), ScenarioError> {
         let selector = b.spec.target.namespace_selector.clone();
+        check_namespace_selector(&selector)?;
         self.bundles.push(BundleRec {
             name: b.metadata.name,
             labels: b.metadata.labels,
@@ -199,7 +201,29 @@ impl World {
             spec: b.spec,
             namespace_selector: selector,
             sync_pending: false,
+            cluster_bundle: None,
+            reconciled: true,
         });
+        Ok(())
+    }
+
+    /// A ClusterBundle joins the Bundles with the sources and target it
+    /// names; trust-manager writes it only if the cluster showed it does.
+    fn load_cluster_bundle(&mut self, b: ClusterBundleObject) -> Result<(), ScenarioError> {
+        let spec = b.bundle_spec().map_err(ScenarioError::Invalid)?;
+        let selector = spec.target.namespace_selector.clone();
+        check_namespace_selector(&selector)?;
+        self.bundles.push(BundleRec {
+            name: b.metadata.name.clone(),
+            labels: b.metadata.labels.clone(),
+            annotations: b.metadata.annotations.clone(),
+            spec,
+            namespace_selector: selector,
+            sync_pending: false,
+            reconciled: b.reconciled(),
+            cluster_bundle: Some(b),
+        });
+        Ok(())
     }
 
     fn load_event(&mut self, e: EventObject) {
@@ -238,5 +262,16 @@ impl World {
             }
             None => self.next_rv(),
         }
+    }
+}
+
+/// A bundle's namespace selector must be one the API server would take.
+fn check_namespace_selector(selector: &Option<LabelSelector>) -> Result<(), ScenarioError> {
+    match selector {
+        Some(s) => s
+            .selector()
+            .map(drop)
+            .map_err(|e| ScenarioError::Invalid(format!("spec.target.namespaceSelector.{e}"))),
+        None => Ok(()),
     }
 }

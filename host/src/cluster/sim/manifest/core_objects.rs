@@ -51,6 +51,18 @@ pub struct LabelSelector {
     pub match_expressions: Vec<SelectorExpression>,
 }
 
+impl LabelSelector {
+    /// The selector as the API server evaluates it, expressions included.
+    pub fn selector(&self) -> Result<crate::cluster::selector::Selector, String> {
+        crate::cluster::selector::Selector::from_label_selector(
+            &self.match_labels,
+            self.match_expressions
+                .iter()
+                .map(|e| (e.key.as_str(), e.operator.as_str(), e.values.as_slice())),
+        )
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SelectorExpression {

@@ -7,16 +7,19 @@
 //! One file per family: `core_objects` (metadata, selectors, conditions,
 //! Namespaces, Secrets, ConfigMaps), `workloads` (Deployments,
 //! StatefulSets, DaemonSets and their Pods), `certs` (cert-manager
-//! Certificates and Issuers, trust-manager Bundles) and `simulation` (the
+//! Certificates and Issuers, trust-manager Bundles), `cluster_bundle`
+//! (trust-manager's ClusterBundles) and `simulation` (the
 //! rotor.dev `Simulation` document). Everything is re-exported here, so
 //! callers name `manifest::X` whatever file `X` lives in.
 
 mod certs;
+mod cluster_bundle;
 mod core_objects;
 mod simulation;
 mod workloads;
 
 pub use certs::*;
+pub use cluster_bundle::*;
 pub use core_objects::*;
 pub use simulation::*;
 pub use workloads::*;

@@ -42,6 +42,11 @@ pub struct SimulationSpec {
     /// pod it injects. Default [`DEFAULT_LINKERD_VERSION`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linkerd_version: Option<String>,
+    /// trust-manager's `--target-namespaces` (its chart's
+    /// `app.targetNamespaces`): it writes bundle targets only in these
+    /// namespaces. `None`: every namespace a bundle's selector matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_manager_target_namespaces: Option<Vec<String>>,
     /// Virtual seconds the simulator keeps watching after the policy returns:
     /// the mesh lives on after the Job exits, and a bundle sync or kubelet
     /// update the policy started still lands. Default: every sync delay,
@@ -69,6 +74,7 @@ impl Default for SimulationSpec {
             identity_misses_reload: false,
             native_sidecar: false,
             linkerd_version: None,
+            trust_manager_target_namespaces: None,
             after_run_seconds: None,
             fail_issuance: BTreeMap::new(),
             faults: None,

@@ -142,3 +142,50 @@ async fn the_bundle_is_written_as_trust_manager_writes_it() {
     sorted.sort();
     assert_eq!(hashes, sorted, "ordered by certificate hash");
 }
+
+/// A ClusterBundle's target is written only where the cluster showed
+/// trust-manager reconciling it (a `Synced` condition): trust-manager
+/// v0.25.0 serves the API without a controller for it. Either way it
+/// survives a dump and a reload in its own shape.
+#[tokio::test]
+async fn a_cluster_bundle_is_written_only_when_reconciled() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/scenarios/cluster-bundle.yaml");
+    let reconciled = std::fs::read_to_string(path).unwrap();
+    let start = reconciled.find("status:\n  conditions:").unwrap();
+    let end = start + reconciled[start..].find("---").unwrap();
+    let never = format!("{}{}", &reconciled[..start], &reconciled[end..]);
+    for (yaml, written) in [(reconciled, true), (never, false)] {
+        let sim = SimCluster::from_yaml(&yaml).unwrap();
+        let roots = sim
+            .read_config_map("linkerd", "linkerd-identity-trust-roots")
+            .await;
+        assert_eq!(roots.is_ok(), written, "{roots:?}");
+        let dump = sim.state_yaml();
+        assert!(dump.contains("kind: ClusterBundle"), "{dump}");
+        assert!(
+            !dump.contains("kind: Bundle\n"),
+            "the standard Bundle is replaced"
+        );
+        let again = SimCluster::from_yaml(&dump).unwrap();
+        let setup = again.trust_manager_setup().await.unwrap().unwrap();
+        assert_eq!(setup.bundles.len(), 1);
+        assert_eq!(setup.bundles[0].kind, "ClusterBundle");
+        assert_eq!(setup.bundles[0].synced.is_some(), written);
+    }
+}
+
+/// A selector trust-manager would reject is refused at load, naming it.
+#[test]
+fn a_bundle_selector_with_an_unknown_operator_is_refused() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/scenarios/cluster-bundle.yaml");
+    let yaml = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("operator: In", "operator: Within");
+    let err = SimCluster::from_yaml(&yaml).unwrap_err().to_string();
+    assert!(
+        err.contains("spec.target.namespaceSelector.matchExpressions: operator \"Within\""),
+        "{err}"
+    );
+}

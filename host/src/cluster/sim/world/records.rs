@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use crate::cluster::sim::foreign::ForeignOwner;
 use crate::cluster::sim::manifest::{
-    BundleSpec, CertificateSpec, IssuerSpec, LabelSelector, Labels, WorkloadSpec,
+    BundleSpec, CertificateSpec, ClusterBundleObject, IssuerSpec, LabelSelector, Labels,
+    WorkloadSpec,
 };
 use crate::cluster::sim::outage::{ClassId, RootsId, UnitId};
 use crate::cluster::sim::pki::CertId;
@@ -279,6 +280,13 @@ pub struct BundleRec {
     pub spec: BundleSpec,
     pub namespace_selector: Option<LabelSelector>,
     pub sync_pending: bool,
+    /// A ClusterBundle, as loaded (`None`: a `Bundle`). The dump writes it
+    /// back in its own shape.
+    pub cluster_bundle: Option<ClusterBundleObject>,
+    /// Whether the simulated trust-manager writes its target: a `Bundle`
+    /// always; a ClusterBundle only when the cluster showed it reconciled
+    /// ([`ClusterBundleObject::reconciled`]).
+    pub reconciled: bool,
 }
 
 #[derive(Debug, Clone)]
