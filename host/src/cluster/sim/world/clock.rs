@@ -10,18 +10,56 @@ use super::{BundleId, CertRecId, PodId, WlId, World};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Ev {
     Reconcile(WlId),
-    PodStarted { pod: PodId, uid: u64 },
-    PodGone { pod: PodId, uid: u64 },
-    IssuanceDone { cert: CertRecId, token: u64 },
-    RenewalDue { cert: CertRecId, token: u64 },
+    PodStarted {
+        pod: PodId,
+        uid: u64,
+    },
+    PodGone {
+        pod: PodId,
+        uid: u64,
+    },
+    IssuanceDone {
+        cert: CertRecId,
+        token: u64,
+    },
+    RenewalDue {
+        cert: CertRecId,
+        token: u64,
+    },
     BundleSync(BundleId),
-    IdentityReload { pod: PodId, uid: u64 },
-    IdentityRetry { pod: PodId, uid: u64 },
-    LeafRefresh { pod: PodId, uid: u64, leaf_gen: u64 },
-    LeafExpiry { pod: PodId, uid: u64, leaf_gen: u64 },
-    ProgressDeadline { wl: WlId, since: i64 },
-    ProbeOut { pod: PodId, uid: u64, n: u32 },
-    SidecarRestart { pod: PodId, uid: u64 },
+    IdentityReload {
+        pod: PodId,
+        uid: u64,
+    },
+    IdentityRetry {
+        pod: PodId,
+        uid: u64,
+    },
+    LeafRefresh {
+        pod: PodId,
+        uid: u64,
+        leaf_gen: u64,
+    },
+    LeafExpiry {
+        pod: PodId,
+        uid: u64,
+        leaf_gen: u64,
+    },
+    ProgressDeadline {
+        wl: WlId,
+        since: i64,
+    },
+    ProbeOut {
+        pod: PodId,
+        uid: u64,
+        n: u32,
+    },
+    SidecarRestart {
+        pod: PodId,
+        uid: u64,
+    },
+    /// A custom controller acts on a `restart-owner` (index into `owner_restarts`).
+    OwnerRestart(usize),
 }
 
 impl World {
@@ -126,6 +164,7 @@ impl World {
                     self.update_contrib(pod);
                 }
             }
+            Ev::OwnerRestart(idx) => self.owner_restart_due(idx),
             Ev::ProgressDeadline { wl, since } => {
                 if self.workloads[wl].last_progress == since {
                     self.check_progress_deadline(wl);
