@@ -10,55 +10,18 @@ use super::{BundleId, CertRecId, PodId, WlId, World};
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Ev {
     Reconcile(WlId),
-    PodStarted {
-        pod: PodId,
-        uid: u64,
-    },
-    PodGone {
-        pod: PodId,
-        uid: u64,
-    },
-    IssuanceDone {
-        cert: CertRecId,
-        token: u64,
-    },
-    RenewalDue {
-        cert: CertRecId,
-        token: u64,
-    },
+    PodStarted { pod: PodId, uid: u64 },
+    PodGone { pod: PodId, uid: u64 },
+    IssuanceDone { cert: CertRecId, token: u64 },
+    RenewalDue { cert: CertRecId, token: u64 },
     BundleSync(BundleId),
-    IdentityReload {
-        pod: PodId,
-        uid: u64,
-    },
-    IdentityRetry {
-        pod: PodId,
-        uid: u64,
-    },
-    LeafRefresh {
-        pod: PodId,
-        uid: u64,
-        leaf_gen: u64,
-    },
-    LeafExpiry {
-        pod: PodId,
-        uid: u64,
-        leaf_gen: u64,
-    },
-    ProgressDeadline {
-        wl: WlId,
-        since: i64,
-    },
-    ProbeOut {
-        pod: PodId,
-        uid: u64,
-        n: u32,
-    },
-    SidecarRestart {
-        pod: PodId,
-        uid: u64,
-    },
-    /// A custom controller acts on a `restart-owner` (index into `owner_restarts`).
+    IdentityReload { pod: PodId, uid: u64 },
+    IdentityRetry { pod: PodId, uid: u64 },
+    LeafRefresh { pod: PodId, uid: u64, leaf_gen: u64 },
+    LeafExpiry { pod: PodId, uid: u64, leaf_gen: u64 },
+    ProgressDeadline { wl: WlId, since: i64 },
+    ProbeOut { pod: PodId, uid: u64, n: u32 },
+    SidecarRestart { pod: PodId, uid: u64 },
     OwnerRestart(usize),
 }
 
