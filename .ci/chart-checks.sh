@@ -110,7 +110,8 @@ unknown=(
   "cronJob.schedule=CRON_TZ=Europe/Berlin 0 3 * * *"
   "policy.oci.verification.threshold=0"
   "policy.oci.plainHttpRegistries[0]=http://mirror:5000"
-  "policy.unowned.ownerKinds.Rollout=argo-rollouts"
+  "policy.unowned.ownerKinds.Job=argo-rollouts"
+  "policy.unowned.ownerKinds.Rollout=strimzi"
   "policy.unowned.ownerKinds.Deployment=delete-pods"
   "policy.unowned.barePods=keep"
 )

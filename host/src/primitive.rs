@@ -46,6 +46,8 @@ primitives! {
     WaitRollout = "wait-rollout",
     /// Waits on a window of rollouts at once (since 0.1.3).
     WaitRollouts = "wait-rollouts",
+    /// Asks an Argo Rollout or a StrimziPodSet to restart its pods (since 0.1.4).
+    RestartOwner = "restart-owner",
     ListPods = "list-pods",
     ListPodSummaries = "list-pod-summaries",
     DeletePod = "delete-pod",
@@ -80,6 +82,7 @@ impl Primitive {
             self,
             Primitive::RestartWorkload
                 | Primitive::RestartWorkloads
+                | Primitive::RestartOwner
                 | Primitive::DeletePod
                 | Primitive::EvictPod
                 | Primitive::RenewCertificate
@@ -90,11 +93,11 @@ impl Primitive {
         )
     }
 
-    /// A restart of one workload or of a batch.
+    /// A restart of one workload, of a batch, or of a custom owner's pods.
     pub fn is_restart(self) -> bool {
         matches!(
             self,
-            Primitive::RestartWorkload | Primitive::RestartWorkloads
+            Primitive::RestartWorkload | Primitive::RestartWorkloads | Primitive::RestartOwner
         )
     }
 }

@@ -27,7 +27,7 @@ pub use self::rotor::policy::x509::{CertificateKey, CertificateSummary};
 
 /// The WIT package this host implements; a policy built against a newer
 /// minor version cannot run here.
-pub const WIT_PACKAGE: &str = "rotor:policy@0.1.3";
+pub const WIT_PACKAGE: &str = "rotor:policy@0.1.4";
 
 impl WorkloadKind {
     /// The Kubernetes `kind` string.

@@ -317,6 +317,8 @@ fn the_cronjob_rotates_a_real_control_plane() {
         text(&after)
     );
 
+    a_cluster_bundle_is_never_written(&cp);
+
     // Every request rotor made with its ServiceAccount was allowed by the
     // real RBAC of the chart.
     let user = "system:serviceaccount:rotor-system:rotor";
@@ -333,6 +335,68 @@ fn the_cronjob_rotates_a_real_control_plane() {
         .collect();
     assert!(denied.is_empty(), "denied: {denied:#?}");
     chart_rules_are_used(&cp, &mine);
+}
+
+/// trust-manager v0.25.0 serves ClusterBundles but writes no target for
+/// them, the fact the simulator and `rotor status` rest on: of a Bundle and
+/// a ClusterBundle with the same source and target, only the Bundle's
+/// ConfigMap appears, and the ClusterBundle gets no condition.
+fn a_cluster_bundle_is_never_written(cp: &ControlPlane) {
+    let target = |name: &str| {
+        format!(
+            "  target:\n    namespaceSelector:\n      matchExpressions:\n      - {{key: kubernetes.io/metadata.name, operator: In, values: [shop]}}\n    configMap:\n{}",
+            if name == "Bundle" {
+                "      key: ca.crt\n"
+            } else {
+                "      data:\n      - key: ca.crt\n"
+            }
+        )
+    };
+    cp.apply(&format!(
+        "apiVersion: trust.cert-manager.io/v1alpha1\nkind: Bundle\nmetadata: {{name: rotor-e2e-bundle}}\nspec:\n  sources:\n  - secret: {{name: linkerd-trust-anchor, key: tls.crt}}\n{}---\napiVersion: trust-manager.io/v1alpha2\nkind: ClusterBundle\nmetadata: {{name: rotor-e2e-cluster-bundle}}\nspec:\n  sourceRefs:\n  - {{kind: Secret, name: linkerd-trust-anchor, key: tls.crt}}\n{}",
+        target("Bundle"),
+        target("ClusterBundle")
+    ));
+    let exists = |name: &str| {
+        let out = cp.kubectl(&[
+            "-n",
+            "shop",
+            "get",
+            "configmap",
+            name,
+            "--ignore-not-found",
+            "-o",
+            "name",
+        ]);
+        !out.stdout.is_empty()
+    };
+    wait_until("the Bundle's ConfigMap in shop", || {
+        exists("rotor-e2e-bundle")
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    assert!(
+        !exists("rotor-e2e-cluster-bundle"),
+        "trust-manager wrote a ClusterBundle's target"
+    );
+    let conditions = cp.kubectl(&[
+        "get",
+        "clusterbundle",
+        "rotor-e2e-cluster-bundle",
+        "-o",
+        "jsonpath={.status.conditions}",
+    ]);
+    assert!(
+        conditions.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&conditions.stdout)
+    );
+    cp.kubectl(&["delete", "bundle", "rotor-e2e-bundle", "--wait=false"]);
+    cp.kubectl(&[
+        "delete",
+        "clusterbundle",
+        "rotor-e2e-cluster-bundle",
+        "--wait=false",
+    ]);
 }
 
 /// The chart's rules measured with the requests the real API server logged

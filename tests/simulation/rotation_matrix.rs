@@ -75,6 +75,16 @@ pub(crate) fn scenario_config(scenario: &str) -> RunConfig {
     }
 }
 
+/// The run succeeded; else its error, named with the scenario.
+pub(crate) fn assert_succeeded(report: &RunReport, scenario: &str) {
+    assert_eq!(
+        report.outcome,
+        Outcome::Succeeded,
+        "{scenario}: {}",
+        error_text(report)
+    );
+}
+
 pub(crate) async fn run_with(
     policy: &LoadedPolicy,
     cluster: &Arc<SimCluster>,
@@ -144,12 +154,7 @@ async fn rotates_without_outage(scenario: &str) {
     let cluster = load(scenario);
     let old_anchor = anchor_pem(&cluster).await;
     let report = run_with(support::policy(), &cluster, &scenario_config(scenario)).await;
-    assert_eq!(
-        report.outcome,
-        Outcome::Succeeded,
-        "{scenario}: {}",
-        error_text(&report)
-    );
+    assert_succeeded(&report, scenario);
     let sim = report.simulation.as_ref().expect("simulation report");
     assert_eq!(
         sim.outage.broken_pair_seconds, 0.0,
@@ -229,6 +234,8 @@ rotates_without_outage! {
     native_sidecars_rotate_without_outage => "native-sidecars.yaml",
     pods_of_custom_owners_and_bare_pods_deleted_one_by_one_rotate_without_outage => "unowned-delete-pods.yaml",
     a_cluster_bundle_rotates_without_outage => "cluster-bundle.yaml",
+    an_argo_rollout_restarting_its_own_pods_rotates_without_outage => "unowned-argo-rollouts.yaml",
+    a_strimzi_pod_set_rolled_by_its_operator_rotates_without_outage => "unowned-strimzi.yaml",
 }
 
 /// A scenario added to the directory must be added here too.

@@ -5,8 +5,8 @@
 //! (`rotation_matrix.rs`) with the rest.
 
 use crate::rotation_matrix::{
-    MESHED, TRUST_ROOT_ANNOTATION, anchor_pem, bundle_pem, error_text, holds, load, run, run_with,
-    scenario_config, sha256_hex,
+    MESHED, TRUST_ROOT_ANNOTATION, anchor_pem, assert_succeeded, bundle_pem, error_text, holds,
+    load, run, run_with, scenario_config, sha256_hex,
 };
 use crate::support;
 
@@ -79,8 +79,79 @@ async fn custom_owners_replace_their_deleted_pods_and_the_bare_pod_is_gone() {
         !pods.iter().any(|p| p.name == "debug-shell"),
         "bare pod gone"
     );
-    let bundle_hash = sha256_hex(&bundle_pem(&cluster).await);
-    for p in pods.iter().filter(|p| p.namespace != "linkerd") {
+    assert_on_final_bundle(&cluster, pods.iter().filter(|p| p.namespace != "linkerd")).await;
+    let deleted = report
+        .audit
+        .iter()
+        .filter(|a| a.primitive == rotor::primitive::Primitive::DeletePod)
+        .count();
+    assert_eq!(
+        deleted, 16,
+        "5 pods in each of three rounds and the bare pod once"
+    );
+}
+
+/// The `argo-rollouts` and `strimzi` strategies seen from the cluster: one
+/// `restart-owner` per owner in each of the three restart rounds and no pod
+/// deleted by rotor; the Rollout's pods come back under new names (its
+/// ReplicaSet replaced them), the StrimziPodSet's under their own, every
+/// one with the final bundle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_owners_restart_their_own_pods_when_asked() {
+    for (scenario, kind, names) in [
+        ("unowned-argo-rollouts.yaml", "Rollout", None),
+        (
+            "unowned-strimzi.yaml",
+            "StrimziPodSet",
+            Some(["events-kafka-0", "events-kafka-1", "events-kafka-2"]),
+        ),
+    ] {
+        let cluster = load(scenario);
+        let before = cluster.list_pods(None, MESHED).await.expect("list pods");
+        let report = run_with(support::policy(), &cluster, &scenario_config(scenario)).await;
+        assert_succeeded(&report, scenario);
+        let by = |p: rotor::primitive::Primitive| {
+            report.audit.iter().filter(|a| a.primitive == p).count()
+        };
+        assert_eq!(
+            by(rotor::primitive::Primitive::RestartOwner),
+            3,
+            "{scenario}"
+        );
+        assert_eq!(by(rotor::primitive::Primitive::DeletePod), 0, "{scenario}");
+        let pods = cluster.list_pods(None, MESHED).await.expect("list pods");
+        let owned: Vec<&rotor::wit::Pod> = pods
+            .iter()
+            .filter(|p| p.owner.as_ref().is_some_and(|o| o.kind == kind))
+            .collect();
+        let count_before = before
+            .iter()
+            .filter(|p| p.owner.as_ref().is_some_and(|o| o.kind == kind))
+            .count();
+        assert_eq!(owned.len(), count_before, "{scenario}");
+        match names {
+            Some(names) => {
+                let got: Vec<&str> = owned.iter().map(|p| p.name.as_str()).collect();
+                assert_eq!(got, names, "{scenario}");
+            }
+            None => assert!(
+                owned
+                    .iter()
+                    .all(|p| !before.iter().any(|b| b.name == p.name)),
+                "{scenario}: every Rollout pod replaced"
+            ),
+        }
+        assert_on_final_bundle(&cluster, owned.iter().copied()).await;
+    }
+}
+
+/// Every pod in `pods` started with the trust roots the bundle holds now.
+async fn assert_on_final_bundle<'p>(
+    cluster: &rotor::cluster::sim::SimCluster,
+    pods: impl Iterator<Item = &'p rotor::wit::Pod>,
+) {
+    let bundle_hash = sha256_hex(&bundle_pem(cluster).await);
+    for p in pods {
         let hash = p
             .annotations
             .iter()
@@ -93,13 +164,4 @@ async fn custom_owners_replace_their_deleted_pods_and_the_bare_pod_is_gone() {
             p.name
         );
     }
-    let deleted = report
-        .audit
-        .iter()
-        .filter(|a| a.primitive == rotor::primitive::Primitive::DeletePod)
-        .count();
-    assert_eq!(
-        deleted, 16,
-        "5 pods in each of three rounds and the bare pod once"
-    );
 }

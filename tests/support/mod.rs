@@ -46,13 +46,20 @@ pub async fn run_default(
     backend: Arc<dyn Cluster>,
     kill_after_mutations: Option<u64>,
 ) -> RunOutcome {
+    run_configured(backend, &RunConfig::default(), kill_after_mutations).await
+}
+
+/// [`run_default`] with a run configuration of the test's own.
+pub async fn run_configured(
+    backend: Arc<dyn Cluster>,
+    config: &RunConfig,
+    kill_after_mutations: Option<u64>,
+) -> RunOutcome {
     let controls = RunControls {
         kill_after_mutations,
         ..RunControls::default()
     };
-    runtime()
-        .run(policy(), backend, &RunConfig::default(), controls)
-        .await
+    runtime().run(policy(), backend, config, controls).await
 }
 
 /// A scenario file of `tests/scenarios`.

@@ -21,6 +21,21 @@ namespaces it manages: exactly the calls `rotor run` makes.
 - apiGroups: [""]
   resources: ["pods/eviction"]
   verbs: ["create"]
+{{- $kinds := values (.Values.policy.unowned.ownerKinds | default dict) }}
+{{- if has "argo-rollouts" $kinds }}
+# policy.unowned names argo-rollouts: restart-owner sets a Rollout's
+# spec.restartAt (a merge patch; Argo Rollouts restarts the pods).
+- apiGroups: ["argoproj.io"]
+  resources: ["rollouts"]
+  verbs: ["patch"]
+{{- end }}
+{{- if has "strimzi" $kinds }}
+# policy.unowned names strimzi: restart-owner annotates a StrimziPodSet
+# strimzi.io/manual-rolling-update=true (the Cluster Operator rolls it).
+- apiGroups: ["core.strimzi.io"]
+  resources: ["strimzipodsets"]
+  verbs: ["patch"]
+{{- end }}
 # Renewal reads the Certificate and sets the Issuing condition on its status
 # subresource, as cmctl does.
 - apiGroups: ["cert-manager.io"]

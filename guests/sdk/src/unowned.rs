@@ -1,11 +1,13 @@
 //! Restarting meshed pods whose owner rotor does not restart: pods of a
 //! custom controller (an Argo Rollout, a StrimziPodSet, an operator of
-//! one's own) and bare pods. rotor cannot ask such a controller to roll its
-//! pods, so it deletes them one at a time and lets the controller replace
-//! each, waiting for a Ready replacement before the next. A bare pod has no
-//! controller: deleting it removes it for good.
+//! one's own) and bare pods. An Argo Rollout or a StrimziPodSet can be
+//! asked to restart its pods its own way (`restart-owner`), and rotor then
+//! waits for the result; any other controller's pods are deleted one at a
+//! time, the controller replacing each, a Ready replacement before the
+//! next. A bare pod has no controller: deleting it removes it for good.
 
 use crate::ObjectRef;
+use crate::bindings::rotor::policy::workloads;
 use crate::error::{CallContext, RotorError};
 use crate::gate::{Check, HostClock, POLL_SECONDS, wait_for};
 use crate::mesh::{self, held_in_init, pod_name};
@@ -35,6 +37,26 @@ fn owned_by(pod: &PodSummary, owner: &ObjectRef) -> bool {
         .is_some_and(|o| o.kind == owner.kind && o.name == owner.name)
 }
 
+/// The pods of `owner`; `Err` naming the first one its proxy sidecar holds
+/// in Init (waiting does not fix it).
+fn owned_pods<'p>(
+    pods: &'p [PodSummary],
+    owner: &ObjectRef,
+) -> Result<Vec<&'p PodSummary>, String> {
+    let mine: Vec<&PodSummary> = pods.iter().filter(|p| owned_by(p, owner)).collect();
+    match mine
+        .iter()
+        .find_map(|p| held_in_init(p).map(|why| (p, why)))
+    {
+        Some((p, why)) => Err(format!(
+            "pod {} of {}: {why}",
+            pod_name(p),
+            owner_text(owner)
+        )),
+        None => Ok(mine),
+    }
+}
+
 /// Whether `owner` has one more Ready pod without a `problem` than `before`.
 fn replacement_check(
     pods: &[PodSummary],
@@ -43,15 +65,10 @@ fn replacement_check(
     before: usize,
     problem: PodProblem<'_>,
 ) -> Check<usize> {
-    let mine: Vec<&PodSummary> = pods.iter().filter(|p| owned_by(p, owner)).collect();
-    if let Some(p) = mine.iter().find(|p| held_in_init(p).is_some()) {
-        return Check::Fail(format!(
-            "pod {} of {}: {}",
-            pod_name(p),
-            owner_text(owner),
-            held_in_init(p).unwrap_or_default()
-        ));
-    }
+    let mine = match owned_pods(pods, owner) {
+        Ok(mine) => mine,
+        Err(why) => return Check::Fail(why),
+    };
     let good = mine
         .iter()
         .filter(|p| p.ready && problem(p).is_none())
@@ -116,6 +133,73 @@ pub fn replace_one_by_one(
     Ok(stale.len())
 }
 
+/// Whether every pod of `owner` is Ready and no longer stale, and there are
+/// at least `expected` of them (the Ready ones when the wait began: a pod
+/// deleted and not yet recreated is missing from the list, not fresh). A pod counts once the round no
+/// longer finds it stale, whenever it started: after a resumed run asks
+/// again, the pods rolled before it are done.
+fn restarted_check(
+    pods: &[PodSummary],
+    owner: &ObjectRef,
+    since: i64,
+    expected: usize,
+    problem: PodProblem<'_>,
+) -> Check<()> {
+    let mine = match owned_pods(pods, owner) {
+        Ok(mine) => mine,
+        Err(why) => return Check::Fail(why),
+    };
+    let old: Vec<String> = mine
+        .iter()
+        .filter(|p| !p.ready || problem(p).is_some())
+        .map(|p| pod_name(p))
+        .collect();
+    if old.is_empty() && mine.len() >= expected {
+        return Check::Pass(());
+    }
+    Check::Pending(format!(
+        "{} asked to restart at {since}: {} of {expected} pod(s) restarted and Ready; still old or not Ready: {}",
+        owner_text(owner),
+        mine.len() - old.len(),
+        if old.is_empty() {
+            "none (a pod is being recreated)".to_string()
+        } else {
+            old.join(", ")
+        }
+    ))
+}
+
+/// Ask `owner` (a Rollout or a StrimziPodSet) to restart its pods, then
+/// wait up to `timeout` seconds until each is Ready and `problem` passes
+/// it. Returns the time the request was written.
+pub fn restart_through_owner(
+    owner: &ObjectRef,
+    problem: PodProblem<'_>,
+    opts: &DeleteOptions<'_>,
+    timeout: u32,
+) -> Result<i64, RotorError> {
+    let ns = owner.namespace.as_str();
+    // Ready pods only: a pod already being deleted when the wait begins
+    // (a resumed run's, say) is not Ready and is not coming back.
+    let expected = mesh::list_pods(Some(ns), opts.selector)?
+        .iter()
+        .filter(|p| owned_by(p, owner) && p.ready)
+        .count();
+    let by = owner_text(owner);
+    let since = workloads::restart_owner(owner).call(|| format!("restart-owner {by}"))?;
+    crate::info(
+        "asked a custom owner to restart its pods",
+        &[("owner", &by)],
+    );
+    if !opts.dry_run {
+        wait_for(&HostClock, opts.gate, timeout, POLL_SECONDS, || {
+            let pods = mesh::list_pods(Some(ns), opts.selector)?;
+            Ok(restarted_check(&pods, owner, since, expected, problem))
+        })?;
+    }
+    Ok(since)
+}
+
 /// Delete a bare pod and wait until it is gone: nothing replaces it.
 pub fn delete_bare(pod: &PodSummary, opts: &DeleteOptions<'_>) -> Result<(), RotorError> {
     let name = pod_name(pod);
@@ -146,6 +230,39 @@ mod tests {
             namespace: "shop".into(),
             name: "web".into(),
         }
+    }
+
+    #[test]
+    fn an_owner_restart_is_done_when_every_pod_is_fresh_ready_and_back() {
+        let stale = |p: &PodSummary| p.name.ends_with("-old").then(|| "old roots".to_string());
+        let mut pods = vec![
+            pod("shop", "web-a-old", Some(("Rollout", "web")), true),
+            pod("shop", "web-b", Some(("Rollout", "web")), true),
+            pod("shop", "api-c-old", Some(("Rollout", "api")), true),
+        ];
+        match restarted_check(&pods, &rollout(), 100, 2, &stale) {
+            Check::Pending(m) => {
+                assert!(m.ends_with("still old or not Ready: shop/web-a-old"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+        pods.remove(0);
+        match restarted_check(&pods, &rollout(), 100, 2, &stale) {
+            Check::Pending(m) => assert!(m.contains("1 of 2 pod(s)"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let mut recreated = pod("shop", "web-d", Some(("Rollout", "web")), true);
+        recreated.ready = false;
+        pods.push(recreated);
+        assert!(matches!(
+            restarted_check(&pods, &rollout(), 100, 2, &stale),
+            Check::Pending(_)
+        ));
+        pods[2].ready = true;
+        assert_eq!(
+            restarted_check(&pods, &rollout(), 100, 2, &stale),
+            Check::Pass(())
+        );
     }
 
     #[test]

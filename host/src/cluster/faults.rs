@@ -35,6 +35,7 @@ pub const FAULTABLE_PRIMITIVES: &[Primitive] = &[
     Primitive::GetRolloutStatus,
     Primitive::WaitRollout,
     Primitive::WaitRollouts,
+    Primitive::RestartOwner,
     Primitive::ListPods,
     Primitive::DeletePod,
     Primitive::EvictPod,
@@ -423,6 +424,8 @@ faulty_cluster! {
         -> RolloutStatus = WaitRollout, &object(namespace, name);
     wait_rollouts(targets: &[WorkloadRef], timeout_seconds: u32, cluster_wide: bool)
         -> Vec<RolloutOutcome> = WaitRollouts, &targets.first().map_or_else(String::new, |t| object(&t.namespace, &t.name));
+    restart_owner(owner: &ObjectRef)
+        -> Timestamp = RestartOwner, &object(&owner.namespace, &owner.name);
     list_pods(namespace: Option<&str>, selector: &str)
         -> Vec<Pod> = ListPods, namespace.unwrap_or("*");
     list_pod_summaries(namespace: Option<&str>, selector: &str, annotations: &[String])

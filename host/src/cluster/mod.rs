@@ -105,6 +105,29 @@ impl From<ClusterError> for crate::wit::Error {
 
 pub type ClusterResult<T> = Result<T, ClusterError>;
 
+/// The custom owner kinds `restart-owner` knows, with their API group,
+/// version and plural.
+pub const ROLLOUT: (&str, &str, &str, &str) = ("Rollout", "argoproj.io", "v1alpha1", "rollouts");
+pub const STRIMZI_POD_SET: (&str, &str, &str, &str) = (
+    "StrimziPodSet",
+    "core.strimzi.io",
+    "v1beta2",
+    "strimzipodsets",
+);
+
+/// The annotation that asks the Strimzi Cluster Operator to roll a set's pods.
+pub const STRIMZI_MANUAL_ROLLING_UPDATE: &str = "strimzi.io/manual-rolling-update";
+
+/// `Invalid` unless `kind` is one `restart-owner` knows.
+pub fn check_owner_kind(kind: &str) -> ClusterResult<()> {
+    if kind == ROLLOUT.0 || kind == STRIMZI_POD_SET.0 {
+        return Ok(());
+    }
+    Err(ClusterError::Invalid(format!(
+        "restart-owner supports kinds Rollout (argoproj.io) and StrimziPodSet (core.strimzi.io), not {kind:?}"
+    )))
+}
+
 /// The statuses no longer progressing, by position.
 pub fn finished(statuses: Vec<RolloutStatus>) -> Vec<RolloutOutcome> {
     statuses
@@ -184,6 +207,11 @@ pub trait Cluster: Send + Sync {
         timeout_seconds: u32,
         cluster_wide: bool,
     ) -> ClusterResult<Vec<RolloutOutcome>>;
+
+    /// Ask `owner`'s controller to restart its pods: a Rollout's
+    /// `spec.restartAt`, a StrimziPodSet's `strimzi.io/manual-rolling-update`
+    /// annotation; `Invalid` for any other kind. Returns the time written.
+    async fn restart_owner(&self, owner: &ObjectRef) -> ClusterResult<Timestamp>;
 
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>>;
 

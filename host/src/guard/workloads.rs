@@ -98,6 +98,41 @@ impl Guard {
             .await
     }
 
+    /// Patching a custom owner is granted like a workload restart: the
+    /// `restart` verb and its namespace in `grants.writeNamespaces`. A dry
+    /// run checks the kind and holds the patch back.
+    pub async fn restart_owner(&mut self, owner: &ObjectRef) -> GuardResult<Timestamp> {
+        self.enter(Primitive::RestartOwner).await?;
+        bounded(&[
+            ("kind", &owner.kind),
+            ("namespace", &owner.namespace),
+            ("name", &owner.name),
+        ])?;
+        let target = format!("{} {}/{}", owner.kind, owner.namespace, owner.name);
+        self.require_write(
+            Primitive::RestartOwner,
+            Verb::Restart,
+            &owner.namespace,
+            &target,
+        )
+        .await?;
+        crate::cluster::check_owner_kind(&owner.kind)?;
+        let would = if owner.kind == crate::cluster::ROLLOUT.0 {
+            "set spec.restartAt to now"
+        } else {
+            "annotate strimzi.io/manual-rolling-update=true"
+        };
+        if self.dry_run {
+            let at = self.cluster.now().await;
+            self.hold_back(Primitive::RestartOwner, target, would.into())
+                .await;
+            return Ok(at);
+        }
+        let result = self.cluster.restart_owner(owner).await;
+        self.audit_applied(Primitive::RestartOwner, target, would.into(), result)
+            .await
+    }
+
     pub async fn restart_workloads(
         &mut self,
         namespace: &str,

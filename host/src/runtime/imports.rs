@@ -120,6 +120,10 @@ impl workloads::Host for HostState {
     ) -> HostResult<Vec<RolloutOutcome>> {
         guarded!(self.guard.wait_rollouts(&workloads, timeout_seconds))
     }
+
+    async fn restart_owner(&mut self, owner: ObjectRef) -> HostResult<Timestamp> {
+        guarded!(self.guard.restart_owner(&owner))
+    }
 }
 
 impl pods::Host for HostState {

@@ -315,6 +315,22 @@ impl Cluster for FakeCluster {
         }
     }
 
+    /// Logs the request; an owner exists while a pod lists it. The fake
+    /// replaces no pods: that is the simulator's part.
+    async fn restart_owner(&self, owner: &ObjectRef) -> ClusterResult<Timestamp> {
+        crate::cluster::check_owner_kind(&owner.kind)?;
+        let mut s = self.lock();
+        if !s.pods.iter().any(|p| p.owner.as_ref() == Some(owner)) {
+            return Err(ClusterError::NotFound(format!(
+                "{} {}/{}",
+                owner.kind, owner.namespace, owner.name
+            )));
+        }
+        let target = format!("{} {}/{}", owner.kind, owner.namespace, owner.name);
+        s.mutations.push(format!("restart-owner {target}"));
+        Ok(s.now)
+    }
+
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {
         let selector = Selector::parse(selector)?;
         let mut s = self.lock();

@@ -115,9 +115,22 @@ def default_runs_embedded_policy_with_json_report(d):
     # Pods of owners rotor does not restart: reported (refused) by default.
     assert run_config(load(d, "default-values"))["policy"]["unowned"] == {"ownerKinds": {}, "barePods": "report"}
     assert run_config(load(d, "monitoring-values"))["policy"]["unowned"] == {
-        "ownerKinds": {"Rollout": "delete-pods", "StrimziPodSet": "report"},
+        "ownerKinds": {"Rollout": "delete-pods", "StrimziPodSet": "strimzi"},
         "barePods": "delete",
     }
+
+
+@check
+def custom_owner_patches_granted_only_for_the_strategies_named(d):
+    # monitoring-values names strimzi (not argo-rollouts): StrimziPodSets
+    # may be patched, Rollouts may not; the defaults name neither.
+    rules = rules_of(one(load(d, "monitoring-values"), "ClusterRole"))
+    assert grants(rules, "core.strimzi.io", "strimzipodsets") == [({"patch"}, ())], rules
+    assert not grants(rules, "argoproj.io", "rollouts"), rules
+    for doc in load(d, "default-values"):
+        if doc.get("kind") in ("ClusterRole", "Role"):
+            assert not grants(rules_of(doc), "core.strimzi.io", "strimzipodsets")
+            assert not grants(rules_of(doc), "argoproj.io", "rollouts")
 
 
 @check

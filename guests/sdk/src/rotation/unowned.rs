@@ -1,7 +1,16 @@
 //! Meshed pods whose owner rotor does not restart: what the configuration
 //! says to do with them (`unowned`), the preflight's refusal while any of
 //! them is left to `report`, and the part of each restart round that
-//! restarts them, after rotor's own workloads.
+//! restarts them, after rotor's own workloads: an Argo Rollout or a
+//! StrimziPodSet asked to restart its pods its own way, any other owner's
+//! pods deleted one by one.
+//!
+//! A run killed after asking an owner asks again when it resumes, since the
+//! round still finds that owner's pods stale. That is harmless: a Rollout's
+//! new `restartAt` only restarts, within its maxUnavailable, pods created
+//! before it; annotating a StrimziPodSet that is still annotated changes
+//! nothing, and one whose roll ended gets one more roll, one pod at a time.
+//! Either way the wait ends once no pod of the owner is stale.
 //!
 //! Refusing before the first mutation is the point of `report`: such a
 //! proxy would keep the old trust roots through the rotation and lose its
@@ -30,11 +39,28 @@ pub enum Strategy {
     Report,
     /// Delete the pods one at a time, each replacement Ready before the next.
     DeletePods,
-    /// Set the Rollout's `spec.restartAt` (not supported yet).
+    /// Set the Rollout's `spec.restartAt`: Argo Rollouts restarts its pods.
     ArgoRollouts,
-    /// Annotate the StrimziPodSet `strimzi.io/manual-rolling-update=true`
-    /// (not supported yet).
+    /// Annotate the StrimziPodSet `strimzi.io/manual-rolling-update=true`:
+    /// the Strimzi Cluster Operator rolls its pods.
     Strimzi,
+}
+
+impl Strategy {
+    /// The name in the configuration.
+    pub fn name(self) -> &'static str {
+        match self {
+            Strategy::Report => "report",
+            Strategy::DeletePods => "delete-pods",
+            Strategy::ArgoRollouts => "argo-rollouts",
+            Strategy::Strimzi => "strimzi",
+        }
+    }
+
+    /// Whether the owner's own controller is asked to restart its pods.
+    fn asks_owner(self) -> bool {
+        matches!(self, Strategy::ArgoRollouts | Strategy::Strimzi)
+    }
 }
 
 /// What rotor does with bare meshed pods (no owner).
@@ -74,19 +100,15 @@ impl Unowned {
                     "ownerKinds.{kind}: rotor restarts {kind}s itself; remove the entry"
                 ));
             }
-            let unsupported = match strategy {
-                Strategy::ArgoRollouts => {
-                    Some("argo-rollouts (setting a Rollout's spec.restartAt)")
-                }
-                Strategy::Strimzi => {
-                    Some("strimzi (annotating the StrimziPodSet strimzi.io/manual-rolling-update)")
-                }
+            let fits = match strategy {
+                Strategy::ArgoRollouts => Some("Rollout"),
+                Strategy::Strimzi => Some("StrimziPodSet"),
                 Strategy::Report | Strategy::DeletePods => None,
             };
-            if let Some(what) = unsupported {
+            if let Some(only) = fits.filter(|only| only != kind) {
                 return Err(format!(
-                    "ownerKinds.{kind}: strategy {what} is not supported yet: rotor has no \
-                     primitive to patch a custom resource; use delete-pods or report"
+                    "ownerKinds.{kind}: strategy {} applies to kind {only} only; use delete-pods or report for {kind}",
+                    strategy.name()
                 ));
             }
         }
@@ -103,7 +125,13 @@ impl Unowned {
 enum Plan<'m> {
     Report(String),
     Replace(&'m ObjectRef),
+    /// Ask the owner's controller (a Rollout, a StrimziPodSet) to restart.
+    AskOwner(&'m ObjectRef),
     DeleteBare,
+}
+
+fn owner_key(o: &ObjectRef) -> (String, String, String) {
+    (o.namespace.clone(), o.kind.clone(), o.name.clone())
 }
 
 /// The plan for each meshed pod in `mesh` with no workload rotor restarts,
@@ -118,12 +146,12 @@ fn plans<'m>(cfg: &Config, mesh: &'m Mesh) -> Vec<(&'m PodSummary, Plan<'m>)> {
     });
     let owned = mesh.unmanaged_pods.iter().map(|(p, text)| {
         let plan = match &p.owner {
-            Some(o)
-                if cfg.unowned.strategy(&o.kind) == Strategy::DeletePods
-                    && !text.ends_with("(not found)")
-                    && cfg.restarts(&o.namespace, &o.name) =>
-            {
-                Plan::Replace(o)
+            Some(o) if !text.ends_with("(not found)") && cfg.restarts(&o.namespace, &o.name) => {
+                match cfg.unowned.strategy(&o.kind) {
+                    Strategy::DeletePods => Plan::Replace(o),
+                    s if s.asks_owner() => Plan::AskOwner(o),
+                    _ => Plan::Report(format!("pod {} (owned by {text})", pod_name(p))),
+                }
             }
             _ => Plan::Report(format!("pod {} (owned by {text})", pod_name(p))),
         };
@@ -213,21 +241,25 @@ impl Run<'_> {
         }
         let mut by_owner: BTreeMap<(String, String, String), (&ObjectRef, Vec<PodSummary>)> =
             BTreeMap::new();
+        let mut asked: BTreeMap<(String, String, String), &ObjectRef> = BTreeMap::new();
         let mut bare = Vec::new();
         for (p, plan) in &due {
             match plan {
                 Plan::Replace(o) => {
                     by_owner
-                        .entry((o.namespace.clone(), o.kind.clone(), o.name.clone()))
+                        .entry(owner_key(o))
                         .or_insert_with(|| (o, Vec::new()))
                         .1
                         .push((*p).clone());
+                }
+                Plan::AskOwner(o) => {
+                    asked.insert(owner_key(o), o);
                 }
                 Plan::DeleteBare => bare.push(*p),
                 Plan::Report(_) => {}
             }
         }
-        if by_owner.is_empty() && bare.is_empty() {
+        if by_owner.is_empty() && bare.is_empty() && asked.is_empty() {
             return Ok(((), "no meshed pods of other owners need a restart".into()));
         }
         let selector = mesh::mesh_selector(&cp);
@@ -239,6 +271,14 @@ impl Run<'_> {
             dry_run,
         };
         let problem = |p: &PodSummary| stale(p);
+        for owner in asked.values() {
+            strategies::restart_through_owner(
+                owner,
+                &problem,
+                &opts,
+                self.cfg.deadlines.rollout_seconds,
+            )?;
+        }
         let mut deleted = 0;
         for (owner, pods) in by_owner.values() {
             deleted += strategies::replace_one_by_one(owner, pods, &problem, &opts)?;
@@ -248,16 +288,23 @@ impl Run<'_> {
         }
         self.pods_deleted += (deleted + bare.len()) as u64;
         let verb = if dry_run { "would delete" } else { "deleted" };
+        let list = |owners: Vec<String>| {
+            if owners.is_empty() {
+                "none".to_string()
+            } else {
+                owners.join(", ")
+            }
+        };
         let owners: Vec<String> = by_owner.values().map(|(o, _)| owner_text(o)).collect();
+        let asked_owners: Vec<String> = asked.values().map(|o| owner_text(o)).collect();
+        let ask = if dry_run { "would ask" } else { "asked" };
         Ok((
             (),
             format!(
-                "{verb} {deleted} pod(s) one by one for their owners to replace ({}); {verb} {} bare pod(s)",
-                if owners.is_empty() {
-                    "none".to_string()
-                } else {
-                    owners.join(", ")
-                },
+                "{ask} {} owner(s) to restart their pods ({}); {verb} {deleted} pod(s) one by one for their owners to replace ({}); {verb} {} bare pod(s)",
+                asked_owners.len(),
+                list(asked_owners),
+                list(owners),
                 bare.len()
             ),
         ))
@@ -289,15 +336,22 @@ mod tests {
 
     #[test]
     fn unusable_settings_are_refused_in_one_line() {
-        let err = cfg(r#"{"unowned":{"ownerKinds":{"Rollout":"argo-rollouts"}}}"#).unwrap_err();
+        let c = cfg(
+            r#"{"unowned":{"ownerKinds":{"Rollout":"argo-rollouts","StrimziPodSet":"strimzi"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.unowned.strategy("Rollout"), Strategy::ArgoRollouts);
+        assert_eq!(c.unowned.strategy("StrimziPodSet"), Strategy::Strimzi);
+        let err = cfg(r#"{"unowned":{"ownerKinds":{"Job":"argo-rollouts"}}}"#).unwrap_err();
+        assert_eq!(
+            err,
+            "unowned.ownerKinds.Job: strategy argo-rollouts applies to kind Rollout only; use delete-pods or report for Job"
+        );
+        let err = cfg(r#"{"unowned":{"ownerKinds":{"Rollout":"strimzi"}}}"#).unwrap_err();
         assert!(
-            err.starts_with("unowned.ownerKinds.Rollout: strategy argo-rollouts")
-                && err.contains("not supported yet")
-                && err.contains("use delete-pods or report"),
+            err.contains("strategy strimzi applies to kind StrimziPodSet only"),
             "{err}"
         );
-        let err = cfg(r#"{"unowned":{"ownerKinds":{"StrimziPodSet":"strimzi"}}}"#).unwrap_err();
-        assert!(err.contains("strategy strimzi"), "{err}");
         let err = cfg(r#"{"unowned":{"ownerKinds":{"Deployment":"delete-pods"}}}"#).unwrap_err();
         assert!(err.contains("rotor restarts Deployments itself"), "{err}");
         let err = cfg(r#"{"unowned":{"ownerKinds":{"Rollout":"restart"}}}"#).unwrap_err();

@@ -1,8 +1,6 @@
 //! cert-manager Certificates through `DynamicObject` (no generated types),
 //! and renewal the way `cmctl renew` does it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::{Value, json};
 
@@ -14,12 +12,6 @@ use crate::wit::Certificate;
 fn certificate_resource() -> ApiResource {
     let gvk = GroupVersionKind::gvk("cert-manager.io", "v1", "Certificate");
     ApiResource::from_gvk_with_plural(&gvk, "certificates")
-}
-
-/// A 404 whose body is not a `NotFound` Status means the path itself does
-/// not exist: the CRD is not installed.
-fn missing_crd(e: &kube::Error) -> bool {
-    matches!(e, kube::Error::Api(s) if s.code == 404 && s.reason != "NotFound")
 }
 
 fn not_installed() -> ClusterError {
@@ -44,25 +36,7 @@ impl KubeCluster {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, kube::Error>>,
     {
-        let crd_missing = AtomicBool::new(false);
-        let result = self
-            .retry
-            .run(what, || {
-                let attempt = call();
-                let flag = &crd_missing;
-                async move {
-                    let r = attempt.await;
-                    if let Err(e) = &r {
-                        flag.store(missing_crd(e), Ordering::Relaxed);
-                    }
-                    r
-                }
-            })
-            .await;
-        match result {
-            Err(_) if crd_missing.load(Ordering::Relaxed) => Err(not_installed()),
-            other => other,
-        }
+        self.retry.run_crd(what, not_installed, call).await
     }
 
     async fn get_certificate_object(
@@ -191,9 +165,13 @@ mod tests {
     fn a_bare_404_is_a_missing_crd() {
         let s = kube::core::Status::failure("404 page not found", "Failed to parse error data")
             .with_code(404);
-        assert!(missing_crd(&kube::Error::Api(Box::new(s))));
+        assert!(super::super::error::missing_crd(&kube::Error::Api(
+            Box::new(s)
+        )));
         let s =
             kube::core::Status::failure("certificates \"x\" not found", "NotFound").with_code(404);
-        assert!(!missing_crd(&kube::Error::Api(Box::new(s))));
+        assert!(!super::super::error::missing_crd(&kube::Error::Api(
+            Box::new(s)
+        )));
     }
 }

@@ -7,6 +7,7 @@
 //! `reason` (a missing CRD, for one) does not satisfy `is_not_found()`.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::cluster::{ClusterError, ClusterResult};
 
@@ -37,6 +38,47 @@ impl RetryPolicy {
             }
         };
         self.retry_transient(attempt, tokio::time::sleep).await
+    }
+}
+
+/// A 404 whose body is not a `NotFound` Status means the path itself does
+/// not exist: the CRD is not installed.
+pub fn missing_crd(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404 && s.reason != "NotFound")
+}
+
+impl RetryPolicy {
+    /// [`RetryPolicy::run`] for a custom resource: when the call fails
+    /// because its CRD is not installed ([`missing_crd`]), `missing()` says
+    /// so instead.
+    pub async fn run_crd<T, F, Fut>(
+        &self,
+        what: &str,
+        missing: impl Fn() -> ClusterError,
+        call: F,
+    ) -> ClusterResult<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, kube::Error>>,
+    {
+        let crd_missing = AtomicBool::new(false);
+        let result = self
+            .run(what, || {
+                let attempt = call();
+                let flag = &crd_missing;
+                async move {
+                    let r = attempt.await;
+                    if let Err(e) = &r {
+                        flag.store(missing_crd(e), Ordering::Relaxed);
+                    }
+                    r
+                }
+            })
+            .await;
+        match result {
+            Err(_) if crd_missing.load(Ordering::Relaxed) => Err(missing()),
+            other => other,
+        }
     }
 }
 

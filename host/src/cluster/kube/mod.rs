@@ -20,6 +20,7 @@ pub mod convert;
 pub mod dump;
 pub mod error;
 pub mod events;
+pub mod owners;
 pub mod pods;
 pub mod progress;
 pub mod rollout;
@@ -229,6 +230,11 @@ impl Cluster for KubeCluster {
     ) -> ClusterResult<Timestamp> {
         self.fenced()?;
         self.restart(kind, namespace, name).await
+    }
+
+    async fn restart_owner(&self, owner: &ObjectRef) -> ClusterResult<Timestamp> {
+        self.fenced()?;
+        self.restart_owner_object(owner).await
     }
 
     async fn rollout_status(

@@ -24,6 +24,7 @@ mod linkerd;
 mod load;
 pub mod manifest;
 mod outage;
+mod owner_restart;
 pub mod pki;
 mod primitives;
 pub mod report;
@@ -157,6 +158,13 @@ impl Cluster for SimCluster {
         _cluster_wide: bool,
     ) -> ClusterResult<Vec<RolloutOutcome>> {
         self.await_rollouts(targets, timeout_seconds)
+    }
+
+    async fn restart_owner(&self, owner: &ObjectRef) -> ClusterResult<Timestamp> {
+        let mut w = self.lock();
+        let at = w.restart_owner(owner)?;
+        w.settle();
+        Ok(at)
     }
 
     async fn list_pods(&self, namespace: Option<&str>, selector: &str) -> ClusterResult<Vec<Pod>> {

@@ -22,6 +22,7 @@ pub enum Ev {
     ProgressDeadline { wl: WlId, since: i64 },
     ProbeOut { pod: PodId, uid: u64, n: u32 },
     SidecarRestart { pod: PodId, uid: u64 },
+    OwnerRestart(usize),
 }
 
 impl World {
@@ -126,6 +127,7 @@ impl World {
                     self.update_contrib(pod);
                 }
             }
+            Ev::OwnerRestart(idx) => self.owner_restart_due(idx),
             Ev::ProgressDeadline { wl, since } => {
                 if self.workloads[wl].last_progress == since {
                     self.check_progress_deadline(wl);

@@ -80,6 +80,9 @@ pub struct World {
     pub install_roots_sha: Option<String>,
     /// The identity and injector Deployments, once workloads are loaded.
     pub control_plane_ids: Option<(Option<WlId>, Option<WlId>)>,
+    /// Owners asked to restart through `restart-owner`, and their progress
+    /// (`Ev::OwnerRestart` carries an index into it).
+    pub owner_restarts: Vec<super::owner_restart::OwnerRestart>,
 }
 
 impl World {
@@ -120,6 +123,7 @@ impl World {
             last_roots: None,
             install_roots_sha: None,
             control_plane_ids: None,
+            owner_restarts: Vec::new(),
         }
     }
 }
