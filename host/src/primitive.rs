@@ -52,6 +52,8 @@ primitives! {
     ListPodSummaries = "list-pod-summaries",
     DeletePod = "delete-pod",
     EvictPod = "evict-pod",
+    /// A pod's `/metrics`, through the API server's pod proxy (since 0.1.4).
+    GetPodMetrics = "get-pod-metrics",
     GetCertificate = "get-certificate",
     ListCertificates = "list-certificates",
     RenewCertificate = "renew-certificate",

@@ -82,6 +82,27 @@ const OPERATOR_ONLY: &[(&str, &str, &str, &str, &str)] = &[
         "bundles",
         "plan copies the trust-manager Bundle into its simulation",
     ),
+    (
+        "plan",
+        "list",
+        "trust-manager.io",
+        "clusterbundles",
+        "plan copies trust-manager's ClusterBundles into its simulation",
+    ),
+    (
+        "status",
+        "get",
+        "trust.cert-manager.io",
+        "bundles",
+        "status reads the Bundle to judge which namespaces get the anchors",
+    ),
+    (
+        "status",
+        "get",
+        "trust-manager.io",
+        "clusterbundles",
+        "status reads the ClusterBundle to judge which namespaces get the anchors",
+    ),
     // Namespace-scoped mode grants no cluster-wide lists; plan and status
     // read the whole cluster at once.
     (

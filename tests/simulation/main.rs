@@ -6,6 +6,7 @@
 mod support;
 
 mod faults;
+mod identity_gauge;
 mod resume;
 mod rotation_matrix;
 mod unowned;

@@ -41,7 +41,7 @@ fn first_reload() -> &'static LoadedPolicy {
     fixture(&POLICY, "first_reload.wasm")
 }
 
-fn scenarios_dir() -> PathBuf {
+pub(crate) fn scenarios_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/scenarios")
 }
 

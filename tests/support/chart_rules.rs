@@ -24,6 +24,12 @@ pub const UNUSED_BY_THE_DEFAULT_RUN: &[Unused] = &[
     ),
     (
         "get",
+        "",
+        "pods/proxy",
+        "get-pod-metrics: the issuer-reloaded gate reads identity's issuer TTL gauge only when the old and new issuers' ends lie more than two minutes apart; the end-to-end run renews an issuer minutes old and waits on the events (the test API server's proof reads the gauge)",
+    ),
+    (
+        "get",
         "apps",
         "statefulsets",
         "get-workload / get-rollout-status for site policies; the default policy lists StatefulSets",

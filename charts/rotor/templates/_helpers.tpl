@@ -108,7 +108,8 @@ as it is: its keys are its own.
   "trustRootsConfigMap" (dict "namespace" $l.namespace "name" $l.trustRootsName)
   "controlPlaneNamespace" $l.namespace
   "scheduleIntervalSeconds" (int .Values.cronJob.scheduleIntervalSeconds)
-  "unowned" .Values.policy.unowned -}}
+  "unowned" .Values.policy.unowned
+  "identityMetrics" $l.identityMetrics -}}
 {{- $policy = merge (deepCopy .Values.policy.config) $names -}}
 {{- end }}
 {{- $cfg := dict
@@ -118,6 +119,7 @@ as it is: its keys are its own.
     "writeNamespaces" (ternary $nsDefault $g.writeNamespaces (kindIs "invalid" $g.writeNamespaces))
     "readSecrets" (ternary $readSecrets $g.readSecrets (kindIs "invalid" $g.readSecrets))
     "writeSecrets" (ternary $writeSecrets $g.writeSecrets (kindIs "invalid" $g.writeSecrets))
+    "podMetrics" (ternary (list (printf "%s/9990" $l.namespace)) (list) (eq $l.identityMetrics true))
     "verbs" $g.verbs)
   "limits" .Values.limits
   "events" (dict "subject" (dict "kind" "Certificate" "namespace" $l.certManagerNamespace "name" $l.trustAnchorName)) -}}

@@ -44,6 +44,7 @@ pub mod error;
 pub mod fingerprint;
 pub mod gate;
 pub mod identity;
+pub mod identity_metrics;
 pub mod mesh;
 pub mod record;
 pub mod restart;

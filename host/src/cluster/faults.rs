@@ -39,6 +39,7 @@ pub const FAULTABLE_PRIMITIVES: &[Primitive] = &[
     Primitive::ListPods,
     Primitive::DeletePod,
     Primitive::EvictPod,
+    Primitive::GetPodMetrics,
     Primitive::GetCertificate,
     Primitive::ListCertificates,
     Primitive::RenewCertificate,
@@ -432,6 +433,8 @@ faulty_cluster! {
         -> Vec<PodSummary> = ListPods, namespace.unwrap_or("*");
     delete_pod(namespace: &str, name: &str) -> () = DeletePod, &object(namespace, name);
     evict_pod(namespace: &str, name: &str) -> () = EvictPod, &object(namespace, name);
+    get_pod_metrics(namespace: &str, name: &str, port: u16)
+        -> String = GetPodMetrics, &object(namespace, name);
     get_certificate(namespace: &str, name: &str)
         -> Certificate = GetCertificate, &object(namespace, name);
     list_certificates(namespace: Option<&str>)

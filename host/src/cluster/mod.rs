@@ -128,6 +128,21 @@ pub fn check_owner_kind(kind: &str) -> ClusterResult<()> {
     )))
 }
 
+/// The most of a pod's `/metrics` a call returns: Linkerd's identity
+/// serves a few kilobytes; anything far larger is not what a gate reads.
+pub const MAX_METRICS_BYTES: usize = 1 << 20;
+
+/// `Invalid` unless `text` fits [`MAX_METRICS_BYTES`].
+pub fn check_metrics_size(what: &str, text: String) -> ClusterResult<String> {
+    if text.len() > MAX_METRICS_BYTES {
+        return Err(ClusterError::Invalid(format!(
+            "{what}: {} bytes, more than the {MAX_METRICS_BYTES} a metrics read returns",
+            text.len()
+        )));
+    }
+    Ok(text)
+}
+
 /// The statuses no longer progressing, by position.
 pub fn finished(statuses: Vec<RolloutStatus>) -> Vec<RolloutOutcome> {
     statuses
@@ -247,6 +262,15 @@ pub trait Cluster: Send + Sync {
     async fn delete_pod(&self, namespace: &str, name: &str) -> ClusterResult<()>;
 
     async fn evict_pod(&self, namespace: &str, name: &str) -> ClusterResult<()>;
+
+    /// What the pod serves at `/metrics` on `port`, through the API
+    /// server's pod proxy; at most [`MAX_METRICS_BYTES`].
+    async fn get_pod_metrics(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: u16,
+    ) -> ClusterResult<String>;
 
     async fn get_certificate(&self, namespace: &str, name: &str) -> ClusterResult<Certificate>;
 

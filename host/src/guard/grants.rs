@@ -51,6 +51,10 @@ pub struct Grants {
     pub read_secrets: Vec<String>,
     pub write_secrets: Vec<String>,
     pub verbs: Vec<Verb>,
+    /// Pods whose `/metrics` may be read, as `namespace/port` (namespace
+    /// a glob, port a number): reading through the pod proxy reaches the
+    /// pod's own server, so it is granted per port, not with namespace reads.
+    pub pod_metrics: Vec<String>,
 }
 
 impl Default for Grants {
@@ -66,6 +70,8 @@ impl Default for Grants {
             ],
             write_secrets: vec!["cert-manager/linkerd-previous-anchor".into()],
             verbs: Verb::ALL.to_vec(),
+            // Linkerd identity's admin port: its issuer TTL gauge.
+            pod_metrics: vec!["linkerd/9990".into()],
         }
     }
 }
@@ -79,6 +85,7 @@ impl Grants {
             read_secrets: vec![],
             write_secrets: vec![],
             verbs: vec![],
+            pod_metrics: vec![],
         }
     }
 
@@ -107,6 +114,15 @@ impl Grants {
                 return Err((field, format!("{entry:?} is not a namespace pattern")));
             }
         }
+        for entry in &self.pod_metrics {
+            let port = entry.split_once('/').map(|(_, p)| p.parse::<u16>());
+            if !matches!(port, Some(Ok(p)) if p > 0) {
+                return Err((
+                    "grants.podMetrics",
+                    format!("{entry:?} is not of the form namespace/port (e.g. \"linkerd/9990\")"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -130,6 +146,13 @@ impl Grants {
 
     pub fn can_read_secret(&self, namespace: &str, name: &str) -> bool {
         any_glob(&self.read_secrets, &format!("{namespace}/{name}"))
+    }
+
+    pub fn can_read_pod_metrics(&self, namespace: &str, port: u16) -> bool {
+        self.pod_metrics.iter().any(|e| {
+            e.split_once('/')
+                .is_some_and(|(ns, p)| p == port.to_string() && glob_match(ns, namespace))
+        })
     }
 
     pub fn can_write_secret(&self, namespace: &str, name: &str) -> bool {

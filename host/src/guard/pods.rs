@@ -68,6 +68,29 @@ impl Guard {
         Ok(())
     }
 
+    /// A pod's `/metrics`: the namespace readable and the port granted
+    /// (`grants.podMetrics`). A read, so a dry run makes it too.
+    pub async fn get_pod_metrics(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        port: u16,
+    ) -> GuardResult<String> {
+        let primitive = Primitive::GetPodMetrics;
+        self.enter(primitive).await?;
+        bounded(&[("namespace", namespace), ("name", name)])?;
+        self.require_read_ns(primitive, namespace, "pods").await?;
+        if !self.grants.can_read_pod_metrics(namespace, port) {
+            let reason = format!(
+                "reading metrics on port {port} in namespace {namespace:?} is not granted (grants.podMetrics)"
+            );
+            return Err(self
+                .deny(primitive, format!("Pod {namespace}/{name}:{port}"), reason)
+                .await);
+        }
+        Ok(self.cluster.get_pod_metrics(namespace, name, port).await?)
+    }
+
     pub async fn delete_pod(&mut self, namespace: &str, name: &str) -> GuardResult<()> {
         self.pod_removal(Primitive::DeletePod, Verb::DeletePod, namespace, name)
             .await

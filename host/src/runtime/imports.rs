@@ -154,6 +154,15 @@ impl pods::Host for HostState {
     async fn evict_pod(&mut self, namespace: String, name: String) -> HostResult<()> {
         guarded!(self.guard.evict_pod(&namespace, &name))
     }
+
+    async fn get_pod_metrics(
+        &mut self,
+        namespace: String,
+        name: String,
+        port: u16,
+    ) -> HostResult<String> {
+        guarded!(self.guard.get_pod_metrics(&namespace, &name, port))
+    }
 }
 
 impl certificates::Host for HostState {

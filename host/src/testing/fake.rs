@@ -363,6 +363,18 @@ impl Cluster for FakeCluster {
         self.delete_pod(namespace, name).await
     }
 
+    /// The fake serves no pod's metrics.
+    async fn get_pod_metrics(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: u16,
+    ) -> ClusterResult<String> {
+        Err(ClusterError::Unavailable(format!(
+            "pod {namespace}/{name} port {port}: the fake cluster serves no metrics"
+        )))
+    }
+
     async fn get_certificate(&self, namespace: &str, name: &str) -> ClusterResult<Certificate> {
         self.lock()
             .certificates

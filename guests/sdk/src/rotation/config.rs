@@ -98,6 +98,9 @@ pub struct Config {
     pub exclude_workloads: Vec<String>,
     /// Meshed pods of owners rotor does not restart, and bare pods.
     pub unowned: Unowned,
+    /// Confirm identity's reload with its issuer TTL gauge (read through
+    /// the pod proxy) on versions that export it; `false`: its events only.
+    pub identity_metrics: bool,
 }
 
 impl Default for Config {
@@ -125,6 +128,7 @@ impl Default for Config {
             exclude_namespaces: vec![],
             exclude_workloads: vec![],
             unowned: Unowned::default(),
+            identity_metrics: true,
         }
     }
 }

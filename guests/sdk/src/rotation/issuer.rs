@@ -10,9 +10,11 @@ use crate::bundle::Want;
 use crate::certificates::Certificate;
 use crate::certs::{self, Baseline, Named};
 use crate::fingerprint::short;
+use crate::identity_metrics::IssuerExpiry;
 use crate::mesh::{self, stale_roots};
 use crate::workloads;
 use crate::{CallContext, RotorError, WorkloadKind, clock, identity};
+use rotor_trust_lint::version::LinkerdVersion;
 
 impl Run<'_> {
     /// Step renew-issuer: renew the issuer, check its signature, wait for
@@ -104,6 +106,7 @@ impl Run<'_> {
                     fingerprint: now_fp.to_string(),
                 };
                 self.rec.issuer_before = Some(b.clone());
+                self.rec.issuer_before_not_after = issuer_cert.not_after;
                 b
             }
         }
@@ -142,6 +145,34 @@ impl Run<'_> {
         Ok(anchor_fp)
     }
 
+    /// The old and new issuers' expiry for identity's TTL gauge, where the
+    /// gauge may gate: configured, the version exports it, and the old
+    /// issuer's expiry was recorded before the renewal.
+    fn issuer_expiry(&self) -> Result<Option<IssuerExpiry>, RotorError> {
+        let exported = self
+            .linkerd_version
+            .as_deref()
+            .and_then(|v| LinkerdVersion::parse(v).has_issuer_ttl_metric());
+        let (true, Some(true), Some(old_not_after)) = (
+            self.cfg.identity_metrics,
+            exported,
+            self.rec.issuer_before_not_after,
+        ) else {
+            return Ok(None);
+        };
+        let cert = certs::get(&self.cfg.identity_issuer.named())?;
+        let secret = Named::new(&cert.namespace, &cert.secret_name);
+        let (pem, _) = certs::secret_certificate(&secret)?;
+        let new_not_after = crate::x509::parse_pem(&pem)
+            .call(|| format!("parse secret {secret} tls.crt"))?
+            .first()
+            .map(|c| c.not_after);
+        Ok(new_not_after.map(|new_not_after| IssuerExpiry {
+            old_not_after,
+            new_not_after,
+        }))
+    }
+
     /// When identity reloaded the new issuer: from the record, or waited for
     /// (and kept in the record).
     fn issuer_reloaded_at(&mut self) -> Result<i64, RotorError> {
@@ -167,10 +198,12 @@ impl Run<'_> {
         );
         let since = self.rec.issuer_requested_at.unwrap_or(self.rec.started_at);
         let renewed_at = self.rec.issuer_renewed_at.unwrap_or_else(clock::now);
+        let expiry = self.issuer_expiry()?;
         match self.site.issuer_reloaded(
             &identity,
             since,
             renewed_at,
+            expiry,
             self.cfg.deadlines.issuer_reload_seconds,
         ) {
             Ok(at) => Ok(at),

@@ -99,6 +99,10 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer_renewed_at: Option<i64>,
     pub new_issuer: Option<String>,
+    /// The issuer's `notAfter` before the renewal: what identity's TTL
+    /// gauge shows on a replica still serving it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_before_not_after: Option<i64>,
     /// When identity took the new issuer: older proxies may hold old leaves.
     pub issuer_reloaded_at: Option<i64>,
     /// Workloads restarted so far, over all runs of this rotation.
@@ -118,6 +122,7 @@ impl Record {
             issuer_requested_at: None,
             issuer_renewed_at: None,
             new_issuer: None,
+            issuer_before_not_after: None,
             issuer_reloaded_at: None,
             restarts: 0,
         }

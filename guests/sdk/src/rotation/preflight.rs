@@ -127,6 +127,7 @@ pub(super) fn preflight(
         restarted: 0,
         pods_deleted: 0,
         notes: vec![],
+        linkerd_version: linkerd.clone(),
     };
     Ok((run, detail))
 }

@@ -18,6 +18,8 @@ pub(super) struct Run<'s> {
     pub(super) restarted: u64,
     pub(super) pods_deleted: u64,
     pub(super) notes: Vec<KeyValue>,
+    /// The control plane's Linkerd version, when preflight could read it.
+    pub(super) linkerd_version: Option<String>,
 }
 
 /// Run the default policy's rotation (the JSON configuration handed to `run`)

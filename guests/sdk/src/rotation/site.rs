@@ -52,7 +52,10 @@ pub trait Site {
 
     /// Gate `issuer-reloaded`: wait until identity serves the issuer renewed
     /// at `renewed_at` (requested at `since`) and return since when. The
-    /// default waits for every replica's report
+    /// default waits until every replica serves it: by identity's issuer TTL
+    /// gauge where `expiry` is given (the version exports it and the run
+    /// may read it; [`identity_metrics`](crate::identity_metrics)), else by
+    /// every replica's report
     /// ([`identity::wait_every_replica_reload`](crate::identity::wait_every_replica_reload));
     /// anything weaker lets a lagging replica sign new pods' leaves with the
     /// old issuer. A timeout makes the rotation restart identity instead.
@@ -61,8 +64,25 @@ pub trait Site {
         identity: &ObjectRef,
         since: i64,
         renewed_at: i64,
+        expiry: Option<crate::identity_metrics::IssuerExpiry>,
         timeout: u32,
     ) -> Result<i64, RotorError> {
+        if let Some(expiry) = expiry {
+            let gauge = crate::identity_metrics::wait_every_replica_serves(
+                identity,
+                expiry,
+                since,
+                "issuer-reloaded",
+                timeout,
+            )?;
+            if let Some(at) = gauge {
+                return Ok(at);
+            }
+            crate::info(
+                "identity's issuer TTL gauge cannot tell here; waiting for its IssuerUpdated events",
+                &[],
+            );
+        }
         crate::identity::wait_every_replica_reload(
             identity,
             since,

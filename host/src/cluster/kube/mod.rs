@@ -20,6 +20,7 @@ pub mod convert;
 pub mod dump;
 pub mod error;
 pub mod events;
+mod metrics;
 pub mod owners;
 pub mod pods;
 pub mod progress;
@@ -297,6 +298,15 @@ impl Cluster for KubeCluster {
     async fn evict_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
         self.fenced()?;
         self.evict(namespace, name).await
+    }
+
+    async fn get_pod_metrics(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: u16,
+    ) -> ClusterResult<String> {
+        self.pod_metrics(namespace, name, port).await
     }
 
     async fn get_certificate(&self, namespace: &str, name: &str) -> ClusterResult<Certificate> {

@@ -18,6 +18,7 @@ mod controls;
 mod dump;
 mod foreign;
 pub mod generate;
+mod identity_metrics;
 pub mod keys;
 mod kubelet;
 mod linkerd;
@@ -195,6 +196,15 @@ impl Cluster for SimCluster {
     async fn evict_pod(&self, namespace: &str, name: &str) -> ClusterResult<()> {
         // PodDisruptionBudgets are not modelled: an eviction always proceeds.
         self.remove_pod(namespace, name)
+    }
+
+    async fn get_pod_metrics(
+        &self,
+        namespace: &str,
+        name: &str,
+        port: u16,
+    ) -> ClusterResult<String> {
+        self.lock().pod_metrics(namespace, name, port)
     }
 
     async fn get_certificate(&self, namespace: &str, name: &str) -> ClusterResult<Certificate> {

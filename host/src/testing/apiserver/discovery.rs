@@ -26,6 +26,7 @@ pub fn groups(cert_manager: bool) -> Vec<Group> {
                 ("namespaces", "Namespace", false, RO),
                 ("pods", "Pod", true, &["delete", "get", "list", "watch"]),
                 ("pods/eviction", "Eviction", true, &["create"]),
+                ("pods/proxy", "PodProxyOptions", true, &["get"]),
                 ("secrets", "Secret", true, RW),
                 ("configmaps", "ConfigMap", true, RW),
                 ("events", "Event", true, RO),

@@ -13,6 +13,8 @@ pub struct Route {
     pub resource: String,
     pub name: Option<String>,
     pub subresource: Option<String>,
+    /// The path after `pods/{name}:{port}/proxy` (subresource `proxy`).
+    pub proxy_path: Option<String>,
 }
 
 impl Route {
@@ -26,6 +28,15 @@ impl Route {
         let s = |i: usize| rest.get(i).map(|s| s.to_string());
         let route = match rest {
             [] => return None,
+            ["namespaces", ns, "pods", name, "proxy", tail @ ..] => Route {
+                group,
+                version,
+                namespace: Some(ns.to_string()),
+                resource: "pods".into(),
+                name: Some(name.to_string()),
+                subresource: Some("proxy".into()),
+                proxy_path: Some(format!("/{}", tail.join("/"))),
+            },
             ["namespaces"] | ["namespaces", _] => Route {
                 group,
                 version,
@@ -33,6 +44,7 @@ impl Route {
                 resource: "namespaces".into(),
                 name: s(1),
                 subresource: None,
+                proxy_path: None,
             },
             ["namespaces", ns, _resource, ..] if rest.len() <= 5 => Route {
                 group,
@@ -41,6 +53,7 @@ impl Route {
                 resource: s(2)?,
                 name: s(3),
                 subresource: s(4),
+                proxy_path: None,
             },
             _ if rest.len() <= 3 => Route {
                 group,
@@ -49,6 +62,7 @@ impl Route {
                 resource: s(0)?,
                 name: s(1),
                 subresource: s(2),
+                proxy_path: None,
             },
             _ => return None,
         };
@@ -88,6 +102,10 @@ mod tests {
             ),
             ("apps", Some("web"), "deployments", Some("api"))
         );
+        let r = Route::parse("/api/v1/namespaces/linkerd/pods/id-0:9990/proxy/metrics").unwrap();
+        assert_eq!(r.name.as_deref(), Some("id-0:9990"));
+        assert_eq!(r.subresource.as_deref(), Some("proxy"));
+        assert_eq!(r.proxy_path.as_deref(), Some("/metrics"));
         let r = Route::parse("/api/v1/namespaces/web/pods/p/eviction").unwrap();
         assert_eq!(r.subresource.as_deref(), Some("eviction"));
         let r = Route::parse("/api/v1/namespaces/web").unwrap();

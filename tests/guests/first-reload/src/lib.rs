@@ -17,6 +17,7 @@ impl Site for FirstReload {
         identity: &ObjectRef,
         since: i64,
         _renewed_at: i64,
+        _expiry: Option<rotor_sdk::identity_metrics::IssuerExpiry>,
         timeout: u32,
     ) -> Result<i64, RotorError> {
         identity::wait_issuer_reload(identity, since, "issuer-reloaded", timeout)

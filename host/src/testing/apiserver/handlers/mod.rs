@@ -170,6 +170,10 @@ impl Backend {
             ("PUT", Some(name), None) => self.update(route, &ns, name, q, body).await,
             ("POST", None, None) => self.create(route, &ns, q, body).await,
             ("POST", Some(name), Some("eviction")) => self.evict(&ns, name, q).await,
+            ("GET", Some(name), Some("proxy")) => {
+                self.pod_proxy(&ns, name, route.proxy_path.as_deref().unwrap_or("/"))
+                    .await
+            }
             ("DELETE", Some(name), None) => self.delete(route, &ns, name, q, body).await,
             _ => Err(ApiError::method_not_allowed(format!(
                 "{method} is not supported on {}{}",

@@ -25,6 +25,41 @@ impl Backend {
         }
     }
 
+    /// `pods/{name}:{port}/proxy/metrics`: the backend's `/metrics` of the
+    /// pod, as the API server relays a pod's answer. Other paths are not
+    /// served.
+    pub(super) async fn pod_proxy(
+        &self,
+        ns: &str,
+        name_port: &str,
+        path: &str,
+    ) -> Result<Reply, ApiError> {
+        let (name, port) = match name_port
+            .rsplit_once(':')
+            .map(|(n, p)| (n, p.parse::<u16>()))
+        {
+            Some((name, Ok(port))) => (name, port),
+            _ => {
+                return Err(ApiError::new(
+                    400,
+                    "BadRequest",
+                    format!("pod proxy: {name_port:?} names no port"),
+                ));
+            }
+        };
+        if path != "/metrics" {
+            return Err(ApiError::new(
+                404,
+                "NotFound",
+                format!("the test API server proxies only /metrics, not {path}"),
+            ));
+        }
+        match self.cluster.get_pod_metrics(ns, name, port).await {
+            Ok(text) => Ok(Reply::Text(200, text)),
+            Err(e) => Err(ApiError::from_cluster("pods", name, e)),
+        }
+    }
+
     pub(super) async fn delete_pod(
         &self,
         route: &Route,
