@@ -18,16 +18,16 @@ use rotor::runtime::{DEFAULT_POLICY, RunControls, Runtime, RuntimeOptions};
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
 
 async fn run_policy(cluster: Arc<dyn Cluster>) -> RunReport {
+    run_policy_with(cluster, &RunConfig::default()).await
+}
+
+/// The default policy under `config`, through `cluster`.
+pub(crate) async fn run_policy_with(cluster: Arc<dyn Cluster>, config: &RunConfig) -> RunReport {
     let runtime = Runtime::new(RuntimeOptions { cache_dir: None }).unwrap();
     let policy = runtime.load("linkerd-rotation", DEFAULT_POLICY).unwrap();
     let backend = cluster.backend();
     let outcome = runtime
-        .run(
-            &policy,
-            cluster,
-            &RunConfig::default(),
-            RunControls::default(),
-        )
+        .run(&policy, cluster, config, RunControls::default())
         .await;
     RunReport::new(outcome, &policy, backend, false, None)
 }

@@ -304,3 +304,46 @@ async fn oversized_arguments_are_invalid() {
         matches!(err, GuardError::Refused(ClusterError::Invalid(m)) if m.contains("label-selector"))
     );
 }
+
+#[tokio::test]
+async fn restart_owner_outside_write_namespaces_is_denied_before_the_backend() {
+    let grants = Grants {
+        write_namespaces: vec!["emojivoto".into()],
+        ..Grants::default()
+    };
+    let (cluster, mut guard) = guard_with(grants, false).await;
+    let rollout = |namespace: &str| ObjectRef {
+        kind: crate::cluster::ROLLOUT.0.into(),
+        namespace: namespace.into(),
+        name: "cart".into(),
+    };
+    // A Rollout `cart` with a pod in each namespace: the fake knows both.
+    for ns in ["emojivoto", "linkerd"] {
+        let (_, mut pods) = crate::testing::fake::deployment(ns, "cart", 1);
+        pods[0].owner = Some(rollout(ns));
+        cluster.state.lock().unwrap().pods.extend(pods);
+    }
+
+    let why = denied(guard.restart_owner(&rollout("linkerd")).await);
+    assert!(
+        why.contains("linkerd") && why.contains("writeNamespaces"),
+        "{why}"
+    );
+    assert!(cluster.mutations().is_empty(), "{:?}", cluster.mutations());
+    let entry = &guard.record().audit[0];
+    assert_eq!(entry.primitive, Primitive::RestartOwner);
+    assert_eq!(entry.target, "Rollout linkerd/cart");
+    assert_eq!(entry.outcome, AuditOutcome::Denied);
+
+    // The same owner in a granted namespace reaches the backend.
+    guard
+        .restart_owner(&rollout("emojivoto"))
+        .await
+        .expect("granted namespace");
+    assert_eq!(
+        cluster.mutations(),
+        vec!["restart-owner Rollout emojivoto/cart".to_string()]
+    );
+    assert_eq!(guard.record().calls.denied, 1);
+    assert_eq!(guard.record().calls.mutations, 1);
+}

@@ -4,6 +4,9 @@
 
 use serde_json::{Value, json};
 
+use super::ServerOptions;
+use crate::cluster::{ROLLOUT, STRIMZI_POD_SET};
+
 /// (group, version, resources as (plural, kind, namespaced, verbs)).
 type Group = (
     &'static str,
@@ -17,7 +20,7 @@ const RW: &[&str] = &[
 const RO: &[&str] = &["get", "list", "watch"];
 const STATUS: &[&str] = &["get", "patch", "update"];
 
-pub fn groups(cert_manager: bool) -> Vec<Group> {
+pub fn groups(opts: &ServerOptions) -> Vec<Group> {
     let mut g: Vec<Group> = vec![
         (
             "",
@@ -82,7 +85,7 @@ pub fn groups(cert_manager: bool) -> Vec<Group> {
             vec![("clusterbundles", "ClusterBundle", false, RO)],
         ),
     ];
-    if cert_manager {
+    if opts.cert_manager {
         g.push((
             "cert-manager.io",
             "v1",
@@ -93,6 +96,16 @@ pub fn groups(cert_manager: bool) -> Vec<Group> {
                 ("clusterissuers", "ClusterIssuer", false, RO),
             ],
         ));
+    }
+    if opts.custom_owners {
+        // Only what restart-owner sends: a merge patch of one object.
+        for (kind, group, version, plural) in [ROLLOUT, STRIMZI_POD_SET] {
+            g.push((
+                group,
+                version,
+                vec![(plural, kind, true, &["get", "list", "patch"])],
+            ));
+        }
     }
     g
 }
@@ -111,8 +124,8 @@ pub fn core_versions() -> Value {
            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}]})
 }
 
-pub fn group_list(cert_manager: bool) -> Value {
-    let groups: Vec<Value> = groups(cert_manager)
+pub fn group_list(opts: &ServerOptions) -> Value {
+    let groups: Vec<Value> = groups(opts)
         .into_iter()
         .filter(|(g, _, _)| !g.is_empty())
         .map(|(g, v, _)| {
@@ -123,8 +136,8 @@ pub fn group_list(cert_manager: bool) -> Value {
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
-pub fn group(cert_manager: bool, name: &str) -> Option<Value> {
-    groups(cert_manager)
+pub fn group(opts: &ServerOptions, name: &str) -> Option<Value> {
+    groups(opts)
         .into_iter()
         .find(|(g, _, _)| *g == name && !g.is_empty())
         .map(|(g, v, _)| {
@@ -133,8 +146,8 @@ pub fn group(cert_manager: bool, name: &str) -> Option<Value> {
         })
 }
 
-pub fn resource_list(cert_manager: bool, group: &str, version: &str) -> Option<Value> {
-    let (g, v, resources) = groups(cert_manager)
+pub fn resource_list(opts: &ServerOptions, group: &str, version: &str) -> Option<Value> {
+    let (g, v, resources) = groups(opts)
         .into_iter()
         .find(|(g, v, _)| *g == group && *v == version)?;
     let gv = if g.is_empty() {
@@ -156,8 +169,8 @@ pub fn resource_list(cert_manager: bool, group: &str, version: &str) -> Option<V
 
 /// Whether `group/version/resource` is served at all (a path outside this is
 /// answered like a missing CRD: a plain-text 404).
-pub fn serves(cert_manager: bool, group: &str, version: &str, resource: &str) -> bool {
-    groups(cert_manager)
+pub fn serves(opts: &ServerOptions, group: &str, version: &str, resource: &str) -> bool {
+    groups(opts)
         .iter()
         .any(|(g, v, rs)| *g == group && *v == version && rs.iter().any(|(r, ..)| *r == resource))
 }

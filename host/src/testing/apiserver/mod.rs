@@ -7,6 +7,8 @@
 //! `Status` error bodies with a `reason`. Objects are rebuilt from the
 //! backing cluster's records on every request; kinds the trait has no
 //! records for (Leases, Bundles, Issuers) live in a small store of its own.
+//! Argo Rollouts and StrimziPodSets are served per owner the pods name, and
+//! their restart patch reaches the backing cluster's `restart_owner`.
 //! No OpenAPI document is served (`kubectl create` needs `--validate=false`).
 //! A background task advances the backing cluster's clock with wall time
 //! (one virtual second per `tick`), so rollouts progress while a client
@@ -64,6 +66,10 @@ pub struct ServerOptions {
     pub rotor_namespace: String,
     /// Serve the cert-manager.io group (off: behave as if the CRDs were missing).
     pub cert_manager: bool,
+    /// Serve Argo Rollouts' `rollouts` and Strimzi's `strimzipodsets`, one
+    /// object per owner the backing cluster's pods name (off: behave as if
+    /// those CRDs were missing).
+    pub custom_owners: bool,
     /// Wall time per virtual second of the backing cluster; `None` leaves
     /// the backing clock alone.
     pub tick: Option<Duration>,
@@ -81,6 +87,7 @@ impl Default for ServerOptions {
         ServerOptions {
             rotor_namespace: crate::cluster::kube::DEFAULT_NAMESPACE.into(),
             cert_manager: true,
+            custom_owners: true,
             tick: Some(Duration::from_millis(10)),
             watch_limit: None,
             container_env: Vec::new(),

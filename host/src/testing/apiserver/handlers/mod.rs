@@ -5,6 +5,7 @@
 
 mod certificates;
 mod events;
+mod owners;
 mod pods;
 mod progress;
 mod read;
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 
 use super::route::{Route, query};
 use super::status::ApiError;
-use super::{Backend, Fault, Reply, discovery};
+use super::{Backend, Fault, Reply, ServerOptions, discovery};
 
 type Query = HashMap<String, String>;
 
@@ -42,6 +43,8 @@ fn list_kind(resource: &str) -> &'static str {
         "issuers" => "IssuerList",
         "clusterissuers" => "ClusterIssuerList",
         "bundles" => "BundleList",
+        "rollouts" => "RolloutList",
+        "strimzipodsets" => "StrimziPodSetList",
         _ => "List",
     }
 }
@@ -82,8 +85,8 @@ impl Backend {
         q: Option<&str>,
         body: &Bytes,
     ) -> Reply {
-        let cm = self.opts.cert_manager;
-        if let Some(d) = discovery_document(cm, path) {
+        let served = &self.opts;
+        if let Some(d) = discovery_document(served, path) {
             self.count(format!("GET discovery {path}"));
             return Reply::Json(200, d);
         }
@@ -106,7 +109,7 @@ impl Backend {
             Some(s) => format!("{}/{s}", route.resource),
             None => route.resource.clone(),
         };
-        if !discovery::serves(cm, &route.group, &route.version, &full_resource) {
+        if !discovery::serves(served, &route.group, &route.version, &full_resource) {
             return Reply::Text(404, "404 page not found\n".into());
         }
         let watch = q.get("watch").is_some_and(|w| w == "true" || w == "1");
@@ -185,17 +188,17 @@ impl Backend {
 }
 
 /// The discovery document at `path`, if it names one.
-fn discovery_document(cm: bool, path: &str) -> Option<Value> {
+fn discovery_document(served: &ServerOptions, path: &str) -> Option<Value> {
     match path.trim_end_matches('/') {
         "/version" => Some(discovery::version()),
         "/api" => Some(discovery::core_versions()),
-        "/apis" => Some(discovery::group_list(cm)),
+        "/apis" => Some(discovery::group_list(served)),
         p => {
             let segs: Vec<&str> = p.trim_start_matches('/').split('/').collect();
             match segs.as_slice() {
-                ["api", v] => discovery::resource_list(cm, "", v),
-                ["apis", g] => discovery::group(cm, g),
-                ["apis", g, v] => discovery::resource_list(cm, g, v),
+                ["api", v] => discovery::resource_list(served, "", v),
+                ["apis", g] => discovery::group(served, g),
+                ["apis", g, v] => discovery::resource_list(served, g, v),
                 _ => None,
             }
         }

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::super::route::Route;
 use super::super::status::ApiError;
 use super::super::{Backend, fields, objects};
+use super::owners::owner_kind;
 use super::workloads::workload_kind;
 use super::{Query, name_of, store_key};
 use crate::cluster::ClusterError;
@@ -149,7 +150,10 @@ impl Backend {
                 if !labels.is_empty() {
                     return Err(label_unsupported());
                 }
-                self.store.list(&store_key(route), ns)
+                match owner_kind(route) {
+                    Some(kind) => self.owner_objects(route, kind, ns).await?,
+                    None => self.store.list(&store_key(route), ns),
+                }
             }
         };
         items.retain(|o| fields::matches(&field_reqs, o));
@@ -218,10 +222,13 @@ impl Backend {
                     .find(|o| name_of(o) == name)
                     .ok_or_else(not_found)
             }
-            _ => self
-                .store
-                .get(&store_key(route), ns, name)
-                .ok_or_else(not_found),
+            _ => match owner_kind(route) {
+                Some(kind) => self.owner_object(route, kind, ns, name).await,
+                None => self
+                    .store
+                    .get(&store_key(route), ns, name)
+                    .ok_or_else(not_found),
+            },
         }
     }
 }

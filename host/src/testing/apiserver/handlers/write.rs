@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::super::route::Route;
 use super::super::status::ApiError;
 use super::super::{Backend, Reply, store};
+use super::owners::owner_kind;
 use super::{Query, dry_run, name_of, parse_body, store_key, success};
 
 impl Backend {
@@ -49,8 +50,7 @@ impl Backend {
                         .create("events.k8s.io/events", ns, obj, &self.versions)?,
                 ))
             }
-            ("apps", _)
-            | ("cert-manager.io", _)
+            ("apps" | "cert-manager.io" | "argoproj.io" | "core.strimzi.io", _)
             | ("", "configmaps" | "pods" | "namespaces" | "events") => {
                 Err(ApiError::method_not_allowed(format!(
                     "the test API server does not create {}",
@@ -90,7 +90,8 @@ impl Backend {
             ("", "configmaps") if self.is_progress(route, ns, name) => {
                 self.put_progress(obj, name, q, 200).await
             }
-            ("apps", _) | ("cert-manager.io", _) | ("", "configmaps" | "pods" | "namespaces") => {
+            ("apps" | "cert-manager.io" | "argoproj.io" | "core.strimzi.io", _)
+            | ("", "configmaps" | "pods" | "namespaces") => {
                 Err(ApiError::method_not_allowed(format!(
                     "the test API server does not replace {}: patch a restart instead",
                     route.resource
@@ -104,7 +105,8 @@ impl Backend {
     }
 
     /// Merge (or strategic merge) patches: `kubectl rollout restart` on
-    /// workloads, progress records, events, and store-held objects.
+    /// workloads, restart-owner on Rollouts and StrimziPodSets, progress
+    /// records, events, and store-held objects.
     pub(super) async fn patch(
         &self,
         route: &Route,
@@ -114,6 +116,9 @@ impl Backend {
         body: &Bytes,
     ) -> Result<Reply, ApiError> {
         let patch = parse_body(body)?;
+        if let Some(kind) = owner_kind(route) {
+            return self.restart_owner(route, kind, ns, name, q, &patch).await;
+        }
         match (route.group.as_str(), route.resource.as_str()) {
             ("apps", r @ ("deployments" | "statefulsets" | "daemonsets")) => {
                 self.restart_workload(route, r, ns, name, q, &patch).await
@@ -151,12 +156,11 @@ impl Backend {
             ("", "configmaps") if self.is_progress(route, ns, name) => {
                 self.delete_progress(name, q).await
             }
-            ("apps", _) | ("cert-manager.io", _) | ("", "configmaps" | "namespaces") => {
-                Err(ApiError::method_not_allowed(format!(
-                    "the test API server does not delete {}",
-                    route.resource
-                )))
-            }
+            ("apps" | "cert-manager.io" | "argoproj.io" | "core.strimzi.io", _)
+            | ("", "configmaps" | "namespaces") => Err(ApiError::method_not_allowed(format!(
+                "the test API server does not delete {}",
+                route.resource
+            ))),
             _ => {
                 if dry_run(q) {
                     return Ok(Reply::Json(200, self.get(route, ns, name).await?));
