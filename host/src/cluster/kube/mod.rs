@@ -42,9 +42,9 @@ pub use error::RetryPolicy;
 
 use crate::cluster::{Cluster, ClusterError, ClusterResult};
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary,
-    RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
-    WorkloadRef,
+    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Namespace, ObjectRef, Pod,
+    PodSummary, RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
+    WorkloadKind, WorkloadRef,
 };
 
 /// The field manager of every write rotor makes.
@@ -326,6 +326,11 @@ impl Cluster for KubeCluster {
 
     async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {
         self.config_map(namespace, name).await
+    }
+
+    async fn write_config_map(&self, config_map: ConfigMapWrite) -> ClusterResult<String> {
+        self.fenced()?;
+        self.put_config_map(config_map).await
     }
 
     async fn list_events(

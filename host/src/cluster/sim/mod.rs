@@ -43,9 +43,9 @@ use async_trait::async_trait;
 
 use crate::cluster::{Cluster, ClusterResult};
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary,
-    RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
-    WorkloadRef,
+    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Namespace, ObjectRef, Pod,
+    PodSummary, RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
+    WorkloadKind, WorkloadRef,
 };
 
 pub use outage::OutageWindow;
@@ -220,6 +220,10 @@ impl Cluster for SimCluster {
 
     async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap> {
         self.config_map(namespace, name)
+    }
+
+    async fn write_config_map(&self, config_map: ConfigMapWrite) -> ClusterResult<String> {
+        self.put_config_map_write(config_map)
     }
 
     async fn list_events(

@@ -1,5 +1,7 @@
 //! trust-manager: a Bundle's sources, deduplicated by SHA-256, written into
-//! its target ConfigMap bundleSyncSeconds after any source changes.
+//! its target ConfigMap bundleSyncSeconds after any source changes, with
+//! the marks trust-manager leaves on a target it owns; and what a write of
+//! the trust-roots ConfigMap by anyone else does.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,6 +11,11 @@ use crate::cluster::selector::Selector;
 use super::linkerd::{CONTROL_PLANE_NS, IDENTITY_ISSUER, TRUST_ROOTS};
 use super::pki::{all_pem_blocks, der_to_pem, sha256_hex};
 use super::world::{BundleId, Ev, World};
+
+/// The label and annotation trust-manager puts on each target it owns
+/// (trust-manager `pkg/apis/trust/v1alpha1`: `BundleLabelKey`,
+/// `BundleHashAnnotationKey`).
+pub use crate::linkerd::{BUNDLE_HASH_ANNOTATION, BUNDLE_LABEL};
 
 /// trust-manager's trust namespace, where Bundle source Secrets live.
 pub const TRUST_NAMESPACE: &str = crate::linkerd::CERT_MANAGER_NS;
@@ -31,6 +38,43 @@ impl World {
         if ns == CONTROL_PLANE_NS && name == IDENTITY_ISSUER {
             self.issuer_secret_changed();
         }
+    }
+
+    /// A client wrote a ConfigMap. The trust roots reach the injector as
+    /// a trust-manager sync would (each replica after its kubelet delay).
+    /// A Bundle's target is restored by trust-manager, which watches its
+    /// targets and re-applies its content over anyone else's
+    /// (trust-manager `pkg/bundle/internal/target/target.go`: `needsUpdate`
+    /// compares the owner, label and hash, and the apply forces ownership).
+    pub fn config_map_written(&mut self, ns: &str, name: &str) {
+        if ns == CONTROL_PLANE_NS && name == TRUST_ROOTS {
+            let (now, content) = (self.now, self.current_roots_pem());
+            if self
+                .roots_history
+                .last()
+                .is_none_or(|(_, last)| *last != content)
+            {
+                self.roots_history.push((now, content));
+            }
+        }
+        for b in 0..self.bundles.len() {
+            if self.bundles[b].name == name && self.bundle_targets(b).iter().any(|t| t == ns) {
+                self.request_bundle_sync(b);
+            }
+        }
+    }
+
+    /// The namespaces a Bundle writes its target into.
+    fn bundle_targets(&self, b: BundleId) -> Vec<String> {
+        let selector = self.bundles[b]
+            .namespace_selector
+            .as_ref()
+            .map(|s| Selector::from_match_labels(&s.match_labels));
+        self.namespaces
+            .values()
+            .filter(|n| selector.as_ref().is_none_or(|s| s.matches(&n.labels)))
+            .map(|n| n.name.clone())
+            .collect()
     }
 
     pub fn request_bundle_sync(&mut self, b: BundleId) {
@@ -112,21 +156,43 @@ impl World {
             .as_ref()
             .map(|t| t.key.clone())
             .unwrap_or_else(|| "ca-bundle.crt".into());
-        let selector = bundle
-            .namespace_selector
-            .as_ref()
-            .map(|s| Selector::from_match_labels(&s.match_labels));
-        let targets: Vec<String> = self
-            .namespaces
-            .values()
-            .filter(|n| selector.as_ref().is_none_or(|s| s.matches(&n.labels)))
-            .map(|n| n.name.clone())
-            .collect();
-        for ns in targets {
+        let hash = sha256_hex(content.as_bytes());
+        for ns in self.bundle_targets(b) {
             let changed = self.put_config_map(&ns, &name, &key, content.clone());
+            self.mark_bundle_target(&ns, &name, &hash);
             if changed && ns == CONTROL_PLANE_NS && name == TRUST_ROOTS {
                 let now = self.now;
                 self.roots_history.push((now, content.clone()));
+            }
+        }
+    }
+
+    /// The marks trust-manager applies to every target it owns: the label
+    /// `trust.cert-manager.io/bundle: <Bundle>` and the annotation
+    /// `trust.cert-manager.io/hash`, the SHA-256 of the PEM (plus the
+    /// target's own labels and annotations, none here), beside a controller
+    /// owner reference to the Bundle the simulator does not model
+    /// (trust-manager `pkg/bundle/internal/target/target.go`:
+    /// `prepareTargetPatch`, `TrustBundleHash`).
+    fn mark_bundle_target(&mut self, ns: &str, name: &str, hash: &str) {
+        let Some(cm) = self
+            .config_maps
+            .get_mut(&(ns.to_string(), name.to_string()))
+        else {
+            return;
+        };
+        let label = cm.labels.insert(BUNDLE_LABEL.into(), name.into());
+        let annotation = cm
+            .annotations
+            .insert(BUNDLE_HASH_ANNOTATION.into(), hash.into());
+        let changed = label.as_deref() != Some(name) || annotation.as_deref() != Some(hash);
+        if changed {
+            let rv = self.next_rv();
+            if let Some(cm) = self
+                .config_maps
+                .get_mut(&(ns.to_string(), name.to_string()))
+            {
+                cm.resource_version = rv;
             }
         }
     }

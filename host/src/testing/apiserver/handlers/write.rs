@@ -26,17 +26,19 @@ impl Backend {
                 if self.cluster.read_secret(ns, &name).await.is_ok() {
                     return Err(ApiError::already_exists("secrets", &name));
                 }
-                let reply = self.write_secret(ns, obj, None, q).await?;
-                Ok(match reply {
-                    Reply::Json(_, v) => Reply::Json(201, v),
-                    other => other,
-                })
+                created(self.write_secret(ns, obj, None, q).await?)
             }
             ("", "configmaps") if self.is_progress(route, ns, &name) => {
                 if self.progress_object().await?.is_some() {
                     return Err(ApiError::already_exists("configmaps", &name));
                 }
                 self.put_progress(obj, &name, q, 201).await
+            }
+            ("", "configmaps") => {
+                if self.cluster.read_config_map(ns, &name).await.is_ok() {
+                    return Err(ApiError::already_exists("configmaps", &name));
+                }
+                created(self.write_config_map(ns, obj, None, q).await?)
             }
             ("events.k8s.io", "events") => {
                 if dry_run(q) {
@@ -49,9 +51,7 @@ impl Backend {
                         .create("events.k8s.io/events", ns, obj, &self.versions)?,
                 ))
             }
-            ("apps", _)
-            | ("cert-manager.io", _)
-            | ("", "configmaps" | "pods" | "namespaces" | "events") => {
+            ("apps", _) | ("cert-manager.io", _) | ("", "pods" | "namespaces" | "events") => {
                 Err(ApiError::method_not_allowed(format!(
                     "the test API server does not create {}",
                     route.resource
@@ -79,18 +79,17 @@ impl Backend {
                 name_of(&obj)
             )));
         }
+        let rv = obj
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .map(String::from);
         match (route.group.as_str(), route.resource.as_str()) {
-            ("", "secrets") => {
-                let rv = obj
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    .map(String::from);
-                self.write_secret(ns, obj, rv, q).await
-            }
+            ("", "secrets") => self.write_secret(ns, obj, rv, q).await,
             ("", "configmaps") if self.is_progress(route, ns, name) => {
                 self.put_progress(obj, name, q, 200).await
             }
-            ("apps", _) | ("cert-manager.io", _) | ("", "configmaps" | "pods" | "namespaces") => {
+            ("", "configmaps") => self.write_config_map(ns, obj, rv, q).await,
+            ("apps", _) | ("cert-manager.io", _) | ("", "pods" | "namespaces") => {
                 Err(ApiError::method_not_allowed(format!(
                     "the test API server does not replace {}: patch a restart instead",
                     route.resource
@@ -181,4 +180,12 @@ impl Backend {
         }
         Ok(Reply::Json(code, write(obj)?))
     }
+}
+
+/// A write's answer as a create's: 201 Created.
+fn created(reply: Reply) -> Result<Reply, ApiError> {
+    Ok(match reply {
+        Reply::Json(_, v) => Reply::Json(201, v),
+        other => other,
+    })
 }
