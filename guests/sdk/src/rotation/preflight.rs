@@ -1,5 +1,7 @@
 //! Preflight: where a run starts, and whether it may. A control plane
-//! whose Linkerd version rotor cannot rotate is refused first (`version`).
+//! whose Linkerd version rotor cannot rotate is refused first (`version`),
+//! then a trust-bundle writer the trust-roots ConfigMap contradicts
+//! (`bundle_writer`).
 //! The record and the cluster's anchors decide between resuming and
 //! starting afresh; a fresh
 //! rotation is refused while the anchor or issuer fails the lint (`lint`),
@@ -8,6 +10,7 @@
 //! other owners left to `report`: `unowned`).
 
 use super::anchor::{anchor_secret, previous_anchor};
+use super::bundle_writer;
 use super::lint;
 use super::plan::{self, AnchorFacts, Record, Start};
 use super::run::Run;
@@ -47,6 +50,9 @@ pub(super) fn preflight(
     dry_run: bool,
 ) -> Result<(Run<'_>, String), RotorError> {
     let linkerd = version::check(&cfg.control_plane_namespace)?;
+    if cfg.mode == Mode::Full {
+        bundle_writer::check(&cfg)?;
+    }
     let anchor_cert = certs::get(&cfg.trust_anchor.named())?;
     let issuer_cert = certs::get(&cfg.identity_issuer.named())?;
     let anchor_named = anchor_secret(&cfg)?;
