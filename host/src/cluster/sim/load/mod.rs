@@ -65,6 +65,29 @@ fn obj_key(o: &Object) -> (String, String, String) {
     )
 }
 
+/// Whether the scenario is an install without trust-manager: it declares
+/// the trust-roots ConfigMap itself, as Linkerd's chart renders it from
+/// `identityTrustAnchorsPEM`, without the label trust-manager puts on every
+/// target it owns, and declares no Bundle. It then gets no standard Bundle
+/// (a live cluster's dump without trust-manager reads the same way).
+fn renders_trust_roots_without_trust_manager(scenario: &Scenario) -> bool {
+    use crate::linkerd::{BUNDLE_LABEL, CONTROL_PLANE_NS, TRUST_ROOTS};
+    let mut declared = false;
+    for l in &scenario.objects {
+        match &l.object {
+            Object::Bundle(_) => return false,
+            Object::ConfigMap(c)
+                if c.metadata.name == TRUST_ROOTS
+                    && c.metadata.namespace.as_deref() == Some(CONTROL_PLANE_NS) =>
+            {
+                declared = !c.metadata.labels.contains_key(BUNDLE_LABEL);
+            }
+            _ => {}
+        }
+    }
+    declared
+}
+
 fn to_kv_time(s: &Option<String>) -> Option<i64> {
     s.as_deref().and_then(|s| parse_rfc3339(s).ok())
 }
@@ -100,7 +123,11 @@ impl World {
             .iter()
             .map(|l| obj_key(&l.object))
             .collect();
+        let no_trust_manager = renders_trust_roots_without_trust_manager(&scenario);
         for mut l in standard.objects {
+            if no_trust_manager && matches!(l.object, Object::Bundle(_)) {
+                continue;
+            }
             if !present.contains(&obj_key(&l.object)) {
                 l.doc = format!("{} of the standard setup", l.doc);
                 scenario.objects.push(l);

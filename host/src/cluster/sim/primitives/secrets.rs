@@ -166,20 +166,28 @@ impl SimCluster {
             _ => {}
         }
         let pairs = |kvs: Vec<KeyValue>| kvs.into_iter().map(|kv| (kv.key, kv.value)).collect();
+        let mut rec = ConfigMapRec {
+            data: cm
+                .data
+                .into_iter()
+                .map(|kv| (kv.key, std::sync::Arc::from(kv.value)))
+                .collect(),
+            labels: pairs(cm.labels),
+            annotations: pairs(cm.annotations),
+            resource_version: 0,
+        };
+        // An update that changes nothing is no write: the API server keeps
+        // the resourceVersion and tells no watcher (Kubernetes apiserver
+        // `pkg/storage/etcd3/store.go`, `GuaranteedUpdate`).
+        if let Some(existing) = w.config_maps.get(&key)
+            && (&existing.data, &existing.labels, &existing.annotations)
+                == (&rec.data, &rec.labels, &rec.annotations)
+        {
+            return Ok(existing.resource_version.to_string());
+        }
         let rv = w.next_rv();
-        w.config_maps.insert(
-            key,
-            ConfigMapRec {
-                data: cm
-                    .data
-                    .into_iter()
-                    .map(|kv| (kv.key, std::sync::Arc::from(kv.value)))
-                    .collect(),
-                labels: pairs(cm.labels),
-                annotations: pairs(cm.annotations),
-                resource_version: rv,
-            },
-        );
+        rec.resource_version = rv;
+        w.config_maps.insert(key, rec);
         w.config_map_written(&cm.namespace, &cm.name);
         Ok(rv.to_string())
     }
