@@ -9,13 +9,18 @@ use std::sync::Arc;
 
 use rotor::cluster::Cluster;
 use rotor::cluster::sim::SimCluster;
+use rotor::config::RunConfig;
 use rotor::runtime::{FailureKind, RunOutcome};
 
 use support::{anchor_pem, fully_rotated, scenario};
 
-async fn run(cluster: &Arc<SimCluster>, kill_after_mutations: Option<u64>) -> RunOutcome {
+async fn run(
+    cluster: &Arc<SimCluster>,
+    kill_after_mutations: Option<u64>,
+    config: &RunConfig,
+) -> RunOutcome {
     let backend: Arc<dyn Cluster> = cluster.clone();
-    support::run_default(backend, kill_after_mutations).await
+    support::run_default_with(backend, kill_after_mutations, config).await
 }
 
 /// The rotation is complete and nothing is left trusting the old anchor.
@@ -26,11 +31,12 @@ fn assert_rotated(cluster: &SimCluster, context: &str) {
 }
 
 /// Kill after every N in 1..=mutations of an uninterrupted rotation; resume
-/// each from its saved state. Returns the mutation count.
-async fn resume_at_every_mutation(scenario: &str) -> u64 {
+/// each from its saved state (both runs with `config`). Returns the
+/// mutation count.
+pub(crate) async fn resume_at_every_mutation(scenario: &str, config: &RunConfig) -> u64 {
     let whole = Arc::new(SimCluster::from_yaml(scenario).expect("scenario loads"));
     let original_anchor = anchor_pem(&whole).await;
-    let outcome = run(&whole, None).await;
+    let outcome = run(&whole, None, config).await;
     assert!(
         outcome.result.is_ok(),
         "uninterrupted run failed: {:?}",
@@ -44,7 +50,7 @@ async fn resume_at_every_mutation(scenario: &str) -> u64 {
     let mut failures = Vec::new();
     for n in 1..=mutations {
         let first = Arc::new(SimCluster::from_yaml(scenario).expect("scenario loads"));
-        let killed = run(&first, Some(n)).await;
+        let killed = run(&first, Some(n), config).await;
         let failure = match killed.result {
             Err(f) => f,
             Ok(_) => panic!("run killed after {n} mutations succeeded"),
@@ -59,7 +65,7 @@ async fn resume_at_every_mutation(scenario: &str) -> u64 {
             SimCluster::from_yaml(&state)
                 .unwrap_or_else(|e| panic!("N={n}: saved state does not load: {e}")),
         );
-        let resumed = run(&second, None).await;
+        let resumed = run(&second, None, config).await;
         let report = second.simulation_report();
         let outage = first_outage + report.outage.broken_pair_seconds;
         let f = &report.final_state;
@@ -87,13 +93,14 @@ async fn resume_at_every_mutation(scenario: &str) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_every_mutation_the_demo_rotation_resumes_without_outage() {
-    let mutations = resume_at_every_mutation(&scenario("demo.yaml")).await;
+    let mutations = resume_at_every_mutation(&scenario("demo.yaml"), &RunConfig::default()).await;
     eprintln!("demo: resumed after each of {mutations} mutations");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_every_mutation_twenty_namespaces_resume_without_outage() {
-    let mutations = resume_at_every_mutation(&scenario("twenty-namespaces.yaml")).await;
+    let mutations =
+        resume_at_every_mutation(&scenario("twenty-namespaces.yaml"), &RunConfig::default()).await;
     eprintln!("twenty namespaces: resumed after each of {mutations} mutations");
 }
 
@@ -101,7 +108,7 @@ async fn killed_at_every_mutation_twenty_namespaces_resume_without_outage() {
 async fn a_killed_run_reports_failed_and_leaves_its_mutations_applied() {
     let cluster = Arc::new(SimCluster::demo());
     let before = cluster.state_yaml();
-    let killed = run(&cluster, Some(1)).await;
+    let killed = run(&cluster, Some(1), &RunConfig::default()).await;
     let failure = killed.result.expect_err("killed");
     assert_eq!(failure.kind, FailureKind::Killed);
     assert_eq!(killed.record.calls.mutations, 1);

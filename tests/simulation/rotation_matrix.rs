@@ -228,6 +228,7 @@ rotates_without_outage! {
     ha_identity_rotates_without_outage => "ha-identity.yaml",
     native_sidecars_rotate_without_outage => "native-sidecars.yaml",
     pods_of_custom_owners_and_bare_pods_deleted_one_by_one_rotate_without_outage => "unowned-delete-pods.yaml",
+    without_trust_manager_rotor_writes_the_bundle_and_rotates_without_outage => "no-trust-manager.yaml",
 }
 
 /// A scenario added to the directory must be added here too.

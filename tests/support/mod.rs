@@ -46,13 +46,20 @@ pub async fn run_default(
     backend: Arc<dyn Cluster>,
     kill_after_mutations: Option<u64>,
 ) -> RunOutcome {
+    run_default_with(backend, kill_after_mutations, &RunConfig::default()).await
+}
+
+/// Run the default policy with `config` on `backend`.
+pub async fn run_default_with(
+    backend: Arc<dyn Cluster>,
+    kill_after_mutations: Option<u64>,
+    config: &RunConfig,
+) -> RunOutcome {
     let controls = RunControls {
         kill_after_mutations,
         ..RunControls::default()
     };
-    runtime()
-        .run(policy(), backend, &RunConfig::default(), controls)
-        .await
+    runtime().run(policy(), backend, config, controls).await
 }
 
 /// A scenario file of `tests/scenarios`.
