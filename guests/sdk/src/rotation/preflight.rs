@@ -1,7 +1,7 @@
 //! Preflight: where a run starts, and whether it may. A control plane
-//! whose Linkerd version rotor cannot rotate is refused first (`version`),
-//! then a trust-bundle writer the trust-roots ConfigMap contradicts
-//! (`bundle_writer`).
+//! whose Linkerd version rotor cannot rotate is refused first (`version`);
+//! a trust-bundle writer the trust-roots ConfigMap contradicts
+//! (`bundle_writer`) before anything is written.
 //! The record and the cluster's anchors decide between resuming and
 //! starting afresh; a fresh
 //! rotation is refused while the anchor or issuer fails the lint (`lint`),
@@ -50,9 +50,6 @@ pub(super) fn preflight(
     dry_run: bool,
 ) -> Result<(Run<'_>, String), RotorError> {
     let linkerd = version::check(&cfg.control_plane_namespace)?;
-    if cfg.mode == Mode::Full {
-        bundle_writer::check(&cfg)?;
-    }
     let anchor_cert = certs::get(&cfg.trust_anchor.named())?;
     let issuer_cert = certs::get(&cfg.identity_issuer.named())?;
     let anchor_named = anchor_secret(&cfg)?;
@@ -76,6 +73,10 @@ pub(super) fn preflight(
         )?
         .len()
     };
+    // Before the first write (previous-anchor's bootstrap just below).
+    if cfg.mode == Mode::Full {
+        bundle_writer::check(&cfg)?;
+    }
     let previous = previous_anchor(&cfg, &anchor_named, &anchor, rotating)?;
     let start = plan::decide(
         cfg.mode,
