@@ -123,6 +123,11 @@ for setting in "${unknown[@]}"; do
     || { cat "$out/unknown.err" >&2; fail "--set $setting failed, but not on the values schema"; }
   echo "rejected: --set $setting"
 done
+if helm template "$release" "$chart" --set bundle.writer=rotor >/dev/null 2>"$out/writer.err"; then
+  fail "bundle.writer=rotor with the Bundle still rendered was accepted"
+fi
+grep -qF "at '/bundle/enabled'" "$out/writer.err" || { cat "$out/writer.err" >&2; fail "bundle.writer=rotor with bundle.enabled failed, but not on the schema"; }
+echo "rejected: bundle.writer=rotor with bundle.enabled true"
 if helm template "$release" "$chart" --set policy.source=configMap --set policy.configMap.wasmBase64=AGFzbQ0AAQA= >/dev/null 2>&1; then
   fail "a site policy without policy.sha256 was accepted"
 fi

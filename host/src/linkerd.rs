@@ -29,6 +29,15 @@ pub const PREVIOUS_ANCHOR: &str = "linkerd-previous-anchor";
 /// writes and the control plane and injector read, and its key.
 pub const TRUST_ROOTS: &str = "linkerd-identity-trust-roots";
 pub const TRUST_ROOTS_KEY: &str = "ca-bundle.crt";
+/// The label trust-manager puts on a target it owns, naming the Bundle.
+pub const BUNDLE_LABEL: &str = "trust.cert-manager.io/bundle";
+/// The annotation trust-manager puts on a target it owns: the content's hash.
+pub const BUNDLE_HASH_ANNOTATION: &str = "trust.cert-manager.io/hash";
+/// The same two marks on a ClusterBundle's target (trust-manager
+/// `pkg/apis/trustmanager/v1alpha2`: `BundleLabelKey`,
+/// `BundleHashAnnotationKey`).
+pub const CLUSTER_BUNDLE_LABEL: &str = "trust-manager.io/bundle";
+pub const CLUSTER_BUNDLE_HASH_ANNOTATION: &str = "trust-manager.io/hash";
 
 /// The proxy's container (a sidecar, or a native-sidecar init container).
 pub const PROXY_CONTAINER: &str = "linkerd-proxy";

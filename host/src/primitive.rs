@@ -60,6 +60,8 @@ primitives! {
     ReadSecret = "read-secret",
     WriteSecret = "write-secret",
     ReadConfigMap = "read-config-map",
+    /// Creates or replaces one granted ConfigMap (since 0.1.4).
+    WriteConfigMap = "write-config-map",
     ListEvents = "list-events",
     RecordEvent = "record-event",
     LoadProgress = "load-progress",
@@ -89,6 +91,7 @@ impl Primitive {
                 | Primitive::EvictPod
                 | Primitive::RenewCertificate
                 | Primitive::WriteSecret
+                | Primitive::WriteConfigMap
                 | Primitive::RecordEvent
                 | Primitive::SaveProgress
                 | Primitive::ClearProgress

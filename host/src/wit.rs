@@ -13,7 +13,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::rotor::policy::certificates::{Certificate, Condition};
-pub use self::rotor::policy::config_maps::ConfigMap;
+pub use self::rotor::policy::config_maps::{ConfigMap, ConfigMapWrite};
 pub use self::rotor::policy::events::{Event, EventType};
 pub use self::rotor::policy::log::Level;
 pub use self::rotor::policy::namespaces::Namespace;

@@ -22,7 +22,9 @@ use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use chart_rules::{UNUSED_BY_THE_DEFAULT_RUN, UNUSED_IN_CLUSTER_MODE, Unused};
+use chart_rules::{
+    UNUSED_BY_THE_DEFAULT_RUN, UNUSED_IN_CLUSTER_MODE, UNUSED_IN_THE_END_TO_END_RUN, Unused,
+};
 use cluster::ControlPlane;
 use rotor::testing::rbac::{Rbac, RequestAttributes, RuleUnit, ServiceAccount};
 use rotor::testing::registry::{Cosign, Registry};
@@ -434,6 +436,7 @@ fn chart_rules_are_used(cp: &ControlPlane, requests: &[&Value]) {
     let documented: Vec<&Unused> = UNUSED_BY_THE_DEFAULT_RUN
         .iter()
         .chain(UNUSED_IN_CLUSTER_MODE)
+        .chain(UNUSED_IN_THE_END_TO_END_RUN)
         .collect();
     let unexplained = chart_rules::unexplained(&rbac.units(&sa), &used, &documented);
     assert!(

@@ -1,7 +1,8 @@
 //! rotor's Kubernetes backend and commands against a Kubernetes API: the
 //! primitives, the run lock, kubectl's view, `status` (with the control
 //! plane's Linkerd version), `run`, a whole
-//! rotation, what a run tells the world, and the chart's RBAC proven
+//! rotation, the trust roots written without trust-manager, what a run
+//! tells the world, and the chart's RBAC proven
 //! against the requests rotor makes. One test binary (one link, one
 //! compiled default policy) for all of them.
 
@@ -17,5 +18,6 @@ mod rotation;
 mod run;
 mod sidecar;
 mod status;
+mod trust_roots;
 mod unowned;
 mod version;

@@ -44,7 +44,9 @@ use serde_json::Value;
 #[path = "../support/chart_rules.rs"]
 mod chart_rules;
 
-use chart_rules::{UNUSED_BY_THE_DEFAULT_RUN, UNUSED_IN_CLUSTER_MODE, Unused};
+use chart_rules::{
+    UNUSED_BY_THE_DEFAULT_RUN, UNUSED_IN_CLUSTER_MODE, UNUSED_IN_THE_END_TO_END_RUN, Unused,
+};
 
 mod chart;
 
@@ -56,6 +58,26 @@ const KUBE_VERSION: &str = "1.33.0";
 
 /// The mesh every run rotates.
 const MESH: &str = include_str!("../fixtures/rbac-mesh.yaml");
+/// Linkerd without trust-manager: its Simulation document (the clock its
+/// anchor needs), Secrets and ConfigMap are taken.
+const NO_TRUST_MANAGER: &str = include_str!("../scenarios/no-trust-manager.yaml");
+
+/// [`MESH`]'s workloads on Linkerd without trust-manager, rotated with
+/// `bundle.writer: rotor`: every kind of restart, and rotor's writes of the
+/// trust roots.
+fn no_trust_manager_mesh() -> String {
+    let kind_in = |d: &str, kinds: &[&str]| kinds.iter().any(|k| d.lines().any(|l| l == *k));
+    let trust = ["kind: Simulation", "kind: Secret", "kind: ConfigMap"];
+    let mut all: Vec<&str> = NO_TRUST_MANAGER
+        .split("\n---\n")
+        .filter(|d| kind_in(d, &trust))
+        .collect();
+    all.extend(
+        MESH.split("\n---\n")
+            .filter(|d| !kind_in(d, &["kind: Simulation"])),
+    );
+    all.join("\n---\n")
+}
 
 /// Requests of `status` and `plan` the chart need not allow: (command,
 /// verb, group, resource, why). Both commands run with the operator's own
@@ -176,8 +198,8 @@ fn since(server: &TestApiServer, mark: &mut usize) -> Vec<RequestAttributes> {
 }
 
 /// status, plan, a full rotation, status again: every request, by command.
-async fn exercise(inst: &Install) -> Vec<(&'static str, RequestAttributes)> {
-    let sim = Arc::new(SimCluster::from_yaml(MESH).unwrap());
+async fn exercise(inst: &Install, mesh: &str) -> Vec<(&'static str, RequestAttributes)> {
+    let sim = Arc::new(SimCluster::from_yaml(mesh).unwrap());
     let server = serve(sim.clone(), &inst.rotor_namespace).await;
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yaml");
@@ -250,12 +272,12 @@ fn operator_only(command: &str, r: &RequestAttributes) -> Option<&'static str> {
         .map(|e| e.4)
 }
 
-/// Both directions for one rendering of the chart; `unused_here` adds
-/// rules this rendering's run does not use.
-async fn prove(mode: &str, helm_args: &[&str], unused_here: &[Unused]) {
+/// Both directions for one rendering of the chart, its run rotating
+/// `mesh`; `unused_here` adds rules this rendering's run does not use.
+async fn prove(mode: &str, helm_args: &[&str], unused_here: &[Unused], mesh: &str) {
     let Some(helm) = helm() else { return };
     let inst = install(&render(&helm, helm_args));
-    let requests = exercise(&inst).await;
+    let requests = exercise(&inst, mesh).await;
     let rbac = &inst.rbac;
 
     // (a) Everything `run` does is allowed; status and plan as documented.
@@ -309,6 +331,15 @@ async fn prove(mode: &str, helm_args: &[&str], unused_here: &[Unused]) {
             "{mode}: documented as unused: {verb} {group}/{resource}, which the run used"
         );
     }
+    // What only the end-to-end run leaves unused, this proof's run uses.
+    for entry in UNUSED_IN_THE_END_TO_END_RUN {
+        let (verb, group, resource, _) = entry;
+        let matches = |u: &&RuleUnit| chart_rules::documents(entry, u);
+        assert!(
+            used.iter().any(|u| matches(&u)),
+            "{mode}: {verb} {group}/{resource} is unused end to end and here too"
+        );
+    }
 
     let tuples = |only: Option<&str>| {
         requests
@@ -349,6 +380,22 @@ async fn cluster_role_mode_allows_what_rotor_uses_and_nothing_unused() {
         "ClusterRole mode (default values)",
         &[],
         UNUSED_IN_CLUSTER_MODE,
+        MESH,
+    )
+    .await;
+}
+
+/// `bundle.writer: rotor` on Linkerd without trust-manager: the grant to
+/// update the trust roots is used by the run (its writes of the bundle),
+/// and nothing the run does is forbidden.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotor_as_bundle_writer_allows_what_rotor_uses_and_nothing_unused() {
+    let values = chart_dir().join("ci/no-trust-manager-values.yaml");
+    prove(
+        "ClusterRole mode, bundle.writer rotor (ci/no-trust-manager-values.yaml)",
+        &["-f", values.to_str().unwrap()],
+        UNUSED_IN_CLUSTER_MODE,
+        &no_trust_manager_mesh(),
     )
     .await;
 }
@@ -371,6 +418,7 @@ async fn namespaced_mode_allows_what_rotor_uses_and_nothing_unused() {
             "grants.writeNamespaces=null",
         ],
         &[],
+        MESH,
     )
     .await;
 }
@@ -469,6 +517,13 @@ fn chart_names_what_its_rbac_grants() {
                 attrs("update", "", "secrets", sns, sname),
             );
         }
+        for c in &config.grants.write_config_maps {
+            let (cns, cname) = split(c);
+            want(
+                format!("grants.writeConfigMaps {c}"),
+                attrs("update", "", "configmaps", cns, cname),
+            );
+        }
         // The embedded policy's objects, as the chart names them to it.
         let site_policy = docs
             .iter()
@@ -544,6 +599,20 @@ fn chart_names_what_its_rbac_grants() {
             }
             if !g.can_read_namespace(&tns) {
                 gaps.push(format!("the trust roots in {tns} (grants.readNamespaces)"));
+            }
+            if p["bundle"]["writer"] == "rotor" {
+                want(
+                    "policy trustRootsConfigMap (write, bundle.writer rotor)".into(),
+                    attrs("update", "", "configmaps", &tns, &tname),
+                );
+                if !g.can_write_config_map(&tns, &tname)
+                    || !g.allows_verb(rotor::guard::Verb::WriteConfigMap)
+                {
+                    gaps.push(format!(
+                        "writing the trust roots {tns}/{tname} with bundle.writer rotor \
+                         (grants.writeConfigMaps, the write-config-map verb)"
+                    ));
+                }
             }
             assert!(
                 gaps.is_empty(),

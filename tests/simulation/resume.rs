@@ -37,7 +37,7 @@ async fn resume_at_every_mutation(scenario: &str) -> u64 {
 }
 
 /// [`resume_at_every_mutation`] under `config` (both runs).
-async fn resume_configured_at_every_mutation(scenario: &str, config: &RunConfig) -> u64 {
+pub(crate) async fn resume_configured_at_every_mutation(scenario: &str, config: &RunConfig) -> u64 {
     let whole = Arc::new(SimCluster::from_yaml(scenario).expect("scenario loads"));
     let original_anchor = anchor_pem(&whole).await;
     let outcome = run(&whole, config, None).await;

@@ -236,6 +236,7 @@ rotates_without_outage! {
     a_cluster_bundle_rotates_without_outage => "cluster-bundle.yaml",
     an_argo_rollout_restarting_its_own_pods_rotates_without_outage => "unowned-argo-rollouts.yaml",
     a_strimzi_pod_set_rolled_by_its_operator_rotates_without_outage => "unowned-strimzi.yaml",
+    without_trust_manager_rotor_writes_the_bundle_and_rotates_without_outage => "no-trust-manager.yaml",
 }
 
 /// A scenario added to the directory must be added here too.

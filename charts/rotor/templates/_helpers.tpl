@@ -91,12 +91,19 @@ workloads every rotation touches.
 {{- end }}
 {{- $readSecrets := list (printf "%s/%s" $l.certManagerNamespace $l.trustAnchorName) (printf "%s/%s" $l.certManagerNamespace $l.previousAnchorName) (printf "%s/%s" $l.namespace $l.identityIssuerName) -}}
 {{- $writeSecrets := list (printf "%s/%s" $l.certManagerNamespace $l.previousAnchorName) -}}
+{{- $rotorWrites := eq .Values.bundle.writer "rotor" -}}
+{{- $writeConfigMaps := ternary (list (printf "%s/%s" $l.namespace $l.trustRootsName)) (list) $rotorWrites -}}
+{{- $verbs := $g.verbs -}}
+{{- if and $rotorWrites (not (has "write-config-map" $verbs)) }}
+{{- $verbs = append $verbs "write-config-map" -}}
+{{- end }}
 {{- /*
 The embedded policy is told where the Linkerd objects are, so it reads the
 objects the RBAC names (its own defaults are the linkerd and cert-manager
 namespaces), how often the CronJob runs, so its preflight lint judges
 renewals against the real next run, and what to do with meshed pods of
-owners it does not restart (policy.unowned); keys set in policy.config win. A site policy gets policy.config
+owners it does not restart (policy.unowned), and who writes the trust
+bundle (bundle.writer); keys set in policy.config win. A site policy gets policy.config
 as it is: its keys are its own.
 */ -}}
 {{- $policy := .Values.policy.config -}}
@@ -109,7 +116,8 @@ as it is: its keys are its own.
   "controlPlaneNamespace" $l.namespace
   "scheduleIntervalSeconds" (int .Values.cronJob.scheduleIntervalSeconds)
   "unowned" .Values.policy.unowned
-  "identityMetrics" $l.identityMetrics -}}
+  "identityMetrics" $l.identityMetrics
+  "bundle" (dict "writer" .Values.bundle.writer) -}}
 {{- $policy = merge (deepCopy .Values.policy.config) $names -}}
 {{- end }}
 {{- $cfg := dict
@@ -120,7 +128,8 @@ as it is: its keys are its own.
     "readSecrets" (ternary $readSecrets $g.readSecrets (kindIs "invalid" $g.readSecrets))
     "writeSecrets" (ternary $writeSecrets $g.writeSecrets (kindIs "invalid" $g.writeSecrets))
     "podMetrics" (ternary (list (printf "%s/9990" $l.namespace)) (list) (eq $l.identityMetrics true))
-    "verbs" $g.verbs)
+    "writeConfigMaps" (ternary $writeConfigMaps $g.writeConfigMaps (kindIs "invalid" $g.writeConfigMaps))
+    "verbs" $verbs)
   "limits" .Values.limits
   "events" (dict "subject" (dict "kind" "Certificate" "namespace" $l.certManagerNamespace "name" $l.trustAnchorName)) -}}
 {{- toYaml $cfg }}

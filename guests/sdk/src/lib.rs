@@ -39,6 +39,7 @@ pub mod bindings {
 }
 
 pub mod bundle;
+pub mod bundle_writer;
 pub mod certs;
 pub mod error;
 pub mod fingerprint;

@@ -21,9 +21,9 @@ use super::sim::SimCluster;
 use super::{Cluster, ClusterError, ClusterResult};
 use crate::primitive::Primitive;
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary,
-    RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
-    WorkloadRef,
+    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Namespace, ObjectRef, Pod,
+    PodSummary, RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
+    WorkloadKind, WorkloadRef,
 };
 
 /// The backend calls faults can be injected into, by their primitive names.
@@ -46,6 +46,7 @@ pub const FAULTABLE_PRIMITIVES: &[Primitive] = &[
     Primitive::ReadSecret,
     Primitive::WriteSecret,
     Primitive::ReadConfigMap,
+    Primitive::WriteConfigMap,
     Primitive::ListEvents,
     Primitive::RecordEvent,
     Primitive::LoadProgress,
@@ -393,6 +394,17 @@ faulty_cluster! {
                 &object(&secret.namespace, &secret.name),
                 secret.expected_resource_version.is_none(),
                 || self.inner.write_secret(secret.clone()),
+            )
+            .await
+        }
+
+        /// As [`FaultyCluster::write_secret`].
+        async fn write_config_map(&self, config_map: ConfigMapWrite) -> ClusterResult<String> {
+            self.call_with(
+                Primitive::WriteConfigMap,
+                &object(&config_map.namespace, &config_map.name),
+                config_map.expected_resource_version.is_none(),
+                || self.inner.write_config_map(config_map.clone()),
             )
             .await
         }

@@ -14,9 +14,9 @@ pub mod trust_manager;
 use async_trait::async_trait;
 
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary,
-    RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
-    WorkloadRef,
+    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Namespace, ObjectRef, Pod,
+    PodSummary, RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
+    WorkloadKind, WorkloadRef,
 };
 
 /// Which kind of cluster a backend is. The simulator's clock is virtual, so
@@ -295,6 +295,10 @@ pub trait Cluster: Send + Sync {
     ) -> ClusterResult<()>;
 
     async fn read_config_map(&self, namespace: &str, name: &str) -> ClusterResult<ConfigMap>;
+
+    /// Create or replace with optimistic concurrency (as
+    /// [`Cluster::write_secret`]); returns the new resourceVersion.
+    async fn write_config_map(&self, config_map: ConfigMapWrite) -> ClusterResult<String>;
 
     async fn list_events(
         &self,

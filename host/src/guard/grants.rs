@@ -1,5 +1,6 @@
 //! Grants as data: which namespaces a policy may read and write, which
-//! Secrets it may read and write, and which mutating verbs it may use.
+//! Secrets it may read and write, which ConfigMaps it may write, and which
+//! mutating verbs it may use.
 
 use serde::{Deserialize, Serialize};
 
@@ -12,17 +13,19 @@ pub enum Verb {
     EvictPod,
     Renew,
     WriteSecret,
+    WriteConfigMap,
     RecordEvent,
     SaveProgress,
 }
 
 impl Verb {
-    pub const ALL: [Verb; 7] = [
+    pub const ALL: [Verb; 8] = [
         Verb::Restart,
         Verb::DeletePod,
         Verb::EvictPod,
         Verb::Renew,
         Verb::WriteSecret,
+        Verb::WriteConfigMap,
         Verb::RecordEvent,
         Verb::SaveProgress,
     ];
@@ -34,6 +37,7 @@ impl Verb {
             Verb::EvictPod => "evict-pod",
             Verb::Renew => "renew",
             Verb::WriteSecret => "write-secret",
+            Verb::WriteConfigMap => "write-config-map",
             Verb::RecordEvent => "record-event",
             Verb::SaveProgress => "save-progress",
         }
@@ -41,8 +45,8 @@ impl Verb {
 }
 
 /// The `grants` section of the run configuration. Namespace entries are glob
-/// patterns (`*` any run of characters, `?` one); Secret entries are
-/// `namespace/name` globs.
+/// patterns (`*` any run of characters, `?` one); Secret and ConfigMap
+/// entries are `namespace/name` globs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct Grants {
@@ -50,6 +54,9 @@ pub struct Grants {
     pub write_namespaces: Vec<String>,
     pub read_secrets: Vec<String>,
     pub write_secrets: Vec<String>,
+    /// ConfigMaps a policy may create or replace, by name. None by default:
+    /// only a site where rotor writes the trust roots itself grants one.
+    pub write_config_maps: Vec<String>,
     pub verbs: Vec<Verb>,
     /// Pods whose `/metrics` may be read, as `namespace/port` (namespace
     /// a glob, port a number): reading through the pod proxy reaches the
@@ -69,6 +76,7 @@ impl Default for Grants {
                 "linkerd/linkerd-identity-issuer".into(),
             ],
             write_secrets: vec!["cert-manager/linkerd-previous-anchor".into()],
+            write_config_maps: vec![],
             verbs: Verb::ALL.to_vec(),
             // Linkerd identity's admin port: its issuer TTL gauge.
             pod_metrics: vec!["linkerd/9990".into()],
@@ -84,6 +92,7 @@ impl Grants {
             write_namespaces: vec![],
             read_secrets: vec![],
             write_secrets: vec![],
+            write_config_maps: vec![],
             verbs: vec![],
             pod_metrics: vec![],
         }
@@ -94,6 +103,7 @@ impl Grants {
         for (field, list) in [
             ("grants.readSecrets", &self.read_secrets),
             ("grants.writeSecrets", &self.write_secrets),
+            ("grants.writeConfigMaps", &self.write_config_maps),
         ] {
             for entry in list {
                 if entry != "*" && entry.split('/').count() != 2 {
@@ -157,6 +167,10 @@ impl Grants {
 
     pub fn can_write_secret(&self, namespace: &str, name: &str) -> bool {
         any_glob(&self.write_secrets, &format!("{namespace}/{name}"))
+    }
+
+    pub fn can_write_config_map(&self, namespace: &str, name: &str) -> bool {
+        any_glob(&self.write_config_maps, &format!("{namespace}/{name}"))
     }
 
     pub fn allows_verb(&self, verb: Verb) -> bool {
@@ -229,6 +243,8 @@ mod tests {
         assert!(!g.can_read_secret("default", "db-password"));
         assert!(g.can_write_secret("cert-manager", "linkerd-previous-anchor"));
         assert!(!g.can_write_secret("cert-manager", "linkerd-trust-anchor"));
+        // The trust roots are trust-manager's unless a site grants them.
+        assert!(!g.can_write_config_map("linkerd", "linkerd-identity-trust-roots"));
         assert!(Verb::ALL.iter().all(|v| g.allows_verb(*v)));
     }
 
@@ -248,6 +264,12 @@ mod tests {
         };
         let (field, _) = g.validate().expect_err("needs namespace/name");
         assert_eq!(field, "grants.writeSecrets");
+        let g = Grants {
+            write_config_maps: vec!["linkerd-identity-trust-roots".into()],
+            ..Grants::default()
+        };
+        let (field, _) = g.validate().expect_err("needs namespace/name");
+        assert_eq!(field, "grants.writeConfigMaps");
         let g = Grants {
             read_namespaces: vec!["a/b".into()],
             ..Grants::default()

@@ -31,9 +31,9 @@ use crate::cluster::{Cluster, ClusterError};
 use crate::observe::RunObserver;
 pub use crate::primitive::Primitive;
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary,
-    RolloutOutcome, RolloutPhase, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
-    WorkloadKind, WorkloadRef,
+    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Namespace, ObjectRef, Pod,
+    PodSummary, RolloutOutcome, RolloutPhase, RolloutStatus, Secret, SecretWrite, Timestamp,
+    Workload, WorkloadKind, WorkloadRef,
 };
 
 /// Strings longer than this are refused with `invalid` (no Kubernetes name,

@@ -1,6 +1,7 @@
 //! Secrets and ConfigMaps through the guard: every Secret needs its own
 //! grant, values read are taught to the redactor, writes are audited
-//! without values.
+//! without values. A ConfigMap write needs its own grant by name too: the
+//! one a policy may write is the trust roots, and any other is `denied`.
 
 use super::*;
 
@@ -141,5 +142,48 @@ impl Guard {
         self.require_read_ns(Primitive::ReadConfigMap, namespace, "config maps")
             .await?;
         Ok(self.cluster.read_config_map(namespace, name).await?)
+    }
+
+    pub async fn write_config_map(&mut self, cm: ConfigMapWrite) -> GuardResult<String> {
+        self.enter(Primitive::WriteConfigMap).await?;
+        bounded(&[("namespace", &cm.namespace), ("name", &cm.name)])?;
+        let target = format!("ConfigMap {}/{}", cm.namespace, cm.name);
+        let size: usize = cm.data.iter().map(|kv| kv.key.len() + kv.value.len()).sum();
+        if size > MAX_OBJECT_BYTES {
+            return Err(ClusterError::Invalid(format!(
+                "{target} would hold {size} bytes; Kubernetes allows at most {MAX_OBJECT_BYTES}"
+            ))
+            .into());
+        }
+        self.require_verb(Primitive::WriteConfigMap, Verb::WriteConfigMap, &target)
+            .await?;
+        if !self.grants.can_write_config_map(&cm.namespace, &cm.name) {
+            let reason = format!(
+                "writing ConfigMap {}/{} is not granted (grants.writeConfigMaps)",
+                cm.namespace, cm.name
+            );
+            return Err(self.deny(Primitive::WriteConfigMap, target, reason).await);
+        }
+        let keys: Vec<&str> = cm.data.iter().map(|kv| kv.key.as_str()).collect();
+        let summary = format!("keys [{}], {size} bytes of data", keys.join(", "));
+        if self.dry_run {
+            self.hold_back(
+                Primitive::WriteConfigMap,
+                target,
+                format!("write {summary}"),
+            )
+            .await;
+            return Ok(cm
+                .expected_resource_version
+                .unwrap_or_else(|| "dry-run".to_string()));
+        }
+        let result = self.cluster.write_config_map(cm).await;
+        self.audit_applied(
+            Primitive::WriteConfigMap,
+            target,
+            format!("wrote {summary}"),
+            result,
+        )
+        .await
     }
 }

@@ -347,3 +347,63 @@ async fn restart_owner_outside_write_namespaces_is_denied_before_the_backend() {
     assert_eq!(guard.record().calls.denied, 1);
     assert_eq!(guard.record().calls.mutations, 1);
 }
+
+fn config_map_write(namespace: &str, name: &str) -> ConfigMapWrite {
+    ConfigMapWrite {
+        namespace: namespace.into(),
+        name: name.into(),
+        data: vec![crate::wit::KeyValue::new("ca-bundle.crt", "pem")],
+        labels: vec![],
+        annotations: vec![],
+        expected_resource_version: None,
+    }
+}
+
+#[tokio::test]
+async fn config_map_writes_need_their_own_grant_by_name() {
+    // The default grants name no ConfigMap: the trust roots stay trust-manager's.
+    let (cluster, mut guard) = guard_with(Grants::default(), false).await;
+    let why = denied(
+        guard
+            .write_config_map(config_map_write("linkerd", "linkerd-identity-trust-roots"))
+            .await,
+    );
+    assert!(why.contains("grants.writeConfigMaps"), "{why}");
+
+    let grants = Grants {
+        write_config_maps: vec!["linkerd/linkerd-identity-trust-roots".into()],
+        ..Grants::default()
+    };
+    let (cluster2, mut guard) = guard_with(grants.clone(), false).await;
+    let why = denied(
+        guard
+            .write_config_map(config_map_write("linkerd", "linkerd-config"))
+            .await,
+    );
+    assert!(why.contains("ConfigMap linkerd/linkerd-config"), "{why}");
+    guard
+        .write_config_map(config_map_write("linkerd", "linkerd-identity-trust-roots"))
+        .await
+        .expect("granted by name");
+    assert_eq!(
+        cluster2.mutations(),
+        vec!["write config map linkerd/linkerd-identity-trust-roots".to_string()]
+    );
+    assert!(cluster.mutations().is_empty());
+
+    // The name alone is not enough: the verb must be granted too.
+    let (cluster3, mut guard) = guard_with(
+        Grants {
+            verbs: vec![Verb::WriteSecret],
+            ..grants
+        },
+        false,
+    )
+    .await;
+    denied(
+        guard
+            .write_config_map(config_map_write("linkerd", "linkerd-identity-trust-roots"))
+            .await,
+    );
+    assert!(cluster3.mutations().is_empty());
+}

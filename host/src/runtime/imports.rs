@@ -11,9 +11,9 @@ use crate::wit::rotor::policy::{
     types, workloads, x509,
 };
 use crate::wit::{
-    Certificate, CertificateKey, CertificateSummary, ConfigMap, Event, EventType, KeyValue, Level,
-    Namespace, ObjectRef, Pod, PodSummary, RolloutOutcome, RolloutStatus, Secret, SecretWrite,
-    Timestamp, Workload, WorkloadKind, WorkloadRef,
+    Certificate, CertificateKey, CertificateSummary, ConfigMap, ConfigMapWrite, Event, EventType,
+    KeyValue, Level, Namespace, ObjectRef, Pod, PodSummary, RolloutOutcome, RolloutStatus, Secret,
+    SecretWrite, Timestamp, Workload, WorkloadKind, WorkloadRef,
 };
 
 use super::state::HostState;
@@ -199,6 +199,10 @@ impl secrets::Host for HostState {
 impl config_maps::Host for HostState {
     async fn read_config_map(&mut self, namespace: String, name: String) -> HostResult<ConfigMap> {
         guarded!(self.guard.read_config_map(&namespace, &name))
+    }
+
+    async fn write_config_map(&mut self, config_map: ConfigMapWrite) -> HostResult<String> {
+        guarded!(self.guard.write_config_map(config_map))
     }
 }
 

@@ -11,8 +11,9 @@ use async_trait::async_trait;
 use crate::cluster::selector::Selector;
 use crate::cluster::{Cluster, ClusterError, ClusterResult};
 use crate::wit::{
-    Certificate, Condition, ConfigMap, Event, EventType, KeyValue, Namespace, ObjectRef, Pod,
-    RolloutStatus, Secret, SecretWrite, Timestamp, UpdateStrategy, Workload, WorkloadKind,
+    Certificate, Condition, ConfigMap, ConfigMapWrite, Event, EventType, KeyValue, Namespace,
+    ObjectRef, Pod, RolloutStatus, Secret, SecretWrite, Timestamp, UpdateStrategy, Workload,
+    WorkloadKind,
 };
 
 /// Everything the fake holds; tests may read and edit it directly.
@@ -484,6 +485,36 @@ impl Cluster for FakeCluster {
             .get(&(namespace.to_string(), name.to_string()))
             .cloned()
             .ok_or_else(|| ClusterError::NotFound(format!("config map {namespace}/{name}")))
+    }
+
+    async fn write_config_map(&self, w: ConfigMapWrite) -> ClusterResult<String> {
+        let mut s = self.lock();
+        let key = (w.namespace.clone(), w.name.clone());
+        if let Some(expected) = &w.expected_resource_version {
+            let current = s.config_maps.get(&key).map(|x| x.resource_version.clone());
+            if current.as_ref() != Some(expected) {
+                return Err(ClusterError::Conflict(format!(
+                    "config map {}/{} changed",
+                    w.namespace, w.name
+                )));
+            }
+        }
+        s.rv += 1;
+        let rv = format!("c{}", s.rv);
+        s.mutations
+            .push(format!("write config map {}/{}", w.namespace, w.name));
+        s.config_maps.insert(
+            key,
+            ConfigMap {
+                namespace: w.namespace,
+                name: w.name,
+                data: w.data,
+                labels: w.labels,
+                annotations: w.annotations,
+                resource_version: rv.clone(),
+            },
+        );
+        Ok(rv)
     }
 
     async fn list_events(

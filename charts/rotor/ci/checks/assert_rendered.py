@@ -444,6 +444,32 @@ def dashboard_for_the_grafana_sidecar(d):
     assert variables["certificates"] == "linkerd-trust-anchor|linkerd-identity-issuer"
 
 
+@check
+def rotor_writes_the_trust_roots_only_when_told(d):
+    def config_map_writes(docs):
+        return sorted(
+            (role["metadata"]["namespace"], names, tuple(sorted(verbs)))
+            for role in find(docs, "Role")
+            for verbs, names in grants(rules_of(role), "", "configmaps")
+            if verbs & {"create", "update", "patch", "delete"}
+            and role["metadata"]["namespace"] != RELEASE_NS
+        )
+    docs = load(d, "no-trust-manager-values")
+    assert not find(docs, "Bundle"), "bundle.writer rotor renders no Bundle"
+    writes = config_map_writes(docs)
+    assert writes == [("linkerd", ("linkerd-identity-trust-roots",), ("update",))], writes
+    cfg = run_config(docs)
+    assert cfg["policy"]["bundle"] == {"writer": "rotor"}, cfg["policy"]
+    assert cfg["grants"]["writeConfigMaps"] == ["linkerd/linkerd-identity-trust-roots"], cfg["grants"]
+    assert "write-config-map" in cfg["grants"]["verbs"], cfg["grants"]
+    default = load(d, "default-values")
+    assert config_map_writes(default) == [], config_map_writes(default)
+    cfg = run_config(default)
+    assert cfg["policy"]["bundle"] == {"writer": "trust-manager"}, cfg["policy"]
+    assert cfg["grants"]["writeConfigMaps"] == [], cfg["grants"]
+    assert "write-config-map" not in cfg["grants"]["verbs"], cfg["grants"]
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)

@@ -17,6 +17,26 @@ pub enum Mode {
     IssuerOnly,
 }
 
+/// Who writes the trust-roots ConfigMap.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BundleWriter {
+    /// trust-manager's Bundle: rotor changes its sources and waits.
+    #[default]
+    TrustManager,
+    /// rotor itself, for installs without trust-manager (the ConfigMap as
+    /// Linkerd's chart renders it): it writes the bundle from the same
+    /// sources a Bundle would read. Needs `grants.writeConfigMaps`.
+    Rotor,
+}
+
+/// The `bundle` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct BundleSettings {
+    pub writer: BundleWriter,
+}
+
 /// `namespace` + `name` of an object in the config.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,6 +97,8 @@ pub struct Config {
     pub identity_issuer: ObjectName,
     pub previous_anchor_secret: ObjectName,
     pub trust_roots_config_map: ObjectName,
+    /// Who writes the trust-roots ConfigMap.
+    pub bundle: BundleSettings,
     pub control_plane_namespace: String,
     pub identity_deployment: String,
     /// Extension namespaces restarted after the control plane (those present).
@@ -111,6 +133,7 @@ impl Default for Config {
             identity_issuer: ObjectName::new("linkerd", "linkerd-identity-issuer"),
             previous_anchor_secret: ObjectName::new("cert-manager", "linkerd-previous-anchor"),
             trust_roots_config_map: ObjectName::new("linkerd", "linkerd-identity-trust-roots"),
+            bundle: BundleSettings::default(),
             control_plane_namespace: "linkerd".into(),
             identity_deployment: "linkerd-identity".into(),
             extensions: [
@@ -238,6 +261,11 @@ mod tests {
             "unset deadline keeps its default"
         );
         assert_eq!(c.trust_roots_config_map.named().to_string(), "mesh/roots");
+        assert_eq!(c.bundle.writer, BundleWriter::TrustManager);
+        let rotor = Config::parse(r#"{"bundle":{"writer":"rotor"}}"#).unwrap();
+        assert_eq!(rotor.bundle.writer, BundleWriter::Rotor);
+        let err = Config::parse(r#"{"bundle":{"writer":"helm"}}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown variant `helm`"), "{err}");
         assert!(!c.restarts("legacy", "anything"));
         assert!(!c.restarts("shop", "batch"));
         assert!(c.restarts("shop", "web"));

@@ -7,12 +7,13 @@
 //! a run starts, `lint` whether the anchor and issuer are fit to rotate,
 //! `version` whether rotor can rotate the control plane's Linkerd version,
 //! `anchor`, `trust_bundle` and `issuer` hold the steps on
-//! each piece of trust, `rounds` the restart rounds, `unowned` the pods of
+//! each piece of trust (`bundle_writer`: rotor writing the bundle itself), `rounds` the restart rounds, `unowned` the pods of
 //! owners rotor does not restart, `summary` what a run
 //! reports; `plan` the order and the progress record, `config` and `site`
 //! what a policy passes in.
 
 mod anchor;
+mod bundle_writer;
 pub mod config;
 mod issuer;
 mod lint;
@@ -26,7 +27,7 @@ mod trust_bundle;
 pub mod unowned;
 mod version;
 
-pub use config::{Config, ConfigError, Deadlines, Mode, ObjectName};
+pub use config::{BundleSettings, BundleWriter, Config, ConfigError, Deadlines, Mode, ObjectName};
 pub use plan::Step;
 pub use run::{run, run_site, stopped};
 pub use site::{Default as DefaultSite, Site, SiteConfig, Stage, Target};

@@ -1,5 +1,7 @@
 //! Preflight: where a run starts, and whether it may. A control plane
-//! whose Linkerd version rotor cannot rotate is refused first (`version`).
+//! whose Linkerd version rotor cannot rotate is refused first (`version`);
+//! a trust-bundle writer the trust-roots ConfigMap contradicts
+//! (`bundle_writer`) before anything is written.
 //! The record and the cluster's anchors decide between resuming and
 //! starting afresh; a fresh
 //! rotation is refused while the anchor or issuer fails the lint (`lint`),
@@ -8,6 +10,7 @@
 //! other owners left to `report`: `unowned`).
 
 use super::anchor::{anchor_secret, previous_anchor};
+use super::bundle_writer;
 use super::lint;
 use super::plan::{self, AnchorFacts, Record, Start};
 use super::run::Run;
@@ -70,6 +73,10 @@ pub(super) fn preflight(
         )?
         .len()
     };
+    // Before the first write (previous-anchor's bootstrap just below).
+    if cfg.mode == Mode::Full {
+        bundle_writer::check(&cfg)?;
+    }
     let previous = previous_anchor(&cfg, &anchor_named, &anchor, rotating)?;
     let start = plan::decide(
         cfg.mode,

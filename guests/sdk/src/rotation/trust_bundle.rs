@@ -3,6 +3,7 @@
 //! and the control-plane pods seen with it, which the restart rounds judge
 //! stale by the bundle they mounted.
 
+use super::bundle_writer;
 use super::run::Run;
 use crate::bundle::{self, Bundle, Want};
 use crate::fingerprint::short;
@@ -28,6 +29,7 @@ impl Run<'_> {
                 format!("would wait until {cm} holds the old and the new anchor"),
             ));
         }
+        self.write_bundle()?;
         let want = Want::Contains(vec![
             self.rec.anchor_before.fingerprint.clone(),
             self.new_anchor()?,
@@ -41,6 +43,27 @@ impl Run<'_> {
                 short(&b.hash)
             ),
         ))
+    }
+
+    /// With `bundle.writer: rotor`, write the bundle from its sources (a
+    /// no-op when it holds them already, as after a resumed run's write).
+    fn write_bundle(&mut self) -> Result<(), RotorError> {
+        if let Some(w) = bundle_writer::write(&self.cfg)?
+            && w.changed
+        {
+            let held: Vec<&str> = w.anchors.iter().map(|a| short(a)).collect();
+            crate::info(
+                "wrote the trust bundle",
+                &[
+                    (
+                        "configmap",
+                        &self.cfg.trust_roots_config_map.named().to_string(),
+                    ),
+                    ("anchors", &held.join(", ")),
+                ],
+            );
+        }
+        Ok(())
     }
 
     /// Wait until the bundle holds `want`, then keep the control-plane pods
@@ -77,6 +100,7 @@ impl Run<'_> {
                 format!("would wait until {cm} holds only the new anchor"),
             ));
         }
+        self.write_bundle()?;
         let want = Want::Exactly(vec![self.new_anchor()?]);
         let b = self.wait_bundle(&want, "bundle-drops-old-anchor")?;
         Ok((

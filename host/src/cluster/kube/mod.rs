@@ -45,9 +45,9 @@ pub use error::RetryPolicy;
 
 use crate::cluster::{Cluster, ClusterError, ClusterResult};
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary,
-    RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
-    WorkloadRef,
+    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Namespace, ObjectRef, Pod,
+    PodSummary, RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
+    WorkloadKind, WorkloadRef,
 };
 
 /// The field manager of every write rotor makes.
@@ -349,6 +349,11 @@ impl Cluster for KubeCluster {
         &self,
     ) -> ClusterResult<Option<crate::cluster::trust_manager::TrustManagerSetup>> {
         self.read_trust_manager_setup().await.map(Some)
+    }
+
+    async fn write_config_map(&self, config_map: ConfigMapWrite) -> ClusterResult<String> {
+        self.fenced()?;
+        self.put_config_map(config_map).await
     }
 
     async fn list_events(

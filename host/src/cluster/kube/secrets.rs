@@ -1,4 +1,5 @@
-//! Secrets (create or update with optimistic concurrency) and ConfigMaps (read).
+//! Secrets (create or update with optimistic concurrency) and ConfigMaps
+//! (read, and create or replace the same way).
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use kube::api::Api;
 use super::{KubeCluster, check_name, convert, qualified};
 use crate::cluster::retry::on_conflict;
 use crate::cluster::{ClusterError, ClusterResult};
-use crate::wit::{ConfigMap, KeyValue, Secret, SecretWrite};
+use crate::wit::{ConfigMap, ConfigMapWrite, KeyValue, Secret, SecretWrite};
 
 fn map(kvs: &[KeyValue]) -> Option<BTreeMap<String, String>> {
     (!kvs.is_empty()).then(|| {
@@ -114,5 +115,70 @@ impl KubeCluster {
         Ok(convert::config_map_record(
             &self.retry.run(&what, || api.get(name)).await?,
         ))
+    }
+
+    /// Create, or replace: with an expected resourceVersion only that
+    /// version (a stale one is `Conflict`, checked again by the API server
+    /// on the replace); without one whatever is there, read again and
+    /// retried on a 409. A replace keeps the owner references and
+    /// finalizers it read, which a policy's record does not carry.
+    pub(super) async fn put_config_map(&self, w: ConfigMapWrite) -> ClusterResult<String> {
+        check_name("namespace", &w.namespace)?;
+        check_name("config map", &w.name)?;
+        let api: Api<K8sConfigMap> = Api::namespaced(self.client.clone(), &w.namespace);
+        let what = format!("write config map {}", qualified(&w.namespace, &w.name));
+        let obj = K8sConfigMap {
+            metadata: ObjectMeta {
+                name: Some(w.name.clone()),
+                namespace: Some(w.namespace.clone()),
+                labels: map(&w.labels),
+                annotations: map(&w.annotations),
+                ..ObjectMeta::default()
+            },
+            data: Some(
+                w.data
+                    .iter()
+                    .map(|kv| (kv.key.clone(), kv.value.clone()))
+                    .collect(),
+            ),
+            ..K8sConfigMap::default()
+        };
+        let pp = self.post_params();
+        let expected = w.expected_resource_version.clone();
+        let attempt = || async {
+            let mut obj = obj.clone();
+            match self.retry.run(&what, || api.get(&w.name)).await {
+                Ok(current) => {
+                    let version = current.metadata.resource_version.clone();
+                    if let Some(e) = &expected
+                        && version.as_ref() != Some(e)
+                    {
+                        return Err(ClusterError::Conflict(format!(
+                            "{what}: resourceVersion {} is not {e}",
+                            version.unwrap_or_default()
+                        )));
+                    }
+                    obj.metadata.resource_version = expected.clone().or(version);
+                    obj.metadata.owner_references = current.metadata.owner_references;
+                    obj.metadata.finalizers = current.metadata.finalizers;
+                    self.retry
+                        .run(&what, || api.replace(&w.name, &pp, &obj))
+                        .await
+                }
+                Err(ClusterError::NotFound(m)) if expected.is_some() => {
+                    Err(ClusterError::NotFound(m))
+                }
+                Err(ClusterError::NotFound(_)) => {
+                    self.retry.run(&what, || api.create(&pp, &obj)).await
+                }
+                Err(e) => Err(e),
+            }
+        };
+        let written = if expected.is_some() {
+            attempt().await?
+        } else {
+            on_conflict(&what, attempt).await?
+        };
+        Ok(written.metadata.resource_version.unwrap_or_default())
     }
 }

@@ -45,9 +45,9 @@ use async_trait::async_trait;
 
 use crate::cluster::{Cluster, ClusterResult};
 use crate::wit::{
-    Certificate, ConfigMap, Event, EventType, Namespace, ObjectRef, Pod, PodSummary,
-    RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind,
-    WorkloadRef,
+    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Namespace, ObjectRef, Pod,
+    PodSummary, RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
+    WorkloadKind, WorkloadRef,
 };
 
 pub use outage::OutageWindow;
@@ -244,6 +244,10 @@ impl Cluster for SimCluster {
         &self,
     ) -> ClusterResult<Option<crate::cluster::trust_manager::TrustManagerSetup>> {
         Ok(Some(self.lock().trust_manager_setup()))
+    }
+
+    async fn write_config_map(&self, config_map: ConfigMapWrite) -> ClusterResult<String> {
+        self.put_config_map_write(config_map)
     }
 
     async fn list_events(

@@ -2,8 +2,10 @@
 //! its target ConfigMap bundleSyncSeconds after any source changes, in the
 //! namespaces its selector matches and, when trust-manager runs with
 //! `--target-namespaces`, only those (`pkg/bundle/bundle.go` skips every
-//! other namespace). A ClusterBundle is written only where the cluster
-//! showed trust-manager reconciling it (see `manifest::cluster_bundle`).
+//! other namespace), with the marks trust-manager leaves on a target it
+//! owns; and what a write of the trust-roots ConfigMap by anyone else does.
+//! A ClusterBundle is written only where the cluster showed trust-manager
+//! reconciling it (see `manifest::cluster_bundle`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -13,6 +15,13 @@ use crate::cluster::trust_manager::{BundleWriter, TrustManagerSetup};
 use super::linkerd::{CONTROL_PLANE_NS, IDENTITY_ISSUER, TRUST_ROOTS};
 use super::pki::{all_pem_blocks, der_to_pem, sha256_hex};
 use super::world::{BundleId, Ev, World};
+
+/// The label and annotation trust-manager puts on each target it owns
+/// (trust-manager `pkg/apis/trust/v1alpha1`: `BundleLabelKey`,
+/// `BundleHashAnnotationKey`).
+pub use crate::linkerd::{
+    BUNDLE_HASH_ANNOTATION, BUNDLE_LABEL, CLUSTER_BUNDLE_HASH_ANNOTATION, CLUSTER_BUNDLE_LABEL,
+};
 
 /// trust-manager's trust namespace, where Bundle source Secrets live.
 pub const TRUST_NAMESPACE: &str = crate::linkerd::CERT_MANAGER_NS;
@@ -35,6 +44,46 @@ impl World {
         if ns == CONTROL_PLANE_NS && name == IDENTITY_ISSUER {
             self.issuer_secret_changed();
         }
+    }
+
+    /// A client wrote a ConfigMap. The trust roots reach the injector as
+    /// a trust-manager sync would (each replica after its kubelet delay).
+    /// A Bundle's target is restored by trust-manager, which watches its
+    /// targets and re-applies its content over anyone else's
+    /// (trust-manager `pkg/bundle/internal/target/target.go`: `needsUpdate`
+    /// compares the owner, label and hash, and the apply forces ownership).
+    pub fn config_map_written(&mut self, ns: &str, name: &str) {
+        if ns == CONTROL_PLANE_NS && name == TRUST_ROOTS {
+            let (now, content) = (self.now, self.current_roots_pem());
+            if self
+                .roots_history
+                .last()
+                .is_none_or(|(_, last)| *last != content)
+            {
+                self.roots_history.push((now, content));
+            }
+        }
+        for b in 0..self.bundles.len() {
+            if self.bundles[b].name == name && self.bundle_targets(b).iter().any(|t| t == ns) {
+                self.request_bundle_sync(b);
+            }
+        }
+    }
+
+    /// The namespaces a Bundle writes its target into.
+    fn bundle_targets(&self, b: BundleId) -> Vec<String> {
+        // A selector that does not parse was refused at load.
+        let selector = self.bundles[b]
+            .namespace_selector
+            .as_ref()
+            .map(|s| s.selector().unwrap_or_default());
+        let limit = self.spec.trust_manager_target_namespaces.as_ref();
+        self.namespaces
+            .values()
+            .filter(|n| selector.as_ref().is_none_or(|s| s.matches(&n.labels)))
+            .filter(|n| limit.is_none_or(|l| l.contains(&n.name)))
+            .map(|n| n.name.clone())
+            .collect()
     }
 
     pub fn request_bundle_sync(&mut self, b: BundleId) {
@@ -119,21 +168,10 @@ impl World {
             .as_ref()
             .map(|t| t.key.clone())
             .unwrap_or_else(|| "ca-bundle.crt".into());
-        // A selector that does not parse was refused at load.
-        let selector = bundle
-            .namespace_selector
-            .as_ref()
-            .map(|s| s.selector().unwrap_or_default());
-        let limit = self.spec.trust_manager_target_namespaces.as_ref();
-        let targets: Vec<String> = self
-            .namespaces
-            .values()
-            .filter(|n| selector.as_ref().is_none_or(|s| s.matches(&n.labels)))
-            .filter(|n| limit.is_none_or(|l| l.contains(&n.name)))
-            .map(|n| n.name.clone())
-            .collect();
-        for ns in targets {
+        let hash = sha256_hex(content.as_bytes());
+        for ns in self.bundle_targets(b) {
             let changed = self.put_config_map(&ns, &name, &key, content.clone());
+            self.mark_bundle_target(b, &ns, &hash);
             if changed && ns == CONTROL_PLANE_NS && name == TRUST_ROOTS {
                 let now = self.now;
                 self.roots_history.push((now, content.clone()));
@@ -182,6 +220,42 @@ impl World {
         TrustManagerSetup {
             bundles,
             target_namespaces: self.spec.trust_manager_target_namespaces.clone(),
+        }
+    }
+
+    /// The marks trust-manager applies to every target it owns: the label
+    /// `trust.cert-manager.io/bundle: <Bundle>` and the annotation
+    /// `trust.cert-manager.io/hash`, the SHA-256 of the PEM (plus the
+    /// target's own labels and annotations, none here), beside a controller
+    /// owner reference to the Bundle the simulator does not model
+    /// (trust-manager `pkg/bundle/internal/target/target.go`:
+    /// `prepareTargetPatch`, `TrustBundleHash`).
+    /// A ClusterBundle's target gets the `trust-manager.io/` keys instead.
+    fn mark_bundle_target(&mut self, b: BundleId, ns: &str, hash: &str) {
+        let name = self.bundles[b].name.clone();
+        let name = name.as_str();
+        let (label_key, hash_key) = if self.bundles[b].cluster_bundle.is_some() {
+            (CLUSTER_BUNDLE_LABEL, CLUSTER_BUNDLE_HASH_ANNOTATION)
+        } else {
+            (BUNDLE_LABEL, BUNDLE_HASH_ANNOTATION)
+        };
+        let Some(cm) = self
+            .config_maps
+            .get_mut(&(ns.to_string(), name.to_string()))
+        else {
+            return;
+        };
+        let label = cm.labels.insert(label_key.into(), name.into());
+        let annotation = cm.annotations.insert(hash_key.into(), hash.into());
+        let changed = label.as_deref() != Some(name) || annotation.as_deref() != Some(hash);
+        if changed {
+            let rv = self.next_rv();
+            if let Some(cm) = self
+                .config_maps
+                .get_mut(&(ns.to_string(), name.to_string()))
+            {
+                cm.resource_version = rv;
+            }
         }
     }
 }

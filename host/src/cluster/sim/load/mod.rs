@@ -66,6 +66,31 @@ fn obj_key(o: &Object) -> (String, String, String) {
     )
 }
 
+/// Whether the scenario is an install without trust-manager: it declares
+/// the trust-roots ConfigMap itself, as Linkerd's chart renders it from
+/// `identityTrustAnchorsPEM`, without the label trust-manager puts on every
+/// target it owns, and declares no Bundle. It then gets no standard Bundle
+/// (a live cluster's dump without trust-manager reads the same way).
+fn renders_trust_roots_without_trust_manager(scenario: &Scenario) -> bool {
+    use crate::linkerd::{BUNDLE_LABEL, CLUSTER_BUNDLE_LABEL, CONTROL_PLANE_NS, TRUST_ROOTS};
+    let mut declared = false;
+    for l in &scenario.objects {
+        match &l.object {
+            Object::Bundle(_) | Object::ClusterBundle(_) => return false,
+            Object::ConfigMap(c)
+                if c.metadata.name == TRUST_ROOTS
+                    && c.metadata.namespace.as_deref() == Some(CONTROL_PLANE_NS) =>
+            {
+                declared = ![BUNDLE_LABEL, CLUSTER_BUNDLE_LABEL]
+                    .iter()
+                    .any(|l| c.metadata.labels.contains_key(*l));
+            }
+            _ => {}
+        }
+    }
+    declared
+}
+
 fn to_kv_time(s: &Option<String>) -> Option<i64> {
     s.as_deref().and_then(|s| parse_rfc3339(s).ok())
 }
@@ -111,8 +136,12 @@ impl World {
                 _ => None,
             })
             .collect();
+        let no_trust_manager = renders_trust_roots_without_trust_manager(&scenario);
         for mut l in standard.objects {
-            let replaced = matches!(&l.object, Object::Bundle(b) if cluster_bundles.contains(&b.metadata.name));
+            let replaced = match &l.object {
+                Object::Bundle(b) => no_trust_manager || cluster_bundles.contains(&b.metadata.name),
+                _ => false,
+            };
             if !replaced && !present.contains(&obj_key(&l.object)) {
                 l.doc = format!("{} of the standard setup", l.doc);
                 scenario.objects.push(l);

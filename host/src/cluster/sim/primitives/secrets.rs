@@ -1,10 +1,10 @@
 //! Secrets (read, write and delete with optimistic concurrency, as the
 //! API server checks resourceVersion and the immutable type) and
-//! ConfigMaps (read).
+//! ConfigMaps (read, and create or replace with the same check).
 
-use crate::cluster::sim::world::SecretRec;
+use crate::cluster::sim::world::{ConfigMapRec, SecretRec};
 use crate::cluster::{ClusterError, ClusterResult};
-use crate::wit::{ConfigMap, KeyValue, Secret, SecretWrite};
+use crate::wit::{ConfigMap, ConfigMapWrite, KeyValue, Secret, SecretWrite};
 
 use super::super::SimCluster;
 use super::kv;
@@ -134,5 +134,61 @@ impl SimCluster {
             annotations: kv(&c.annotations),
             resource_version: c.resource_version.to_string(),
         })
+    }
+
+    /// Create or replace a ConfigMap as the API server does: a stale
+    /// expected resourceVersion is a conflict, one for a missing object is
+    /// not found, and a replace sets data, labels and annotations whole.
+    /// What the world does with it (the injector reads the trust roots,
+    /// trust-manager restores a target it owns) is `World::config_map_written`.
+    pub(in crate::cluster::sim) fn put_config_map_write(
+        &self,
+        cm: ConfigMapWrite,
+    ) -> ClusterResult<String> {
+        let mut w = self.lock();
+        let key = (cm.namespace.clone(), cm.name.clone());
+        let what = format!("ConfigMap {}/{}", cm.namespace, cm.name);
+        if cm.namespace.is_empty() || cm.name.is_empty() {
+            return Err(ClusterError::Invalid(format!(
+                "{what}: namespace and name are required"
+            )));
+        }
+        match (&cm.expected_resource_version, w.config_maps.get(&key)) {
+            (Some(_), None) => return Err(ClusterError::NotFound(what)),
+            (Some(expected), Some(existing))
+                if *expected != existing.resource_version.to_string() =>
+            {
+                return Err(ClusterError::Conflict(format!(
+                    "{what}: the object has been modified (resourceVersion {} is not {expected}); read it again and retry",
+                    existing.resource_version
+                )));
+            }
+            _ => {}
+        }
+        let pairs = |kvs: Vec<KeyValue>| kvs.into_iter().map(|kv| (kv.key, kv.value)).collect();
+        let mut rec = ConfigMapRec {
+            data: cm
+                .data
+                .into_iter()
+                .map(|kv| (kv.key, std::sync::Arc::from(kv.value)))
+                .collect(),
+            labels: pairs(cm.labels),
+            annotations: pairs(cm.annotations),
+            resource_version: 0,
+        };
+        // An update that changes nothing is no write: the API server keeps
+        // the resourceVersion and tells no watcher (Kubernetes apiserver
+        // `pkg/storage/etcd3/store.go`, `GuaranteedUpdate`).
+        if let Some(existing) = w.config_maps.get(&key)
+            && (&existing.data, &existing.labels, &existing.annotations)
+                == (&rec.data, &rec.labels, &rec.annotations)
+        {
+            return Ok(existing.resource_version.to_string());
+        }
+        let rv = w.next_rv();
+        rec.resource_version = rv;
+        w.config_maps.insert(key, rec);
+        w.config_map_written(&cm.namespace, &cm.name);
+        Ok(rv.to_string())
     }
 }

@@ -4,6 +4,7 @@
 //! rules of its own, has a file, as the Kubernetes backend does.
 
 mod certificates;
+mod configmaps;
 mod events;
 mod owners;
 mod pods;
@@ -56,6 +57,16 @@ fn store_key(route: &Route) -> String {
     } else {
         format!("{}/{}", route.group, route.resource)
     }
+}
+
+/// `metadata.labels` or `metadata.annotations` of a written object as pairs.
+fn metadata_pairs(obj: &Value, field: &str) -> Vec<crate::wit::KeyValue> {
+    obj.pointer(&format!("/metadata/{field}"))
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| crate::wit::KeyValue::new(k, v.as_str().unwrap_or_default()))
+        .collect()
 }
 
 fn dry_run(q: &Query) -> bool {

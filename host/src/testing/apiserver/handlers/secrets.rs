@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::super::status::ApiError;
 use super::super::{Backend, Reply, objects};
-use super::{Query, dry_run, name_of, parse_body};
+use super::{Query, dry_run, metadata_pairs, name_of, parse_body};
 use crate::cluster::ClusterError;
 use crate::wit::SecretWrite;
 
@@ -21,14 +21,6 @@ impl Backend {
     ) -> Result<Reply, ApiError> {
         use base64::Engine as _;
         let name = name_of(&obj).to_string();
-        let kv = |key: &str| -> Vec<crate::wit::KeyValue> {
-            obj.pointer(&format!("/metadata/{key}"))
-                .and_then(Value::as_object)
-                .into_iter()
-                .flatten()
-                .map(|(k, v)| crate::wit::KeyValue::new(k, v.as_str().unwrap_or_default()))
-                .collect()
-        };
         let mut data = Vec::new();
         for (k, v) in obj
             .get("data")
@@ -57,8 +49,8 @@ impl Backend {
                 .unwrap_or("Opaque")
                 .to_string(),
             data,
-            labels: kv("labels"),
-            annotations: kv("annotations"),
+            labels: metadata_pairs(&obj, "labels"),
+            annotations: metadata_pairs(&obj, "annotations"),
             expected_resource_version: expected,
         };
         if dry_run(q) {

@@ -27,17 +27,19 @@ impl Backend {
                 if self.cluster.read_secret(ns, &name).await.is_ok() {
                     return Err(ApiError::already_exists("secrets", &name));
                 }
-                let reply = self.write_secret(ns, obj, None, q).await?;
-                Ok(match reply {
-                    Reply::Json(_, v) => Reply::Json(201, v),
-                    other => other,
-                })
+                created(self.write_secret(ns, obj, None, q).await?)
             }
             ("", "configmaps") if self.is_progress(route, ns, &name) => {
                 if self.progress_object().await?.is_some() {
                     return Err(ApiError::already_exists("configmaps", &name));
                 }
                 self.put_progress(obj, &name, q, 201).await
+            }
+            ("", "configmaps") => {
+                if self.cluster.read_config_map(ns, &name).await.is_ok() {
+                    return Err(ApiError::already_exists("configmaps", &name));
+                }
+                created(self.write_config_map(ns, obj, None, q).await?)
             }
             ("events.k8s.io", "events") => {
                 if dry_run(q) {
@@ -51,12 +53,10 @@ impl Backend {
                 ))
             }
             ("apps" | "cert-manager.io" | "argoproj.io" | "core.strimzi.io", _)
-            | ("", "configmaps" | "pods" | "namespaces" | "events") => {
-                Err(ApiError::method_not_allowed(format!(
-                    "the test API server does not create {}",
-                    route.resource
-                )))
-            }
+            | ("", "pods" | "namespaces" | "events") => Err(ApiError::method_not_allowed(format!(
+                "the test API server does not create {}",
+                route.resource
+            ))),
             _ => self.to_store(q, 201, obj, |obj| {
                 self.store
                     .create(&store_key(route), ns, obj, &self.versions)
@@ -79,24 +79,21 @@ impl Backend {
                 name_of(&obj)
             )));
         }
+        let rv = obj
+            .pointer("/metadata/resourceVersion")
+            .and_then(Value::as_str)
+            .map(String::from);
         match (route.group.as_str(), route.resource.as_str()) {
-            ("", "secrets") => {
-                let rv = obj
-                    .pointer("/metadata/resourceVersion")
-                    .and_then(Value::as_str)
-                    .map(String::from);
-                self.write_secret(ns, obj, rv, q).await
-            }
+            ("", "secrets") => self.write_secret(ns, obj, rv, q).await,
             ("", "configmaps") if self.is_progress(route, ns, name) => {
                 self.put_progress(obj, name, q, 200).await
             }
+            ("", "configmaps") => self.write_config_map(ns, obj, rv, q).await,
             ("apps" | "cert-manager.io" | "argoproj.io" | "core.strimzi.io", _)
-            | ("", "configmaps" | "pods" | "namespaces") => {
-                Err(ApiError::method_not_allowed(format!(
-                    "the test API server does not replace {}: patch a restart instead",
-                    route.resource
-                )))
-            }
+            | ("", "pods" | "namespaces") => Err(ApiError::method_not_allowed(format!(
+                "the test API server does not replace {}: patch a restart instead",
+                route.resource
+            ))),
             _ => self.to_store(q, 200, obj, |obj| {
                 self.store
                     .update(&store_key(route), ns, name, obj, &self.versions)
@@ -185,4 +182,12 @@ impl Backend {
         }
         Ok(Reply::Json(code, write(obj)?))
     }
+}
+
+/// A write's answer as a create's: 201 Created.
+fn created(reply: Reply) -> Result<Reply, ApiError> {
+    Ok(match reply {
+        Reply::Json(_, v) => Reply::Json(201, v),
+        other => other,
+    })
 }
