@@ -213,6 +213,7 @@ macro_rules! rotates_without_outage {
             PREFLIGHT_REFUSALS[2].0,
             PREFLIGHT_REFUSALS[3].0,
             PREFLIGHT_REFUSALS[4].0,
+            PREFLIGHT_REFUSALS[5].0,
             "native-sidecar-stuck-in-init.yaml",
             "unowned-report.yaml",
         ];
@@ -466,9 +467,10 @@ async fn a_pre_injected_workload_stops_the_rotation_before_any_change() {
 }
 
 /// Anchors and issuers Linkerd would not accept, or whose lifetimes cannot
-/// fit, and a Linkerd version rotor cannot rotate, with the start of the
+/// fit, a Linkerd version rotor cannot rotate, and trust roots nothing
+/// writes (an unreconciled ClusterBundle), with the start of the
 /// one line the preflight stops with.
-const PREFLIGHT_REFUSALS: [(&str, &str); 5] = [
+const PREFLIGHT_REFUSALS: [(&str, &str); 6] = [
     (
         "lint-anchor-rsa-3072.yaml",
         "trust anchor cert-manager/linkerd-trust-anchor: has an RSA-3072 key; Linkerd accepts \
@@ -493,6 +495,10 @@ const PREFLIGHT_REFUSALS: [(&str, &str); 5] = [
         "linkerd-stable-2-10.yaml",
         "Linkerd stable-2.10.2 predates the trust-roots ConfigMap linkerd-identity-trust-roots \
          (Linkerd 2.11)",
+    ),
+    (
+        "cluster-bundle-unreconciled.yaml",
+        "configmap linkerd/linkerd-identity-trust-roots is missing",
     ),
 ];
 
@@ -520,10 +526,16 @@ async fn unfit_anchors_issuers_and_linkerd_versions_are_refused_before_the_first
         assert!(!sim.final_state.anchor_rotated, "{scenario}");
         assert_eq!(sim.outage.broken_pair_seconds, 0.0, "{scenario}");
         assert_eq!(anchor_pem(&cluster).await, old_anchor, "{scenario}");
-        assert!(
-            holds(&bundle_pem(&cluster).await, &old_anchor),
-            "{scenario}"
-        );
+        // Trust roots nothing wrote stay unwritten.
+        let roots = cluster.read_config_map(TRUST_ROOTS.0, TRUST_ROOTS.1).await;
+        if scenario == "cluster-bundle-unreconciled.yaml" {
+            assert!(roots.is_err(), "{scenario}: {roots:?}");
+        } else {
+            assert!(
+                holds(&bundle_pem(&cluster).await, &old_anchor),
+                "{scenario}"
+            );
+        }
     }
 }
 
@@ -539,5 +551,5 @@ fn the_refusal_scenarios_pass_their_expect_documents() {
     let output = support::rotor(&args);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}\n{output:?}");
-    assert_eq!(text.lines().last(), Some("5 passed, 0 failed"), "{text}");
+    assert_eq!(text.lines().last(), Some("6 passed, 0 failed"), "{text}");
 }

@@ -27,7 +27,8 @@ pub(super) fn check(cfg: &Config) -> Result<(), RotorError> {
         Err(e) if is_not_found(&e) => {
             return Err(RotorError::State(format!(
                 "configmap {named} is missing: Linkerd's control plane reads its trust roots there; \
-                 install it (Linkerd's chart renders it, or trust-manager's Bundle) before rotating"
+                 install it (Linkerd's chart renders it, or a Bundle or ClusterBundle trust-manager \
+                 reconciles) before rotating"
             )));
         }
         Err(e) => return Err(e),
