@@ -9,6 +9,7 @@ mod support;
 mod bundle_writer;
 mod faults;
 mod identity_gauge;
+mod leaf_refresh;
 mod resume;
 mod rotation_matrix;
 mod unowned;

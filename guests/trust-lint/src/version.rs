@@ -129,6 +129,57 @@ pub fn from_values(values: &str) -> Option<String> {
     })
 }
 
+/// Linkerd's default leaf lifetime (`identity.issuer.issuanceLifetime`,
+/// `24h0m0s` in `charts/linkerd-control-plane/values.yaml`).
+pub const DEFAULT_ISSUANCE_LIFETIME_SECONDS: i64 = 24 * 3600;
+
+/// `identity.issuer.issuanceLifetime` of the chart's values as
+/// `linkerd-config` holds them: the one key of that name in Linkerd's
+/// values, a Go duration. `None`: absent; `Some(Err)`: not a duration.
+pub fn issuance_lifetime(values: &str) -> Option<Result<i64, String>> {
+    values.lines().find_map(|line| {
+        let v = line.trim_start().strip_prefix("issuanceLifetime:")?.trim();
+        let v = v.trim_matches(|c| c == '"' || c == '\'');
+        Some(
+            go_duration_seconds(v)
+                .ok_or_else(|| format!("issuanceLifetime {v:?} is not a duration")),
+        )
+    })
+}
+
+/// Whole seconds of a Go duration made of hours, minutes and seconds
+/// (`24h0m0s`, `90m`, `1.5h`), as `time.Duration.String` writes them;
+/// sub-second parts are dropped.
+pub fn go_duration_seconds(text: &str) -> Option<i64> {
+    let mut total = 0.0;
+    let mut rest = text;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let unit = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let scale = match &rest[..unit] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => return None,
+        };
+        total += number * scale;
+        rest = &rest[unit..];
+    }
+    Some(total.floor() as i64)
+}
+
 /// The version in a `linkerd.io/created-by` value (`linkerd/helm
 /// edge-25.12.1`): its last word.
 pub fn from_created_by(value: &str) -> Option<String> {
@@ -140,6 +191,19 @@ pub fn from_created_by(value: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_leaf_lifetime_is_read_as_linkerd_writes_it() {
+        let values = "identity:\n  issuer:\n    issuanceLifetime: 24h0m0s\n    scheme: kubernetes.io/tls\nlinkerdVersion: edge-25.12.1\n";
+        assert_eq!(issuance_lifetime(values), Some(Ok(86_400)));
+        assert_eq!(issuance_lifetime("linkerdVersion: edge-25.12.1\n"), None);
+        assert_eq!(go_duration_seconds("1h30m"), Some(5_400));
+        assert_eq!(go_duration_seconds("1.5h"), Some(5_400));
+        assert_eq!(go_duration_seconds("90s500ms"), Some(90));
+        assert!(issuance_lifetime("    issuanceLifetime: one day\n").is_some_and(|r| r.is_err()));
+        assert_eq!(go_duration_seconds(""), None);
+        assert_eq!(go_duration_seconds("10"), None);
+    }
 
     #[test]
     fn edge_stable_and_enterprise_parse_others_are_unknown() {

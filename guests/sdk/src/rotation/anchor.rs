@@ -112,7 +112,13 @@ impl Run<'_> {
                 .into_iter()
                 .map(|f| format!("rollout failed: {f}")),
         );
-        if let Some(reloaded_at) = self.rec.issuer_reloaded_at {
+        // With leaf-refresh, pods started before the reload hold leaves
+        // of the new issuer once the leaves have turned over (a dry run
+        // plans the real run, which pauses until then).
+        let refreshed = self
+            .leaves_refreshed_by()?
+            .is_some_and(|by| self.dry_run || crate::clock::now() >= by);
+        if let Some(reloaded_at) = self.rec.issuer_reloaded_at.filter(|_| !refreshed) {
             users.extend(
                 mesh.all_pods()
                     .filter(|p| p.start_time.is_none_or(|t| t <= reloaded_at))

@@ -30,6 +30,23 @@ pub enum BundleWriter {
     Rotor,
 }
 
+/// How proxies move to the new issuer in a full rotation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IssuerAdoption {
+    /// Restart every meshed workload once identity serves the new issuer
+    /// (Linkerd's documented order: three restarts per workload in all).
+    #[default]
+    Restart,
+    /// Restart nothing: a proxy fetches a new leaf at about 70% of its
+    /// leaf's life and a leaf lives at most identity's issuance lifetime,
+    /// so one lifetime after identity served the new issuer no working
+    /// proxy still presents a leaf of the old one. The rotation pauses at
+    /// adopt-new-issuer until then and a later run continues: two restarts
+    /// per workload instead of three.
+    LeafRefresh,
+}
+
 /// The `bundle` section.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
@@ -123,6 +140,8 @@ pub struct Config {
     /// Confirm identity's reload with its issuer TTL gauge (read through
     /// the pod proxy) on versions that export it; `false`: its events only.
     pub identity_metrics: bool,
+    /// How proxies move to the new issuer (`restart` or `leaf-refresh`).
+    pub adopt_new_issuer: IssuerAdoption,
 }
 
 impl Default for Config {
@@ -152,6 +171,7 @@ impl Default for Config {
             exclude_workloads: vec![],
             unowned: Unowned::default(),
             identity_metrics: true,
+            adopt_new_issuer: IssuerAdoption::Restart,
         }
     }
 }

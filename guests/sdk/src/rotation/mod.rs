@@ -16,6 +16,7 @@ mod anchor;
 mod bundle_writer;
 pub mod config;
 mod issuer;
+mod leaf_refresh;
 mod lint;
 pub mod plan;
 mod preflight;
@@ -27,7 +28,9 @@ mod trust_bundle;
 pub mod unowned;
 mod version;
 
-pub use config::{BundleSettings, BundleWriter, Config, ConfigError, Deadlines, Mode, ObjectName};
+pub use config::{
+    BundleSettings, BundleWriter, Config, ConfigError, Deadlines, IssuerAdoption, Mode, ObjectName,
+};
 pub use plan::Step;
 pub use run::{run, run_site, stopped};
 pub use site::{Default as DefaultSite, Site, SiteConfig, Stage, Target};

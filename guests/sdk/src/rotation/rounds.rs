@@ -90,6 +90,18 @@ impl Run<'_> {
     /// Step adopt-new-issuer: restart what started before identity
     /// reloaded the new issuer.
     pub(super) fn adopt_new_issuer(&mut self) -> Result<(), RotorError> {
+        if let Some(by) = self.leaves_refreshed_by()? {
+            // The run paused until `by` (a dry run walks on).
+            return step(Step::AdoptNewIssuer.name(), || {
+                Ok((
+                    (),
+                    format!(
+                        "no restarts: every working proxy renewed its leaf from the new issuer \
+                         by {by} (adoptNewIssuer: leaf-refresh)"
+                    ),
+                ))
+            });
+        }
         let want = Want::Contains(match &self.rec.new_anchor {
             Some(new) => vec![self.rec.anchor_before.fingerprint.clone(), new.clone()],
             None => vec![],

@@ -51,6 +51,11 @@ pub fn run_site(cfg: Config, site: &dyn Site) -> Result<Summary, RotorError> {
         if let Some(reason) = site.hold(current.name())? {
             return run.pause(current, reason);
         }
+        if current == Step::AdoptNewIssuer
+            && let Some(reason) = run.leaves_still_refreshing()?
+        {
+            return run.pause(current, reason);
+        }
         match current {
             Step::RenewAnchor => step(current.name(), || run.renew_anchor())?,
             Step::BundleHoldsBoth => step(current.name(), || run.bundle_holds_both())?,

@@ -5,7 +5,8 @@
 //! decides nothing (the other preflight checks still hold).
 
 use rotor_trust_lint::version::{
-    self, CREATED_BY_ANNOTATION, LINKERD_CONFIG, LinkerdVersion, VALUES_KEY,
+    self, CREATED_BY_ANNOTATION, DEFAULT_ISSUANCE_LIFETIME_SECONDS, LINKERD_CONFIG, LinkerdVersion,
+    VALUES_KEY,
 };
 
 use crate::config_maps::{self, ConfigMap};
@@ -60,4 +61,31 @@ pub(super) fn check(control_plane_namespace: &str) -> Result<Option<String>, Rot
         );
     }
     Ok(Some(raw))
+}
+
+/// The longest a leaf identity issues lives: its chart's
+/// `identity.issuer.issuanceLifetime` from `linkerd-config`, Linkerd's
+/// default where the values do not say. A value that is not a duration is
+/// refused: the leaf-refresh wait would rest on a guess.
+pub(super) fn leaf_lifetime(control_plane_namespace: &str) -> Result<i64, RotorError> {
+    let at = format!("{control_plane_namespace}/{LINKERD_CONFIG}");
+    let values = match config_maps::read_config_map(control_plane_namespace, LINKERD_CONFIG) {
+        Ok(cm) => cm
+            .data
+            .into_iter()
+            .find(|kv| kv.key == VALUES_KEY)
+            .map(|kv| kv.value),
+        Err(Error::NotFound(_)) => None,
+        Err(e) => {
+            return Err(RotorError::Call {
+                call: format!("read configmap {at}"),
+                error: e,
+            });
+        }
+    };
+    match values.as_deref().and_then(version::issuance_lifetime) {
+        Some(Ok(seconds)) => Ok(seconds),
+        Some(Err(why)) => Err(RotorError::State(format!("{at}: {why}"))),
+        None => Ok(DEFAULT_ISSUANCE_LIFETIME_SECONDS),
+    }
 }

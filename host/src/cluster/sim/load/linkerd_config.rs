@@ -7,6 +7,10 @@ use crate::cluster::sim::world::{ConfigMapRec, World};
 use crate::linkerd::{CONTROL_PLANE_NS, CONTROL_PLANE_NS_LABEL};
 use rotor_trust_lint::version::{CREATED_BY_ANNOTATION, LINKERD_CONFIG, VALUES_KEY};
 
+/// The leaf lifetime as the chart's values write it (`24h0m0s`, the
+/// model's `LEAF_LIFETIME`).
+const ISSUANCE_LIFETIME: &str = "24h0m0s";
+
 impl World {
     /// Write `linkerd/linkerd-config` unless the scenario gives its own:
     /// labels and the `linkerd.io/created-by` annotation as
@@ -14,7 +18,8 @@ impl World {
     /// (with `partials.annotations.created-by`, `charts/partials/templates/
     /// _metadata.tpl`, for a Helm install), and the chart's values under
     /// `values`, of which the model writes those rotor reads:
-    /// `linkerdVersion` and `proxy.nativeSidecar`.
+    /// `identity.issuer.issuanceLifetime` (the leaves' lifetime the model
+    /// issues), `linkerdVersion` and `proxy.nativeSidecar`.
     pub(super) fn write_linkerd_config(&mut self) {
         let key = (CONTROL_PLANE_NS.to_string(), LINKERD_CONFIG.to_string());
         if self.config_maps.contains_key(&key) {
@@ -22,7 +27,7 @@ impl World {
         }
         let version = self.spec.linkerd_version().to_string();
         let values = format!(
-            "linkerdVersion: {version}\nproxy:\n  nativeSidecar: {}\n",
+            "identity:\n  issuer:\n    issuanceLifetime: {ISSUANCE_LIFETIME}\nlinkerdVersion: {version}\nproxy:\n  nativeSidecar: {}\n",
             self.spec.native_sidecar
         );
         let labels: Labels = [

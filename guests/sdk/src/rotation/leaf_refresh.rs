@@ -1,0 +1,53 @@
+//! `adoptNewIssuer: leaf-refresh`: proxies move to the new issuer without a
+//! restart. Linkerd's proxy asks identity for a new leaf at about 70% of
+//! its leaf's life, and identity issues leaves that live at most its
+//! issuance lifetime (clamped to the issuer's end). Once every identity
+//! replica serves the new issuer (`issuer_reloaded_at`), a leaf of the old
+//! one was issued before that moment and has expired one lifetime later;
+//! a proxy still working then presents a leaf of the new issuer. Until
+//! then the rotation pauses before adopt-new-issuer and a later run
+//! continues, restarting nothing in that step.
+
+use super::config::{IssuerAdoption, Mode};
+use super::run::Run;
+use super::version;
+use crate::RotorError;
+
+/// Beyond one leaf lifetime: clock skew between rotor and identity, and a
+/// proxy's retries when its refresh first fails.
+pub const LEAF_REFRESH_MARGIN_SECONDS: i64 = 600;
+
+impl Run<'_> {
+    /// When every working proxy presents a leaf of the new issuer, where
+    /// the rotation waits for leaf refreshes instead of restarting (`None`:
+    /// it restarts, or identity's reload is not recorded yet).
+    pub(super) fn leaves_refreshed_by(&self) -> Result<Option<i64>, RotorError> {
+        if self.cfg.mode != Mode::Full || self.cfg.adopt_new_issuer != IssuerAdoption::LeafRefresh {
+            return Ok(None);
+        }
+        let Some(reloaded_at) = self.rec.issuer_reloaded_at else {
+            return Ok(None);
+        };
+        let lifetime = version::leaf_lifetime(&self.cfg.control_plane_namespace)?;
+        Ok(Some(reloaded_at + lifetime + LEAF_REFRESH_MARGIN_SECONDS))
+    }
+
+    /// Why the run must stop before adopt-new-issuer: leaves of the old
+    /// issuer may still be in use. A dry run walks on.
+    pub(super) fn leaves_still_refreshing(&self) -> Result<Option<String>, RotorError> {
+        if self.dry_run {
+            return Ok(None);
+        }
+        let Some(by) = self.leaves_refreshed_by()? else {
+            return Ok(None);
+        };
+        let now = crate::clock::now();
+        Ok((now < by).then(|| {
+            format!(
+                "proxies are renewing their leaves from the new issuer (adoptNewIssuer: \
+                 leaf-refresh); run again at or after {by} (Unix time, {} s from now)",
+                by - now
+            )
+        }))
+    }
+}

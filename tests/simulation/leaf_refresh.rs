@@ -1,0 +1,139 @@
+//! `adoptNewIssuer: leaf-refresh`: the rotation pauses before
+//! adopt-new-issuer until one leaf lifetime has passed since identity
+//! served the new issuer, a later run finishes it without restarting for
+//! the issuer, and no proxy loses a connection on the way: two restarts
+//! per workload instead of three.
+
+use std::sync::Arc;
+
+use rotor::cluster::Cluster;
+use rotor::cluster::sim::SimCluster;
+use rotor::config::RunConfig;
+use rotor::primitive::Primitive;
+use rotor::report::{Outcome, RunReport};
+
+use crate::rotation_matrix::{error_text, run_with, scenarios_dir};
+use crate::support;
+
+fn config(adoption: &str) -> RunConfig {
+    RunConfig::parse(
+        &format!("policy: {{adoptNewIssuer: {adoption}}}\n"),
+        std::path::Path::new("test.yaml"),
+    )
+    .expect("config parses")
+}
+
+fn load(scenario: &str) -> Arc<SimCluster> {
+    let text = std::fs::read_to_string(scenarios_dir().join(scenario)).expect("read");
+    Arc::new(SimCluster::from_yaml(&text).expect("loads"))
+}
+
+fn fact(report: &RunReport, key: &str) -> String {
+    let summary = report.summary.as_ref().expect("a summary");
+    summary
+        .facts
+        .iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| kv.value.clone())
+        .unwrap_or_default()
+}
+
+fn restarts(report: &RunReport) -> u64 {
+    fact(report, "restarts").parse().expect("restarts fact")
+}
+
+fn succeeded(report: &RunReport) {
+    assert_eq!(report.outcome, Outcome::Succeeded, "{}", error_text(report));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaves_move_to_the_new_issuer_without_a_restart_round() {
+    for scenario in ["demo.yaml", "ha-identity.yaml"] {
+        // Linkerd's documented order, for the count.
+        let whole = load(scenario);
+        let report = run_with(support::policy(), &whole, &config("restart")).await;
+        succeeded(&report);
+        let three_rounds = restarts(&report);
+
+        let cluster = load(scenario);
+        let first = run_with(support::policy(), &cluster, &config("leaf-refresh")).await;
+        succeeded(&first);
+        assert_eq!(
+            fact(&first, "pausedBefore"),
+            "adopt-new-issuer",
+            "{scenario}: {:?}",
+            first.summary
+        );
+        let message = &first.summary.as_ref().unwrap().message;
+        assert!(message.contains("run again at or after"), "{message}");
+
+        // Too early: an hour later the run pauses again, changing nothing
+        // in the mesh.
+        cluster.wait(3_600).await.expect("time passes");
+        let early = run_with(support::policy(), &cluster, &config("leaf-refresh")).await;
+        succeeded(&early);
+        assert_eq!(fact(&early, "pausedBefore"), "adopt-new-issuer");
+        let saves = early
+            .calls
+            .by_primitive
+            .get(&Primitive::SaveProgress)
+            .copied()
+            .unwrap_or(0);
+        assert_eq!(
+            early.calls.mutations, saves,
+            "{scenario}: only the progress record: {:?}",
+            early.calls
+        );
+        assert_eq!(restarts(&early), 0);
+
+        // A day later every leaf has turned over: the rotation finishes.
+        cluster.wait(86_400).await.expect("time passes");
+        let second = run_with(support::policy(), &cluster, &config("leaf-refresh")).await;
+        succeeded(&second);
+        assert_eq!(fact(&second, "pausedBefore"), "", "{:?}", second.summary);
+        let sim = second.simulation.as_ref().expect("simulation report");
+        assert!(
+            sim.final_state.anchor_rotated && sim.final_state.issuer_rotated,
+            "{scenario}: {:?}",
+            sim.final_state
+        );
+        assert_eq!(sim.final_state.proxies_with_retired_chain_leaf, 0);
+        assert_eq!(
+            sim.outage.broken_pair_seconds, 0.0,
+            "{scenario}: {:?}",
+            sim.outage
+        );
+        let two_rounds = restarts(&first) + restarts(&second);
+        assert_eq!(
+            two_rounds * 3,
+            three_rounds * 2,
+            "{scenario}: {two_rounds} restarts with leaf-refresh, {three_rounds} without"
+        );
+    }
+}
+
+/// The wait rests on identity's issuance lifetime as `linkerd-config`
+/// states it: a control plane that says its leaves live an hour, while
+/// they live a day, lets the rotation drop the old anchor under proxies
+/// still presenting leaves of the old issuer, and the simulator shows the
+/// outage that follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lifetime_shorter_than_the_leaves_shows_as_outage() {
+    let text = std::fs::read_to_string(scenarios_dir().join("demo.yaml")).expect("read");
+    let text = format!(
+        "{text}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: linkerd-config\n  namespace: linkerd\ndata:\n  values: |\n    identity:\n      issuer:\n        issuanceLifetime: 1h0m0s\n    linkerdVersion: edge-25.12.1\n"
+    );
+    let cluster = Arc::new(SimCluster::from_yaml(&text).expect("loads"));
+    let first = run_with(support::policy(), &cluster, &config("leaf-refresh")).await;
+    succeeded(&first);
+    assert_eq!(fact(&first, "pausedBefore"), "adopt-new-issuer");
+    cluster.wait(2 * 3_600).await.expect("time passes");
+    let second = run_with(support::policy(), &cluster, &config("leaf-refresh")).await;
+    let sim = second.simulation.as_ref().expect("simulation report");
+    assert!(
+        sim.outage.broken_pair_seconds > 0.0,
+        "{:?} {}",
+        sim.outage,
+        error_text(&second)
+    );
+}
