@@ -41,12 +41,14 @@ async fn status_shows_the_version_and_what_it_implies() {
             "  trust roots from the linkerd-identity-trust-roots ConfigMap: yes",
             "  identity exports issuer_cert_ttl_seconds: yes",
             "  proxies injected as native sidecars by default: no",
+            "  leaves live 86400 s (issuanceLifetime)",
             "  meshed proxies on another version: none",
         ],
     );
     let json: serde_json::Value = serde_json::from_str(&s.render(StatusFormat::Json)).unwrap();
     assert_eq!(json["linkerd"]["version"], "edge-25.12.1");
     assert_eq!(json["linkerd"]["issuer_ttl_metric"], true);
+    assert_eq!(json["linkerd"]["leaf_lifetime_seconds"], 86_400);
 
     let (_server, kube) = through_server(Arc::new(scenario("native-sidecars.yaml"))).await;
     let text = collect(&kube, &StatusArgs::default())

@@ -11,6 +11,7 @@ use rotor::cluster::sim::SimCluster;
 use rotor::config::RunConfig;
 use rotor::primitive::Primitive;
 use rotor::report::{Outcome, RunReport};
+use rotor::runtime::RunOutcome;
 
 use crate::rotation_matrix::{error_text, run_with, scenarios_dir};
 use crate::support;
@@ -104,6 +105,12 @@ async fn leaves_move_to_the_new_issuer_without_a_restart_round() {
             sim.outage
         );
         let two_rounds = restarts(&first) + restarts(&second);
+        eprintln!(
+            "{scenario}: {three_rounds} workload restarts with restart, {two_rounds} with leaf-refresh ({} + {}), {} virtual s in all",
+            restarts(&first),
+            restarts(&second),
+            sim.virtual_seconds
+        );
         assert_eq!(
             two_rounds * 3,
             three_rounds * 2,
@@ -136,4 +143,81 @@ async fn a_lifetime_shorter_than_the_leaves_shows_as_outage() {
         sim.outage,
         error_text(&second)
     );
+}
+
+/// A run on `cluster` (`kill`: killed after that many mutations).
+async fn run_once(cluster: &Arc<SimCluster>, kill: Option<u64>) -> RunOutcome {
+    let backend: Arc<dyn Cluster> = cluster.clone();
+    support::run_configured(backend, &config("leaf-refresh"), kill).await
+}
+
+fn paused(outcome: &RunOutcome) -> bool {
+    outcome.result.as_ref().is_ok_and(|s| {
+        s.facts
+            .iter()
+            .any(|kv| kv.key == "pausedBefore" && kv.value == "adopt-new-issuer")
+    })
+}
+
+/// Run again, a leaf lifetime later whenever a run pauses, until the
+/// rotation is done; what went wrong, if anything.
+async fn finish(cluster: &Arc<SimCluster>) -> Option<String> {
+    for _ in 0..3 {
+        let outcome = run_once(cluster, None).await;
+        match &outcome.result {
+            Err(e) => return Some(format!("run failed: {e}")),
+            Ok(_) if paused(&outcome) => {
+                cluster.wait(86_400 + 700).await.expect("time passes");
+            }
+            Ok(_) => {
+                let report = cluster.simulation_report();
+                return (report.outage.broken_pair_seconds > 0.0
+                    || !support::fully_rotated(&report.final_state))
+                .then(|| format!("{:?} {:?}", report.outage, report.final_state));
+            }
+        }
+    }
+    Some("still paused after three runs".into())
+}
+
+/// A run killed after any mutation, before the pause or after it, is
+/// resumed by the next runs to a complete rotation without outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_every_mutation_a_leaf_refresh_rotation_resumes_without_outage() {
+    let text = support::scenario("demo.yaml");
+    let fresh = || Arc::new(SimCluster::from_yaml(&text).expect("loads"));
+
+    let whole = fresh();
+    let first = run_once(&whole, None).await;
+    assert!(paused(&first), "{:?}", first.result);
+    whole.wait(86_400 + 700).await.expect("time passes");
+    let second = run_once(&whole, None).await;
+    assert!(
+        second.result.is_ok() && !paused(&second),
+        "{:?}",
+        second.result
+    );
+    let (before, after) = (first.record.calls.mutations, second.record.calls.mutations);
+
+    let mut failures = Vec::new();
+    for n in 1..=before {
+        let cluster = fresh();
+        let killed = run_once(&cluster, Some(n)).await;
+        assert!(killed.result.is_err(), "killed after {n}");
+        if let Some(why) = finish(&cluster).await {
+            failures.push(format!("first run killed after {n}: {why}"));
+        }
+    }
+    for n in 1..=after {
+        let cluster = fresh();
+        assert!(paused(&run_once(&cluster, None).await));
+        cluster.wait(86_400 + 700).await.expect("time passes");
+        let killed = run_once(&cluster, Some(n)).await;
+        assert!(killed.result.is_err(), "killed after {n}");
+        if let Some(why) = finish(&cluster).await {
+            failures.push(format!("second run killed after {n}: {why}"));
+        }
+    }
+    eprintln!("leaf-refresh: resumed after each of {before} + {after} mutations");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -33,6 +33,10 @@ pub struct LinkerdStatus {
     pub issuer_ttl_metric: Option<bool>,
     /// The chart's `proxy.nativeSidecar`, from `linkerd-config`'s values.
     pub native_sidecar: Option<bool>,
+    /// The leaves' lifetime in seconds (`identity.issuer.issuanceLifetime`
+    /// in `linkerd-config`'s values): how long `adoptNewIssuer:
+    /// leaf-refresh` pauses after identity's reload.
+    pub leaf_lifetime_seconds: Option<i64>,
     /// Why the next rotation would refuse this control plane.
     pub refusal: Option<String>,
     /// Meshed proxies whose `linkerd.io/proxy-version` differs from the
@@ -104,6 +108,9 @@ pub async fn collect(cluster: &dyn Cluster, pods: &[Pod]) -> Result<LinkerdStatu
         trust_roots_config_map: v.has_trust_roots_config_map(),
         issuer_ttl_metric: v.has_issuer_ttl_metric(),
         native_sidecar: values.and_then(|kv| native_sidecar(&kv.value)),
+        leaf_lifetime_seconds: values
+            .and_then(|kv| version::issuance_lifetime(&kv.value))
+            .and_then(Result::ok),
         refusal: v.refusal(),
         version: Some(raw),
         source,
@@ -148,6 +155,20 @@ impl LinkerdStatus {
             "  proxies injected as native sidecars by default: {}",
             yes_no(self.native_sidecar, "unknown (no proxy.nativeSidecar)")
         );
+        match self.leaf_lifetime_seconds {
+            Some(s) => {
+                let _ = writeln!(
+                    out,
+                    "  leaves live {s} s (issuanceLifetime): adoptNewIssuer: leaf-refresh finishes a rotation a run at least that long after identity's reload"
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  leaves live: not stated (no issuanceLifetime; Linkerd's default is 24h)"
+                );
+            }
+        }
         let others: u32 = self.other_proxy_versions.values().sum();
         if others == 0 {
             let _ = writeln!(out, "  meshed proxies on another version: none");
