@@ -136,6 +136,7 @@ async fn run(
             ..PolicyArgs::default()
         },
         dry_run: false,
+        resume_only: false,
         output: OutputFormat::Json,
         observe: ObserveArgs {
             pushgateway: Some(format!("{}/gateway", receiver.url)),

@@ -232,6 +232,7 @@ async fn exercise(inst: &Install, mesh: &str) -> Vec<(&'static str, RequestAttri
             ..PolicyArgs::default()
         },
         dry_run: false,
+        resume_only: false,
         output: OutputFormat::Json,
         observe: ObserveArgs::default(),
     };

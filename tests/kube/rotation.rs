@@ -306,6 +306,7 @@ async fn a_dry_run_sends_no_writes() {
         cluster: ClusterArgs::default(),
         policy: PolicyArgs::default(),
         dry_run: true,
+        resume_only: false,
         output: OutputFormat::Json,
         observe: Default::default(),
     };
@@ -442,6 +443,7 @@ async fn run_with(server: &TestApiServer, config: Option<&std::path::Path>) -> R
             ..PolicyArgs::default()
         },
         dry_run: false,
+        resume_only: false,
         output: OutputFormat::Json,
         observe: Default::default(),
     };

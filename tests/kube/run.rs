@@ -108,6 +108,52 @@ async fn a_second_run_is_refused_while_the_lock_is_held() {
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
 }
 
+/// The resume CronJob's run: nothing to continue, or another run at it,
+/// is a quiet success that takes no lock; a rotation in progress runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_only_runs_only_a_rotation_in_progress() {
+    let s = server().await;
+    let dir = tempfile::tempdir().unwrap();
+    let kc = dir.path().join("kubeconfig");
+    s.write_kubeconfig(&kc).unwrap();
+    let (code, out, err) = rotor(run_args(&kc, &["--resume-only"])).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(err.contains("no rotation in progress"), "{err}");
+    assert!(out.is_empty(), "no report: {out}");
+    assert!(!s.requests().contains_key("create leases"), "no lock taken");
+
+    let fake = Arc::new(FakeCluster::new(FakeState {
+        now: 1_000,
+        progress: Some("{\"next\":\"adopt-new-issuer\"}".into()),
+        ..FakeState::default()
+    }));
+    let s = TestApiServer::start(fake, ServerOptions::clock_untouched())
+        .await
+        .unwrap();
+    s.write_kubeconfig(&kc).unwrap();
+    let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(10);
+    s.seed_run_lock("rotor-system", "rotor-29113000-abcde", since, since);
+    let (code, out, err) = rotor(run_args(&kc, &["--resume-only"])).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(err.contains("another run is rotating"), "{err}");
+
+    // The lock free again: the run goes ahead.
+    let fake = Arc::new(FakeCluster::new(FakeState {
+        now: 1_000,
+        progress: Some("{\"next\":\"adopt-new-issuer\"}".into()),
+        ..FakeState::default()
+    }));
+    let s = TestApiServer::start(fake, ServerOptions::clock_untouched())
+        .await
+        .unwrap();
+    s.write_kubeconfig(&kc).unwrap();
+    let (code, out, err) = rotor(run_args(&kc, &["--resume-only"])).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["outcome"], "succeeded");
+    assert_eq!(s.requests().get("create leases"), Some(&1));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pinned_digest_must_match() {
     let s = server().await;

@@ -25,6 +25,10 @@ CronJob name: 52 characters at most, because the controller appends an
 {{- include "rotor.fullname" . | trunc 52 | trimSuffix "-" }}
 {{- end }}
 
+{{- define "rotor.resumeCronJobName" -}}
+{{- printf "%s-resume" (include "rotor.fullname" . | trunc 45 | trimSuffix "-") }}
+{{- end }}
+
 {{- define "rotor.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use crate::cluster::Cluster;
 use crate::cluster::kube::{KubeCluster, RetryPolicy};
-use crate::lock::{LockTiming, RunLock, default_holder};
+use crate::lock::{LockError, LockTiming, RunLock, default_holder};
 use crate::observe::notify::{Notice, WEBHOOK_URL_ENV};
 use crate::observe::{
     Notifier, PushTarget, RunEvents, RunMetrics, RunObserver, RunTelemetry, WebhookFormat,
@@ -37,6 +37,12 @@ pub struct RunArgs {
     /// Report format on stdout.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
+
+    /// Only continue a rotation the progress record holds: with none, or
+    /// with another run holding the lock, exit 0 having changed nothing
+    /// (the chart's resume CronJob).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub resume_only: bool,
 
     #[command(flatten)]
     pub observe: ObserveArgs,
@@ -191,6 +197,30 @@ pub async fn run(args: RunArgs, options: RuntimeOptions) -> Result<ExitCode, Com
     )
     .await?;
     let kube = args.cluster.connect().await?;
-    let report = run_against(kube, &args, &guest, options, LockTiming::default()).await?;
+    if args.resume_only {
+        let record = kube
+            .load_progress()
+            .await
+            .map_err(|source| KubeCommandError::Cluster {
+                what: "read the progress record",
+                source,
+            })?;
+        if record.is_none() {
+            eprintln!(
+                "rotor run --resume-only: no rotation in progress (no progress record in {}): nothing to do",
+                kube.namespace()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let report = match run_against(kube, &args, &guest, options, LockTiming::default()).await {
+        Err(CommandError::Kube(KubeCommandError::Lock(e @ LockError::Held { .. })))
+            if args.resume_only =>
+        {
+            eprintln!("rotor run --resume-only: another run is rotating, nothing to do: {e}");
+            return Ok(ExitCode::SUCCESS);
+        }
+        r => r?,
+    };
     Ok(print_report(&report, args.output))
 }

@@ -83,12 +83,18 @@ pub(super) struct Install {
 }
 
 pub(super) fn install(docs: &[Value]) -> Install {
-    let one = |kind: &str| {
-        let found: Vec<&Value> = docs.iter().filter(|d| d["kind"] == kind).collect();
-        assert_eq!(found.len(), 1, "expected one {kind}");
-        found[0]
-    };
-    let cron = one("CronJob");
+    // The rotation's CronJob; a resume CronJob runs the same pod.
+    let crons: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["kind"] == "CronJob")
+        .filter(|d| {
+            !d["metadata"]["name"]
+                .as_str()
+                .is_some_and(|n| n.ends_with("-resume"))
+        })
+        .collect();
+    assert_eq!(crons.len(), 1, "expected one rotation CronJob");
+    let cron = crons[0];
     let pod = &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"];
     let sa = ServiceAccount {
         namespace: cron["metadata"]["namespace"].as_str().unwrap().into(),

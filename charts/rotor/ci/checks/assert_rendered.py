@@ -44,7 +44,10 @@ def one(docs, kind, name=None, namespace=None):
 
 
 def cronjob(docs):
-    return one(docs, "CronJob")
+    """The rotation's CronJob (not the resume one)."""
+    found = [c for c in find(docs, "CronJob") if not c["metadata"]["name"].endswith("-resume")]
+    assert len(found) == 1, f"expected one rotation CronJob, found {len(found)}"
+    return found[0]
 
 
 def pod_spec(docs):
@@ -426,6 +429,24 @@ def notifications_only_when_configured(d):
     assert {"create", "patch"} <= set().union(
         *(set(r["verbs"]) for r in rules_of(trust[0]) if "events.k8s.io" in r["apiGroups"])), \
         "the run's events on the anchor Certificate need events create in its namespace"
+
+
+@check
+def resume_cronjob_only_when_enabled(d):
+    assert len(find(load(d, "default-values"), "CronJob")) == 1
+    docs = load(d, "monitoring-values")
+    main = cronjob(docs)
+    resume = one(docs, "CronJob", "rotor-resume", RELEASE_NS)
+    assert resume["spec"]["schedule"] == "17 * * * *"
+    assert resume["spec"]["concurrencyPolicy"] == "Forbid"
+    spec = lambda c: c["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    main_args = spec(main)["containers"][0]["args"]
+    resume_args = spec(resume)["containers"][0]["args"]
+    assert "--resume-only" in resume_args and "--resume-only" not in main_args
+    # The same run otherwise: policy, config, credentials, service account.
+    assert [a for a in resume_args if a != "--resume-only"] == main_args
+    assert spec(resume)["serviceAccountName"] == spec(main)["serviceAccountName"]
+    assert spec(resume)["volumes"] == spec(main)["volumes"]
 
 
 @check
