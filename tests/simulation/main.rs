@@ -13,3 +13,4 @@ mod leaf_refresh;
 mod resume;
 mod rotation_matrix;
 mod unowned;
+mod window;

@@ -22,6 +22,8 @@ use crate::workloads::Workload;
 pub struct RestartOptions {
     /// Rollouts running at once (at least 1).
     pub parallelism: usize,
+    /// Rollouts running at once in one namespace (0: only `parallelism`).
+    pub per_namespace: usize,
     /// Seconds one rollout may take, from its restart.
     pub rollout_timeout: u32,
     /// Seconds one replacement pod of an `OnDelete` workload may take.

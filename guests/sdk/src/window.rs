@@ -75,9 +75,61 @@ fn reference(w: &Workload) -> WorkloadRef {
     }
 }
 
+/// The targets not started yet, taken in order, skipping those of a
+/// namespace that already has `per_namespace` rollouts in the window (a
+/// namespace is usually one team's application under one ResourceQuota:
+/// every rollout there surges pods against the same quota and restarts
+/// services that call one another).
+struct Queue<'a> {
+    pending: Vec<Option<&'a Workload>>,
+    /// Every entry before it has been taken.
+    first: usize,
+    per_namespace: usize,
+}
+
+impl<'a> Queue<'a> {
+    fn new(targets: &'a [Workload], per_namespace: usize) -> Self {
+        Queue {
+            pending: targets.iter().map(Some).collect(),
+            first: 0,
+            per_namespace,
+        }
+    }
+
+    /// The next target whose namespace has room, given what is running.
+    fn next(&mut self, running: &[Running<'_>]) -> Option<&'a Workload> {
+        while self.pending.get(self.first).is_some_and(Option::is_none) {
+            self.first += 1;
+        }
+        let full = |ns: &str| {
+            self.per_namespace > 0
+                && running
+                    .iter()
+                    .filter(|r| r.workload.namespace == ns)
+                    .count()
+                    >= self.per_namespace
+        };
+        let mut skipped: Vec<&str> = Vec::new();
+        for slot in self.pending.iter_mut().skip(self.first) {
+            let Some(w) = *slot else { continue };
+            if skipped.contains(&w.namespace.as_str()) {
+                continue;
+            }
+            if full(&w.namespace) {
+                skipped.push(&w.namespace);
+                continue;
+            }
+            *slot = None;
+            return Some(w);
+        }
+        None
+    }
+}
+
 /// Restart `targets` in order, at most `opts.parallelism` rolling out at
-/// once; each rollout may take `opts.rollout_timeout` seconds from its
-/// restart. Stops starting new ones after the first failure.
+/// once and at most `opts.per_namespace` in one namespace; each rollout
+/// may take `opts.rollout_timeout` seconds from its restart. Stops
+/// starting new ones after the first failure.
 pub fn restart_in_window(
     targets: &[Workload],
     opts: &RestartOptions,
@@ -88,12 +140,14 @@ pub fn restart_in_window(
     let mut done: Vec<Restarted> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     let mut running: Vec<Running<'_>> = Vec::new();
-    let mut queue = targets.iter();
+    let mut queue = Queue::new(targets, opts.per_namespace);
     let mut reported_at: Option<i64> = None;
     loop {
         let mut started: Vec<&Workload> = Vec::new();
         while failures.is_empty() && running.len() < width {
-            let Some(w) = queue.next() else { break };
+            let Some(w) = queue.next(&running) else {
+                break;
+            };
             let id = WorkloadId::of(w);
             let at = match workloads::restart_workload(w.kind, &w.namespace, &w.name)
                 .call(|| format!("restart {id}"))

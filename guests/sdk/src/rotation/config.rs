@@ -122,6 +122,9 @@ pub struct Config {
     pub extensions: Vec<String>,
     /// Rollouts running at once (see the guests README for the default).
     pub parallelism: usize,
+    /// Rollouts running at once in one namespace, under `parallelism`
+    /// (0: no limit of its own).
+    pub parallelism_per_namespace: usize,
     pub deadlines: Deadlines,
     /// Do not start when cert-manager would renew the anchor or issuer on its
     /// own within this many seconds: it would race the rotation.
@@ -164,6 +167,7 @@ impl Default for Config {
             .map(String::from)
             .to_vec(),
             parallelism: 100,
+            parallelism_per_namespace: 10,
             deadlines: Deadlines::default(),
             renewal_margin_seconds: 7200,
             schedule_interval_seconds: 31 * 86_400,

@@ -84,6 +84,7 @@ impl Run<'_> {
     pub(super) fn restart_options(&self, gate: String) -> RestartOptions {
         RestartOptions {
             parallelism: self.cfg.parallelism,
+            per_namespace: self.cfg.parallelism_per_namespace,
             rollout_timeout: self.cfg.deadlines.rollout_seconds,
             pod_timeout: self.cfg.deadlines.pod_seconds,
             dry_run: self.dry_run,
