@@ -49,11 +49,36 @@ pub fn must(cmd: &mut Command) -> Output {
     out
 }
 
+/// What a site chose beyond the defaults.
+#[derive(Default)]
+pub struct Setup {
+    /// `--set` values for rotor's chart.
+    pub chart_values: Vec<&'static str>,
+    /// Linkerd's chart renders the trust roots (no trust-manager Bundle).
+    pub trust_roots_from_linkerd_chart: bool,
+}
+
+impl Setup {
+    /// Linkerd installed without trust-manager: its chart's ConfigMap,
+    /// written by rotor (`bundle.writer: rotor`).
+    pub fn without_trust_manager() -> Setup {
+        Setup {
+            chart_values: vec!["bundle.enabled=false", "bundle.writer=rotor"],
+            trust_roots_from_linkerd_chart: true,
+        }
+    }
+}
+
 impl ControlPlane {
     /// Start a control plane and install what a site running rotor has:
     /// Linkerd's objects, rotor's chart (certificate chain, trust bundle,
     /// RBAC, CronJob) and a meshed application.
     pub fn up() -> ControlPlane {
+        ControlPlane::up_with(Setup::default())
+    }
+
+    /// [`ControlPlane::up`] with a site's own choices.
+    pub fn up_with(setup: Setup) -> ControlPlane {
         let dir = tempfile::Builder::new()
             .prefix("rotor-e2e-")
             .tempdir()
@@ -85,7 +110,7 @@ impl ControlPlane {
             server,
             linkerd: None,
         };
-        cp.install();
+        cp.install(&setup);
         cp
     }
 
@@ -108,13 +133,16 @@ impl ControlPlane {
         self.kubectl(&["apply", "--server-side", "-f", path.to_str().unwrap()]);
     }
 
-    fn install(&mut self) {
+    fn install(&mut self, setup: &Setup) {
         let linkerd = LinkerdStandIn::start(&self.kubeconfig, LAG);
         self.apply(&webhook_config(&linkerd));
         self.linkerd = Some(linkerd);
         self.apply(include_str!("manifests/linkerd-control-plane.yaml"));
-        self.apply(&chart(&self.helm));
+        self.apply(&chart(&self.helm, &setup.chart_values));
         self.bootstrap_previous_anchor();
+        if setup.trust_roots_from_linkerd_chart {
+            self.render_trust_roots_as_linkerd_does();
+        }
         self.wait_for(
             "the trust-roots ConfigMap",
             &[
@@ -190,6 +218,31 @@ impl ControlPlane {
         self.apply(&format!(
             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: linkerd-previous-anchor\n  namespace: cert-manager\ntype: Opaque\ndata:\n  tls.crt: {}\n",
             crt.trim()
+        ));
+    }
+
+    /// The trust-roots ConfigMap as Linkerd's chart renders it without an
+    /// external CA (`charts/linkerd-control-plane/templates/identity.yaml`):
+    /// its labels and `created-by` annotation, and `ca-bundle.crt` holding
+    /// `identityTrustAnchorsPEM`, here the anchor's certificate.
+    fn render_trust_roots_as_linkerd_does(&self) {
+        let crt = self.kubectl(&[
+            "-n",
+            "cert-manager",
+            "get",
+            "secret",
+            "linkerd-trust-anchor",
+            "-o",
+            "jsonpath={.data.tls\\.crt}",
+        ]);
+        use base64::Engine;
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(crt.stdout.trim_ascii())
+            .expect("base64");
+        let pem = String::from_utf8(pem).expect("PEM");
+        let indented: String = pem.trim().lines().map(|l| format!("    {l}\n")).collect();
+        self.apply(&format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: linkerd-identity-trust-roots\n  namespace: linkerd\n  labels:\n    linkerd.io/control-plane-component: identity\n    linkerd.io/control-plane-ns: linkerd\n  annotations:\n    linkerd.io/created-by: linkerd/helm edge-25.12.1\ndata:\n  ca-bundle.crt: |-\n{indented}"
         ));
     }
 
@@ -321,18 +374,20 @@ webhooks:
 /// certificate chain, the trust bundle, the CronJob and its RBAC. The
 /// previous-anchor bootstrap Job is left out: no container runs here, and
 /// the default policy bootstraps that Secret itself.
-pub fn chart(helm: &Path) -> String {
-    let out = must(
-        Command::new(helm)
-            .args(["template", "rotor"])
-            .arg(repo().join("charts/rotor"))
-            .args([
-                "--namespace",
-                "rotor-system",
-                "--set",
-                "previousAnchor.bootstrap.enabled=false",
-            ]),
-    );
+pub fn chart(helm: &Path, values: &[&str]) -> String {
+    let mut cmd = Command::new(helm);
+    cmd.args(["template", "rotor"])
+        .arg(repo().join("charts/rotor"))
+        .args([
+            "--namespace",
+            "rotor-system",
+            "--set",
+            "previousAnchor.bootstrap.enabled=false",
+        ]);
+    for v in values {
+        cmd.args(["--set", v]);
+    }
+    let out = must(&mut cmd);
     let namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: rotor-system\n---\n";
     format!(
         "{namespace}{}",

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use chart_rules::{
     UNUSED_BY_THE_DEFAULT_RUN, UNUSED_IN_CLUSTER_MODE, UNUSED_IN_THE_END_TO_END_RUN, Unused,
 };
-use cluster::ControlPlane;
+use cluster::{ControlPlane, Setup};
 use rotor::testing::rbac::{Rbac, RequestAttributes, RuleUnit, ServiceAccount};
 use rotor::testing::registry::{Cosign, Registry};
 use serde::Deserialize;
@@ -165,6 +165,59 @@ fn lease_holder(cp: &ControlPlane) -> String {
         .output()
         .expect("kubectl");
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Linkerd installed without trust-manager: the trust-roots ConfigMap as
+/// Linkerd's chart renders it, the chart told `bundle.writer: rotor`. The
+/// CronJob's run, under the chart's RBAC on the real API server, rotates
+/// with rotor writing the ConfigMap itself, and leaves it holding the new
+/// anchor alone with Linkerd's labels and no trust-manager mark.
+#[test]
+#[ignore = "needs the real control plane: .ci/run builds it and runs these with --ignored"]
+fn without_trust_manager_rotor_writes_linkerds_trust_roots() {
+    let cp = ControlPlane::up_with(Setup::without_trust_manager());
+    let kubeconfig = cp.service_account_kubeconfig();
+    let old_anchor = secret_cert(&cp, "cert-manager", "linkerd-trust-anchor");
+    assert_eq!(bodies(&bundle(&cp)), bodies(&old_anchor));
+
+    let run = rotor(&kubeconfig, &cronjob_args(&cp)).output().unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let report = json_report(&run);
+    assert_eq!(report["outcome"], "succeeded", "{report:#}");
+
+    let new_anchor = secret_cert(&cp, "cert-manager", "linkerd-trust-anchor");
+    assert_ne!(
+        bodies(&new_anchor),
+        bodies(&old_anchor),
+        "the anchor rotated"
+    );
+    assert_eq!(
+        bodies(&bundle(&cp)),
+        bodies(&new_anchor),
+        "the trust roots hold the new anchor alone"
+    );
+    let cm = cp.kubectl(&[
+        "-n",
+        "linkerd",
+        "get",
+        "configmap",
+        "linkerd-identity-trust-roots",
+        "-o",
+        "json",
+    ]);
+    let cm: Value = serde_json::from_slice(&cm.stdout).expect("ConfigMap JSON");
+    let labels = &cm["metadata"]["labels"];
+    assert_eq!(
+        labels["linkerd.io/control-plane-component"], "identity",
+        "{cm:#}"
+    );
+    assert!(
+        labels.get("trust.cert-manager.io/bundle").is_none()
+            && cm["metadata"]["annotations"]
+                .get("trust.cert-manager.io/hash")
+                .is_none(),
+        "{cm:#}"
+    );
 }
 
 /// The whole default rotation as the CronJob runs it, with the chart's
@@ -407,7 +460,7 @@ fn a_cluster_bundle_is_never_written(cp: &ControlPlane) {
 /// real authorizer allowed, and every rule is used by one of them or is on
 /// the documented list.
 fn chart_rules_are_used(cp: &ControlPlane, requests: &[&Value]) {
-    let rendered = cluster::chart(&cp.helm);
+    let rendered = cluster::chart(&cp.helm, &[]);
     let docs: Vec<Value> = serde_norway::Deserializer::from_str(&rendered)
         .map(|doc| Value::deserialize(doc).expect("helm renders YAML"))
         .filter(|v| !v.is_null())
