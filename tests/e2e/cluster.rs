@@ -205,20 +205,37 @@ impl ControlPlane {
                 "linkerd-trust-anchor",
             ],
         );
-        let crt = self.kubectl(&[
-            "-n",
-            "cert-manager",
-            "get",
-            "secret",
-            "linkerd-trust-anchor",
-            "-o",
-            "jsonpath={.data.tls\\.crt}",
-        ]);
-        let crt = String::from_utf8(crt.stdout).expect("base64 text");
+        let crt = self.secret_crt_base64("cert-manager", "linkerd-trust-anchor");
         self.apply(&format!(
             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: linkerd-previous-anchor\n  namespace: cert-manager\ntype: Opaque\ndata:\n  tls.crt: {}\n",
             crt.trim()
         ));
+    }
+
+    /// A Secret's `tls.crt` as the API returns it (base64).
+    pub fn secret_crt_base64(&self, ns: &str, name: &str) -> String {
+        let out = self.kubectl(&[
+            "-n",
+            ns,
+            "get",
+            "secret",
+            name,
+            "-o",
+            "jsonpath={.data.tls\\.crt}",
+        ]);
+        String::from_utf8(out.stdout)
+            .expect("base64 text")
+            .trim()
+            .to_string()
+    }
+
+    /// A Secret's `tls.crt` (PEM).
+    pub fn secret_cert(&self, ns: &str, name: &str) -> String {
+        use base64::Engine;
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(self.secret_crt_base64(ns, name))
+            .expect("base64");
+        String::from_utf8(pem).expect("PEM")
     }
 
     /// The trust-roots ConfigMap as Linkerd's chart renders it without an
@@ -226,20 +243,7 @@ impl ControlPlane {
     /// its labels and `created-by` annotation, and `ca-bundle.crt` holding
     /// `identityTrustAnchorsPEM`, here the anchor's certificate.
     fn render_trust_roots_as_linkerd_does(&self) {
-        let crt = self.kubectl(&[
-            "-n",
-            "cert-manager",
-            "get",
-            "secret",
-            "linkerd-trust-anchor",
-            "-o",
-            "jsonpath={.data.tls\\.crt}",
-        ]);
-        use base64::Engine;
-        let pem = base64::engine::general_purpose::STANDARD
-            .decode(crt.stdout.trim_ascii())
-            .expect("base64");
-        let pem = String::from_utf8(pem).expect("PEM");
+        let pem = self.secret_cert("cert-manager", "linkerd-trust-anchor");
         let indented: String = pem.trim().lines().map(|l| format!("    {l}\n")).collect();
         self.apply(&format!(
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: linkerd-identity-trust-roots\n  namespace: linkerd\n  labels:\n    linkerd.io/control-plane-component: identity\n    linkerd.io/control-plane-ns: linkerd\n  annotations:\n    linkerd.io/created-by: linkerd/helm edge-25.12.1\ndata:\n  ca-bundle.crt: |-\n{indented}"

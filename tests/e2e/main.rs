@@ -106,20 +106,7 @@ fn event_reasons(cp: &ControlPlane, ns: &str, kind: &str, name: &str) -> BTreeSe
 }
 
 fn secret_cert(cp: &ControlPlane, ns: &str, name: &str) -> String {
-    let out = cp.kubectl(&[
-        "-n",
-        ns,
-        "get",
-        "secret",
-        name,
-        "-o",
-        "jsonpath={.data.tls\\.crt}",
-    ]);
-    use base64::Engine;
-    let pem = base64::engine::general_purpose::STANDARD
-        .decode(out.stdout.trim_ascii())
-        .expect("base64");
-    String::from_utf8(pem).expect("PEM")
+    cp.secret_cert(ns, name)
 }
 
 fn bundle(cp: &ControlPlane) -> String {
