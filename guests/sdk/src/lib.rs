@@ -52,6 +52,7 @@ pub mod restart;
 pub mod rotation;
 mod step;
 pub mod unowned;
+pub mod utc;
 pub mod window;
 
 pub use bindings::rotor::policy::types::{Error, KeyValue, ObjectRef, Summary, WorkloadKind};

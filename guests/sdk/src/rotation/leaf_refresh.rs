@@ -45,7 +45,8 @@ impl Run<'_> {
         Ok((now < by).then(|| {
             format!(
                 "proxies are renewing their leaves from the new issuer (adoptNewIssuer: \
-                 leaf-refresh); run again at or after {by} (Unix time, {} s from now)",
+                 leaf-refresh); run again at or after {} ({} s from now)",
+                crate::utc::rfc3339(by),
                 by - now
             )
         }))
