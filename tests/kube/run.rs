@@ -17,6 +17,11 @@ fn hello() -> PathBuf {
 }
 
 async fn server() -> TestApiServer {
+    server_with_progress(None).await
+}
+
+/// [`server`] with a progress record saved: a rotation in progress.
+async fn server_with_progress(progress: Option<&str>) -> TestApiServer {
     let ns = |n: &str| Namespace {
         name: n.into(),
         labels: vec![],
@@ -25,6 +30,7 @@ async fn server() -> TestApiServer {
     let fake = Arc::new(FakeCluster::new(FakeState {
         now: 1_000,
         namespaces: vec![ns("emojivoto"), ns("linkerd")],
+        progress: progress.map(String::from),
         ..FakeState::default()
     }));
     TestApiServer::start(fake, ServerOptions::clock_untouched())
@@ -108,6 +114,9 @@ async fn a_second_run_is_refused_while_the_lock_is_held() {
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
 }
 
+/// A progress record: the rotation stopped before adopt-new-issuer.
+const IN_PROGRESS: &str = "{\"next\":\"adopt-new-issuer\"}";
+
 /// The resume CronJob's run: nothing to continue, or another run at it,
 /// is a quiet success that takes no lock; a rotation in progress runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,14 +131,7 @@ async fn resume_only_runs_only_a_rotation_in_progress() {
     assert!(out.is_empty(), "no report: {out}");
     assert!(!s.requests().contains_key("create leases"), "no lock taken");
 
-    let fake = Arc::new(FakeCluster::new(FakeState {
-        now: 1_000,
-        progress: Some("{\"next\":\"adopt-new-issuer\"}".into()),
-        ..FakeState::default()
-    }));
-    let s = TestApiServer::start(fake, ServerOptions::clock_untouched())
-        .await
-        .unwrap();
+    let s = server_with_progress(Some(IN_PROGRESS)).await;
     s.write_kubeconfig(&kc).unwrap();
     let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(10);
     s.seed_run_lock("rotor-system", "rotor-29113000-abcde", since, since);
@@ -138,14 +140,7 @@ async fn resume_only_runs_only_a_rotation_in_progress() {
     assert!(err.contains("another run is rotating"), "{err}");
 
     // The lock free again: the run goes ahead.
-    let fake = Arc::new(FakeCluster::new(FakeState {
-        now: 1_000,
-        progress: Some("{\"next\":\"adopt-new-issuer\"}".into()),
-        ..FakeState::default()
-    }));
-    let s = TestApiServer::start(fake, ServerOptions::clock_untouched())
-        .await
-        .unwrap();
+    let s = server_with_progress(Some(IN_PROGRESS)).await;
     s.write_kubeconfig(&kc).unwrap();
     let (code, out, err) = rotor(run_args(&kc, &["--resume-only"])).await;
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");

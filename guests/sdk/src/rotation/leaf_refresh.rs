@@ -10,7 +10,6 @@
 
 use super::config::{IssuerAdoption, Mode};
 use super::run::Run;
-use super::version;
 use crate::RotorError;
 
 /// Beyond one leaf lifetime: clock skew between rotor and identity, and a
@@ -28,7 +27,7 @@ impl Run<'_> {
         let Some(reloaded_at) = self.rec.issuer_reloaded_at else {
             return Ok(None);
         };
-        let lifetime = version::leaf_lifetime(&self.cfg.control_plane_namespace)?;
+        let lifetime = self.leaf_lifetime.clone().map_err(RotorError::State)?;
         Ok(Some(reloaded_at + lifetime + LEAF_REFRESH_MARGIN_SECONDS))
     }
 

@@ -49,7 +49,8 @@ pub(super) fn preflight(
     site: &dyn Site,
     dry_run: bool,
 ) -> Result<(Run<'_>, String), RotorError> {
-    let linkerd = version::check(&cfg.control_plane_namespace)?;
+    let control_plane = version::check(&cfg.control_plane_namespace)?;
+    let linkerd = control_plane.version;
     let anchor_cert = certs::get(&cfg.trust_anchor.named())?;
     let issuer_cert = certs::get(&cfg.identity_issuer.named())?;
     let anchor_named = anchor_secret(&cfg)?;
@@ -135,6 +136,7 @@ pub(super) fn preflight(
         pods_deleted: 0,
         notes: vec![],
         linkerd_version: linkerd.clone(),
+        leaf_lifetime: control_plane.leaf_lifetime,
     };
     Ok((run, detail))
 }

@@ -20,6 +20,9 @@ pub(super) struct Run<'s> {
     pub(super) notes: Vec<KeyValue>,
     /// The control plane's Linkerd version, when preflight could read it.
     pub(super) linkerd_version: Option<String>,
+    /// Identity's leaf lifetime, as preflight read it (see
+    /// `version::ControlPlaneConfig`).
+    pub(super) leaf_lifetime: Result<i64, String>,
 }
 
 /// Run the default policy's rotation (the JSON configuration handed to `run`)

@@ -2,7 +2,8 @@
 //! rotor's trust model cannot rotate is refused before the first change.
 //! Read from `linkerd-config` as Linkerd's chart writes it; a version that
 //! is missing, unreadable or not a known release is logged as such and
-//! decides nothing (the other preflight checks still hold).
+//! decides nothing (the other preflight checks still hold). The same read
+//! gives identity's leaf lifetime, for `adoptNewIssuer: leaf-refresh`.
 
 use rotor_trust_lint::version::{
     self, CREATED_BY_ANNOTATION, DEFAULT_ISSUANCE_LIFETIME_SECONDS, LINKERD_CONFIG, LinkerdVersion,
@@ -26,27 +27,57 @@ fn named(cm: &ConfigMap) -> Option<String> {
         })
 }
 
+/// What preflight read from `linkerd-config`, once per run.
+pub(super) struct ControlPlaneConfig {
+    /// The version, when known.
+    pub version: Option<String>,
+    /// The longest a leaf identity issues lives: the chart's
+    /// `identity.issuer.issuanceLifetime`, Linkerd's default where the values
+    /// do not say; `Err` when it cannot be known (the ConfigMap unreadable,
+    /// the value not a duration), which only the leaf-refresh wait refuses:
+    /// it would rest on a guess.
+    pub leaf_lifetime: Result<i64, String>,
+}
+
 /// Log the control plane's version; refuse one rotor cannot rotate.
-/// Returns the version for the preflight's detail, when known.
-pub(super) fn check(control_plane_namespace: &str) -> Result<Option<String>, RotorError> {
+pub(super) fn check(control_plane_namespace: &str) -> Result<ControlPlaneConfig, RotorError> {
     let at = format!("{control_plane_namespace}/{LINKERD_CONFIG}");
-    let raw = match config_maps::read_config_map(control_plane_namespace, LINKERD_CONFIG) {
-        Ok(cm) => named(&cm),
+    let cm = match config_maps::read_config_map(control_plane_namespace, LINKERD_CONFIG) {
+        Ok(cm) => cm,
         Err(Error::NotFound(_)) => {
             crate::warn(&format!("Linkerd version unknown: {at} not found"), &[]);
-            return Ok(None);
+            return Ok(ControlPlaneConfig {
+                version: None,
+                leaf_lifetime: Ok(DEFAULT_ISSUANCE_LIFETIME_SECONDS),
+            });
         }
         Err(e) => {
             crate::warn(
                 &format!("Linkerd version unknown: cannot read {at}"),
                 &[("error", &format!("{e:?}"))],
             );
-            return Ok(None);
+            return Ok(ControlPlaneConfig {
+                version: None,
+                leaf_lifetime: Err(format!("cannot read configmap {at}: {e:?}")),
+            });
         }
     };
-    let Some(raw) = raw else {
+    let leaf_lifetime = match cm
+        .data
+        .iter()
+        .find(|kv| kv.key == VALUES_KEY)
+        .and_then(|kv| version::issuance_lifetime(&kv.value))
+    {
+        Some(Ok(seconds)) => Ok(seconds),
+        Some(Err(why)) => Err(format!("{at}: {why}")),
+        None => Ok(DEFAULT_ISSUANCE_LIFETIME_SECONDS),
+    };
+    let Some(raw) = named(&cm) else {
         crate::warn(&format!("Linkerd version unknown: {at} names none"), &[]);
-        return Ok(None);
+        return Ok(ControlPlaneConfig {
+            version: None,
+            leaf_lifetime,
+        });
     };
     let v = LinkerdVersion::parse(&raw);
     if let Some(why) = v.refusal() {
@@ -60,32 +91,8 @@ pub(super) fn check(control_plane_namespace: &str) -> Result<Option<String>, Rot
             &[("source", &at)],
         );
     }
-    Ok(Some(raw))
-}
-
-/// The longest a leaf identity issues lives: its chart's
-/// `identity.issuer.issuanceLifetime` from `linkerd-config`, Linkerd's
-/// default where the values do not say. A value that is not a duration is
-/// refused: the leaf-refresh wait would rest on a guess.
-pub(super) fn leaf_lifetime(control_plane_namespace: &str) -> Result<i64, RotorError> {
-    let at = format!("{control_plane_namespace}/{LINKERD_CONFIG}");
-    let values = match config_maps::read_config_map(control_plane_namespace, LINKERD_CONFIG) {
-        Ok(cm) => cm
-            .data
-            .into_iter()
-            .find(|kv| kv.key == VALUES_KEY)
-            .map(|kv| kv.value),
-        Err(Error::NotFound(_)) => None,
-        Err(e) => {
-            return Err(RotorError::Call {
-                call: format!("read configmap {at}"),
-                error: e,
-            });
-        }
-    };
-    match values.as_deref().and_then(version::issuance_lifetime) {
-        Some(Ok(seconds)) => Ok(seconds),
-        Some(Err(why)) => Err(RotorError::State(format!("{at}: {why}"))),
-        None => Ok(DEFAULT_ISSUANCE_LIFETIME_SECONDS),
-    }
+    Ok(ControlPlaneConfig {
+        version: Some(raw),
+        leaf_lifetime,
+    })
 }
