@@ -57,6 +57,10 @@ primitives! {
     GetCertificate = "get-certificate",
     ListCertificates = "list-certificates",
     RenewCertificate = "renew-certificate",
+    /// An Issuer or a ClusterIssuer (since 0.1.5).
+    GetIssuer = "get-issuer",
+    /// Points a granted CA issuer at another Secret (since 0.1.5).
+    SetCaIssuerSecret = "set-ca-issuer-secret",
     ReadSecret = "read-secret",
     WriteSecret = "write-secret",
     ReadConfigMap = "read-config-map",
@@ -90,6 +94,7 @@ impl Primitive {
                 | Primitive::DeletePod
                 | Primitive::EvictPod
                 | Primitive::RenewCertificate
+                | Primitive::SetCaIssuerSecret
                 | Primitive::WriteSecret
                 | Primitive::WriteConfigMap
                 | Primitive::RecordEvent

@@ -12,7 +12,7 @@ wasmtime::component::bindgen!({
     additional_derives: [serde::Serialize, serde::Deserialize, PartialEq],
 });
 
-pub use self::rotor::policy::certificates::{Certificate, Condition};
+pub use self::rotor::policy::certificates::{Certificate, Condition, Issuer};
 pub use self::rotor::policy::config_maps::{ConfigMap, ConfigMapWrite};
 pub use self::rotor::policy::events::{Event, EventType};
 pub use self::rotor::policy::log::Level;
@@ -27,7 +27,7 @@ pub use self::rotor::policy::x509::{CertificateKey, CertificateSummary};
 
 /// The WIT package this host implements; a policy built against a newer
 /// minor version cannot run here.
-pub const WIT_PACKAGE: &str = "rotor:policy@0.1.4";
+pub const WIT_PACKAGE: &str = "rotor:policy@0.1.5";
 
 impl WorkloadKind {
     /// The Kubernetes `kind` string.

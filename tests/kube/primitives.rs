@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rotor::cluster::kube::{KubeCluster, RetryPolicy};
-use rotor::cluster::{Cluster, ClusterError};
+use rotor::cluster::{Cluster, ClusterError, IssuerRef};
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
-use rotor::testing::fake::{FakeCluster, FakeState, deployment};
+use rotor::testing::fake::{FakeCluster, FakeState, deployment, linkerd_issuers};
 use rotor::wit::{
     Certificate, Condition, EventType, KeyValue, Namespace, ObjectRef, RolloutPhase, SecretWrite,
     WorkloadKind, WorkloadRef,
@@ -66,6 +66,7 @@ fn state() -> FakeState {
             certificate("linkerd", "linkerd-identity-issuer"),
         ],
         pdb_protected: vec!["web-abc12-00000".into()],
+        issuers: linkerd_issuers(),
         ..FakeState::default()
     }
 }
@@ -512,6 +513,127 @@ async fn certificates_read_and_renew_like_cmctl() {
 }
 
 #[tokio::test]
+async fn a_ca_issuer_is_read_and_pointed_at_another_secret_with_a_merge_patch() {
+    let e = env().await;
+    let ca = IssuerRef::cluster("linkerd-identity-issuer");
+    let read = e.kube.get_issuer(&ca).await.unwrap();
+    assert_eq!(
+        read,
+        e.fake.get_issuer(&ca).await.unwrap(),
+        "an issuer survives the round trip through the wire format"
+    );
+    assert!(read.ready && read.namespace.is_empty());
+
+    e.server.reset_requests();
+    e.kube
+        .set_ca_issuer_secret(&ca, "linkerd-trust-anchor-next")
+        .await
+        .unwrap();
+    let patches: Vec<_> = e
+        .server
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method == "PATCH")
+        .collect();
+    assert_eq!(patches.len(), 1, "{patches:?}");
+    assert_eq!(
+        patches[0].path,
+        "/apis/cert-manager.io/v1/clusterissuers/linkerd-identity-issuer"
+    );
+    assert_eq!(
+        patches[0].content_type.as_deref(),
+        Some("application/merge-patch+json")
+    );
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&patches[0].body).unwrap(),
+        serde_json::json!({"spec": {"ca": {"secretName": "linkerd-trust-anchor-next"}}}),
+        "spec.ca.secretName alone: rotor never sends a key"
+    );
+    let reqs = e.server.requests();
+    assert_eq!(reqs.get("get clusterissuers"), Some(&1), "{reqs:?}");
+    let after = e.kube.get_issuer(&ca).await.unwrap();
+    assert_eq!(
+        (after.ca_secret_name.as_deref(), after.generation),
+        (Some("linkerd-trust-anchor-next"), 2)
+    );
+    assert_eq!(
+        e.fake.mutations(),
+        vec![
+            "set ca issuer ClusterIssuer/linkerd-identity-issuer secret linkerd-trust-anchor-next"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn issuer_changes_refuse_missing_and_non_ca_issuers_unchanged() {
+    let e = env().await;
+    let err = e
+        .kube
+        .get_issuer(&IssuerRef::cluster("gone"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::NotFound(m) if m.contains("ClusterIssuer/gone")),
+        "{err}"
+    );
+    let err = e
+        .kube
+        .set_ca_issuer_secret(&IssuerRef::namespaced("linkerd", "gone"), "s")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::NotFound(m) if m.contains("Issuer/linkerd/gone")),
+        "{err}"
+    );
+
+    let root = IssuerRef::namespaced("cert-manager", "linkerd-trust-root-issuer");
+    let before = e.kube.get_issuer(&root).await.unwrap();
+    assert_eq!(before.ca_secret_name, None);
+    e.server.reset_requests();
+    let err = e
+        .kube
+        .set_ca_issuer_secret(&root, "linkerd-trust-anchor")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::Invalid(m) if m.contains("not a CA issuer")),
+        "{err}"
+    );
+    let reqs = e.server.requests();
+    assert!(
+        !reqs.contains_key("patch issuers"),
+        "no patch sent: {reqs:?}"
+    );
+    assert_eq!(e.kube.get_issuer(&root).await.unwrap(), before);
+    assert!(e.fake.mutations().is_empty());
+
+    // A patch sent anyway is refused by the server too (422, as
+    // cert-manager's webhook refuses a second issuer type), unchanged.
+    use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams};
+    let gvk = GroupVersionKind::gvk("cert-manager.io", "v1", "Issuer");
+    let api: Api<DynamicObject> = Api::namespaced_with(
+        e.server.client().unwrap(),
+        "cert-manager",
+        &ApiResource::from_gvk_with_plural(&gvk, "issuers"),
+    );
+    let patch = serde_json::json!({"spec": {"ca": {"secretName": "linkerd-trust-anchor"}}});
+    let err = api
+        .patch(
+            "linkerd-trust-root-issuer",
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, kube::Error::Api(s) if s.code == 422),
+        "{err}"
+    );
+    assert_eq!(e.kube.get_issuer(&root).await.unwrap(), before);
+    assert!(e.fake.mutations().is_empty());
+}
+
+#[tokio::test]
 async fn missing_cert_manager_is_named() {
     let e = env_with(ServerOptions {
         cert_manager: false,
@@ -532,6 +654,15 @@ async fn missing_cert_manager_is_named() {
     let err = e.kube.list_certificates(None).await.unwrap_err();
     assert!(
         err.to_string().contains("cert-manager is not installed"),
+        "{err}"
+    );
+    let err = e
+        .kube
+        .get_issuer(&IssuerRef::cluster("linkerd-identity-issuer"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::NotFound(m) if m.contains("no clusterissuers.cert-manager.io")),
         "{err}"
     );
 }

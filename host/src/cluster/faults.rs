@@ -18,10 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use super::retry::{RetryPolicy, on_conflict};
 use super::sim::SimCluster;
-use super::{Cluster, ClusterError, ClusterResult};
+use super::{Cluster, ClusterError, ClusterResult, IssuerRef};
 use crate::primitive::Primitive;
 use crate::wit::{
-    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Namespace, ObjectRef, Pod,
+    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Issuer, Namespace, ObjectRef, Pod,
     PodSummary, RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
     WorkloadKind, WorkloadRef,
 };
@@ -43,6 +43,8 @@ pub const FAULTABLE_PRIMITIVES: &[Primitive] = &[
     Primitive::GetCertificate,
     Primitive::ListCertificates,
     Primitive::RenewCertificate,
+    Primitive::GetIssuer,
+    Primitive::SetCaIssuerSecret,
     Primitive::ReadSecret,
     Primitive::WriteSecret,
     Primitive::ReadConfigMap,
@@ -57,11 +59,13 @@ pub const FAULTABLE_PRIMITIVES: &[Primitive] = &[
 /// Mutations the Kubernetes backend reads again and repeats on a 409
 /// ([`CONFLICT_ATTEMPTS`] in all), so an injected conflict is drawn again
 /// here too: a restart's merge patch, a renewal's status update, the
-/// progress record (saved or cleared), and a Secret written without an expected
-/// resourceVersion (see [`FaultyCluster::write_secret`]).
+/// progress record (saved or cleared), a CA issuer's Secret (read, then
+/// patched), and a Secret written without an expected resourceVersion (see
+/// [`FaultyCluster::write_secret`]).
 const REPEATED_ON_CONFLICT: &[Primitive] = &[
     Primitive::RestartWorkload,
     Primitive::RenewCertificate,
+    Primitive::SetCaIssuerSecret,
     Primitive::SaveProgress,
     Primitive::ClearProgress,
 ];
@@ -453,6 +457,9 @@ faulty_cluster! {
         -> Vec<Certificate> = ListCertificates, namespace.unwrap_or("*");
     renew_certificate(namespace: &str, name: &str)
         -> () = RenewCertificate, &object(namespace, name);
+    get_issuer(issuer: &IssuerRef) -> Issuer = GetIssuer, &issuer.to_string();
+    set_ca_issuer_secret(issuer: &IssuerRef, secret_name: &str)
+        -> () = SetCaIssuerSecret, &issuer.to_string();
     read_secret(namespace: &str, name: &str) -> Secret = ReadSecret, &object(namespace, name);
     // A fault on write-secret covers the delete a type change needs.
     delete_secret(namespace: &str, name: &str, resource_version: &str)

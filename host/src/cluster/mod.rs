@@ -5,6 +5,7 @@
 //! knows about WebAssembly.
 
 pub mod faults;
+pub mod issuer;
 pub mod kube;
 pub mod retry;
 pub mod selector;
@@ -13,8 +14,10 @@ pub mod trust_manager;
 
 use async_trait::async_trait;
 
+pub use issuer::{IssuerKind, IssuerRef};
+
 use crate::wit::{
-    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Namespace, ObjectRef, Pod,
+    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Issuer, Namespace, ObjectRef, Pod,
     PodSummary, RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
     WorkloadKind, WorkloadRef,
 };
@@ -278,6 +281,18 @@ pub trait Cluster: Send + Sync {
 
     /// cmctl's renew: Issuing=True, reason ManuallyTriggered, on /status.
     async fn renew_certificate(&self, namespace: &str, name: &str) -> ClusterResult<()>;
+
+    /// An Issuer or a ClusterIssuer; `not-found` naming the kind.
+    async fn get_issuer(&self, issuer: &IssuerRef) -> ClusterResult<Issuer>;
+
+    /// Set `spec.ca.secretName` of a CA issuer (`invalid` for any other
+    /// type, which is left unchanged). The Secret need not exist: the
+    /// issuer then reports itself not ready, as cert-manager does.
+    async fn set_ca_issuer_secret(
+        &self,
+        issuer: &IssuerRef,
+        secret_name: &str,
+    ) -> ClusterResult<()>;
 
     async fn read_secret(&self, namespace: &str, name: &str) -> ClusterResult<Secret>;
 

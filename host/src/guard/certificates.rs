@@ -1,5 +1,6 @@
 //! cert-manager Certificates through the guard: reads, and renewals behind
-//! the `renewCertificates` grant.
+//! the `renew` verb; issuers: reads, and pointing a CA issuer at another
+//! Secret behind the `set-ca-issuer` verb and `grants.writeIssuers`.
 
 use super::*;
 
@@ -57,5 +58,79 @@ impl Guard {
             result,
         )
         .await
+    }
+
+    /// An Issuer is read under its namespace's grant. A ClusterIssuer is
+    /// cluster-scoped, and the guard reads it as it does every
+    /// cluster-scoped object (`Grants::can_read_namespace` of no
+    /// namespace): readable whenever `grants.readNamespaces` grants
+    /// anything at all.
+    pub async fn get_issuer(
+        &mut self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> GuardResult<Issuer> {
+        self.enter(Primitive::GetIssuer).await?;
+        bounded(&[("kind", kind), ("namespace", namespace), ("name", name)])?;
+        let issuer = IssuerRef::parse(kind, namespace, name)?;
+        let what = match issuer.kind {
+            crate::cluster::IssuerKind::Issuer => "issuers",
+            crate::cluster::IssuerKind::ClusterIssuer => "cluster issuers",
+        };
+        self.require_read_ns(Primitive::GetIssuer, &issuer.namespace, what)
+            .await?;
+        Ok(self.cluster.get_issuer(&issuer).await?)
+    }
+
+    /// Point a CA issuer at another Secret: the `set-ca-issuer` verb and
+    /// the issuer granted by name in `grants.writeIssuers` (none by
+    /// default). The Secret's content is never read here: the key stays
+    /// where cert-manager put it.
+    pub async fn set_ca_issuer_secret(
+        &mut self,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        secret_name: &str,
+    ) -> GuardResult<()> {
+        let primitive = Primitive::SetCaIssuerSecret;
+        self.enter(primitive).await?;
+        bounded(&[
+            ("kind", kind),
+            ("namespace", namespace),
+            ("name", name),
+            ("secret-name", secret_name),
+        ])?;
+        let issuer = IssuerRef::parse(kind, namespace, name)?;
+        if secret_name.is_empty() {
+            return Err(ClusterError::Invalid(format!("{issuer}: secret-name is empty")).into());
+        }
+        let target = issuer.to_string();
+        self.require_verb(primitive, Verb::SetCaIssuer, &target)
+            .await?;
+        if !self.grants.can_write_issuer(&issuer) {
+            let reason =
+                format!("changing the CA Secret of {issuer} is not granted (grants.writeIssuers)");
+            return Err(self.deny(primitive, target, reason).await);
+        }
+        let would = format!("set spec.ca.secretName to {secret_name:?}");
+        if self.dry_run {
+            let current = self.cluster.get_issuer(&issuer).await?;
+            let Some(from) = current.ca_secret_name else {
+                return Err(ClusterError::Invalid(format!(
+                    "{issuer} is not a CA issuer (no spec.ca)"
+                ))
+                .into());
+            };
+            self.hold_back(primitive, target, format!("{would} (now {from:?})"))
+                .await;
+            return Ok(());
+        }
+        let result = self
+            .cluster
+            .set_ca_issuer_secret(&issuer, secret_name)
+            .await;
+        self.audit_applied(primitive, target, would, result).await
     }
 }

@@ -1,8 +1,10 @@
 //! Grants as data: which namespaces a policy may read and write, which
-//! Secrets it may read and write, which ConfigMaps it may write, and which
-//! mutating verbs it may use.
+//! Secrets it may read and write, which ConfigMaps and CA issuers it may
+//! change, and which mutating verbs it may use.
 
 use serde::{Deserialize, Serialize};
+
+use crate::cluster::IssuerRef;
 
 /// A mutating capability a run may grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -14,18 +16,20 @@ pub enum Verb {
     Renew,
     WriteSecret,
     WriteConfigMap,
+    SetCaIssuer,
     RecordEvent,
     SaveProgress,
 }
 
 impl Verb {
-    pub const ALL: [Verb; 8] = [
+    pub const ALL: [Verb; 9] = [
         Verb::Restart,
         Verb::DeletePod,
         Verb::EvictPod,
         Verb::Renew,
         Verb::WriteSecret,
         Verb::WriteConfigMap,
+        Verb::SetCaIssuer,
         Verb::RecordEvent,
         Verb::SaveProgress,
     ];
@@ -38,6 +42,7 @@ impl Verb {
             Verb::Renew => "renew",
             Verb::WriteSecret => "write-secret",
             Verb::WriteConfigMap => "write-config-map",
+            Verb::SetCaIssuer => "set-ca-issuer",
             Verb::RecordEvent => "record-event",
             Verb::SaveProgress => "save-progress",
         }
@@ -46,7 +51,8 @@ impl Verb {
 
 /// The `grants` section of the run configuration. Namespace entries are glob
 /// patterns (`*` any run of characters, `?` one); Secret and ConfigMap
-/// entries are `namespace/name` globs.
+/// entries are `namespace/name` globs; issuer entries are
+/// `ClusterIssuer/<name>` or `Issuer/<namespace>/<name>`, the parts globs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct Grants {
@@ -57,6 +63,10 @@ pub struct Grants {
     /// ConfigMaps a policy may create or replace, by name. None by default:
     /// only a site where rotor writes the trust roots itself grants one.
     pub write_config_maps: Vec<String>,
+    /// CA issuers a policy may point at another Secret
+    /// (`set-ca-issuer-secret`), by name. None by default: only a site
+    /// that runs a staged anchor grants its issuer.
+    pub write_issuers: Vec<String>,
     pub verbs: Vec<Verb>,
     /// Pods whose `/metrics` may be read, as `namespace/port` (namespace
     /// a glob, port a number): reading through the pod proxy reaches the
@@ -77,6 +87,7 @@ impl Default for Grants {
             ],
             write_secrets: vec!["cert-manager/linkerd-previous-anchor".into()],
             write_config_maps: vec![],
+            write_issuers: vec![],
             verbs: Verb::ALL.to_vec(),
             // Linkerd identity's admin port: its issuer TTL gauge.
             pod_metrics: vec!["linkerd/9990".into()],
@@ -93,6 +104,7 @@ impl Grants {
             read_secrets: vec![],
             write_secrets: vec![],
             write_config_maps: vec![],
+            write_issuers: vec![],
             verbs: vec![],
             pod_metrics: vec![],
         }
@@ -115,6 +127,14 @@ impl Grants {
                     ));
                 }
             }
+        }
+        if let Some(entry) = self.write_issuers.iter().find(|e| !issuer_pattern(e)) {
+            return Err((
+                "grants.writeIssuers",
+                format!(
+                    "{entry:?} is not of the form ClusterIssuer/<name> or Issuer/<namespace>/<name> (globs allowed in the name and namespace)"
+                ),
+            ));
         }
         for (field, list) in [
             ("grants.readNamespaces", &self.read_namespaces),
@@ -173,9 +193,25 @@ impl Grants {
         any_glob(&self.write_config_maps, &format!("{namespace}/{name}"))
     }
 
+    pub fn can_write_issuer(&self, issuer: &IssuerRef) -> bool {
+        any_glob(&self.write_issuers, &issuer.to_string())
+    }
+
     pub fn allows_verb(&self, verb: Verb) -> bool {
         self.verbs.contains(&verb)
     }
+}
+
+/// `ClusterIssuer/<name>` or `Issuer/<namespace>/<name>`, none of the
+/// parts empty.
+fn issuer_pattern(entry: &str) -> bool {
+    let parts: Vec<&str> = entry.split('/').collect();
+    let shape = match parts.first() {
+        Some(&"ClusterIssuer") => 2,
+        Some(&"Issuer") => 3,
+        _ => return false,
+    };
+    parts.len() == shape && parts.iter().all(|p| !p.is_empty())
 }
 
 fn any_glob(patterns: &[String], text: &str) -> bool {
@@ -245,6 +281,8 @@ mod tests {
         assert!(!g.can_write_secret("cert-manager", "linkerd-trust-anchor"));
         // The trust roots are trust-manager's unless a site grants them.
         assert!(!g.can_write_config_map("linkerd", "linkerd-identity-trust-roots"));
+        // No issuer is granted: only a staged anchor points one elsewhere.
+        assert!(!g.can_write_issuer(&IssuerRef::cluster("linkerd-identity-issuer")));
         assert!(Verb::ALL.iter().all(|v| g.allows_verb(*v)));
     }
 
@@ -254,6 +292,24 @@ mod tests {
         assert!(!g.can_read_namespace("default"));
         assert!(!g.can_read_namespace(""));
         assert!(!g.allows_verb(Verb::Restart));
+    }
+
+    #[test]
+    fn issuer_grants_match_kind_namespace_and_name() {
+        let g = Grants {
+            write_issuers: vec![
+                "ClusterIssuer/linkerd-*".into(),
+                "Issuer/linkerd/identity-ca".into(),
+            ],
+            ..Grants::default()
+        };
+        assert!(g.validate().is_ok());
+        assert!(g.can_write_issuer(&IssuerRef::cluster("linkerd-identity-issuer")));
+        assert!(!g.can_write_issuer(&IssuerRef::cluster("other")));
+        assert!(g.can_write_issuer(&IssuerRef::namespaced("linkerd", "identity-ca")));
+        assert!(!g.can_write_issuer(&IssuerRef::namespaced("linkerd-viz", "identity-ca")));
+        // A ClusterIssuer grant does not reach an Issuer of the same name.
+        assert!(!g.can_write_issuer(&IssuerRef::namespaced("x", "linkerd-identity-issuer")));
     }
 
     #[test]
@@ -270,6 +326,20 @@ mod tests {
         };
         let (field, _) = g.validate().expect_err("needs namespace/name");
         assert_eq!(field, "grants.writeConfigMaps");
+        for entry in [
+            "linkerd-identity-issuer",
+            "ClusterIssuer/cert-manager/linkerd-identity-issuer",
+            "Issuer/linkerd-identity-issuer",
+            "clusterissuer/linkerd-identity-issuer",
+            "ClusterIssuer/",
+        ] {
+            let g = Grants {
+                write_issuers: vec![entry.into()],
+                ..Grants::default()
+            };
+            let (field, _) = g.validate().expect_err(entry);
+            assert_eq!(field, "grants.writeIssuers");
+        }
         let g = Grants {
             read_namespaces: vec!["a/b".into()],
             ..Grants::default()

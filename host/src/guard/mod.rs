@@ -27,11 +27,11 @@ pub use audit::{AuditEntry, AuditOutcome, CallCounts, DryRunMutation};
 pub use grants::{Grants, Verb};
 pub use redact::Redactor;
 
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::{Cluster, ClusterError, IssuerRef};
 use crate::observe::RunObserver;
 pub use crate::primitive::Primitive;
 use crate::wit::{
-    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Namespace, ObjectRef, Pod,
+    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Issuer, Namespace, ObjectRef, Pod,
     PodSummary, RolloutOutcome, RolloutPhase, RolloutStatus, Secret, SecretWrite, Timestamp,
     Workload, WorkloadKind, WorkloadRef,
 };

@@ -407,3 +407,157 @@ async fn config_map_writes_need_their_own_grant_by_name() {
     );
     assert!(cluster3.mutations().is_empty());
 }
+
+#[tokio::test]
+async fn issuers_are_read_under_the_namespace_grants() {
+    let grants = Grants {
+        read_namespaces: vec!["linkerd".into()],
+        ..Grants::default()
+    };
+    let (_, mut guard) = guard_with(grants, false).await;
+    // A ClusterIssuer is cluster-scoped: readable when any namespace is.
+    let ca = guard
+        .get_issuer("ClusterIssuer", "ignored", "linkerd-identity-issuer")
+        .await
+        .expect("cluster-scoped");
+    assert_eq!(ca.ca_secret_name.as_deref(), Some("linkerd-trust-anchor"));
+    assert_eq!(ca.namespace, "");
+    let why = denied(
+        guard
+            .get_issuer("Issuer", "cert-manager", "linkerd-trust-root-issuer")
+            .await,
+    );
+    assert!(
+        why.contains("cert-manager") && why.contains("readNamespaces"),
+        "{why}"
+    );
+    let err = guard.get_issuer("Issuers", "", "x").await.unwrap_err();
+    assert!(
+        matches!(&err, GuardError::Refused(ClusterError::Invalid(m)) if m.contains("\"Issuers\"")),
+        "{err:?}"
+    );
+    let (_, mut guard) = guard_with(Grants::none(), false).await;
+    denied(
+        guard
+            .get_issuer("ClusterIssuer", "", "linkerd-identity-issuer")
+            .await,
+    );
+}
+
+/// Point ClusterIssuer `name` at the next anchor's Secret.
+async fn set(g: &mut Guard, name: &str) -> GuardResult<()> {
+    g.set_ca_issuer_secret("ClusterIssuer", "", name, "linkerd-trust-anchor-next")
+        .await
+}
+
+#[tokio::test]
+async fn ca_issuer_changes_need_the_verb_and_the_issuer_by_name() {
+    // None by default: denied, naming the issuer and the grant.
+    let (cluster, mut guard) = guard_with(Grants::default(), false).await;
+    let why = denied(set(&mut guard, "linkerd-identity-issuer").await);
+    assert!(
+        why.contains("ClusterIssuer/linkerd-identity-issuer")
+            && why.contains("grants.writeIssuers"),
+        "{why}"
+    );
+    assert!(cluster.mutations().is_empty());
+    assert_eq!(guard.record().audit[0].outcome, AuditOutcome::Denied);
+
+    let grants = Grants {
+        write_issuers: vec!["ClusterIssuer/linkerd-identity-issuer".into()],
+        ..Grants::default()
+    };
+    let (cluster, mut guard) = guard_with(grants.clone(), false).await;
+    denied(set(&mut guard, "other-issuer").await);
+    set(&mut guard, "linkerd-identity-issuer")
+        .await
+        .expect("granted by name");
+    assert_eq!(
+        cluster.mutations(),
+        vec![
+            "set ca issuer ClusterIssuer/linkerd-identity-issuer secret linkerd-trust-anchor-next"
+                .to_string()
+        ]
+    );
+    let entry = guard.record().audit.last().unwrap().clone();
+    assert_eq!(entry.outcome, AuditOutcome::Applied);
+    assert_eq!(entry.target, "ClusterIssuer/linkerd-identity-issuer");
+    assert!(
+        entry.detail.contains("linkerd-trust-anchor-next"),
+        "{entry:?}"
+    );
+    assert_eq!(guard.record().calls.mutations, 1);
+    let now = guard
+        .get_issuer("ClusterIssuer", "", "linkerd-identity-issuer")
+        .await
+        .unwrap();
+    assert_eq!(
+        (now.ca_secret_name.as_deref(), now.generation),
+        (Some("linkerd-trust-anchor-next"), 2)
+    );
+
+    // The name alone is not enough: the verb must be granted too.
+    let (cluster, mut guard) = guard_with(
+        Grants {
+            verbs: vec![Verb::Renew],
+            ..grants
+        },
+        false,
+    )
+    .await;
+    let why = denied(set(&mut guard, "linkerd-identity-issuer").await);
+    assert!(why.contains("set-ca-issuer"), "{why}");
+    assert!(cluster.mutations().is_empty());
+}
+
+#[tokio::test]
+async fn dry_run_records_an_issuer_change_and_does_not_apply_it() {
+    let grants = Grants {
+        write_issuers: vec!["ClusterIssuer/*".into(), "Issuer/cert-manager/*".into()],
+        ..Grants::default()
+    };
+    let (cluster, mut guard) = guard_with(grants, true).await;
+    guard
+        .set_ca_issuer_secret(
+            "ClusterIssuer",
+            "",
+            "linkerd-identity-issuer",
+            "linkerd-trust-anchor-next",
+        )
+        .await
+        .expect("held back");
+    assert!(cluster.mutations().is_empty());
+    let held = &guard.record().dry_run_mutations;
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].primitive, Primitive::SetCaIssuerSecret);
+    assert_eq!(held[0].target, "ClusterIssuer/linkerd-identity-issuer");
+    assert!(
+        held[0].would.contains("linkerd-trust-anchor-next")
+            && held[0].would.contains("now \"linkerd-trust-anchor\""),
+        "{:?}",
+        held[0]
+    );
+    let still = cluster.state.lock().unwrap().issuers[0].clone();
+    assert_eq!(
+        (still.ca_secret_name.as_deref(), still.generation),
+        (Some("linkerd-trust-anchor"), 1)
+    );
+    // What the run would get is still reported: a missing issuer, a non-CA one.
+    let err = guard
+        .set_ca_issuer_secret("ClusterIssuer", "", "missing", "s")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GuardError::Refused(ClusterError::NotFound(m)) if m.contains("ClusterIssuer/missing")),
+        "{err:?}"
+    );
+    let err = guard
+        .set_ca_issuer_secret("Issuer", "cert-manager", "linkerd-trust-root-issuer", "s")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, GuardError::Refused(ClusterError::Invalid(m)) if m.contains("not a CA issuer")),
+        "{err:?}"
+    );
+    assert_eq!(guard.record().dry_run_mutations.len(), 1);
+}

@@ -12,8 +12,8 @@ use crate::wit::rotor::policy::{
 };
 use crate::wit::{
     Certificate, CertificateKey, CertificateSummary, ConfigMap, ConfigMapWrite, Event, EventType,
-    KeyValue, Level, Namespace, ObjectRef, Pod, PodSummary, RolloutOutcome, RolloutStatus, Secret,
-    SecretWrite, Timestamp, Workload, WorkloadKind, WorkloadRef,
+    Issuer, KeyValue, Level, Namespace, ObjectRef, Pod, PodSummary, RolloutOutcome, RolloutStatus,
+    Secret, SecretWrite, Timestamp, Workload, WorkloadKind, WorkloadRef,
 };
 
 use super::state::HostState;
@@ -183,6 +183,28 @@ impl certificates::Host for HostState {
 
     async fn renew_certificate(&mut self, namespace: String, name: String) -> HostResult<()> {
         guarded!(self.guard.renew_certificate(&namespace, &name))
+    }
+
+    async fn get_issuer(
+        &mut self,
+        kind: String,
+        namespace: String,
+        name: String,
+    ) -> HostResult<Issuer> {
+        guarded!(self.guard.get_issuer(&kind, &namespace, &name))
+    }
+
+    async fn set_ca_issuer_secret(
+        &mut self,
+        kind: String,
+        namespace: String,
+        name: String,
+        secret_name: String,
+    ) -> HostResult<()> {
+        guarded!(
+            self.guard
+                .set_ca_issuer_secret(&kind, &namespace, &name, &secret_name)
+        )
     }
 }
 

@@ -291,7 +291,8 @@ mod tests {
         assert_eq!(import_version("wasi:io/streams@0.2.6"), Some((0, 2, 6)));
         assert_eq!(import_version("no-version"), None);
         assert!(is_newer_policy_import("rotor:policy/clock@0.2.0"));
-        assert!(is_newer_policy_import("rotor:policy/clock@0.1.5"));
+        assert!(is_newer_policy_import("rotor:policy/clock@0.1.6"));
+        assert!(!is_newer_policy_import("rotor:policy/clock@0.1.5"));
         assert!(!is_newer_policy_import("rotor:policy/clock@0.1.0"));
         assert!(!is_newer_policy_import("wasi:io/streams@0.9.0"));
         assert!(is_provided_package("rotor:policy/log@0.1.0"));

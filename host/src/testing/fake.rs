@@ -9,11 +9,11 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::cluster::selector::Selector;
-use crate::cluster::{Cluster, ClusterError, ClusterResult};
+use crate::cluster::{Cluster, ClusterError, ClusterResult, IssuerRef};
 use crate::wit::{
-    Certificate, Condition, ConfigMap, ConfigMapWrite, Event, EventType, KeyValue, Namespace,
-    ObjectRef, Pod, RolloutStatus, Secret, SecretWrite, Timestamp, UpdateStrategy, Workload,
-    WorkloadKind,
+    Certificate, Condition, ConfigMap, ConfigMapWrite, Event, EventType, Issuer, KeyValue,
+    Namespace, ObjectRef, Pod, RolloutStatus, Secret, SecretWrite, Timestamp, UpdateStrategy,
+    Workload, WorkloadKind,
 };
 
 /// Everything the fake holds; tests may read and edit it directly.
@@ -24,6 +24,9 @@ pub struct FakeState {
     pub workloads: Vec<Workload>,
     pub pods: Vec<Pod>,
     pub certificates: Vec<Certificate>,
+    /// Issuers and ClusterIssuers as read; one without `ca_secret_name` is
+    /// of another type, which `set_ca_issuer_secret` refuses.
+    pub issuers: Vec<Issuer>,
     pub secrets: BTreeMap<(String, String), Secret>,
     pub config_maps: BTreeMap<(String, String), ConfigMap>,
     pub events: Vec<Event>,
@@ -43,6 +46,34 @@ pub struct FakeState {
 #[derive(Debug, Default)]
 pub struct FakeCluster {
     pub state: Mutex<FakeState>,
+}
+
+/// A ready issuer at generation 1: a CA issuer signing from `ca_secret`,
+/// or (`None`) one of another type.
+pub fn issuer(kind: &str, namespace: &str, name: &str, ca_secret: Option<&str>) -> Issuer {
+    Issuer {
+        kind: kind.into(),
+        namespace: namespace.into(),
+        name: name.into(),
+        ca_secret_name: ca_secret.map(String::from),
+        generation: 1,
+        ready: true,
+    }
+}
+
+/// The chain's issuers: the CA ClusterIssuer `linkerd-identity-issuer`
+/// signing from the trust anchor's Secret, and the self-signed Issuer
+/// `cert-manager/linkerd-trust-root-issuer`.
+pub fn linkerd_issuers() -> Vec<Issuer> {
+    vec![
+        issuer(
+            "ClusterIssuer",
+            "",
+            "linkerd-identity-issuer",
+            Some("linkerd-trust-anchor"),
+        ),
+        issuer("Issuer", "cert-manager", "linkerd-trust-root-issuer", None),
+    ]
 }
 
 /// A Deployment of `replicas` pods (`<name>-abc12-<i>`), fully rolled out.
@@ -110,7 +141,8 @@ impl FakeCluster {
 
     /// Namespaces `cert-manager`, `emojivoto` and `linkerd`, a one-pod
     /// Deployment `<namespace>-app` in each, a paused Deployment
-    /// `emojivoto/paused-app`, and the trust anchor's Secret.
+    /// `emojivoto/paused-app`, the trust anchor's Secret and
+    /// [`linkerd_issuers`].
     pub fn standard() -> Self {
         let mut state = FakeState {
             now: 1_700_000_000,
@@ -142,6 +174,7 @@ impl FakeCluster {
                 resource_version: "s1".into(),
             },
         );
+        state.issuers = linkerd_issuers();
         Self::new(state)
     }
 
@@ -418,6 +451,40 @@ impl Cluster for FakeCluster {
         Ok(())
     }
 
+    async fn get_issuer(&self, issuer: &IssuerRef) -> ClusterResult<Issuer> {
+        let s = self.lock();
+        s.issuers
+            .iter()
+            .find(|i| fake_issuer_is(i, issuer))
+            .cloned()
+            .ok_or_else(|| ClusterError::NotFound(issuer.to_string()))
+    }
+
+    /// Sets the Secret and bumps the generation; readiness stays as the
+    /// test left it.
+    async fn set_ca_issuer_secret(
+        &self,
+        issuer: &IssuerRef,
+        secret_name: &str,
+    ) -> ClusterResult<()> {
+        let mut s = self.lock();
+        let i = s
+            .issuers
+            .iter_mut()
+            .find(|i| fake_issuer_is(i, issuer))
+            .ok_or_else(|| ClusterError::NotFound(issuer.to_string()))?;
+        let Some(secret) = i.ca_secret_name.as_mut() else {
+            return Err(ClusterError::Invalid(format!(
+                "{issuer} is not a CA issuer"
+            )));
+        };
+        *secret = secret_name.to_string();
+        i.generation += 1;
+        s.mutations
+            .push(format!("set ca issuer {issuer} secret {secret_name}"));
+        Ok(())
+    }
+
     async fn read_secret(&self, namespace: &str, name: &str) -> ClusterResult<Secret> {
         self.lock()
             .secrets
@@ -589,4 +656,8 @@ impl Cluster for FakeCluster {
         }
         Ok(())
     }
+}
+
+fn fake_issuer_is(i: &Issuer, issuer: &IssuerRef) -> bool {
+    i.kind == issuer.kind.as_str() && i.namespace == issuer.namespace && i.name == issuer.name
 }

@@ -13,8 +13,8 @@ use kube::core::DynamicObject;
 use serde_json::Value;
 
 use crate::wit::{
-    Certificate, Condition, ConfigMap, Event, EventType, KeyValue, Namespace, ObjectRef, Pod,
-    Secret, Timestamp, UpdateStrategy, Workload, WorkloadKind,
+    Certificate, Condition, ConfigMap, Event, EventType, Issuer, KeyValue, Namespace, ObjectRef,
+    Pod, Secret, Timestamp, UpdateStrategy, Workload, WorkloadKind,
 };
 
 pub fn key_values(map: &Option<BTreeMap<String, String>>) -> Vec<KeyValue> {
@@ -360,12 +360,9 @@ fn json_str(v: &Value, key: &str) -> String {
         .to_string()
 }
 
-/// A cert-manager Certificate read as a `DynamicObject`.
-pub fn certificate_record(obj: &DynamicObject) -> Certificate {
-    let spec = obj.data.get("spec").cloned().unwrap_or(Value::Null);
-    let status = obj.data.get("status").cloned().unwrap_or(Value::Null);
-    let generation = obj.metadata.generation.unwrap_or(0);
-    let conditions: Vec<Condition> = status
+/// `status.conditions` of a cert-manager object.
+fn cert_manager_conditions(status: &Value) -> Vec<Condition> {
+    status
         .get("conditions")
         .and_then(Value::as_array)
         .into_iter()
@@ -378,12 +375,44 @@ pub fn certificate_record(obj: &DynamicObject) -> Certificate {
             observed_generation: c.get("observedGeneration").and_then(Value::as_i64),
             last_transition_time: c.get("lastTransitionTime").and_then(json_time),
         })
-        .collect();
-    let ready = conditions.iter().any(|c| {
+        .collect()
+}
+
+/// `Ready=True`, observed at `generation` (a condition without an
+/// observedGeneration, as older controllers write, counts as current).
+fn ready_at(conditions: &[Condition], generation: i64) -> bool {
+    conditions.iter().any(|c| {
         c.type_ == "Ready"
             && c.status == "True"
             && c.observed_generation.is_none_or(|g| g == generation)
-    });
+    })
+}
+
+/// A cert-manager Issuer or ClusterIssuer read as a `DynamicObject`.
+pub fn issuer_record(kind: &str, obj: &DynamicObject) -> Issuer {
+    let status = obj.data.get("status").cloned().unwrap_or(Value::Null);
+    let generation = obj.metadata.generation.unwrap_or(0);
+    Issuer {
+        kind: kind.to_string(),
+        namespace: obj.metadata.namespace.clone().unwrap_or_default(),
+        name: obj.metadata.name.clone().unwrap_or_default(),
+        ca_secret_name: obj
+            .data
+            .pointer("/spec/ca/secretName")
+            .and_then(Value::as_str)
+            .map(String::from),
+        generation,
+        ready: ready_at(&cert_manager_conditions(&status), generation),
+    }
+}
+
+/// A cert-manager Certificate read as a `DynamicObject`.
+pub fn certificate_record(obj: &DynamicObject) -> Certificate {
+    let spec = obj.data.get("spec").cloned().unwrap_or(Value::Null);
+    let status = obj.data.get("status").cloned().unwrap_or(Value::Null);
+    let generation = obj.metadata.generation.unwrap_or(0);
+    let conditions = cert_manager_conditions(&status);
+    let ready = ready_at(&conditions, generation);
     let issuing = conditions
         .iter()
         .any(|c| c.type_ == "Issuing" && c.status == "True");

@@ -20,6 +20,7 @@ pub mod convert;
 pub mod dump;
 pub mod error;
 pub mod events;
+mod issuers;
 mod metrics;
 pub mod owners;
 pub mod pods;
@@ -43,9 +44,9 @@ pub use clock::{Clock, WallClock};
 pub use connect::{ConnectError, ConnectOptions, DEFAULT_NAMESPACE, install_crypto_provider};
 pub use error::RetryPolicy;
 
-use crate::cluster::{Cluster, ClusterError, ClusterResult};
+use crate::cluster::{Cluster, ClusterError, ClusterResult, IssuerRef};
 use crate::wit::{
-    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Namespace, ObjectRef, Pod,
+    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Issuer, Namespace, ObjectRef, Pod,
     PodSummary, RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
     WorkloadKind, WorkloadRef,
 };
@@ -320,6 +321,19 @@ impl Cluster for KubeCluster {
     async fn renew_certificate(&self, namespace: &str, name: &str) -> ClusterResult<()> {
         self.fenced()?;
         self.renew(namespace, name).await
+    }
+
+    async fn get_issuer(&self, issuer: &IssuerRef) -> ClusterResult<Issuer> {
+        self.issuer(issuer).await
+    }
+
+    async fn set_ca_issuer_secret(
+        &self,
+        issuer: &IssuerRef,
+        secret_name: &str,
+    ) -> ClusterResult<()> {
+        self.fenced()?;
+        self.point_ca_issuer(issuer, secret_name).await
     }
 
     async fn read_secret(&self, namespace: &str, name: &str) -> ClusterResult<Secret> {

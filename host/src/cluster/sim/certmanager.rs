@@ -155,10 +155,7 @@ impl World {
         let signer = if issuer.spec.self_signed.is_some() {
             None
         } else if let Some(ca) = &issuer.spec.ca {
-            let secret_ns = issuer
-                .namespace
-                .clone()
-                .unwrap_or_else(|| CLUSTER_RESOURCE_NAMESPACE.to_string());
+            let secret_ns = World::issuer_secret_namespace(issuer);
             let secret = self
                 .secrets
                 .get(&(secret_ns.clone(), ca.secret_name.clone()))

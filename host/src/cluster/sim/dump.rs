@@ -127,9 +127,12 @@ impl World {
             ));
         }
         for i in self.issuers.values() {
+            // The spec as it is now: a CA issuer shows the Secret it
+            // signs from since the last `set-ca-issuer-secret`.
             let mut m = meta(&i.name, i.namespace.as_deref());
             m.labels = i.labels.clone();
             m.annotations = i.annotations.clone();
+            m.generation = Some(i.generation);
             let kind = if i.namespace.is_some() {
                 "Issuer"
             } else {

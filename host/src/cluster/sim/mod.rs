@@ -43,9 +43,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::cluster::{Cluster, ClusterResult};
+use crate::cluster::{Cluster, ClusterResult, IssuerRef};
 use crate::wit::{
-    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Namespace, ObjectRef, Pod,
+    Certificate, ConfigMap, ConfigMapWrite, Event, EventType, Issuer, Namespace, ObjectRef, Pod,
     PodSummary, RolloutOutcome, RolloutStatus, Secret, SecretWrite, Timestamp, Workload,
     WorkloadKind, WorkloadRef,
 };
@@ -217,6 +217,18 @@ impl Cluster for SimCluster {
 
     async fn renew_certificate(&self, namespace: &str, name: &str) -> ClusterResult<()> {
         self.renew(namespace, name)
+    }
+
+    async fn get_issuer(&self, issuer: &IssuerRef) -> ClusterResult<Issuer> {
+        self.issuer(issuer)
+    }
+
+    async fn set_ca_issuer_secret(
+        &self,
+        issuer: &IssuerRef,
+        secret_name: &str,
+    ) -> ClusterResult<()> {
+        self.point_ca_issuer(issuer, secret_name)
     }
 
     async fn read_secret(&self, namespace: &str, name: &str) -> ClusterResult<Secret> {

@@ -19,6 +19,8 @@ const RW: &[&str] = &[
 ];
 const RO: &[&str] = &["get", "list", "watch"];
 const STATUS: &[&str] = &["get", "patch", "update"];
+/// Issuers: read, and a merge patch of a CA issuer's Secret.
+const ISSUERS: &[&str] = &["get", "list", "patch", "watch"];
 
 pub fn groups(opts: &ServerOptions) -> Vec<Group> {
     let mut g: Vec<Group> = vec![
@@ -92,8 +94,8 @@ pub fn groups(opts: &ServerOptions) -> Vec<Group> {
             vec![
                 ("certificates", "Certificate", true, RW),
                 ("certificates/status", "Certificate", true, STATUS),
-                ("issuers", "Issuer", true, RO),
-                ("clusterissuers", "ClusterIssuer", false, RO),
+                ("issuers", "Issuer", true, ISSUERS),
+                ("clusterissuers", "ClusterIssuer", false, ISSUERS),
             ],
         ));
     }

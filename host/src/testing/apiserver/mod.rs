@@ -6,7 +6,9 @@
 //! resourceVersion preconditions with 409s, label and field selectors, and
 //! `Status` error bodies with a `reason`. Objects are rebuilt from the
 //! backing cluster's records on every request; kinds the trait has no
-//! records for (Leases, Bundles, Issuers) live in a small store of its own.
+//! records for (Leases, Bundles, Issuers' full specs) live in a small store
+//! of its own, an Issuer's CA Secret, generation and readiness coming from
+//! the backing cluster, which takes its `spec.ca.secretName` patch.
 //! Argo Rollouts and StrimziPodSets are served per owner the pods name, and
 //! their restart patch reaches the backing cluster's `restart_owner`.
 //! No OpenAPI document is served (`kubectl create` needs `--validate=false`).
@@ -124,6 +126,10 @@ pub struct RecordedRequest {
     pub path: String,
     /// The raw query string, if any.
     pub query: Option<String>,
+    /// The `Content-Type` header, if any (a patch's type).
+    pub content_type: Option<String>,
+    /// The body as sent (lossy UTF-8; empty for reads).
+    pub body: String,
 }
 
 /// A failure the server answers with instead of serving a request.
@@ -398,15 +404,25 @@ impl Backend {
         req: Request<hyper::body::Incoming>,
     ) -> Result<Response<Body>, std::io::Error> {
         let (parts, body) = req.into_parts();
+        let body = body.collect().await.map(|b| b.to_bytes());
         if let Ok(mut log) = self.log.lock() {
             log.push(RecordedRequest {
                 method: parts.method.to_string(),
                 path: parts.uri.path().to_string(),
                 query: parts.uri.query().map(str::to_string),
+                content_type: parts
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string),
+                body: body
+                    .as_ref()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+                    .unwrap_or_default(),
             });
         }
-        let body = match body.collect().await {
-            Ok(b) => b.to_bytes(),
+        let body = match body {
+            Ok(b) => b,
             Err(e) => {
                 return Ok(respond(Reply::from(ApiError::bad_request(format!(
                     "cannot read body: {e}"

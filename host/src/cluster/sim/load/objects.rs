@@ -156,6 +156,7 @@ impl World {
                 labels: i.metadata.labels,
                 annotations: i.metadata.annotations,
                 spec: i.spec,
+                generation: i.metadata.generation.unwrap_or(1),
             },
         );
     }

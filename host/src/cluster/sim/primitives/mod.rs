@@ -4,6 +4,7 @@
 
 mod certificates;
 mod events;
+mod issuers;
 mod pods;
 mod progress;
 mod secrets;

@@ -160,3 +160,103 @@ async fn a_failed_issuance_reports_issuing_false() {
     assert!(!c.issuing && c.revision == Some(1));
     assert!(sim.get_certificate("apps", "nope").await.is_err());
 }
+
+/// cert-manager's CA issuer, as `set-ca-issuer-secret` changes it: a
+/// missing Secret is accepted and leaves the issuer not ready (its `Setup`
+/// cannot read the key pair), issuance from it fails; once the Secret
+/// exists the issuer is ready and signs from it. Other issuer types are
+/// refused unchanged.
+#[tokio::test]
+async fn a_ca_issuer_pointed_at_another_secret_signs_from_it() {
+    use crate::cluster::IssuerRef;
+    let sim = SimCluster::demo();
+    let ca = IssuerRef::cluster("linkerd-identity-issuer");
+    let i = sim.get_issuer(&ca).await.unwrap();
+    assert_eq!(
+        (i.kind.as_str(), i.namespace.as_str(), i.generation, i.ready),
+        ("ClusterIssuer", "", 1, true)
+    );
+    assert_eq!(i.ca_secret_name.as_deref(), Some("linkerd-trust-anchor"));
+    let root = IssuerRef::namespaced(TRUST_NS, "linkerd-trust-root-issuer");
+    let before = sim.get_issuer(&root).await.unwrap();
+    assert!(before.ready && before.ca_secret_name.is_none());
+    let err = sim.set_ca_issuer_secret(&root, "x").await.unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::Invalid(m) if m.contains("not a CA issuer")),
+        "{err}"
+    );
+    assert_eq!(sim.get_issuer(&root).await.unwrap(), before);
+    let err = sim
+        .set_ca_issuer_secret(&IssuerRef::cluster("gone"), "x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ClusterError::NotFound(m) if m == "ClusterIssuer/gone"),
+        "{err}"
+    );
+
+    let next = "linkerd-trust-anchor-next";
+    sim.set_ca_issuer_secret(&ca, next).await.unwrap();
+    let i = sim.get_issuer(&ca).await.unwrap();
+    assert_eq!(
+        (i.ca_secret_name.as_deref(), i.generation, i.ready),
+        (Some(next), 2, false)
+    );
+    assert!(sim.state_yaml().contains(&format!("secretName: {next}")));
+    sim.renew_certificate("linkerd", "linkerd-identity-issuer")
+        .await
+        .unwrap();
+    sim.wait(30).await.unwrap();
+    let c = sim
+        .get_certificate("linkerd", "linkerd-identity-issuer")
+        .await
+        .unwrap();
+    let issuing = c.conditions.iter().find(|x| x.type_ == "Issuing").unwrap();
+    assert_eq!(
+        (issuing.status.as_str(), issuing.reason.as_str()),
+        ("False", "Failed")
+    );
+    assert!(
+        issuing
+            .message
+            .contains(&format!("secret {TRUST_NS}/{next} not found")),
+        "{}",
+        issuing.message
+    );
+
+    let now = sim.now().await;
+    let anchor = generate_ca(
+        "root.linkerd.cluster.local",
+        now,
+        now + 86_400 * 365,
+        77,
+        None,
+    )
+    .unwrap();
+    sim.write_secret(SecretWrite {
+        namespace: TRUST_NS.into(),
+        name: next.into(),
+        type_: "kubernetes.io/tls".into(),
+        data: vec![
+            ("tls.crt".into(), anchor.cert_pem.clone().into_bytes()),
+            ("tls.key".into(), anchor.key_pem.clone().into_bytes()),
+        ],
+        labels: vec![],
+        annotations: vec![],
+        expected_resource_version: None,
+    })
+    .await
+    .unwrap();
+    assert!(sim.get_issuer(&ca).await.unwrap().ready);
+    renew_and_wait(&sim, "linkerd", "linkerd-identity-issuer").await;
+    let issued = sim
+        .read_secret("linkerd", "linkerd-identity-issuer")
+        .await
+        .unwrap();
+    let crt = issued.data.iter().find(|(k, _)| k == "tls.crt").unwrap();
+    assert!(
+        sim.verify_signed_by(&String::from_utf8_lossy(&crt.1), &anchor.cert_pem)
+            .unwrap(),
+        "the identity issuer is signed by the anchor the issuer now points at"
+    );
+}

@@ -270,6 +270,8 @@ pub struct IssuerRec {
     pub labels: Labels,
     pub annotations: Labels,
     pub spec: IssuerSpec,
+    /// `metadata.generation`: bumped by every change of the spec.
+    pub generation: i64,
 }
 
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@
 mod certificates;
 mod configmaps;
 mod events;
+mod issuers;
 mod owners;
 mod pods;
 mod progress;

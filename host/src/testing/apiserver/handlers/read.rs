@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::super::route::Route;
 use super::super::status::ApiError;
 use super::super::{Backend, fields, objects};
+use super::issuers::issuer_ref;
 use super::owners::owner_kind;
 use super::workloads::workload_kind;
 use super::{Query, name_of, store_key};
@@ -146,6 +147,12 @@ impl Backend {
                 out
             }
             ("", "secrets") => self.store.list("secrets", ns),
+            ("cert-manager.io", "issuers" | "clusterissuers") => {
+                if !labels.is_empty() {
+                    return Err(label_unsupported());
+                }
+                self.issuer_objects(route, ns).await?
+            }
             _ => {
                 if !labels.is_empty() {
                     return Err(label_unsupported());
@@ -192,6 +199,10 @@ impl Backend {
                 self.versions
                     .stamp(&format!("certificates/{ns}/{name}"), &mut o);
                 Ok(o)
+            }
+            ("cert-manager.io", "issuers" | "clusterissuers") => {
+                let issuer = issuer_ref(route, ns, name).ok_or_else(not_found)?;
+                self.issuer_object(route, &issuer).await
             }
             ("", "secrets") => match self.cluster.read_secret(ns, name).await {
                 Ok(s) => Ok(objects::secret(&s)),

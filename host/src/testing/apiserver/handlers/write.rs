@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::super::route::Route;
 use super::super::status::ApiError;
 use super::super::{Backend, Reply, store};
+use super::issuers::issuer_ref;
 use super::owners::owner_kind;
 use super::{Query, dry_run, name_of, parse_body, store_key, success};
 
@@ -124,6 +125,11 @@ impl Backend {
                 self.patch_progress(name, q, &patch).await
             }
             ("events.k8s.io", "events") => self.patch_event(ns, name, &patch).await,
+            ("cert-manager.io", "issuers" | "clusterissuers") => {
+                let issuer = issuer_ref(route, ns, name)
+                    .ok_or_else(|| ApiError::not_found(&route.resource, name))?;
+                self.patch_issuer(route, &issuer, q, &patch).await
+            }
             _ => {
                 if dry_run(q) {
                     let mut preview = self.get(route, ns, name).await?;
