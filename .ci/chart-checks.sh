@@ -114,6 +114,8 @@ unknown=(
   "policy.unowned.ownerKinds.Rollout=strimzi"
   "policy.unowned.ownerKinds.Deployment=delete-pods"
   "policy.unowned.barePods=keep"
+  "stagedAnchor.nextCertificate=Linkerd_Next"
+  "grants.writeIssuers[0]=linkerd-identity-issuer"
 )
 for setting in "${unknown[@]}"; do
   if helm template "$release" "$chart" --namespace "$namespace" --set "$setting" >/dev/null 2>"$out/unknown.err"; then

@@ -525,6 +525,20 @@ fn chart_names_what_its_rbac_grants() {
                 attrs("update", "", "configmaps", cns, cname),
             );
         }
+        // set-ca-issuer-secret reads the issuer, then merge-patches it.
+        for i in &config.grants.write_issuers {
+            let (resource, ins, iname) = match i.split('/').collect::<Vec<_>>()[..] {
+                ["ClusterIssuer", n] => ("clusterissuers", "", n),
+                ["Issuer", ns, n] => ("issuers", ns, n),
+                _ => panic!("{name}: grants.writeIssuers {i:?} is malformed"),
+            };
+            for verb in ["get", "patch"] {
+                want(
+                    format!("grants.writeIssuers {i} ({verb})"),
+                    attrs(verb, "cert-manager.io", resource, ins, iname),
+                );
+            }
+        }
         // The embedded policy's objects, as the chart names them to it.
         let site_policy = docs
             .iter()
@@ -561,15 +575,42 @@ fn chart_names_what_its_rbac_grants() {
                     ),
                 );
             }
-            let (pns, pname) = obj("previousAnchorSecret");
-            want(
-                "policy previousAnchorSecret".into(),
-                attrs("get", "", "secrets", &pns, &pname),
-            );
-            want(
-                "policy previousAnchorSecret (write)".into(),
-                attrs("update", "", "secrets", &pns, &pname),
-            );
+            // A staged anchor keeps a second anchor Certificate (read,
+            // renewed, its Secret read) in place of the previous anchor.
+            let staged = p["mode"] == "staged";
+            let second = if staged {
+                let (nns, nname) = obj("nextAnchor");
+                want(
+                    "policy nextAnchor Certificate".into(),
+                    attrs("get", "cert-manager.io", "certificates", &nns, &nname),
+                );
+                want(
+                    "policy nextAnchor renewal".into(),
+                    attrs(
+                        "update",
+                        "cert-manager.io",
+                        "certificates/status",
+                        &nns,
+                        &nname,
+                    ),
+                );
+                want(
+                    "policy nextAnchor Secret".into(),
+                    attrs("get", "", "secrets", &nns, &nname),
+                );
+                (nns, nname)
+            } else {
+                let (pns, pname) = obj("previousAnchorSecret");
+                want(
+                    "policy previousAnchorSecret".into(),
+                    attrs("get", "", "secrets", &pns, &pname),
+                );
+                want(
+                    "policy previousAnchorSecret (write)".into(),
+                    attrs("update", "", "secrets", &pns, &pname),
+                );
+                (pns, pname)
+            };
             let (tns, tname) = obj("trustRootsConfigMap");
             want(
                 "policy trustRootsConfigMap".into(),
@@ -593,9 +634,24 @@ fn chart_names_what_its_rbac_grants() {
                     ));
                 }
             }
-            if !g.can_read_secret(&pns, &pname) || !g.can_write_secret(&pns, &pname) {
+            let (sns, sname) = &second;
+            if staged {
+                if !g.can_read_secret(sns, sname) {
+                    gaps.push(format!(
+                        "the next anchor's Secret {sns}/{sname} (grants.readSecrets)"
+                    ));
+                }
+                if config.grants.write_issuers.is_empty()
+                    || !g.allows_verb(rotor::guard::Verb::SetCaIssuer)
+                {
+                    gaps.push(
+                        "pointing the CA issuer at the other anchor (grants.writeIssuers, the set-ca-issuer verb)"
+                            .into(),
+                    );
+                }
+            } else if !g.can_read_secret(sns, sname) || !g.can_write_secret(sns, sname) {
                 gaps.push(format!(
-                    "the previous anchor {pns}/{pname} (grants.readSecrets/writeSecrets)"
+                    "the previous anchor {sns}/{sname} (grants.readSecrets/writeSecrets)"
                 ));
             }
             if !g.can_read_namespace(&tns) {

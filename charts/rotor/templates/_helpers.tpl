@@ -93,21 +93,30 @@ workloads every rotation touches.
 {{- if eq .Values.rbac.scope "Namespaced" }}
 {{- $nsDefault = include "rotor.managedNamespaces" . | fromJsonArray -}}
 {{- end }}
-{{- $readSecrets := list (printf "%s/%s" $l.certManagerNamespace $l.trustAnchorName) (printf "%s/%s" $l.certManagerNamespace $l.previousAnchorName) (printf "%s/%s" $l.namespace $l.identityIssuerName) -}}
-{{- $writeSecrets := list (printf "%s/%s" $l.certManagerNamespace $l.previousAnchorName) -}}
+{{- $staged := .Values.stagedAnchor.enabled -}}
+{{- /* A staged anchor's second anchor is read where the previous anchor was read and written. */ -}}
+{{- $secondAnchor := ternary .Values.stagedAnchor.nextCertificate $l.previousAnchorName $staged -}}
+{{- $readSecrets := list (printf "%s/%s" $l.certManagerNamespace $l.trustAnchorName) (printf "%s/%s" $l.certManagerNamespace $secondAnchor) (printf "%s/%s" $l.namespace $l.identityIssuerName) -}}
+{{- $writeSecrets := ternary (list) (list (printf "%s/%s" $l.certManagerNamespace $l.previousAnchorName)) $staged -}}
 {{- $rotorWrites := eq .Values.bundle.writer "rotor" -}}
 {{- $writeConfigMaps := ternary (list (printf "%s/%s" $l.namespace $l.trustRootsName)) (list) $rotorWrites -}}
+{{- $writeIssuers := ternary (list (printf "ClusterIssuer/%s" $l.identityIssuerName)) (list) $staged -}}
 {{- $verbs := $g.verbs -}}
 {{- if and $rotorWrites (not (has "write-config-map" $verbs)) }}
 {{- $verbs = append $verbs "write-config-map" -}}
+{{- end }}
+{{- if and $staged (not (has "set-ca-issuer" $verbs)) }}
+{{- $verbs = append $verbs "set-ca-issuer" -}}
 {{- end }}
 {{- /*
 The embedded policy is told where the Linkerd objects are, so it reads the
 objects the RBAC names (its own defaults are the linkerd and cert-manager
 namespaces), how often the CronJob runs, so its preflight lint judges
 renewals against the real next run, and what to do with meshed pods of
-owners it does not restart (policy.unowned), and who writes the trust
-bundle (bundle.writer); keys set in policy.config win. A site policy gets policy.config
+owners it does not restart (policy.unowned), who writes the trust
+bundle (bundle.writer), and with stagedAnchor.enabled its mode and second
+anchor (mode: staged, nextAnchor; no previousAnchorSecret, which a staged
+anchor does not keep); keys set in policy.config win. A site policy gets policy.config
 as it is: its keys are its own.
 */ -}}
 {{- $policy := .Values.policy.config -}}
@@ -122,6 +131,11 @@ as it is: its keys are its own.
   "unowned" .Values.policy.unowned
   "identityMetrics" $l.identityMetrics
   "bundle" (dict "writer" .Values.bundle.writer) -}}
+{{- if $staged }}
+{{- $_ := unset $names "previousAnchorSecret" }}
+{{- $_ = set $names "mode" "staged" }}
+{{- $_ = set $names "nextAnchor" (dict "namespace" $l.certManagerNamespace "name" .Values.stagedAnchor.nextCertificate) }}
+{{- end }}
 {{- $policy = merge (deepCopy .Values.policy.config) $names -}}
 {{- end }}
 {{- $cfg := dict
@@ -133,6 +147,7 @@ as it is: its keys are its own.
     "writeSecrets" (ternary $writeSecrets $g.writeSecrets (kindIs "invalid" $g.writeSecrets))
     "podMetrics" (ternary (list (printf "%s/9990" $l.namespace)) (list) (eq $l.identityMetrics true))
     "writeConfigMaps" (ternary $writeConfigMaps $g.writeConfigMaps (kindIs "invalid" $g.writeConfigMaps))
+    "writeIssuers" (ternary $writeIssuers $g.writeIssuers (kindIs "invalid" $g.writeIssuers))
     "verbs" $verbs)
   "limits" .Values.limits
   "events" (dict "subject" (dict "kind" "Certificate" "namespace" $l.certManagerNamespace "name" $l.trustAnchorName)) -}}

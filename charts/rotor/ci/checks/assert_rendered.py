@@ -491,6 +491,59 @@ def rotor_writes_the_trust_roots_only_when_told(d):
     assert "write-config-map" not in cfg["grants"]["verbs"], cfg["grants"]
 
 
+@check
+def staged_anchor_keeps_two_anchors_and_patches_the_issuer_by_name(d):
+    docs = load(d, "staged-anchor-values")
+    first = one(docs, "Certificate", "linkerd-trust-anchor", "cert-manager")["spec"]
+    second = one(docs, "Certificate", "linkerd-trust-anchor-next", "cert-manager")["spec"]
+    assert second["secretName"] == "linkerd-trust-anchor-next", second
+    same = lambda spec: {k: v for k, v in spec.items() if k != "secretName"}
+    assert same(second) == same(first), "the second anchor has the trust anchor's shape and root issuer"
+    # `helm template` has no cluster to look up: the trust anchor's Secret.
+    ci = one(docs, "ClusterIssuer", "linkerd-identity-issuer")
+    assert ci["spec"] == {"ca": {"secretName": "linkerd-trust-anchor"}}, ci["spec"]
+    bundle = one(docs, "Bundle", "linkerd-identity-trust-roots")["spec"]
+    assert bundle["sources"] == [
+        {"secret": {"name": "linkerd-trust-anchor", "key": "tls.crt"}},
+        {"secret": {"name": "linkerd-trust-anchor-next", "key": "tls.crt"}},
+    ], bundle["sources"]
+    assert not [j for j in find(docs, "Job") if j["metadata"]["name"].endswith("-bootstrap")], \
+        "a staged anchor keeps no previous anchor to bootstrap"
+    assert "linkerd-previous-anchor" not in yaml.safe_dump_all(docs), "nothing names the previous anchor"
+    issuer_rules = [g for doc in find(docs, "ClusterRole") + find(docs, "Role")
+                    for g in grants(rules_of(doc), "cert-manager.io", "clusterissuers")
+                    + grants(rules_of(doc), "cert-manager.io", "issuers")]
+    assert issuer_rules == [({"get", "patch"}, ("linkerd-identity-issuer",))], issuer_rules
+    secrets = sorted(
+        (role["metadata"]["namespace"], n, tuple(sorted(verbs)))
+        for role in find(docs, "Role")
+        for verbs, names in grants(rules_of(role), "", "secrets")
+        for n in names
+    )
+    assert secrets == [("cert-manager", "linkerd-trust-anchor", ("get",)),
+                       ("cert-manager", "linkerd-trust-anchor-next", ("get",)),
+                       ("linkerd", "linkerd-identity-issuer", ("get",))], secrets
+    cfg = run_config(docs)
+    g = cfg["grants"]
+    assert g["writeIssuers"] == ["ClusterIssuer/linkerd-identity-issuer"], g
+    assert "set-ca-issuer" in g["verbs"], g
+    assert g["readSecrets"] == ["cert-manager/linkerd-trust-anchor", "cert-manager/linkerd-trust-anchor-next",
+                                "linkerd/linkerd-identity-issuer"], g
+    assert g["writeSecrets"] == [], g
+    p = cfg["policy"]
+    assert p["mode"] == "staged", p
+    assert p["nextAnchor"] == {"namespace": "cert-manager", "name": "linkerd-trust-anchor-next"}, p
+    assert "previousAnchorSecret" not in p, p
+    # Off by default: no second anchor, no issuer grant, the policy not told.
+    default = load(d, "default-values")
+    assert not find(default, "Certificate", "linkerd-trust-anchor-next")
+    for doc in find(default, "ClusterRole") + find(default, "Role"):
+        assert not grants(rules_of(doc), "cert-manager.io", "clusterissuers"), doc["metadata"]["name"]
+    cfg = run_config(default)
+    assert cfg["grants"]["writeIssuers"] == [] and "set-ca-issuer" not in cfg["grants"]["verbs"], cfg["grants"]
+    assert "mode" not in cfg["policy"] and "nextAnchor" not in cfg["policy"], cfg["policy"]
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)
