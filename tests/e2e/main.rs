@@ -207,6 +207,67 @@ fn without_trust_manager_rotor_writes_linkerds_trust_roots() {
     );
 }
 
+/// A staged anchor (`stagedAnchor.enabled`): the chart's second anchor
+/// Certificate in the Bundle, the CronJob's run rotating in `mode: staged`
+/// under the chart's RBAC. Against the real cert-manager: the CA
+/// ClusterIssuer, patched to the next anchor's Secret, signs identity's new
+/// issuer with it; the retired anchor's renewal is the new next anchor;
+/// trust-manager's bundle ends holding the new pair.
+#[test]
+#[ignore = "needs the real control plane: .ci/run builds it and runs these with --ignored"]
+fn a_staged_anchor_rotates_through_the_real_cert_manager() {
+    let cp = ControlPlane::up_with(Setup {
+        chart_values: vec!["stagedAnchor.enabled=true"],
+        ..Setup::default()
+    });
+    let kubeconfig = cp.service_account_kubeconfig();
+    let current = secret_cert(&cp, "cert-manager", "linkerd-trust-anchor");
+    let next = secret_cert(&cp, "cert-manager", "linkerd-trust-anchor-next");
+    let both: BTreeSet<String> = bodies(&current).into_iter().chain(bodies(&next)).collect();
+    let held: BTreeSet<String> = bodies(&bundle(&cp)).into_iter().collect();
+    assert_eq!(held, both, "the Bundle holds both anchors to start");
+
+    let run = rotor(&kubeconfig, &cronjob_args(&cp)).output().unwrap();
+    assert!(run.status.success(), "{}", text(&run));
+    let report = json_report(&run);
+    assert_eq!(report["outcome"], "succeeded", "{report:#}");
+    let steps = step_names(&report);
+    for step in [
+        "switch-signing-anchor",
+        "renew-retired-anchor",
+        "bundle-holds-new-pair",
+    ] {
+        assert!(steps.iter().any(|s| s == step), "{step}: {steps:?}");
+    }
+
+    let issuer = cp.kubectl(&[
+        "get",
+        "clusterissuer",
+        "linkerd-identity-issuer",
+        "-o",
+        "jsonpath={.spec.ca.secretName}",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&issuer.stdout),
+        "linkerd-trust-anchor-next"
+    );
+    let identity_issuer = secret_cert(&cp, "linkerd", "linkerd-identity-issuer");
+    assert!(
+        rotor::x509::verify_signed_by(&identity_issuer, &next).expect("verifies"),
+        "identity's issuer is signed by the next anchor"
+    );
+    let renewed = secret_cert(&cp, "cert-manager", "linkerd-trust-anchor");
+    assert_ne!(
+        bodies(&renewed),
+        bodies(&current),
+        "the retired anchor renewed"
+    );
+    let pair: BTreeSet<String> = bodies(&renewed).into_iter().chain(bodies(&next)).collect();
+    wait_until("the bundle to hold the new pair", || {
+        bodies(&bundle(&cp)).into_iter().collect::<BTreeSet<_>>() == pair
+    });
+}
+
 /// The whole default rotation as the CronJob runs it, with the chart's
 /// ServiceAccount under the real RBAC; `plan` predicted it; `status`
 /// before, during and after (with an operator's credentials); a second

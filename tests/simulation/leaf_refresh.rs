@@ -14,7 +14,7 @@ use rotor::report::{Outcome, RunReport};
 use rotor::runtime::RunOutcome;
 
 use crate::rotation_matrix::{error_text, run_with, scenarios_dir};
-use crate::support;
+use crate::support::{self, fact, restarts};
 
 fn config(adoption: &str) -> RunConfig {
     RunConfig::parse(
@@ -27,20 +27,6 @@ fn config(adoption: &str) -> RunConfig {
 fn load(scenario: &str) -> Arc<SimCluster> {
     let text = std::fs::read_to_string(scenarios_dir().join(scenario)).expect("read");
     Arc::new(SimCluster::from_yaml(&text).expect("loads"))
-}
-
-fn fact(report: &RunReport, key: &str) -> String {
-    let summary = report.summary.as_ref().expect("a summary");
-    summary
-        .facts
-        .iter()
-        .find(|kv| kv.key == key)
-        .map(|kv| kv.value.clone())
-        .unwrap_or_default()
-}
-
-fn restarts(report: &RunReport) -> u64 {
-    fact(report, "restarts").parse().expect("restarts fact")
 }
 
 fn succeeded(report: &RunReport) {

@@ -12,5 +12,6 @@ mod identity_gauge;
 mod leaf_refresh;
 mod resume;
 mod rotation_matrix;
+mod staged;
 mod unowned;
 mod window;

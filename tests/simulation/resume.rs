@@ -12,7 +12,7 @@ use rotor::cluster::sim::SimCluster;
 use rotor::config::RunConfig;
 use rotor::runtime::{FailureKind, RunOutcome};
 
-use support::{anchor_pem, fully_rotated, scenario};
+use support::{anchor_pem, fully_rotated_to, scenario};
 
 async fn run(
     cluster: &Arc<SimCluster>,
@@ -24,10 +24,13 @@ async fn run(
 }
 
 /// The rotation is complete and nothing is left trusting the old anchor.
-fn assert_rotated(cluster: &SimCluster, context: &str) {
+fn assert_rotated(cluster: &SimCluster, bundle_anchors: usize, context: &str) {
     let report = cluster.simulation_report();
     let f = &report.final_state;
-    assert!(fully_rotated(f), "{context}: not fully rotated: {f:?}");
+    assert!(
+        fully_rotated_to(f, bundle_anchors),
+        "{context}: not fully rotated: {f:?}"
+    );
 }
 
 /// Kill after every N in 1..=mutations of an uninterrupted rotation; resume
@@ -38,6 +41,16 @@ async fn resume_at_every_mutation(scenario: &str) -> u64 {
 
 /// [`resume_at_every_mutation`] under `config` (both runs).
 pub(crate) async fn resume_configured_at_every_mutation(scenario: &str, config: &RunConfig) -> u64 {
+    resume_at_every_mutation_to(scenario, config, 1).await
+}
+
+/// [`resume_configured_at_every_mutation`] of a rotation that ends with
+/// `bundle_anchors` anchors in the bundle (a staged one: two).
+pub(crate) async fn resume_at_every_mutation_to(
+    scenario: &str,
+    config: &RunConfig,
+    bundle_anchors: usize,
+) -> u64 {
     let whole = Arc::new(SimCluster::from_yaml(scenario).expect("scenario loads"));
     let original_anchor = anchor_pem(&whole).await;
     let outcome = run(&whole, config, None).await;
@@ -47,7 +60,7 @@ pub(crate) async fn resume_configured_at_every_mutation(scenario: &str, config: 
         outcome.result
     );
     assert_eq!(whole.simulation_report().outage.broken_pair_seconds, 0.0);
-    assert_rotated(&whole, "uninterrupted run");
+    assert_rotated(&whole, bundle_anchors, "uninterrupted run");
     let mutations = outcome.record.calls.mutations;
     assert!(mutations > 0, "a rotation mutates");
 
@@ -75,7 +88,7 @@ pub(crate) async fn resume_configured_at_every_mutation(scenario: &str, config: 
         let f = &report.final_state;
         let ok = resumed.result.is_ok()
             && outage == 0.0
-            && fully_rotated(f)
+            && fully_rotated_to(f, bundle_anchors)
             && anchor_pem(&second).await != original_anchor;
         if !ok {
             failures.push(format!(

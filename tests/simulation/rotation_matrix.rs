@@ -153,7 +153,13 @@ pub(crate) fn error_text(report: &RunReport) -> String {
 async fn rotates_without_outage(scenario: &str) {
     let cluster = load(scenario);
     let old_anchor = anchor_pem(&cluster).await;
-    let report = run_with(support::policy(), &cluster, &scenario_config(scenario)).await;
+    let config = scenario_config(scenario);
+    // A staged anchor ends on a pair: the new anchor and the next one.
+    let staged = config
+        .policy
+        .as_ref()
+        .is_some_and(|p| p["mode"] == "staged");
+    let report = run_with(support::policy(), &cluster, &config).await;
     assert_succeeded(&report, scenario);
     let sim = report.simulation.as_ref().expect("simulation report");
     assert_eq!(
@@ -174,7 +180,11 @@ async fn rotates_without_outage(scenario: &str) {
     let f = &sim.final_state;
     assert!(f.anchor_rotated, "{scenario}: anchor not rotated");
     assert!(f.issuer_rotated, "{scenario}: issuer not rotated");
-    assert_eq!(f.bundle_anchors, 1, "{scenario}: {f:?}");
+    assert_eq!(
+        f.bundle_anchors,
+        1 + usize::from(staged),
+        "{scenario}: {f:?}"
+    );
     assert_eq!(f.proxies_trusting_retired_anchor, 0, "{scenario}: {f:?}");
     assert_eq!(f.proxies_with_retired_chain_leaf, 0, "{scenario}: {f:?}");
     assert!(f.workloads_not_ready.is_empty(), "{scenario}: {f:?}");
@@ -238,6 +248,7 @@ rotates_without_outage! {
     an_argo_rollout_restarting_its_own_pods_rotates_without_outage => "unowned-argo-rollouts.yaml",
     a_strimzi_pod_set_rolled_by_its_operator_rotates_without_outage => "unowned-strimzi.yaml",
     without_trust_manager_rotor_writes_the_bundle_and_rotates_without_outage => "no-trust-manager.yaml",
+    a_staged_anchor_rotates_without_outage => "staged-anchor.yaml",
 }
 
 /// A scenario added to the directory must be added here too.

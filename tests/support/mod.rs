@@ -12,6 +12,7 @@ use assert_cmd::Command;
 use rotor::cluster::Cluster;
 use rotor::cluster::sim::{FinalState, SimCluster};
 use rotor::config::RunConfig;
+use rotor::report::RunReport;
 use rotor::runtime::{RunControls, RunOutcome};
 
 /// Run the built `rotor` (no compile cache) and collect its output.
@@ -86,9 +87,15 @@ pub async fn anchor_pem(cluster: &SimCluster) -> Vec<u8> {
 
 /// Both rotated, only the new anchor trusted, no proxy left on the old chain.
 pub fn fully_rotated(f: &FinalState) -> bool {
+    fully_rotated_to(f, 1)
+}
+
+/// [`fully_rotated`] to a bundle of `bundle_anchors` (a staged anchor's
+/// pair: two).
+pub fn fully_rotated_to(f: &FinalState, bundle_anchors: usize) -> bool {
     f.anchor_rotated
         && f.issuer_rotated
-        && f.bundle_anchors == 1
+        && f.bundle_anchors == bundle_anchors
         && f.proxies_trusting_retired_anchor == 0
         && f.proxies_with_retired_chain_leaf == 0
 }
@@ -118,4 +125,20 @@ pub async fn serve_with_kubeconfig(
     let kubeconfig = dir.join("kubeconfig");
     server.write_kubeconfig(&kubeconfig).expect("kubeconfig");
     (server, kubeconfig)
+}
+
+/// A fact of the run's summary (empty when the summary lacks it).
+pub fn fact(report: &RunReport, key: &str) -> String {
+    let summary = report.summary.as_ref().expect("a summary");
+    summary
+        .facts
+        .iter()
+        .find(|kv| kv.key == key)
+        .map(|kv| kv.value.clone())
+        .unwrap_or_default()
+}
+
+/// The workload restarts the run's summary counts.
+pub fn restarts(report: &RunReport) -> u64 {
+    fact(report, "restarts").parse().expect("restarts fact")
 }

@@ -60,11 +60,15 @@ pub fn phase_reason(step: &str) -> &'static str {
     match phase {
         "preflight" => "PreflightPassed",
         "renew-anchor" => "AnchorRenewed",
-        "bundle-holds-old-and-new" | "bundle-holds-only-new" => "BundleUpdated",
+        "bundle-holds-old-and-new" | "bundle-holds-only-new" | "bundle-holds-new-pair" => {
+            "BundleUpdated"
+        }
         "trust-new-anchor" => "NewAnchorTrusted",
         "renew-issuer" => "IssuerRenewed",
         "adopt-new-issuer" => "NewIssuerAdopted",
         "retire-old-anchor" => "PreviousAnchorRetired",
+        "switch-signing-anchor" => "SigningAnchorSwitched",
+        "renew-retired-anchor" => "NextAnchorStaged",
         "drop-old-anchor" => "OldAnchorDropped",
         _ => STEP_COMPLETED,
     }
@@ -161,6 +165,11 @@ mod tests {
         assert_eq!(phase_reason("renew-issuer"), "IssuerRenewed");
         assert_eq!(phase_reason("retire-old-anchor"), "PreviousAnchorRetired");
         assert_eq!(phase_reason("bundle-holds-only-new"), "BundleUpdated");
+        assert_eq!(
+            phase_reason("switch-signing-anchor"),
+            "SigningAnchorSwitched"
+        );
+        assert_eq!(phase_reason("renew-retired-anchor"), "NextAnchorStaged");
         assert_eq!(
             phase_reason("trust-new-anchor/control-plane"),
             "NewAnchorTrusted"

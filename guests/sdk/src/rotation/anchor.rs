@@ -135,6 +135,27 @@ impl Run<'_> {
         Ok(users)
     }
 
+    /// Stop (a dry run warns) while anything still needs the old anchor:
+    /// the step after takes it out of the bundle.
+    pub(super) fn refuse_while_old_anchor_used(&self) -> Result<(), RotorError> {
+        let users = self.old_anchor_users()?;
+        if users.is_empty() {
+            return Ok(());
+        }
+        let reason = "the old anchor is still needed by meshed proxies; restart or remove them, then run again";
+        if !self.dry_run {
+            return Err(RotorError::Blocked {
+                reason: reason.into(),
+                items: users,
+            });
+        }
+        crate::warn(
+            &format!("dry run: a real run would stop here: {reason}"),
+            &[("items", &users.join(", "))],
+        );
+        Ok(())
+    }
+
     /// Step retire-old-anchor: copy the new anchor's certificate over the
     /// previous anchor once nothing needs the old one, so the bundle drops it.
     pub(super) fn retire_old_anchor(&mut self) -> Result<((), String), RotorError> {
@@ -150,20 +171,7 @@ impl Run<'_> {
                 return Ok(((), format!("{to} already holds the new anchor")));
             }
         }
-        let users = self.old_anchor_users()?;
-        if !users.is_empty() {
-            let reason = "the old anchor is still needed by meshed proxies; restart or remove them, then run again";
-            if !self.dry_run {
-                return Err(RotorError::Blocked {
-                    reason: reason.into(),
-                    items: users,
-                });
-            }
-            crate::warn(
-                &format!("dry run: a real run would stop here: {reason}"),
-                &[("items", &users.join(", "))],
-            );
-        }
+        self.refuse_while_old_anchor_used()?;
         let (_, anchor) = certs::secret_certificate(&from)?;
         if !self.dry_run && Some(&anchor) != self.rec.new_anchor.as_ref() {
             return Err(RotorError::State(format!(

@@ -15,6 +15,23 @@ pub enum Mode {
     /// identity, so once identity reports `IssuerUpdated` nothing needs a
     /// restart: every proxy moves to the new issuer at its next leaf refresh.
     IssuerOnly,
+    /// Trust anchor and issuer with a staged successor: two anchor
+    /// Certificates (`trustAnchor` and `nextAnchor`) whose roles alternate,
+    /// both always in the bundle. The *current* one's Secret is what the CA
+    /// issuer signs the identity issuer with; the *next* one signs nothing
+    /// but every proxy already trusts it. A rotation points the CA issuer
+    /// at the next anchor, renews the issuer, moves every leaf to it, then
+    /// renews the retired anchor as the new next one and restarts once so
+    /// proxies trust the new pair: one restart round fewer than `full`
+    /// (none more with `adoptNewIssuer: leaf-refresh`).
+    Staged,
+}
+
+impl Mode {
+    /// Whether the mode replaces the trust anchor (every proxy restarts).
+    pub fn rotates_anchor(self) -> bool {
+        self != Mode::IssuerOnly
+    }
 }
 
 /// Who writes the trust-roots ConfigMap.
@@ -111,6 +128,9 @@ impl Default for Deadlines {
 pub struct Config {
     pub mode: Mode,
     pub trust_anchor: ObjectName,
+    /// The second anchor Certificate of `mode: staged` (its roles alternate
+    /// with `trustAnchor`'s); unused by the other modes.
+    pub next_anchor: Option<ObjectName>,
     pub identity_issuer: ObjectName,
     pub previous_anchor_secret: ObjectName,
     pub trust_roots_config_map: ObjectName,
@@ -152,6 +172,7 @@ impl Default for Config {
         Config {
             mode: Mode::Full,
             trust_anchor: ObjectName::new("cert-manager", "linkerd-trust-anchor"),
+            next_anchor: None,
             identity_issuer: ObjectName::new("linkerd", "linkerd-identity-issuer"),
             previous_anchor_secret: ObjectName::new("cert-manager", "linkerd-previous-anchor"),
             trust_roots_config_map: ObjectName::new("linkerd", "linkerd-identity-trust-roots"),
@@ -193,6 +214,16 @@ pub enum ConfigError {
     ExcludeWorkload(String),
     #[error("unowned.{0}")]
     Unowned(String),
+    #[error(
+        "mode staged needs nextAnchor: the second anchor Certificate, in trustAnchor's namespace"
+    )]
+    NextAnchorMissing,
+    #[error("nextAnchor must name another Certificate than trustAnchor, in the same namespace")]
+    NextAnchorSame,
+    #[error(
+        "mode staged writes no bundle itself: use bundle.writer trust-manager with both anchors' Secrets as sources"
+    )]
+    StagedWriter,
 }
 
 impl Config {
@@ -229,6 +260,19 @@ impl Config {
             match w.split_once('/') {
                 Some((ns, name)) if !ns.is_empty() && !name.is_empty() && !name.contains('/') => {}
                 _ => return Err(ConfigError::ExcludeWorkload(w.clone())),
+            }
+        }
+        if self.mode == Mode::Staged {
+            let next = self
+                .next_anchor
+                .as_ref()
+                .ok_or(ConfigError::NextAnchorMissing)?;
+            if next.namespace != self.trust_anchor.namespace || next.name == self.trust_anchor.name
+            {
+                return Err(ConfigError::NextAnchorSame);
+            }
+            if self.bundle.writer == BundleWriter::Rotor {
+                return Err(ConfigError::StagedWriter);
             }
         }
         self.unowned.validate().map_err(ConfigError::Unowned)
@@ -330,5 +374,28 @@ mod tests {
             Config::parse("not json"),
             Err(ConfigError::Json(_))
         ));
+    }
+
+    #[test]
+    fn staged_needs_a_second_anchor_and_trust_manager() {
+        assert_eq!(
+            Config::parse(r#"{"mode":"staged"}"#).unwrap_err(),
+            ConfigError::NextAnchorMissing
+        );
+        let same = r#"{"mode":"staged","nextAnchor":{"namespace":"cert-manager","name":"linkerd-trust-anchor"}}"#;
+        assert_eq!(
+            Config::parse(same).unwrap_err(),
+            ConfigError::NextAnchorSame
+        );
+        let ok = r#"{"mode":"staged","nextAnchor":{"namespace":"cert-manager","name":"linkerd-trust-anchor-next"}}"#;
+        let c = Config::parse(ok).unwrap();
+        assert_eq!(c.mode, Mode::Staged);
+        assert!(c.mode.rotates_anchor() && !Mode::IssuerOnly.rotates_anchor());
+        let writer = r#"{"mode":"staged","bundle":{"writer":"rotor"},
+            "nextAnchor":{"namespace":"cert-manager","name":"linkerd-trust-anchor-next"}}"#;
+        assert_eq!(
+            Config::parse(writer).unwrap_err(),
+            ConfigError::StagedWriter
+        );
     }
 }

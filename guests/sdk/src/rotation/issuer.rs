@@ -3,8 +3,6 @@
 //! for identity to reload it (restarting identity if it missed the reload),
 //! so new leaf certificates chain to the new anchor.
 
-use super::Mode;
-use super::anchor::anchor_secret;
 use super::run::Run;
 use crate::bundle::Want;
 use crate::certificates::Certificate;
@@ -21,8 +19,8 @@ impl Run<'_> {
     /// identity's reload.
     pub(super) fn renew_issuer(&mut self) -> Result<((), String), RotorError> {
         let cert = self.cfg.identity_issuer.named();
-        let anchor_secret = anchor_secret(&self.cfg)?;
-        if self.cfg.mode == Mode::Full && !self.dry_run {
+        let anchor_secret = self.signing_anchor_secret()?;
+        if self.cfg.mode.rotates_anchor() && !self.dry_run {
             self.wait_mesh_trusts_new_anchor()?;
         }
         let issuer_cert = certs::get(&cert)?;
@@ -75,7 +73,7 @@ impl Run<'_> {
 
     /// Gate mesh-trusts-new-anchor: every meshed proxy holds the bundle with
     /// both anchors before an issuer signed by the new one hands out leaves.
-    fn wait_mesh_trusts_new_anchor(&mut self) -> Result<(), RotorError> {
+    pub(super) fn wait_mesh_trusts_new_anchor(&mut self) -> Result<(), RotorError> {
         let want = Want::Contains(vec![
             self.rec.anchor_before.fingerprint.clone(),
             self.new_anchor()?,

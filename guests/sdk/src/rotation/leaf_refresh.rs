@@ -8,7 +8,7 @@
 //! then the rotation pauses before adopt-new-issuer and a later run
 //! continues, restarting nothing in that step.
 
-use super::config::{IssuerAdoption, Mode};
+use super::config::IssuerAdoption;
 use super::run::Run;
 use crate::RotorError;
 
@@ -21,7 +21,9 @@ impl Run<'_> {
     /// the rotation waits for leaf refreshes instead of restarting (`None`:
     /// it restarts, or identity's reload is not recorded yet).
     pub(super) fn leaves_refreshed_by(&self) -> Result<Option<i64>, RotorError> {
-        if self.cfg.mode != Mode::Full || self.cfg.adopt_new_issuer != IssuerAdoption::LeafRefresh {
+        if !self.cfg.mode.rotates_anchor()
+            || self.cfg.adopt_new_issuer != IssuerAdoption::LeafRefresh
+        {
             return Ok(None);
         }
         let Some(reloaded_at) = self.rec.issuer_reloaded_at else {

@@ -6,7 +6,7 @@
 
 use rotor_trust_lint::{Facts, Finding, Limits, first_refusal, lint};
 
-use super::{Config, Mode};
+use super::Config;
 use crate::RotorError;
 use crate::certificates::Certificate;
 use crate::error::CallContext;
@@ -48,7 +48,7 @@ fn limits(cfg: &Config, now: i64) -> Limits {
         now,
         run_seconds: i64::from(cfg.renewal_margin_seconds),
         next_run_seconds: i64::from(cfg.schedule_interval_seconds),
-        full: cfg.mode == Mode::Full,
+        full: cfg.mode.rotates_anchor(),
     }
 }
 
@@ -89,6 +89,7 @@ pub(super) fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rotation::Mode;
 
     #[test]
     fn facts_come_from_the_certificate_and_its_secret() {

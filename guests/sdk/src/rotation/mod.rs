@@ -7,7 +7,9 @@
 //! a run starts, `lint` whether the anchor and issuer are fit to rotate,
 //! `version` whether rotor can rotate the control plane's Linkerd version,
 //! `anchor`, `trust_bundle` and `issuer` hold the steps on
-//! each piece of trust (`bundle_writer`: rotor writing the bundle itself), `rounds` the restart rounds, `unowned` the pods of
+//! each piece of trust (`staged`: the two alternating anchors of
+//! `mode: staged`; `bundle_writer`: rotor writing the bundle itself),
+//! `rounds` the restart rounds, `unowned` the pods of
 //! owners rotor does not restart, `summary` what a run
 //! reports; `plan` the order and the progress record, `config` and `site`
 //! what a policy passes in.
@@ -23,6 +25,7 @@ mod preflight;
 mod rounds;
 mod run;
 mod site;
+mod staged;
 mod summary;
 mod trust_bundle;
 pub mod unowned;

@@ -21,16 +21,24 @@ pub enum Step {
     RenewAnchor,
     /// Gate: the trust-roots ConfigMap holds old and new.
     BundleHoldsBoth,
-    /// Restart so every proxy trusts the new anchor.
+    /// Restart so every proxy trusts the new anchor (staged: the next one).
     TrustNewAnchor,
+    /// Staged: point the CA issuer at the next anchor's Secret.
+    SwitchSigningAnchor,
     /// Renew the issuer (signed by the new anchor); identity reloads it.
     RenewIssuer,
     /// Restart so every leaf chains to the new anchor.
     AdoptNewIssuer,
     /// Copy the anchor over previous-anchor (bundle becomes {new}).
     RetireOldAnchor,
+    /// Staged: renew the retired anchor's Certificate, a fresh key that
+    /// becomes the next anchor (bundle becomes {new, new next}).
+    RenewRetiredAnchor,
     /// Gate: the trust-roots ConfigMap holds only the new anchor.
     BundleHoldsOnlyNew,
+    /// Staged gate: the trust-roots ConfigMap holds the new anchor and the
+    /// new next one, nothing else.
+    BundleHoldsNewPair,
     /// Restart so no proxy trusts the old anchor.
     DropOldAnchor,
     Done,
@@ -42,10 +50,13 @@ impl Step {
             Step::RenewAnchor => "renew-anchor",
             Step::BundleHoldsBoth => "bundle-holds-old-and-new",
             Step::TrustNewAnchor => "trust-new-anchor",
+            Step::SwitchSigningAnchor => "switch-signing-anchor",
             Step::RenewIssuer => "renew-issuer",
             Step::AdoptNewIssuer => "adopt-new-issuer",
             Step::RetireOldAnchor => "retire-old-anchor",
+            Step::RenewRetiredAnchor => "renew-retired-anchor",
             Step::BundleHoldsOnlyNew => "bundle-holds-only-new",
+            Step::BundleHoldsNewPair => "bundle-holds-new-pair",
             Step::DropOldAnchor => "drop-old-anchor",
             Step::Done => "done",
         }
@@ -56,6 +67,8 @@ impl Step {
         match mode {
             Mode::Full => Step::RenewAnchor,
             Mode::IssuerOnly => Step::RenewIssuer,
+            // The anchor to move to is staged already: check the bundle.
+            Mode::Staged => Step::BundleHoldsBoth,
         }
     }
 
@@ -65,12 +78,28 @@ impl Step {
             (Mode::IssuerOnly, _) => Step::Done,
             (Mode::Full, Step::RenewAnchor) => Step::BundleHoldsBoth,
             (Mode::Full, Step::BundleHoldsBoth) => Step::TrustNewAnchor,
-            (Mode::Full, Step::TrustNewAnchor) => Step::RenewIssuer,
+            (Mode::Full, Step::TrustNewAnchor | Step::SwitchSigningAnchor) => Step::RenewIssuer,
             (Mode::Full, Step::RenewIssuer) => Step::AdoptNewIssuer,
             (Mode::Full, Step::AdoptNewIssuer) => Step::RetireOldAnchor,
-            (Mode::Full, Step::RetireOldAnchor) => Step::BundleHoldsOnlyNew,
-            (Mode::Full, Step::BundleHoldsOnlyNew) => Step::DropOldAnchor,
+            (Mode::Full, Step::RetireOldAnchor | Step::RenewRetiredAnchor) => {
+                Step::BundleHoldsOnlyNew
+            }
+            (Mode::Full, Step::BundleHoldsOnlyNew | Step::BundleHoldsNewPair) => {
+                Step::DropOldAnchor
+            }
             (Mode::Full, Step::DropOldAnchor | Step::Done) => Step::Done,
+            (Mode::Staged, Step::RenewAnchor | Step::BundleHoldsBoth) => Step::TrustNewAnchor,
+            (Mode::Staged, Step::TrustNewAnchor) => Step::SwitchSigningAnchor,
+            (Mode::Staged, Step::SwitchSigningAnchor) => Step::RenewIssuer,
+            (Mode::Staged, Step::RenewIssuer) => Step::AdoptNewIssuer,
+            (Mode::Staged, Step::AdoptNewIssuer) => Step::RenewRetiredAnchor,
+            (Mode::Staged, Step::RetireOldAnchor | Step::RenewRetiredAnchor) => {
+                Step::BundleHoldsNewPair
+            }
+            (Mode::Staged, Step::BundleHoldsOnlyNew | Step::BundleHoldsNewPair) => {
+                Step::DropOldAnchor
+            }
+            (Mode::Staged, Step::DropOldAnchor | Step::Done) => Step::Done,
         }
     }
 }
@@ -83,9 +112,15 @@ pub struct Record {
     /// The step to run next.
     pub next: Step,
     pub started_at: i64,
-    /// The anchor (fingerprint, revision) before the rotation.
+    /// The anchor (fingerprint, revision) before the rotation (staged: the
+    /// current one, whose Certificate is renewed at the end).
     pub anchor_before: Baseline,
+    /// The anchor the rotation moves to (staged: the next one, known at
+    /// the start).
     pub new_anchor: Option<String>,
+    /// Staged: the two anchor Certificates' roles in this rotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub staged: Option<StagedRoles>,
     pub issuer_before: Option<Baseline>,
     /// The control-plane pods that ran when the trust-roots ConfigMap was
     /// last seen holding what the rotation asked of it: any other
@@ -117,6 +152,7 @@ impl Record {
             started_at: now,
             anchor_before,
             new_anchor: None,
+            staged: None,
             issuer_before: None,
             pods_at_bundle: None,
             issuer_requested_at: None,
@@ -127,6 +163,20 @@ impl Record {
             restarts: 0,
         }
     }
+}
+
+/// The anchor Certificates of a staged rotation, by name (their namespace
+/// is the trust anchor's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StagedRoles {
+    /// Current at the start: signs the old issuer; renewed at the end.
+    pub retiring: String,
+    /// Next at the start: signs the new issuer.
+    pub successor: String,
+    /// The retired anchor's renewal, once seen: the next anchor after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_next: Option<String>,
 }
 
 /// The anchors as the cluster holds them now.
@@ -251,6 +301,7 @@ pub fn mode_name(mode: Mode) -> &'static str {
     match mode {
         Mode::Full => "full",
         Mode::IssuerOnly => "issuer-only",
+        Mode::Staged => "staged",
     }
 }
 

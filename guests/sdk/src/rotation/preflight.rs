@@ -9,11 +9,12 @@
 //! meanwhile, or the mesh holds proxies no restart would reach (pods of
 //! other owners left to `report`: `unowned`).
 
-use super::anchor::{anchor_secret, previous_anchor};
+use super::anchor::previous_anchor;
 use super::bundle_writer;
 use super::lint;
 use super::plan::{self, AnchorFacts, Record, Start};
 use super::run::Run;
+use super::staged;
 use super::unowned;
 use super::{Config, Mode, Site, Step, version};
 use crate::certificates::Certificate;
@@ -53,7 +54,14 @@ pub(super) fn preflight(
     let linkerd = control_plane.version;
     let anchor_cert = certs::get(&cfg.trust_anchor.named())?;
     let issuer_cert = certs::get(&cfg.identity_issuer.named())?;
-    let anchor_named = anchor_secret(&cfg)?;
+    // Staged: the anchor is the one the CA issuer signs with now.
+    let (anchor_cert, staged) = if cfg.mode == Mode::Staged {
+        let ([current, next], facts) = staged::read(&cfg, anchor_cert, &issuer_cert)?;
+        (current, Some((next, facts)))
+    } else {
+        (anchor_cert, None)
+    };
+    let anchor_named = Named::new(&anchor_cert.namespace, &anchor_cert.secret_name);
     let (anchor_pem, anchor) = certs::secret_certificate(&anchor_named)?;
     let saved: Option<Record> = record::load()?;
     let rotating = saved.as_ref().is_some_and(|r| r.next != Step::Done);
@@ -75,18 +83,20 @@ pub(super) fn preflight(
         .len()
     };
     // Before the first write (previous-anchor's bootstrap just below).
-    if cfg.mode == Mode::Full {
+    if cfg.mode.rotates_anchor() {
         bundle_writer::check(&cfg)?;
     }
-    let previous = previous_anchor(&cfg, &anchor_named, &anchor, rotating)?;
-    let start = plan::decide(
-        cfg.mode,
-        saved,
-        &AnchorFacts {
-            anchor: anchor.clone(),
-            previous,
-        },
-    )
+    let start = match &staged {
+        Some((_, facts)) => staged::decide(saved, facts),
+        None => {
+            let previous = previous_anchor(&cfg, &anchor_named, &anchor, rotating)?;
+            let facts = AnchorFacts {
+                anchor: anchor.clone(),
+                previous,
+            };
+            plan::decide(cfg.mode, saved, &facts)
+        }
+    }
     .map_err(RotorError::State)?;
     // An automatic renewal during the run would sign with an anchor not every
     // proxy trusts yet (or add a third anchor): refuse to start into one.
@@ -94,10 +104,13 @@ pub(super) fn preflight(
         Start::Fresh => true,
         Start::Resume(rec) => rec.issuer_requested_at.is_none(),
     };
-    let racing = [
+    let mut racing = vec![
         (&anchor_cert, true),
-        (&issuer_cert, cfg.mode == Mode::Full && issuer_pending),
+        (&issuer_cert, cfg.mode.rotates_anchor() && issuer_pending),
     ];
+    if let Some((next, _)) = &staged {
+        racing.push((next, true));
+    }
     for (cert, matters) in racing {
         check_no_race(cert, matters, now, cfg.renewal_margin_seconds)?;
     }
@@ -113,7 +126,26 @@ pub(super) fn preflight(
             (*rec, Some(at), detail)
         }
         Start::Fresh => {
-            let (rec, mut detail) = fresh_start(&cfg, &anchor_cert, &issuer_cert, &anchor, now)?;
+            let (mut rec, mut detail) =
+                fresh_start(&cfg, &anchor_cert, &issuer_cert, &anchor, now)?;
+            if let Some((next, facts)) = &staged {
+                if !next.ready {
+                    return Err(RotorError::State(format!(
+                        "certificate {}/{} is not Ready for its current generation: fix it \
+                         before rotating",
+                        next.namespace, next.name
+                    )));
+                }
+                let (roles, next_fp) = staged::fresh_roles(facts)?;
+                detail.push_str(&format!(
+                    "; {} signs, {} ({}) is next",
+                    roles.retiring,
+                    roles.successor,
+                    short(&next_fp)
+                ));
+                rec.new_anchor = Some(next_fp);
+                rec.staged = Some(roles);
+            }
             if let Some(v) = &linkerd {
                 detail.push_str(&format!("; Linkerd {v}"));
             }
@@ -184,7 +216,7 @@ fn refuse_blocked_mesh(cfg: &Config, mesh: &Mesh) -> Result<(), RotorError> {
             items: failing,
         });
     }
-    if cfg.mode == Mode::Full {
+    if cfg.mode.rotates_anchor() {
         let fixed = mesh.pre_injected(&cfg.control_plane_namespace);
         if !fixed.is_empty() {
             return Err(RotorError::Blocked {

@@ -131,8 +131,7 @@ impl Run<'_> {
 
     /// Step drop-old-anchor: restart what still trusts the old anchor.
     pub(super) fn drop_old_anchor(&mut self) -> Result<(), RotorError> {
-        let want = Want::Exactly(self.rec.new_anchor.clone().into_iter().collect());
-        let bundle = self.bundle_now(&want)?;
+        let bundle = self.bundle_now(&self.final_bundle())?;
         let seen = self.pods_at_bundle()?;
         let stale = stale_roots(&self.cfg.control_plane_namespace, &bundle.hash, &seen);
         self.restart_round(Step::DropOldAnchor, &stale)?;

@@ -63,10 +63,15 @@ pub fn run_site(cfg: Config, site: &dyn Site) -> Result<Summary, RotorError> {
             Step::RenewAnchor => step(current.name(), || run.renew_anchor())?,
             Step::BundleHoldsBoth => step(current.name(), || run.bundle_holds_both())?,
             Step::TrustNewAnchor => run.trust_new_anchor()?,
+            Step::SwitchSigningAnchor => {
+                step(current.name(), || run.switch_signing_anchor())?;
+            }
             Step::RenewIssuer => step(current.name(), || run.renew_issuer())?,
             Step::AdoptNewIssuer => run.adopt_new_issuer()?,
             Step::RetireOldAnchor => step(current.name(), || run.retire_old_anchor())?,
+            Step::RenewRetiredAnchor => step(current.name(), || run.renew_retired_anchor())?,
             Step::BundleHoldsOnlyNew => step(current.name(), || run.bundle_holds_only_new())?,
+            Step::BundleHoldsNewPair => step(current.name(), || run.bundle_holds_new_pair())?,
             Step::DropOldAnchor => run.drop_old_anchor()?,
             Step::Done => {}
         }

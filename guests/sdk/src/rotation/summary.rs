@@ -36,13 +36,16 @@ impl Run<'_> {
         if let Some(at) = self.resumed_at {
             facts.push(fact("resumedAt", at.name().into()));
         }
-        if self.rec.mode == Mode::Full {
+        if self.rec.mode.rotates_anchor() {
             facts.push(fact(
                 "oldAnchor",
                 self.rec.anchor_before.fingerprint.clone(),
             ));
             if let Some(new) = &self.rec.new_anchor {
                 facts.push(fact("newAnchor", new.clone()));
+            }
+            if let Some(next) = self.rec.staged.as_ref().and_then(|r| r.new_next.as_ref()) {
+                facts.push(fact("nextAnchor", next.clone()));
             }
         } else {
             facts.push(fact("anchor", self.rec.anchor_before.fingerprint.clone()));
@@ -80,6 +83,19 @@ impl Run<'_> {
                 "rotated trust anchor {} -> {} and the identity issuer; {} workload restart(s)",
                 short(&self.rec.anchor_before.fingerprint),
                 self.rec.new_anchor.as_deref().map(short).unwrap_or("?"),
+                self.restarted
+            ),
+            (None, false, Mode::Staged) => format!(
+                "rotated trust anchor {} -> {} and the identity issuer; next anchor {} staged; \
+                 {} workload restart(s)",
+                short(&self.rec.anchor_before.fingerprint),
+                self.rec.new_anchor.as_deref().map(short).unwrap_or("?"),
+                self.rec
+                    .staged
+                    .as_ref()
+                    .and_then(|r| r.new_next.as_deref())
+                    .map(short)
+                    .unwrap_or("?"),
                 self.restarted
             ),
             (None, false, Mode::IssuerOnly) => {

@@ -3,6 +3,7 @@
 //! and the control-plane pods seen with it, which the restart rounds judge
 //! stale by the bundle they mounted.
 
+use super::Mode;
 use super::bundle_writer;
 use super::run::Run;
 use crate::bundle::{self, Bundle, Want};
@@ -30,10 +31,16 @@ impl Run<'_> {
             ));
         }
         self.write_bundle()?;
-        let want = Want::Contains(vec![
+        let both = vec![
             self.rec.anchor_before.fingerprint.clone(),
             self.new_anchor()?,
-        ]);
+        ];
+        // Staged: the pair and nothing else, or the bundle could never
+        // come to hold the new pair alone at the end.
+        let want = match self.cfg.mode {
+            Mode::Staged => Want::Exactly(both),
+            _ => Want::Contains(both),
+        };
         let b = self.wait_bundle(&want, "bundle-holds-new-anchor")?;
         Ok((
             (),
@@ -88,6 +95,34 @@ impl Run<'_> {
             )));
         }
         Ok(b)
+    }
+
+    /// What the bundle holds once the old anchor is out: the new anchor
+    /// alone, or (staged) the new anchor and the new next one.
+    pub(super) fn final_bundle(&self) -> Want {
+        let mut anchors: Vec<String> = self.rec.new_anchor.clone().into_iter().collect();
+        if let Some(next) = self.rec.staged.as_ref().and_then(|r| r.new_next.clone()) {
+            anchors.push(next);
+        }
+        Want::Exactly(anchors)
+    }
+
+    /// Step bundle-holds-new-pair (staged): wait until the bundle holds the
+    /// new anchor and the new next one, nothing else.
+    pub(super) fn bundle_holds_new_pair(&mut self) -> Result<((), String), RotorError> {
+        let cm = self.cfg.trust_roots_config_map.named();
+        if self.dry_run {
+            return Ok((
+                (),
+                format!("would wait until {cm} holds the new anchor and the new next one"),
+            ));
+        }
+        let b = self.wait_bundle(&self.final_bundle(), "bundle-holds-new-pair")?;
+        let held: Vec<&str> = b.anchors.iter().map(|a| short(a)).collect();
+        Ok((
+            (),
+            format!("{cm} holds {}, hash {}", held.join(", "), short(&b.hash)),
+        ))
     }
 
     /// Step bundle-holds-only-new: wait until the bundle holds the new

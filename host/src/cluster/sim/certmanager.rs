@@ -4,8 +4,10 @@
 use crate::wit::{Certificate, Condition, Timestamp};
 
 use super::keys::Profile;
+use super::linkerd::{CONTROL_PLANE_NS, IDENTITY_ISSUER, TRUST_ANCHOR};
 use super::manifest::parse_go_duration;
 use super::pki::generate;
+use super::trustmanager::TRUST_NAMESPACE;
 use super::world::{CertRecId, Ev, SecretRec, World};
 
 /// Where a ClusterIssuer's CA Secret lives (cert-manager's cluster resource namespace).
@@ -255,6 +257,44 @@ impl World {
         self.schedule_renewal(cert);
         self.secret_changed(&secret_key.0, &secret_key.1);
         Ok(())
+    }
+
+    /// The Secret (namespace, name) the CA issuer that signs `cert` signs
+    /// with; `None` for a self-signed or missing issuer.
+    pub fn ca_secret_of(&self, cert: CertRecId) -> Option<(String, String)> {
+        let c = &self.certificates[cert];
+        let key = match c.spec.issuer_ref.kind.as_deref() {
+            Some("ClusterIssuer") => (String::new(), c.spec.issuer_ref.name.clone()),
+            _ => (c.namespace.clone(), c.spec.issuer_ref.name.clone()),
+        };
+        let issuer = self.issuers.get(&key)?;
+        let ca = issuer.spec.ca.as_ref()?;
+        let ns = issuer
+            .namespace
+            .clone()
+            .unwrap_or_else(|| CLUSTER_RESOURCE_NAMESPACE.to_string());
+        Some((ns, ca.secret_name.clone()))
+    }
+
+    /// The Secret of the anchor that signs identity's issuer now: its CA
+    /// issuer's Secret, which a staged anchor moves between two anchor
+    /// Certificates; the anchor Secret where that issuer is not known.
+    pub fn signing_anchor_secret(&self) -> (String, String) {
+        self.certificates
+            .iter()
+            .position(|c| c.namespace == CONTROL_PLANE_NS && c.spec.secret_name == IDENTITY_ISSUER)
+            .and_then(|cert| self.ca_secret_of(cert))
+            .unwrap_or_else(|| (TRUST_NAMESPACE.to_string(), TRUST_ANCHOR.to_string()))
+    }
+
+    /// The Secrets of CA Certificates (anchors and issuers): an anchor no
+    /// Certificate holds any more is retired, whatever copy keeps it in
+    /// the bundle.
+    pub fn ca_certificate_secrets(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.certificates
+            .iter()
+            .filter(|c| c.spec.is_ca)
+            .map(|c| (c.namespace.as_str(), c.spec.secret_name.as_str()))
     }
 
     /// Secrets holding a private key that no Certificate writes (`ns/name`).

@@ -47,6 +47,7 @@ impl World {
         let mut never_ready = self.never_ready_log.clone();
         let current_anchor = self.current_anchor();
         let current_issuer = self.current_issuer();
+        let held = self.held_anchors();
         let mut trusting_retired = 0;
         let mut retired_leaf = 0;
         for p in self.pods.iter().flatten() {
@@ -60,16 +61,12 @@ impl World {
                 continue;
             }
             if let Some(r) = p.roots
-                && self
-                    .outage
-                    .roots(r)
-                    .iter()
-                    .any(|&a| Some(a) != current_anchor)
+                && self.outage.roots(r).iter().any(|a| !held.contains(a))
             {
                 trusting_retired += 1;
             }
             if let Some(l) = p.leaf
-                && Some(l.anchor) != current_anchor
+                && !held.contains(&l.anchor)
             {
                 retired_leaf += 1;
             }

@@ -13,9 +13,7 @@ use serde_norway::{Mapping, Value};
 
 use crate::wit::{Condition, EventType, WorkloadKind};
 
-use super::linkerd::{
-    CONTROL_PLANE_NS, IDENTITY_ISSUER, PROXY_CONTAINER, TRUST_ANCHOR, TRUST_ANCHORS_ENV,
-};
+use super::linkerd::{CONTROL_PLANE_NS, IDENTITY_ISSUER, PROXY_CONTAINER, TRUST_ANCHORS_ENV};
 use super::load::{
     IDENTITY_ISSUER_ANNOTATION, IDENTITY_ROOTS_ANNOTATION, INITIAL_ANCHOR_ANNOTATION,
     INITIAL_ISSUER_ANNOTATION, LEAF_ANNOTATION, NEVER_READY_ANNOTATION,
@@ -26,7 +24,6 @@ use super::manifest::{
     SecretObject, WorkloadObject, WorkloadStatus,
 };
 use super::scenario::{EventObject, EventSource, InvolvedObject};
-use super::trustmanager::TRUST_NAMESPACE;
 use super::world::{Pod, World, rfc3339};
 
 /// One YAML document: apiVersion and kind, then the object's fields.
@@ -446,9 +443,18 @@ impl World {
         )
     }
 
-    /// The anchor the anchor Secret holds now, without interning anything.
+    /// The anchor that signs identity's issuer now (see
+    /// `signing_anchor_secret`), without interning anything.
     pub fn current_anchor(&self) -> Option<super::pki::CertId> {
-        self.secret_cert_readonly(TRUST_NAMESPACE, TRUST_ANCHOR)
+        let (ns, name) = self.signing_anchor_secret();
+        self.secret_cert_readonly(&ns, &name)
+    }
+
+    /// The anchors a Certificate still holds.
+    pub fn held_anchors(&self) -> Vec<super::pki::CertId> {
+        self.ca_certificate_secrets()
+            .filter_map(|(ns, name)| self.secret_cert_readonly(ns, name))
+            .collect()
     }
 
     pub fn current_issuer(&self) -> Option<super::pki::CertId> {

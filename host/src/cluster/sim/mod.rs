@@ -32,6 +32,7 @@ pub mod report;
 mod rollout;
 pub mod scenario;
 mod sidecar;
+mod staged_layout;
 mod steady;
 mod trustmanager;
 mod world;

@@ -3,11 +3,8 @@
 //! issuances, renewals, an identity that missed an issuer change), and the
 //! anchor and issuer rotation is judged against.
 
-use crate::cluster::sim::linkerd::{
-    CONTROL_PLANE_NS, DESTINATION, IDENTITY, IDENTITY_ISSUER, TRUST_ANCHOR,
-};
+use crate::cluster::sim::linkerd::{CONTROL_PLANE_NS, DESTINATION, IDENTITY, IDENTITY_ISSUER};
 use crate::cluster::sim::scenario::ScenarioError;
-use crate::cluster::sim::trustmanager::TRUST_NAMESPACE;
 use crate::cluster::sim::world::World;
 use crate::wit::WorkloadKind;
 
@@ -88,7 +85,10 @@ impl World {
     pub(super) fn record_initial_trust(&mut self, anchor: Option<String>, issuer: Option<String>) {
         self.initial_anchor = match anchor {
             Some(fp) => Some(self.pki.intern_fingerprint(&fp)),
-            None => self.secret_cert(TRUST_NAMESPACE, TRUST_ANCHOR),
+            None => {
+                let (ns, name) = self.signing_anchor_secret();
+                self.secret_cert(&ns, &name)
+            }
         };
         self.initial_issuer = match issuer {
             Some(fp) => Some(self.pki.intern_fingerprint(&fp)),
