@@ -1,7 +1,15 @@
 //! Restarts per workload, virtual time and host calls of the default
-//! policy in Linkerd's documented order (`adoptNewIssuer: restart`) and
-//! with leaf refresh (`adoptNewIssuer: leaf-refresh`: a first run that
-//! pauses before adopt-new-issuer, one leaf lifetime, a second run).
+//! policy in Linkerd's documented order (`mode: full`) and with a staged
+//! successor anchor (`mode: staged`), each restarting for the new issuer
+//! (`adoptNewIssuer: restart`) or waiting out the leaves
+//! (`adoptNewIssuer: leaf-refresh`: a first run that pauses before
+//! adopt-new-issuer, one leaf lifetime, a second run).
+//!
+//! The staged figures are of a rotation in the staged layout's steady
+//! state: the scenario gets a next anchor Certificate in the Bundle
+//! (`SimCluster::with_next_anchor`), a first staged rotation migrates it
+//! (every proxy restarted to trust the next anchor), and the rotation
+//! after that is measured.
 //!
 //! `cargo run --release -p rotor --example restart_figures SCENARIO.yaml...`
 //! (default: the embedded demo).
@@ -11,6 +19,8 @@
 //! counts; host calls are every call the policy made through the guard.
 //! For leaf-refresh, "runs s" adds up the two runs and "span s" is from the
 //! first run's start to the second's end, the leaf lifetime included.
+
+mod common;
 
 use std::collections::BTreeSet;
 use std::process::ExitCode;
@@ -29,21 +39,20 @@ struct Run {
     paused: bool,
 }
 
-/// Both modes on one scenario.
+/// One mode's rotation of one scenario, over all its runs.
+struct Rotation {
+    /// `mode/adoptNewIssuer`.
+    mode: String,
+    runs: Vec<Run>,
+    span: i64,
+    broken_pair_seconds: f64,
+}
+
+/// Every mode on one scenario.
 struct Row {
     name: String,
     workloads: usize,
-    restart: Vec<Run>,
-    refresh: Vec<Run>,
-    refresh_span: i64,
-    broken_pair_seconds: [f64; 2],
-}
-
-fn config(adoption: &str) -> RunConfig {
-    RunConfig {
-        policy: Some(serde_json::json!({ "adoptNewIssuer": adoption })),
-        ..RunConfig::default()
-    }
+    rotations: Vec<Rotation>,
 }
 
 async fn run_once(
@@ -110,78 +119,94 @@ async fn until_done(
     Err("still paused after three runs".into())
 }
 
+/// Rotate `cluster` in `mode` with `adoption` to the end.
+async fn rotate(
+    runtime: &Runtime,
+    policy: &LoadedPolicy,
+    cluster: &Arc<SimCluster>,
+    mode: &'static str,
+    adoption: &str,
+) -> Result<Rotation, String> {
+    let start = cluster.now().await;
+    let runs = until_done(
+        runtime,
+        policy,
+        cluster,
+        &common::rotation_config(mode, adoption),
+    )
+    .await?;
+    let span = cluster.now().await - start;
+    cluster.watch_after_run();
+    Ok(Rotation {
+        mode: format!("{mode}/{adoption}"),
+        runs,
+        span,
+        broken_pair_seconds: cluster.simulation_report().outage.broken_pair_seconds,
+    })
+}
+
 async fn row(
     runtime: &Runtime,
     policy: &LoadedPolicy,
     name: String,
     yaml: &str,
 ) -> Result<Row, String> {
-    let load = || {
+    let load = |yaml: &str| {
         SimCluster::from_yaml(yaml)
             .map(Arc::new)
             .map_err(|e| e.to_string())
     };
-    let standard = load()?;
+    let standard = load(yaml)?;
     let workloads = meshed_workloads(&standard).await?;
-    let restart = until_done(runtime, policy, &standard, &config("restart")).await?;
-    standard.watch_after_run();
-    let refreshing = load()?;
-    let start = refreshing.now().await;
-    let refresh = until_done(runtime, policy, &refreshing, &config("leaf-refresh")).await?;
-    let refresh_span = refreshing.now().await - start;
-    refreshing.watch_after_run();
+    let staged = Arc::new(
+        standard
+            .with_next_anchor(common::NEXT_ANCHOR)
+            .map_err(|e| e.to_string())?,
+    );
+    rotate(runtime, policy, &staged, "staged", "restart").await?;
+    let steady = staged.state_yaml();
+    let mut rotations = Vec::new();
+    for (mode, start) in [("full", yaml), ("staged", steady.as_str())] {
+        for adoption in ["restart", "leaf-refresh"] {
+            let cluster = load(start)?;
+            rotations.push(rotate(runtime, policy, &cluster, mode, adoption).await?);
+        }
+    }
     Ok(Row {
         name,
         workloads,
-        restart,
-        refresh,
-        refresh_span,
-        broken_pair_seconds: [
-            standard.simulation_report().outage.broken_pair_seconds,
-            refreshing.simulation_report().outage.broken_pair_seconds,
-        ],
+        rotations,
     })
 }
 
 fn print(rows: &[Row]) {
     println!(
-        "{:<20} {:>6} | {:>9} {:>7} {:>7} {:>7} | {:>9} {:>7} {:>5} {:>7} {:>7} {:>7} | broken pair-s",
-        "scenario",
-        "W",
-        "restarts",
-        "per W",
-        "s",
-        "calls",
-        "restarts",
-        "per W",
-        "runs",
-        "runs s",
-        "span s",
-        "calls",
+        "{:<20} {:>6}  {:<20} {:>9} {:>6} {:>5} {:>7} {:>7} {:>7} {:>7}",
+        "scenario", "W", "mode", "restarts", "per W", "runs", "runs s", "span s", "calls", "broken",
     );
     for r in rows {
-        let sum = |runs: &[Run], f: fn(&Run) -> i64| runs.iter().map(f).sum::<i64>();
-        let restarts = |runs: &[Run]| sum(runs, |r| r.restarts as i64);
-        let per = |n: i64| n as f64 / r.workloads.max(1) as f64;
-        println!(
-            "{:<20} {:>6} | {:>9} {:>7.2} {:>7} {:>7} | {:>9} {:>7.2} {:>5} {:>7} {:>7} {:>7} | {} / {}",
-            r.name,
-            r.workloads,
-            restarts(&r.restart),
-            per(restarts(&r.restart)),
-            sum(&r.restart, |r| r.virtual_seconds),
-            sum(&r.restart, |r| r.host_calls as i64),
-            restarts(&r.refresh),
-            per(restarts(&r.refresh)),
-            r.refresh.len(),
-            sum(&r.refresh, |r| r.virtual_seconds),
-            r.refresh_span,
-            sum(&r.refresh, |r| r.host_calls as i64),
-            r.broken_pair_seconds[0],
-            r.broken_pair_seconds[1],
-        );
+        for rot in &r.rotations {
+            let sum = |f: fn(&Run) -> i64| rot.runs.iter().map(f).sum::<i64>();
+            let restarts = sum(|r| r.restarts as i64);
+            println!(
+                "{:<20} {:>6}  {:<20} {:>9} {:>6.2} {:>5} {:>7} {:>7} {:>7} {:>7}",
+                r.name,
+                r.workloads,
+                rot.mode,
+                restarts,
+                restarts as f64 / r.workloads.max(1) as f64,
+                rot.runs.len(),
+                sum(|r| r.virtual_seconds),
+                rot.span,
+                sum(|r| r.host_calls as i64),
+                rot.broken_pair_seconds,
+            );
+        }
     }
-    println!("left: adoptNewIssuer: restart; right: adoptNewIssuer: leaf-refresh");
+    println!(
+        "mode: full or staged (steady state, after the migrating rotation) / adoptNewIssuer; \
+         broken: broken pair-seconds"
+    );
 }
 
 async fn figures() -> Result<(), String> {

@@ -1,9 +1,12 @@
-//! What the `bench_*` examples share: the machine they ran on, peak memory,
-//! and medians of repeated timings.
+//! What the examples share: the machine they ran on, peak memory, medians
+//! of repeated timings, and the run configuration of each rotation mode.
 
 #![allow(dead_code)] // each example uses a different part
 
 use std::time::Instant;
+
+use rotor::config::RunConfig;
+use rotor::guard::Grants;
 
 /// The allocator the `rotor` binary uses, so the figures are the binary's.
 #[global_allocator]
@@ -52,4 +55,30 @@ pub fn median(mut samples: Vec<f64>) -> f64 {
 /// Milliseconds since `started`.
 pub fn ms_since(started: Instant) -> f64 {
     started.elapsed().as_secs_f64() * 1000.0
+}
+
+/// The anchor Certificate a staged rotation alternates with the trust anchor.
+pub const NEXT_ANCHOR: &str = "linkerd-trust-anchor-next";
+
+/// The default policy's run configuration in `mode` (`full` or `staged`)
+/// with `adoptNewIssuer: adoption`: a staged one names the next anchor and
+/// is granted its Secret and the CA ClusterIssuer, as the chart does.
+pub fn rotation_config(mode: &str, adoption: &str) -> RunConfig {
+    let mut policy = serde_json::json!({ "mode": mode, "adoptNewIssuer": adoption });
+    let mut grants = Grants::default();
+    if mode == "staged" {
+        policy["nextAnchor"] =
+            serde_json::json!({ "namespace": "cert-manager", "name": NEXT_ANCHOR });
+        grants
+            .read_secrets
+            .push(format!("cert-manager/{NEXT_ANCHOR}"));
+        grants
+            .write_issuers
+            .push("ClusterIssuer/linkerd-identity-issuer".into());
+    }
+    RunConfig {
+        policy: Some(policy),
+        grants,
+        ..RunConfig::default()
+    }
 }
