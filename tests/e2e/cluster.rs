@@ -3,6 +3,7 @@
 //! trust-manager, all local processes), dressed with rotor's chart and
 //! Linkerd's objects, stopped when dropped.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -139,6 +140,7 @@ impl ControlPlane {
         self.linkerd = Some(linkerd);
         self.apply(include_str!("manifests/linkerd-control-plane.yaml"));
         self.apply(&chart(&self.helm, &setup.chart_values));
+        self.wait_for_certificate_secrets();
         self.bootstrap_previous_anchor();
         if setup.trust_roots_from_linkerd_chart {
             self.render_trust_roots_as_linkerd_does();
@@ -248,6 +250,75 @@ impl ControlPlane {
         self.apply(&format!(
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: linkerd-identity-trust-roots\n  namespace: linkerd\n  labels:\n    linkerd.io/control-plane-component: identity\n    linkerd.io/control-plane-ns: linkerd\n  annotations:\n    linkerd.io/created-by: linkerd/helm edge-25.12.1\ndata:\n  ca-bundle.crt: |-\n{indented}"
         ));
+    }
+
+    /// Wait until every Certificate the chart rendered has written its
+    /// Secret. cert-manager v1.x can strand a first issuance when it creates
+    /// two self-signed Certificates at once: its request manager replaces a
+    /// CertificateRequest whose temporary private-key Secret the key manager
+    /// has already replaced ("next private key does not match CSR public
+    /// key", then "Referenced secret … not found"), and the failed issuance
+    /// backs off for an hour. A Certificate still without its Secret after
+    /// 30 s gets what `cmctl renew` does (Issuing=True, ManuallyTriggered),
+    /// once, which starts a fresh issuance.
+    fn wait_for_certificate_secrets(&self) {
+        let list = self.kubectl(&["get", "certificates", "-A", "-o", "json"]);
+        let list: serde_json::Value = serde_json::from_slice(&list.stdout).expect("JSON");
+        let certs: Vec<(String, String, String)> = list["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|c| {
+                let text = |v: &serde_json::Value| v.as_str().expect("a string").to_string();
+                (
+                    text(&c["metadata"]["namespace"]),
+                    text(&c["metadata"]["name"]),
+                    text(&c["spec"]["secretName"]),
+                )
+            })
+            .collect();
+        let issued = |ns: &str, secret: &str| {
+            Command::new(&self.kubectl)
+                .arg("--kubeconfig")
+                .arg(&self.kubeconfig)
+                .args(["-n", ns, "get", "secret", secret])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let started = Instant::now();
+        let mut renewed = BTreeSet::new();
+        loop {
+            let missing: Vec<&(String, String, String)> = certs
+                .iter()
+                .filter(|(ns, _, secret)| !issued(ns, secret))
+                .collect();
+            if missing.is_empty() {
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(180),
+                "certificates never issued: {missing:?}"
+            );
+            if started.elapsed() > Duration::from_secs(30) {
+                for (ns, name, _) in missing {
+                    if renewed.insert(format!("{ns}/{name}")) {
+                        eprintln!("certificate {ns}/{name} not issued after 30 s: renewing it");
+                        self.kubectl(&[
+                            "-n",
+                            ns,
+                            "patch",
+                            "certificate",
+                            name,
+                            "--subresource=status",
+                            "--type=merge",
+                            "-p",
+                            r#"{"status":{"conditions":[{"type":"Issuing","status":"True","reason":"ManuallyTriggered","message":"Certificate re-issuance manually triggered"}]}}"#,
+                        ]);
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
     }
 
     /// Poll a kubectl command until it succeeds (3 minutes at most).
