@@ -110,6 +110,23 @@ pub fn request_renewal(cert: &Named) -> Result<(), RotorError> {
         .call(|| format!("renew certificate {cert}"))
 }
 
+/// Ask for a re-issue unless one is under way (`issuing`): a resumed run
+/// waits for the issuance an earlier run started.
+pub fn request_renewal_unless_issuing(
+    cert: &Named,
+    issuing: bool,
+    what: &str,
+) -> Result<(), RotorError> {
+    if issuing {
+        crate::info(
+            &format!("{what} is already being issued; waiting for it"),
+            &[("certificate", &cert.to_string())],
+        );
+        return Ok(());
+    }
+    request_renewal(cert)
+}
+
 /// Whether a re-issue after `before` is done: revision up, Issuing gone,
 /// Ready for the current generation, Secret fingerprint changed. A failed
 /// issuance (`Issuing=False`) fails the check at once.

@@ -66,14 +66,7 @@ impl Run<'_> {
         let (_, now_fp) = certs::secret_certificate(&anchor_secret(&self.cfg)?)?;
         let before = self.rec.anchor_before.clone();
         if now_fp == before.fingerprint {
-            if certs::get(&cert)?.issuing {
-                crate::info(
-                    "anchor is already being issued; waiting for it",
-                    &[("certificate", &cert.to_string())],
-                );
-            } else {
-                certs::request_renewal(&cert)?;
-            }
+            certs::request_renewal_unless_issuing(&cert, certs::get(&cert)?.issuing, "anchor")?;
             if self.dry_run {
                 return Ok((
                     (),

@@ -218,12 +218,7 @@ pub fn decide(mode: Mode, record: Option<Record>, facts: &AnchorFacts) -> Result
         }
     };
     if record.mode != mode {
-        return Err(format!(
-            "a {} rotation is in progress (next step {}); run it to the end with that mode or \
-             clear the progress record",
-            mode_name(record.mode),
-            record.next.name()
-        ));
+        return Err(other_mode_in_progress(&record));
     }
     let old = &record.anchor_before.fingerprint;
     let mismatch = |what: &str, want: &str, got: &str| {
@@ -295,6 +290,16 @@ fn step_back(mut record: Record, facts: &AnchorFacts) -> Record {
         _ => {}
     }
     record
+}
+
+/// Why a run in another mode than `record`'s may not start.
+pub fn other_mode_in_progress(record: &Record) -> String {
+    format!(
+        "a {} rotation is in progress (next step {}); run it to the end with that mode or \
+         clear the progress record",
+        mode_name(record.mode),
+        record.next.name()
+    )
 }
 
 pub fn mode_name(mode: Mode) -> &'static str {

@@ -12,7 +12,7 @@
 //! whose Secret the CA issuer names is the current one.
 
 use super::Config;
-use super::plan::{Record, StagedRoles, Start, Step, mode_name};
+use super::plan::{Record, StagedRoles, Start, Step, other_mode_in_progress};
 use super::run::Run;
 use crate::certificates::{self, Certificate, Issuer};
 use crate::certs::{self, Named};
@@ -159,12 +159,7 @@ pub fn decide(record: Option<Record>, facts: &StagedFacts) -> Result<Start, Stri
         _ => return Ok(Start::Fresh),
     };
     if record.mode != super::Mode::Staged {
-        return Err(format!(
-            "a {} rotation is in progress (next step {}); run it to the end with that mode or \
-             clear the progress record",
-            mode_name(record.mode),
-            record.next.name()
-        ));
+        return Err(other_mode_in_progress(&record));
     }
     let Some(roles) = record.staged.clone() else {
         return Err("the progress record lacks the staged anchors' roles; clear it".into());
@@ -341,14 +336,7 @@ impl Run<'_> {
         let before = self.rec.anchor_before.clone();
         if now_fp == before.fingerprint {
             self.refuse_while_old_anchor_used()?;
-            if c.issuing {
-                crate::info(
-                    "the retired anchor is already being issued; waiting for it",
-                    &[("certificate", &cert.to_string())],
-                );
-            } else {
-                certs::request_renewal(&cert)?;
-            }
+            certs::request_renewal_unless_issuing(&cert, c.issuing, "the retired anchor")?;
             if self.dry_run {
                 return Ok((
                     (),
