@@ -19,6 +19,8 @@
 //! counts; host calls are every call the policy made through the guard.
 //! For leaf-refresh, "runs s" adds up the two runs and "span s" is from the
 //! first run's start to the second's end, the leaf lifetime included.
+//! "bound s" is the fastest the mode could be at the default parallelism
+//! (`common/bound.rs`), against "runs s".
 
 mod common;
 
@@ -30,6 +32,8 @@ use rotor::cluster::Cluster;
 use rotor::cluster::sim::{DEMO_SCENARIO, SimCluster};
 use rotor::config::RunConfig;
 use rotor::runtime::{DEFAULT_POLICY, LoadedPolicy, RunControls, Runtime, RuntimeOptions};
+
+use common::bound::{Rollouts, Window};
 
 /// What one run of the policy gave.
 struct Run {
@@ -43,6 +47,8 @@ struct Run {
 struct Rotation {
     /// `mode/adoptNewIssuer`.
     mode: String,
+    /// The fastest the mode could be, its runs added up.
+    bound: i64,
     runs: Vec<Run>,
     span: i64,
     broken_pair_seconds: f64,
@@ -126,6 +132,7 @@ async fn rotate(
     cluster: &Arc<SimCluster>,
     mode: &'static str,
     adoption: &str,
+    rollouts: &Rollouts,
 ) -> Result<Rotation, String> {
     let start = cluster.now().await;
     let runs = until_done(
@@ -139,6 +146,7 @@ async fn rotate(
     cluster.watch_after_run();
     Ok(Rotation {
         mode: format!("{mode}/{adoption}"),
+        bound: rollouts.bound(mode, adoption, Window::DEFAULT),
         runs,
         span,
         broken_pair_seconds: cluster.simulation_report().outage.broken_pair_seconds,
@@ -156,6 +164,7 @@ async fn row(
             .map(Arc::new)
             .map_err(|e| e.to_string())
     };
+    let rollouts = Rollouts::measure(yaml).await?;
     let standard = load(yaml)?;
     let workloads = meshed_workloads(&standard).await?;
     let staged = Arc::new(
@@ -163,13 +172,13 @@ async fn row(
             .with_next_anchor(common::NEXT_ANCHOR)
             .map_err(|e| e.to_string())?,
     );
-    rotate(runtime, policy, &staged, "staged", "restart").await?;
+    rotate(runtime, policy, &staged, "staged", "restart", &rollouts).await?;
     let steady = staged.state_yaml();
     let mut rotations = Vec::new();
     for (mode, start) in [("full", yaml), ("staged", steady.as_str())] {
         for adoption in ["restart", "leaf-refresh"] {
             let cluster = load(start)?;
-            rotations.push(rotate(runtime, policy, &cluster, mode, adoption).await?);
+            rotations.push(rotate(runtime, policy, &cluster, mode, adoption, &rollouts).await?);
         }
     }
     Ok(Row {
@@ -181,22 +190,36 @@ async fn row(
 
 fn print(rows: &[Row]) {
     println!(
-        "{:<20} {:>6}  {:<20} {:>9} {:>6} {:>5} {:>7} {:>7} {:>7} {:>7}",
-        "scenario", "W", "mode", "restarts", "per W", "runs", "runs s", "span s", "calls", "broken",
+        "{:<20} {:>6}  {:<20} {:>9} {:>6} {:>5} {:>7} {:>7} {:>6} {:>7} {:>7} {:>7}",
+        "scenario",
+        "W",
+        "mode",
+        "restarts",
+        "per W",
+        "runs",
+        "runs s",
+        "bound s",
+        "ratio",
+        "span s",
+        "calls",
+        "broken",
     );
     for r in rows {
         for rot in &r.rotations {
             let sum = |f: fn(&Run) -> i64| rot.runs.iter().map(f).sum::<i64>();
             let restarts = sum(|r| r.restarts as i64);
+            let seconds = sum(|r| r.virtual_seconds);
             println!(
-                "{:<20} {:>6}  {:<20} {:>9} {:>6.2} {:>5} {:>7} {:>7} {:>7} {:>7}",
+                "{:<20} {:>6}  {:<20} {:>9} {:>6.2} {:>5} {:>7} {:>7} {:>5.2}x {:>7} {:>7} {:>7}",
                 r.name,
                 r.workloads,
                 rot.mode,
                 restarts,
                 restarts as f64 / r.workloads.max(1) as f64,
                 rot.runs.len(),
-                sum(|r| r.virtual_seconds),
+                seconds,
+                rot.bound,
+                seconds as f64 / rot.bound.max(1) as f64,
                 rot.span,
                 sum(|r| r.host_calls as i64),
                 rot.broken_pair_seconds,
@@ -205,7 +228,10 @@ fn print(rows: &[Row]) {
     }
     println!(
         "mode: full or staged (steady state, after the migrating rotation) / adoptNewIssuer; \
-         broken: broken pair-seconds"
+         bound: the fastest the mode could be at parallelism {} ({} per namespace); \
+         broken: broken pair-seconds",
+        Window::DEFAULT.parallelism,
+        Window::DEFAULT.per_namespace,
     );
 }
 

@@ -1,56 +1,33 @@
 //! How long the default policy takes in virtual time, next to the fastest
-//! any rotation in the documented safe order could be on the same scenario,
-//! and next to the blog script's order (fast, but it breaks traffic).
+//! any rotation in the documented safe order could be on the same scenario
+//! at the same parallelism, and next to the blog script's order (fast, but
+//! it breaks traffic).
 //!
 //! `cargo run --release -p rotor --example rotation_figures [SCENARIO.yaml ...]`
 //! (default: the demo and `tests/scenarios/fifty-namespaces.yaml`).
 //!
-//! The lower bound is built from the scenario's own timings and rollouts:
-//!
-//! ```text
-//! bound = issuance + bundle sync                       new anchor, bundle {A, B}
-//!       + 3 x (CP + EXT + DP)                           three restart rounds
-//!       + issuance + identity reload                    issuer signed by B
-//!       + bundle sync                                   previous-anchor := B, bundle {B}
-//! ```
-//!
-//! where CP, EXT and DP are the slowest single rollout of the control plane,
-//! the extensions and the data plane: each group may restart all at once,
-//! but a group must be done before the next starts, and each round before
-//! the next step. Each rollout is measured by restarting the workload alone
-//! in a fresh copy of the scenario, so the bound ignores the time a policy
-//! spends checking, polling and pacing its restarts.
+//! The lower bound (`common/bound.rs`) is built from the scenario's own
+//! timings and rollouts, at the default policy's parallelism for the
+//! default run and with every group at once for the unbounded one.
 
-use std::collections::BTreeSet;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rotor::cluster::sim::manifest::Timings;
-use rotor::cluster::sim::scenario::Scenario;
+use rotor::cluster::Cluster;
 use rotor::cluster::sim::{DEMO_SCENARIO, ScenarioError, SimCluster};
-use rotor::cluster::{Cluster, ClusterError};
 use rotor::config::RunConfig;
 use rotor::report::RunReport;
 use rotor::runtime::{
     DEFAULT_POLICY, GUESTS_DIR, LoadError, LoadedPolicy, RunControls, Runtime, RuntimeError,
     RuntimeOptions,
 };
-use rotor::wit::{RolloutPhase, WorkloadKind};
 
-/// The default policy's extension namespaces (restarted after the control
-/// plane, before the data plane).
-const EXTENSIONS: &[&str] = &[
-    "linkerd-viz",
-    "linkerd-jaeger",
-    "linkerd-multicluster",
-    "linkerd-smi",
-];
-const CONTROL_PLANE: &str = "linkerd";
-const MESHED: &str = "linkerd.io/control-plane-ns=linkerd";
-/// Longest a single measured rollout may take.
-const ROLLOUT_TIMEOUT: u32 = 3600;
+use common::bound::{GROUPS, Rollouts, Window};
+
 /// The default policy should stay within this factor of the bound.
 const TARGET_RATIO: f64 = 1.25;
 
@@ -78,21 +55,8 @@ enum FiguresError {
         #[source]
         source: std::io::Error,
     },
-    #[error("scenario {name}: measuring rollouts: {source}")]
-    Cluster {
-        name: String,
-        #[source]
-        source: ClusterError,
-    },
-    #[error(
-        "scenario {name}: {workload} did not roll out alone within {ROLLOUT_TIMEOUT} s ({message}); \
-         no lower bound without it"
-    )]
-    Rollout {
-        name: String,
-        workload: String,
-        message: String,
-    },
+    #[error("scenario {name}: {message}")]
+    Bound { name: String, message: String },
 }
 
 /// A scenario's name (for the table) and text.
@@ -121,119 +85,6 @@ impl Source {
                 name: self.name.clone(),
                 source,
             })
-    }
-
-    fn timings(&self) -> Result<Timings, FiguresError> {
-        let scenario = Scenario::parse(&self.text).map_err(|source| FiguresError::Scenario {
-            name: self.name.clone(),
-            source,
-        })?;
-        Ok(scenario.simulation.unwrap_or_default().timings)
-    }
-}
-
-/// The slowest single rollout of one restart group.
-#[derive(Debug, Default, Clone)]
-struct Slowest {
-    seconds: i64,
-    workload: String,
-}
-
-#[derive(Debug)]
-struct LowerBound {
-    issuance: i64,
-    bundle_sync: i64,
-    identity_reload: i64,
-    control_plane: Slowest,
-    extensions: Slowest,
-    data_plane: Slowest,
-}
-
-impl LowerBound {
-    fn round(&self) -> i64 {
-        self.control_plane.seconds + self.extensions.seconds + self.data_plane.seconds
-    }
-
-    fn total(&self) -> i64 {
-        self.issuance
-            + self.bundle_sync
-            + 3 * self.round()
-            + self.issuance
-            + self.identity_reload
-            + self.bundle_sync
-    }
-
-    async fn measure(source: &Source) -> Result<LowerBound, FiguresError> {
-        let t = source.timings()?;
-        let cluster = source.cluster()?;
-        let err = |e: ClusterError| FiguresError::Cluster {
-            name: source.name.clone(),
-            source: e,
-        };
-        let pods = cluster.list_pods(None, MESHED).await.map_err(err)?;
-        // Bare pods have no rollout; leaving them out only lowers the bound.
-        let owners: BTreeSet<(String, String, String)> = pods
-            .into_iter()
-            .filter_map(|p| p.owner)
-            .map(|o| (o.namespace, o.kind, o.name))
-            .collect();
-        let mut bound = LowerBound {
-            issuance: t.issuance_seconds,
-            bundle_sync: t.bundle_sync_seconds,
-            identity_reload: t.identity_reload_seconds,
-            control_plane: Slowest::default(),
-            extensions: Slowest::default(),
-            data_plane: Slowest::default(),
-        };
-        for (namespace, kind_name, name) in owners {
-            let Some(kind) = workload_kind(&kind_name) else {
-                continue;
-            };
-            let workload = format!("{namespace}/{kind_name}/{name}");
-            let started = cluster.now().await;
-            cluster
-                .restart_workload(kind, &namespace, &name)
-                .await
-                .map_err(err)?;
-            let status = match cluster
-                .wait_rollout(kind, &namespace, &name, ROLLOUT_TIMEOUT)
-                .await
-            {
-                Ok(status) => status,
-                // `OnDelete` has no rollout to wait for (a policy replaces
-                // its pods one by one); leaving it out only lowers the bound.
-                Err(ClusterError::Invalid(_)) => continue,
-                Err(e) => return Err(err(e)),
-            };
-            if status.phase != RolloutPhase::Complete {
-                return Err(FiguresError::Rollout {
-                    name: source.name.clone(),
-                    workload,
-                    message: status.message,
-                });
-            }
-            let seconds = cluster.now().await - started;
-            let group = if namespace == CONTROL_PLANE {
-                &mut bound.control_plane
-            } else if EXTENSIONS.contains(&namespace.as_str()) {
-                &mut bound.extensions
-            } else {
-                &mut bound.data_plane
-            };
-            if seconds > group.seconds {
-                *group = Slowest { seconds, workload };
-            }
-        }
-        Ok(bound)
-    }
-}
-
-fn workload_kind(kind: &str) -> Option<WorkloadKind> {
-    match kind {
-        "Deployment" => Some(WorkloadKind::Deployment),
-        "StatefulSet" => Some(WorkloadKind::StatefulSet),
-        "DaemonSet" => Some(WorkloadKind::DaemonSet),
-        _ => None,
     }
 }
 
@@ -273,45 +124,50 @@ async fn run(
 
 struct Row {
     name: String,
-    bound: LowerBound,
+    rollouts: Rollouts,
     default: RunFigures,
-    /// The default policy with every group restarted at once, as the bound
-    /// assumes: what is left is the policy's own pacing and checking.
+    /// The default policy with every group restarted at once, as far as
+    /// its window goes: what is left is the policy's own pacing and checking.
     unbounded: RunFigures,
     blog: RunFigures,
 }
 
-/// The default policy's configuration with restarts fully parallel.
+/// The default policy's configuration with restarts as parallel as its
+/// window goes.
 fn unbounded_parallelism() -> RunConfig {
     RunConfig {
-        policy: Some(serde_json::json!({ "parallelism": 100_000 })),
+        policy: Some(serde_json::json!({
+            "parallelism": Window::UNBOUNDED.parallelism,
+            "parallelismPerNamespace": 0,
+        })),
         ..RunConfig::default()
     }
 }
 
 fn print_formula() {
-    println!("Lower bound for a rotation in the documented safe order:");
-    println!("  bound = issuance + bundle sync          (new anchor B; bundle {{A, B}})");
+    println!("Lower bound for a rotation in the documented safe order, at a parallelism:");
+    println!("  bound = I + B + round          (new anchor B; bundle {{A, B}})");
+    println!("        + I + round              (issuer signed by B; identity restarted with it)");
+    println!("        + B + round              (previous-anchor := B; bundle {{B}})");
+    println!("  I issuance, B bundle sync;");
+    println!("  round = control plane + extensions + data plane, each group at least its slowest");
     println!(
-        "        + 3 x (CP + EXT + DP)             (restart rounds: trust B, adopt issuer, drop A)"
+        "  rollout, its rollouts' sum over the window and any namespace's sum over its limit,"
     );
-    println!("        + issuance + identity reload      (issuer signed by B, reloaded)");
-    println!("        + bundle sync                     (previous-anchor := B; bundle {{B}})");
-    println!("  CP / EXT / DP = the slowest single rollout of the control plane, the extensions");
-    println!("  and the data plane, measured by restarting each workload alone; a group restarts");
-    println!("  fully in parallel, but each group (and each round) must finish before the next.");
+    println!("  every workload's rollout measured by restarting it alone.");
     println!();
 }
 
 fn print_table(rows: &[Row]) {
     println!(
-        "{:<18} {:>9} {:>9} {:>8} {:>9} {:>11} {:>8} {:>9} {:>13} {:>10} {:>9}",
+        "{:<18} {:>9} {:>8} {:>7} {:>7} {:>11} {:>8} {:>7} {:>7} {:>13} {:>10} {:>8}",
         "scenario",
         "default s",
         "bound s",
         "ratio",
         "target",
         "unbounded s",
+        "bound s",
         "ratio",
         "blog s",
         "blog outage",
@@ -319,13 +175,15 @@ fn print_table(rows: &[Row]) {
         "blog ms"
     );
     for r in rows {
-        let ratio = r.default.virtual_seconds as f64 / r.bound.total() as f64;
-        let unbounded_ratio = r.unbounded.virtual_seconds as f64 / r.bound.total() as f64;
+        let bound = r.rollouts.bound("full", "restart", Window::DEFAULT);
+        let unbounded = r.rollouts.bound("full", "restart", Window::UNBOUNDED);
+        let ratio = r.default.virtual_seconds as f64 / bound as f64;
+        let unbounded_ratio = r.unbounded.virtual_seconds as f64 / unbounded as f64;
         println!(
-            "{:<18} {:>9} {:>9} {:>7.2}x {:>9} {:>11} {:>7.2}x {:>9} {:>13} {:>10.0} {:>9.0}",
+            "{:<18} {:>9} {:>8} {:>6.2}x {:>7} {:>11} {:>8} {:>6.2}x {:>7} {:>13} {:>10.0} {:>8.0}",
             r.name,
             outcome_seconds(&r.default),
-            r.bound.total(),
+            bound,
             ratio,
             if ratio <= TARGET_RATIO {
                 "met"
@@ -333,6 +191,7 @@ fn print_table(rows: &[Row]) {
                 "missed"
             },
             outcome_seconds(&r.unbounded),
+            unbounded,
             unbounded_ratio,
             outcome_seconds(&r.blog),
             format!("{} pair-s", r.blog.broken_pair_seconds),
@@ -342,40 +201,31 @@ fn print_table(rows: &[Row]) {
     }
     println!();
     for r in rows {
-        let b = &r.bound;
+        let t = &r.rollouts.timings;
         println!(
-            "{}: bound {} s = {} + {} + 3 x ({} + {} + {}) + {} + {} + {}",
+            "{}: I {} s, B {} s, K {} s, R {} s; round {} s at the default window, {} s unbounded",
             r.name,
-            b.total(),
-            b.issuance,
-            b.bundle_sync,
-            b.control_plane.seconds,
-            b.extensions.seconds,
-            b.data_plane.seconds,
-            b.issuance,
-            b.identity_reload,
-            b.bundle_sync
+            t.issuance_seconds,
+            t.bundle_sync_seconds,
+            t.kubelet_sync_seconds,
+            t.identity_reload_seconds,
+            r.rollouts.round(Window::DEFAULT),
+            r.rollouts.round(Window::UNBOUNDED),
         );
-        for (group, slowest) in [
-            ("control plane", &b.control_plane),
-            ("extensions", &b.extensions),
-            ("data plane", &b.data_plane),
-        ] {
-            if slowest.workload.is_empty() {
-                println!("  slowest {group} rollout: none (no workloads)");
-            } else {
-                println!(
-                    "  slowest {group} rollout: {} s ({})",
-                    slowest.seconds, slowest.workload
-                );
+        for (g, group) in GROUPS.iter().enumerate() {
+            match r.rollouts.slowest(g) {
+                None => println!("  {group}: no workloads"),
+                Some(slowest) => println!(
+                    "  {group}: {} rollouts, {} s at the default window, slowest {} s ({})",
+                    r.rollouts.groups[g].len(),
+                    r.rollouts.group_seconds(g, Window::DEFAULT),
+                    slowest.seconds,
+                    slowest.workload
+                ),
             }
         }
         println!(
-            "  default policy: {} s virtual, outage {} pair-s, {:.2}x the bound; \
-             blog order: {} s virtual ({:.2}x the default), outage {} pair-s",
-            r.default.virtual_seconds,
-            r.default.broken_pair_seconds,
-            r.default.virtual_seconds as f64 / b.total() as f64,
+            "  blog order: {} s virtual ({:.2}x the default), outage {} pair-s",
             r.blog.virtual_seconds,
             r.blog.virtual_seconds as f64 / r.default.virtual_seconds as f64,
             r.blog.broken_pair_seconds,
@@ -434,7 +284,12 @@ async fn figures() -> Result<(), FiguresError> {
     for source in &sources {
         rows.push(Row {
             name: source.name.clone(),
-            bound: LowerBound::measure(source).await?,
+            rollouts: Rollouts::measure(&source.text).await.map_err(|message| {
+                FiguresError::Bound {
+                    name: source.name.clone(),
+                    message,
+                }
+            })?,
             default: run(&runtime, &default, source, &RunConfig::default()).await?,
             unbounded: run(&runtime, &default, source, &unbounded_parallelism()).await?,
             blog: run(&runtime, &blog, source, &RunConfig::default()).await?,
@@ -443,8 +298,11 @@ async fn figures() -> Result<(), FiguresError> {
     print_table(&rows);
     println!();
     println!(
-        "\"unbounded\": the default policy with parallelism 100000 (each group at once, as the bound \
-         assumes); the default configuration restarts at most 50 workloads at a time"
+        "\"unbounded\": the default policy with parallelism {} and no limit per namespace; \
+         the default configuration runs at most {} rollouts at once, {} in one namespace",
+        Window::UNBOUNDED.parallelism,
+        Window::DEFAULT.parallelism,
+        Window::DEFAULT.per_namespace,
     );
     println!(
         "wall: compiling both policies took {:.0} ms (not counted per run); \

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each example uses a different part
 
+pub mod bound;
+
 use std::time::Instant;
 
 use rotor::config::RunConfig;
