@@ -218,3 +218,66 @@ async fn killed_at_every_mutation_a_leaf_refresh_rotation_resumes_without_outage
     eprintln!("leaf-refresh: resumed after each of {before} + {after} mutations");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+fn with_proxy_metrics(grant: bool) -> RunConfig {
+    let grants = if grant {
+        "grants: {podMetrics: [linkerd/9990, \"*/4191\"]}\n"
+    } else {
+        ""
+    };
+    RunConfig::parse(
+        &format!("policy: {{adoptNewIssuer: leaf-refresh, proxyMetrics: true}}\n{grants}"),
+        std::path::Path::new("test.yaml"),
+    )
+    .expect("config parses")
+}
+
+/// With `proxyMetrics`, the proxies' own refresh timestamps end the wait
+/// once every proxy older than identity's reload has taken a new leaf, at
+/// about 70 % of a leaf's life instead of one whole lifetime; until then,
+/// and without the grant to read them, the wait stands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxies_metrics_end_the_wait_once_every_leaf_is_new() {
+    let cluster = load("demo.yaml");
+    let first = run_with(support::policy(), &cluster, &with_proxy_metrics(true)).await;
+    succeeded(&first);
+    assert_eq!(fact(&first, "pausedBefore"), "adopt-new-issuer");
+    let paused_at = cluster.now().await;
+
+    // An hour on, the leaves taken before the reload are still in use.
+    cluster.wait(3_600).await.expect("time passes");
+    let early = run_with(support::policy(), &cluster, &with_proxy_metrics(true)).await;
+    succeeded(&early);
+    assert_eq!(fact(&early, "pausedBefore"), "adopt-new-issuer");
+    let message = &early.summary.as_ref().unwrap().message;
+    assert!(
+        message.contains("the proxies' metrics: pod ") && message.contains("took its leaf at"),
+        "{message}"
+    );
+
+    // Without the grant the metrics cannot be read, and the run says so.
+    cluster.wait(16 * 3_600).await.expect("time passes");
+    let denied = run_with(support::policy(), &cluster, &with_proxy_metrics(false)).await;
+    succeeded(&denied);
+    assert_eq!(fact(&denied, "pausedBefore"), "adopt-new-issuer");
+    let message = &denied.summary.as_ref().unwrap().message;
+    assert!(
+        message.contains("not granted") && message.contains("*/4191"),
+        "{message}"
+    );
+
+    // 18 h after the pause every proxy has refreshed (at 70 % of its 24 h
+    // leaf): the rotation finishes six hours before the lifetime wait would.
+    cluster.wait(3_600).await.expect("time passes");
+    let second = run_with(support::policy(), &cluster, &with_proxy_metrics(true)).await;
+    succeeded(&second);
+    assert_eq!(fact(&second, "pausedBefore"), "", "{:?}", second.summary);
+    let proven: i64 = fact(&second, "leavesProvenAt")
+        .parse()
+        .expect("leavesProvenAt");
+    assert!(proven - paused_at < 86_400, "proven at {proven}");
+    let sim = second.simulation.as_ref().expect("simulation report");
+    assert!(sim.final_state.anchor_rotated && sim.final_state.issuer_rotated);
+    assert_eq!(sim.final_state.proxies_with_retired_chain_leaf, 0);
+    assert_eq!(sim.outage.broken_pair_seconds, 0.0, "{:?}", sim.outage);
+}

@@ -40,14 +40,7 @@ impl IssuerExpiry {
 
 /// The gauge's value in a Prometheus text exposition, if present.
 pub fn issuer_ttl(text: &str) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let mut parts = l.split_whitespace();
-        let name = parts.next()?;
-        let bare = name.split('{').next()?;
-        (bare == ISSUER_TTL_METRIC)
-            .then(|| parts.next()?.parse::<f64>().ok())
-            .flatten()
-    })
+    crate::exposition::gauge(text, |name| name == ISSUER_TTL_METRIC)
 }
 
 /// What one replica's `/metrics` said.

@@ -165,6 +165,11 @@ pub struct Config {
     pub identity_metrics: bool,
     /// How proxies move to the new issuer (`restart` or `leaf-refresh`).
     pub adopt_new_issuer: IssuerAdoption,
+    /// With leaf-refresh: end the wait early once every proxy's
+    /// `identity_cert_refresh_timestamp_seconds` (read through the pod
+    /// proxy, which needs `grants.podMetrics` `*/4191`) shows a leaf taken
+    /// after identity's reload. Off by default: it reads every older pod.
+    pub proxy_metrics: bool,
 }
 
 impl Default for Config {
@@ -197,6 +202,7 @@ impl Default for Config {
             unowned: Unowned::default(),
             identity_metrics: true,
             adopt_new_issuer: IssuerAdoption::Restart,
+            proxy_metrics: false,
         }
     }
 }

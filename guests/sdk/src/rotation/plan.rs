@@ -140,6 +140,10 @@ pub struct Record {
     pub issuer_before_not_after: Option<i64>,
     /// When identity took the new issuer: older proxies may hold old leaves.
     pub issuer_reloaded_at: Option<i64>,
+    /// With leaf-refresh: when the proxies' metrics showed every leaf taken
+    /// after the reload, before a leaf lifetime had passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaves_proven_at: Option<i64>,
     /// Workloads restarted so far, over all runs of this rotation.
     pub restarts: u64,
 }
@@ -160,6 +164,7 @@ impl Record {
             new_issuer: None,
             issuer_before_not_after: None,
             issuer_reloaded_at: None,
+            leaves_proven_at: None,
             restarts: 0,
         }
     }

@@ -59,6 +59,9 @@ impl Run<'_> {
         if let Some(at) = self.rec.issuer_reloaded_at {
             facts.push(fact("issuerReloadedAt", at.to_string()));
         }
+        if let Some(at) = self.rec.leaves_proven_at {
+            facts.push(fact("leavesProvenAt", at.to_string()));
+        }
         let restarts = if self.dry_run {
             "restartsPlanned"
         } else {

@@ -563,6 +563,7 @@ impl World {
         let now = self.now;
         let p = self.pod_mut(pod);
         p.leaf = Some(leaf);
+        p.leaf_set_at = issued_at;
         p.leaf_gen += 1;
         p.leaf_expired = leaf.not_after <= now;
         let (uid, leaf_gen) = (p.uid, p.leaf_gen);

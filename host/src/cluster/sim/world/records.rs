@@ -137,6 +137,9 @@ pub struct Pod {
     pub roots: Option<RootsId>,
     pub roots_pem: Option<Arc<str>>,
     pub leaf: Option<Leaf>,
+    /// When the proxy took its current leaf (its
+    /// `identity_cert_refresh_timestamp_seconds`).
+    pub leaf_set_at: i64,
     pub leaf_gen: u64,
     /// The leaf generation whose expiry is scheduled (0: none).
     pub expiry_watch: u64,
@@ -196,6 +199,7 @@ impl Pod {
             roots: None,
             roots_pem: None,
             leaf: None,
+            leaf_set_at: 0,
             leaf_gen: 0,
             expiry_watch: 0,
             leaf_expired: false,
