@@ -23,7 +23,7 @@ use crate::runtime::{LoadError, Runtime, RuntimeError, RuntimeOptions};
 
 pub use crate::text::one_line;
 pub use args::{GuestSource, OutputFormat, PolicyArgs, parse_sha256};
-pub use connect::{ClusterArgs, KubeCommandError};
+pub use connect::{ClusterArgs, KubeCommandError, Member};
 pub use guest::{Guest, Pinning, load_guest, read_guest};
 
 /// Why a command could not do its work (as opposed to a policy run that
