@@ -7,6 +7,7 @@ pub mod args;
 pub mod connect;
 pub mod guest;
 pub mod inspect;
+pub mod multicluster;
 pub mod plan;
 pub mod policy;
 pub mod run;
@@ -58,6 +59,9 @@ pub enum CommandError {
     Untrusted(#[from] crate::oci::VerifyError),
     #[error("policy: {0}")]
     Guest(String),
+    /// A command that will not do what was asked, and why.
+    #[error("{0}")]
+    Refused(String),
     #[error("{what} {path}: cannot write: {source}")]
     Write {
         what: &'static str,
