@@ -5,6 +5,8 @@
 //! fault either way). Unknown keys are an error: a misspelt grant must not
 //! silently widen or narrow what a policy may do.
 
+mod clusters;
+
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -12,6 +14,8 @@ use serde::Deserialize;
 use crate::guard::Grants;
 use crate::observe::EventSubject;
 use crate::text::one_line;
+
+pub use clusters::{ClusterEntry, ClusterSource, KubeconfigSecret};
 
 /// Everything `--config` can set. Defaults apply when no file is given.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -26,6 +30,10 @@ pub struct RunConfig {
     pub limits: Limits,
     #[serde(default)]
     pub events: EventsConfig,
+    /// The clusters of a multicluster mesh; empty: the one cluster rotor
+    /// connects to.
+    #[serde(default)]
+    pub clusters: Vec<ClusterEntry>,
 }
 
 /// Where `rotor run` records the run's own events.
@@ -76,7 +84,7 @@ pub enum ConfigError {
     #[error("config {path}: {field}: {message}")]
     Invalid {
         path: PathBuf,
-        field: &'static str,
+        field: String,
         message: String,
     },
 }
@@ -106,9 +114,9 @@ impl RunConfig {
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |field, message: &str| ConfigError::Invalid {
+        let invalid = |field: &str, message: &str| ConfigError::Invalid {
             path: path.to_path_buf(),
-            field,
+            field: field.to_string(),
             message: message.to_string(),
         };
         let limits = &self.limits;
@@ -134,7 +142,14 @@ impl RunConfig {
         if subject.kind.is_empty() || subject.name.is_empty() {
             return Err(invalid("events.subject", "needs a kind and a name"));
         }
+        clusters::validate(&self.clusters, self.policy.as_ref())
+            .map_err(|(field, message)| invalid(&field, &message))?;
         Ok(())
+    }
+
+    /// Whether the run spans several clusters (a `clusters` list is given).
+    pub fn is_multicluster(&self) -> bool {
+        !self.clusters.is_empty()
     }
 
     /// The string the policy's `run` receives: empty when no `policy` was given.
@@ -245,5 +260,127 @@ mod tests {
     fn malformed_secret_grant_is_rejected() {
         let err = parse("grants: {readSecrets: [\"no-slash\"]}").expect_err("needs ns/name");
         assert!(err.to_string().contains("grants.readSecrets"), "{err}");
+    }
+
+    #[test]
+    fn single_cluster_configs_load_unchanged() {
+        let config = parse("policy: {dataPlane: false}\nlimits: {cpuSeconds: 2}\n").expect("valid");
+        assert!(config.clusters.is_empty());
+        assert!(!config.is_multicluster());
+        assert_eq!(parse("clusters: []").expect("valid"), RunConfig::default());
+    }
+
+    const TWO: &str = "policy: {mode: full, anchor: {name: linkerd-trust-anchor}}\n\
+         grants: {verbs: [renew]}\n\
+         clusters:\n\
+         - {name: east, context: kind-east, home: true}\n\
+         - name: west\n  \
+           kubeconfigSecret: {namespace: rotor-system, name: west-kubeconfig}\n  \
+           policy: {anchor: {name: mesh-root}, dataPlane: false}\n  \
+           grants: {verbs: [restart]}\n";
+
+    #[test]
+    fn clusters_are_read_with_their_sources_policies_and_grants() {
+        let config = parse(TWO).expect("valid");
+        assert!(config.is_multicluster());
+        let [east, west] = &config.clusters[..] else {
+            panic!("two clusters: {:?}", config.clusters)
+        };
+        assert_eq!(east.source(), ClusterSource::Context("kind-east"));
+        assert!(east.home && !west.home);
+        let ClusterSource::Secret(secret) = west.source() else {
+            panic!("west reads a Secret")
+        };
+        assert_eq!(
+            (
+                secret.namespace.as_str(),
+                secret.name.as_str(),
+                secret.key.as_str()
+            ),
+            ("rotor-system", "west-kubeconfig", "kubeconfig"),
+            "the key defaults to kubeconfig"
+        );
+        // East inherits the top-level policy and grants; west overrides
+        // `anchor` whole and adds `dataPlane`, keeping `mode`.
+        assert_eq!(east.policy_over(config.policy.as_ref()), config.policy);
+        assert_eq!(
+            west.policy_over(config.policy.as_ref()),
+            Some(
+                serde_json::json!({"mode": "full", "anchor": {"name": "mesh-root"}, "dataPlane": false})
+            )
+        );
+        assert!(east.grants_or(&config.grants).allows_verb(Verb::Renew));
+        assert!(!east.grants_or(&config.grants).allows_verb(Verb::Restart));
+        assert!(west.grants_or(&config.grants).allows_verb(Verb::Restart));
+        assert!(!west.grants_or(&config.grants).allows_verb(Verb::Renew));
+    }
+
+    #[test]
+    fn bad_clusters_name_the_entry_and_field() {
+        let home = "- {name: east, context: east, home: true}\n";
+        for (yaml, want) in [
+            (
+                format!(
+                    "{home}- {{name: west, context: w, kubeconfigSecret: {{namespace: a, name: b}}}}\n"
+                ),
+                "clusters[1] (\"west\"): both context and kubeconfigSecret set",
+            ),
+            (
+                format!("{home}- {{name: west}}\n"),
+                "clusters[1] (\"west\"): needs context or kubeconfigSecret",
+            ),
+            (
+                format!("{home}- {{name: West_1, context: w}}\n"),
+                "clusters[1].name: \"West_1\" is not a DNS label",
+            ),
+            (
+                format!("{home}- {{name: east, context: w}}\n"),
+                "clusters[1] (\"east\"): name already used by clusters[0]",
+            ),
+            (
+                "- {name: east, context: e}\n- {name: west, context: w}\n".to_string(),
+                "clusters: no entry has home: true",
+            ),
+            (
+                format!("{home}- {{name: west, context: w, home: true}}\n"),
+                "clusters[1] (\"west\"): home: true again (clusters[0] (\"east\") is home already)",
+            ),
+            (
+                format!("{home}- {{name: west, context: \"\"}}\n"),
+                "clusters[1] (\"west\").context: is empty",
+            ),
+            (
+                format!("{home}- {{name: west, kubeconfigSecret: {{namespace: a, name: \"\"}}}}\n"),
+                "clusters[1] (\"west\").kubeconfigSecret: needs a namespace, a name and a key",
+            ),
+            (
+                format!("{home}- {{name: west, context: w, policy: [1]}}\n"),
+                "clusters[1] (\"west\").policy: must be an object",
+            ),
+            (
+                format!("{home}- {{name: west, context: w, grants: {{readSecrets: [nope]}}}}\n"),
+                "clusters[1] (\"west\").grants.readSecrets: \"nope\" is not of the form namespace/name",
+            ),
+        ] {
+            let err = parse(&format!("clusters:\n{yaml}"))
+                .expect_err(want)
+                .to_string();
+            let want = format!("config run.yaml: {want}");
+            assert!(err.starts_with(&want), "want {want}\n got {err}");
+            assert!(!err.contains('\n'), "{err}");
+        }
+        let err = parse(
+            "policy: loop\nclusters:\n- {name: east, context: e, home: true, policy: {a: 1}}\n",
+        )
+        .expect_err("a string does not merge");
+        assert!(
+            err.to_string().starts_with(
+                "config run.yaml: policy: must be an object for clusters[0] (\"east\")'s policy"
+            ),
+            "{err}"
+        );
+        let err = parse("clusters:\n- {name: east, context: e, home: true, kubeConfig: x}\n")
+            .expect_err("unknown field");
+        assert!(err.to_string().contains("kubeConfig"), "{err}");
     }
 }

@@ -18,6 +18,7 @@ pub mod oci;
 pub mod primitive;
 pub mod report;
 pub mod runtime;
+pub mod shared_anchor;
 /// Test support (a Kubernetes API server over any backend); not a stable API.
 /// Compiled only with the `testing` feature, which rotor's tests turn on.
 #[cfg(feature = "testing")]

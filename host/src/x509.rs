@@ -102,6 +102,29 @@ fn significant_bits(bytes: &[u8]) -> u32 {
     len * 8 - trimmed[0].leading_zeros()
 }
 
+/// Every certificate of a PEM bundle as a PEM of its own, in
+/// [`parse_pem`]'s order: what [`verify_signed_by`] takes as the issuer.
+pub fn certificate_pems(pem: &str) -> Result<Vec<String>, ClusterError> {
+    Ok(certificate_blocks(pem)?
+        .iter()
+        .map(|block| der_to_pem(&block.contents))
+        .collect())
+}
+
+/// One DER certificate as a PEM block.
+pub fn der_to_pem(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::with_capacity(b64.len() + 70);
+    out.push_str("-----BEGIN CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
 /// Whether the first certificate of `cert_pem` names the first certificate of
 /// `issuer_pem` as its issuer and carries a valid signature by its key.
 pub fn verify_signed_by(cert_pem: &str, issuer_pem: &str) -> Result<bool, ClusterError> {

@@ -1,6 +1,7 @@
 //! rotor's Kubernetes backend and commands against a Kubernetes API: the
 //! primitives, the run lock, kubectl's view, `status` (with the control
-//! plane's Linkerd version), `run`, a whole
+//! plane's Linkerd version), `status` across clusters and the
+//! shared-anchor refusal of `plan` and `run`, `run`, a whole
 //! rotation, the trust roots written without trust-manager, what a run
 //! tells the world, and the chart's RBAC proven
 //! against the requests rotor makes. One test binary (one link, one
@@ -11,6 +12,7 @@ mod support;
 
 mod kubectl;
 mod lock;
+mod multicluster;
 mod observe;
 mod primitives;
 mod rbac_proof;

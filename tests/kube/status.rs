@@ -48,7 +48,7 @@ fn certificate(namespace: &str, name: &str, not_before: i64, not_after: i64) -> 
 }
 
 /// A mesh whose bundle is `pem`; `stale` web pods carry another root hash.
-fn mesh(pem: &str, stale: usize, issuer_reloaded: bool) -> FakeState {
+pub(crate) fn mesh(pem: &str, stale: usize, issuer_reloaded: bool) -> FakeState {
     let now = jiff::Timestamp::now().as_second();
     let current = hex::encode(Sha256::digest(pem.as_bytes()));
     let (web, mut pods) = deployment("emojivoto", "web", 3);

@@ -7,6 +7,7 @@ pub mod args;
 pub mod connect;
 pub mod guest;
 pub mod inspect;
+pub mod multicluster;
 pub mod plan;
 pub mod policy;
 pub mod run;
@@ -23,7 +24,7 @@ use crate::runtime::{LoadError, Runtime, RuntimeError, RuntimeOptions};
 
 pub use crate::text::one_line;
 pub use args::{GuestSource, OutputFormat, PolicyArgs, parse_sha256};
-pub use connect::{ClusterArgs, KubeCommandError};
+pub use connect::{ClusterArgs, KubeCommandError, Member};
 pub use guest::{Guest, Pinning, load_guest, read_guest};
 
 /// Why a command could not do its work (as opposed to a policy run that
@@ -58,6 +59,9 @@ pub enum CommandError {
     Untrusted(#[from] crate::oci::VerifyError),
     #[error("policy: {0}")]
     Guest(String),
+    /// A command that will not do what was asked, and why.
+    #[error("{0}")]
+    Refused(String),
     #[error("{what} {path}: cannot write: {source}")]
     Write {
         what: &'static str,

@@ -122,6 +122,11 @@ pub async fn run(args: PlanArgs, options: RuntimeOptions) -> Result<ExitCode, Co
         Pinning::DigestRequired,
     )
     .await?;
+    // Clusters listed: read-only checks, then an honest refusal.
+    let config = read_config(args.policy.config.as_deref())?;
+    if config.is_multicluster() {
+        return Err(super::multicluster::refusal(&args.cluster, &config).await);
+    }
     let kube = args.cluster.connect().await?;
     let plan = plan_against(
         &kube,

@@ -196,6 +196,12 @@ pub async fn run(args: RunArgs, options: RuntimeOptions) -> Result<ExitCode, Com
         Pinning::DigestRequired,
     )
     .await?;
+    // Clusters listed: read-only checks, then an honest refusal, before
+    // any lock is taken.
+    let config = read_config(args.policy.config.as_deref())?;
+    if config.is_multicluster() {
+        return Err(super::multicluster::refusal(&args.cluster, &config).await);
+    }
     let kube = args.cluster.connect().await?;
     if args.resume_only {
         let record = kube

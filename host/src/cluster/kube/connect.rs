@@ -1,5 +1,6 @@
 //! Building a kube `Client` from `--kubeconfig` / `--context`, else the
-//! default chain (kubeconfig, then in-cluster), and finding rotor's own
+//! default chain (kubeconfig, then in-cluster), or from a kubeconfig's text
+//! (a member cluster's, kept in a Secret), and finding rotor's own
 //! namespace.
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,11 @@ pub enum ConnectError {
         "no Kubernetes configuration found (no kubeconfig and not running in a pod): {0}; pass --kubeconfig"
     )]
     Infer(#[from] kube::config::InferConfigError),
+    #[error("kubeconfig in {from}: {source}")]
+    KubeconfigText {
+        from: String,
+        source: kube::config::KubeconfigError,
+    },
     #[error("cannot build a Kubernetes client: {0}")]
     Client(#[from] kube::Error),
     /// The API server did not answer (after the transient retries).
@@ -71,10 +77,29 @@ pub async fn client(opts: &ConnectOptions) -> Result<Client, ConnectError> {
         }
         (None, None) => Config::infer().await?,
     };
+    finish(config).await
+}
+
+/// A client for the current context of the kubeconfig `yaml`, read from
+/// `from` (named in errors). Files the kubeconfig names are read as kube
+/// reads them; inline data needs nothing else.
+pub async fn client_from_kubeconfig_yaml(yaml: &str, from: &str) -> Result<Client, ConnectError> {
+    let text_error = |source| ConnectError::KubeconfigText {
+        from: from.to_string(),
+        source,
+    };
+    let kc = Kubeconfig::from_yaml(yaml).map_err(text_error)?;
+    let config = Config::from_custom_kubeconfig(kc, &KubeConfigOptions::default())
+        .await
+        .map_err(text_error)?;
+    finish(config).await
+}
+
+/// The client for `config`, once the API server has answered.
+async fn finish(mut config: Config) -> Result<Client, ConnectError> {
     // kube's retry layer would retry 429 up to 15 times with delays of up
     // to 1000 s, which turns a PodDisruptionBudget's refusal of an eviction
     // into a hang; `RetryPolicy` retries transient errors within bounds.
-    let mut config = config;
     config.default_retry = false;
     let url = config.cluster_url.to_string();
     install_crypto_provider();

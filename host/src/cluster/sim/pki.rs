@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::keys::Profile;
+pub use crate::x509::der_to_pem;
 
 /// Index into [`Pki::certs`].
 pub type CertId = usize;
@@ -248,20 +249,6 @@ pub fn all_pem_blocks(pem: &str) -> Result<Vec<(String, Vec<u8>)>, PkiError> {
         .collect()
 }
 
-pub fn der_to_pem(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::with_capacity(b64.len() + 70);
-    out.push_str("-----BEGIN CERTIFICATE-----\n");
-    for chunk in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
-}
-
-/// SHA-256 of a text, lower-case hex (`linkerd.io/trust-root-sha256`).
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(Sha256::digest(data))
 }

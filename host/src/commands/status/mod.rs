@@ -9,8 +9,11 @@
 //! Exit codes: [`EXIT_OK`], [`EXIT_ATTENTION`], [`EXIT_IN_PROGRESS`].
 //!
 //! The command and its flags live here; the findings (`model`) are
-//! gathered by `collect` and shown by `render`.
+//! gathered by `collect` and shown by `render`. With a run configuration
+//! that lists clusters, each is shown and the shared-anchor check runs
+//! across them (`clusters`).
 
+mod clusters;
 mod collect;
 mod lint;
 mod model;
@@ -18,15 +21,17 @@ mod render;
 mod trust_manager;
 mod version;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::cluster::kube::RetryPolicy;
+use crate::cluster::kube::{KubeCluster, RetryPolicy};
 use crate::cluster::{Cluster, ClusterError};
 use crate::lock::current_holder;
 
-use super::{ClusterArgs, CommandError, KubeCommandError};
+use super::{ClusterArgs, CommandError, KubeCommandError, read_config};
 
+pub use clusters::{ClustersStatus, MemberStatus, collect_members};
 pub use collect::{anchors, collect, collect_with};
 pub use lint::LintFinding;
 pub use model::{
@@ -56,6 +61,10 @@ pub struct StatusCommand {
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub status: StatusArgs,
+    /// Run configuration (YAML or JSON): with a `clusters` list, each
+    /// cluster's status and whether they share a trust anchor.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -103,23 +112,40 @@ pub async fn status(
     Ok((s.render(args.output), i32::from(s.exit_code())))
 }
 
-/// The command: connect, read the run lock, collect, print; the exit code
-/// says ok, attention or rotation in progress.
-pub async fn run(args: StatusCommand) -> Result<ExitCode, CommandError> {
-    let kube = args.cluster.connect().await?;
+/// One cluster's status: its run lock's holder, then everything else.
+pub async fn look(kube: &KubeCluster, args: &StatusArgs) -> Result<Status, KubeCommandError> {
     let holder = current_holder(
         kube.client().clone(),
         kube.namespace(),
         RetryPolicy::default(),
     )
-    .await
-    .map_err(KubeCommandError::from)?;
-    let s = collect_with(&kube, &args.status, holder)
+    .await?;
+    collect_with(kube, args, holder)
         .await
         .map_err(|source| KubeCommandError::Cluster {
             what: "reading the rotation's state",
             source,
-        })?;
+        })
+}
+
+/// The command: connect, read the run lock, collect, print; the exit code
+/// says ok, attention or rotation in progress. With clusters configured,
+/// the same for each, and the shared-anchor check.
+pub async fn run(args: StatusCommand) -> Result<ExitCode, CommandError> {
+    let config = read_config(args.config.as_deref())?;
+    if config.is_multicluster() {
+        if args.status.output == StatusFormat::Prometheus {
+            return Err(CommandError::Refused(
+                "status --output prometheus shows one cluster; with clusters in the configuration use text or json".into(),
+            ));
+        }
+        let members = args.cluster.connect_members(&config.clusters).await?;
+        let s = collect_members(&members, &args.status).await?;
+        print!("{}", s.render(args.status.output).unwrap_or_default());
+        return Ok(ExitCode::from(s.exit_code()));
+    }
+    let kube = args.cluster.connect().await?;
+    let s = look(&kube, &args.status).await?;
     print!("{}", s.render(args.status.output));
     Ok(ExitCode::from(s.exit_code()))
 }

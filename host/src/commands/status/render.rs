@@ -7,18 +7,19 @@ use super::model::{CertificateStatus, Status};
 use super::{EXIT_IN_PROGRESS, EXIT_OK, StatusFormat};
 use crate::linkerd::{CONTROL_PLANE_NS, TRUST_ROOTS};
 
+/// What an exit code says, as the first line of the text shows it.
+pub(super) fn state(exit_code: u8) -> &'static str {
+    match exit_code {
+        EXIT_IN_PROGRESS => "rotation in progress",
+        EXIT_OK => "ok",
+        _ => "needs attention",
+    }
+}
+
 impl Status {
     pub fn render_text(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{}",
-            match self.exit_code() {
-                EXIT_IN_PROGRESS => "status: rotation in progress",
-                EXIT_OK => "status: ok",
-                _ => "status: needs attention",
-            }
-        );
+        let _ = writeln!(out, "status: {}", state(self.exit_code()));
         if let Some(r) = &self.rotation {
             if let Some(h) = &r.holder {
                 let _ = writeln!(

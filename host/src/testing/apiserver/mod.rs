@@ -221,11 +221,7 @@ impl TestApiServer {
 
     /// Write a kubeconfig pointing at this server (for kubectl and `rotor`).
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
-        let yaml = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: rotor-test\n  cluster:\n    server: {}\nusers:\n- name: rotor-test\n  user: {{}}\ncontexts:\n- name: rotor-test\n  context:\n    cluster: rotor-test\n    user: rotor-test\n    namespace: default\ncurrent-context: rotor-test\n",
-            self.url()
-        );
-        std::fs::write(path, yaml)
+        std::fs::write(path, kubeconfig_yaml(&[("rotor-test", self)]))
     }
 
     /// A clock that reads and waits on the backing cluster's (virtual) time.
@@ -352,6 +348,26 @@ impl TestApiServer {
         }
         Ok(())
     }
+}
+
+/// A kubeconfig with one context per `(name, server)`, each with a cluster
+/// and user of the same name; the first is the current context.
+pub fn kubeconfig_yaml(contexts: &[(&str, &TestApiServer)]) -> String {
+    let mut clusters = String::new();
+    let mut users = String::new();
+    let mut entries = String::new();
+    for (name, server) in contexts {
+        let url = server.url();
+        clusters.push_str(&format!("- name: {name}\n  cluster:\n    server: {url}\n"));
+        users.push_str(&format!("- name: {name}\n  user: {{}}\n"));
+        entries.push_str(&format!(
+            "- name: {name}\n  context:\n    cluster: {name}\n    user: {name}\n    namespace: default\n"
+        ));
+    }
+    let current = contexts.first().map(|(name, _)| *name).unwrap_or_default();
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n{clusters}users:\n{users}contexts:\n{entries}current-context: {current}\n"
+    )
 }
 
 impl Drop for TestApiServer {
