@@ -273,6 +273,32 @@ fn malformed_config_is_one_line_naming_the_field() {
 }
 
 #[test]
+fn a_configuration_of_several_clusters_is_refused_not_simulated_as_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(
+        dir.path(),
+        "run.yaml",
+        "clusters:\n- {name: east, context: east, home: true}\n- {name: west, context: west}\n",
+    );
+    let scenarios = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../guests/examples/canary-first")
+        .display()
+        .to_string();
+    for command in ["simulate", "test"] {
+        let mut args = vec![command, "--config", &config];
+        if command == "test" {
+            args.push(&scenarios);
+        }
+        let error = one_line_error(&rotor(&args));
+        assert!(
+            error.contains(&format!("`rotor {command}` simulates one cluster"))
+                && error.contains("lists 2 clusters"),
+            "{error}"
+        );
+    }
+}
+
+#[test]
 fn missing_config_file_is_one_line() {
     let error = one_line_error(&rotor(&["simulate", "--config", "/nonexistent/run.yaml"]));
     assert!(

@@ -1,5 +1,6 @@
 //! The shared-anchor check over the clusters a run configuration lists, as
-//! `status`, `plan` and `run` use it, and why `plan` and `run` stop there.
+//! `status`, `plan` and `run` use it, and why `plan` and `run` stop there;
+//! `simulate` and `test` model one cluster and refuse such a configuration.
 
 use crate::config::RunConfig;
 use crate::shared_anchor::{ClusterTrust, SharedAnchor, verdict};
@@ -48,4 +49,17 @@ pub async fn refusal(cluster: &ClusterArgs, config: &RunConfig) -> CommandError 
             shared.line()
         )),
     }
+}
+
+/// `simulate` and `test` run one simulated cluster: a configuration that
+/// lists clusters is refused rather than silently simulated as one.
+pub fn one_cluster_only(config: &RunConfig, command: &str) -> Result<(), CommandError> {
+    if !config.is_multicluster() {
+        return Ok(());
+    }
+    Err(CommandError::Refused(format!(
+        "`rotor {command}` simulates one cluster, and this configuration lists {} clusters; \
+         drop `clusters` to simulate the mesh of one",
+        config.clusters.len()
+    )))
 }

@@ -50,6 +50,7 @@ pub struct SimulateArgs {
 pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
     // Everything the user supplied is checked before the (slower) compile.
     let config = read_config(args.policy.config.as_deref())?;
+    super::multicluster::one_cluster_only(&config, "simulate")?;
     let cluster = Arc::new(load_scenario(&args)?);
     let guest = load_guest(
         &args.policy,

@@ -70,6 +70,7 @@ pub struct TestArgs {
 pub async fn run(args: TestArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
     let files = files::collect(&args.paths)?;
     let default_config = read_config(args.config.as_deref())?;
+    super::multicluster::one_cluster_only(&default_config, "test")?;
     let mut cases = Vec::new();
     for file in files {
         match read_case(&file)? {
