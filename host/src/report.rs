@@ -243,8 +243,11 @@ impl RunReport {
             out.push_str("denied calls:\n");
             for entry in denied {
                 out.push_str(&format!(
-                    "  {} {}: {}\n",
-                    entry.primitive, entry.target, entry.detail
+                    "  {}{} {}: {}\n",
+                    in_cluster(entry.cluster.as_deref()),
+                    entry.primitive,
+                    entry.target,
+                    entry.detail
                 ));
             }
         }
@@ -252,8 +255,9 @@ impl RunReport {
             out.push_str("held back by --dry-run:\n");
             for m in &self.dry_run_mutations {
                 out.push_str(&format!(
-                    "  +{} s {} {}: would {}\n",
+                    "  +{} s {}{} {}: would {}\n",
                     m.at - self.started_at,
+                    in_cluster(m.cluster.as_deref()),
                     m.primitive,
                     m.target,
                     m.would.trim_start_matches("would ")
@@ -293,6 +297,12 @@ fn format_time(t: Timestamp) -> String {
     }
 }
 
+/// `[name] ` before a line about a call in a run over several clusters;
+/// nothing in a run over one, whose report reads as it always has.
+fn in_cluster(cluster: Option<&str>) -> String {
+    cluster.map(|c| format!("[{c}] ")).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -314,6 +324,7 @@ mod tests {
             target: "Secret linkerd/linkerd-identity-issuer".into(),
             outcome: AuditOutcome::Denied,
             detail: "writing Secret linkerd/linkerd-identity-issuer is not granted".into(),
+            cluster: None,
         });
         RunOutcome {
             result,

@@ -13,6 +13,7 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::rotor::policy::certificates::{Certificate, Condition, Issuer};
+pub use self::rotor::policy::clusters::ClusterInfo;
 pub use self::rotor::policy::config_maps::{ConfigMap, ConfigMapWrite};
 pub use self::rotor::policy::events::{Event, EventType};
 pub use self::rotor::policy::log::Level;
@@ -27,7 +28,7 @@ pub use self::rotor::policy::x509::{CertificateKey, CertificateSummary};
 
 /// The WIT package this host implements; a policy built against a newer
 /// minor version cannot run here.
-pub const WIT_PACKAGE: &str = "rotor:policy@0.1.5";
+pub const WIT_PACKAGE: &str = "rotor:policy@0.1.6";
 
 impl WorkloadKind {
     /// The Kubernetes `kind` string.

@@ -347,6 +347,6 @@ fn policy_for_a_newer_wit_is_one_line() {
     ]));
     assert_eq!(
         error,
-        "error: policy needs a newer rotor: it imports rotor:policy/clock@0.2.0, this rotor provides rotor:policy@0.1.5"
+        "error: policy needs a newer rotor: it imports rotor:policy/clock@0.2.0, this rotor provides rotor:policy@0.1.6"
     );
 }

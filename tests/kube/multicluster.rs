@@ -2,8 +2,11 @@
 //! with a `clusters` list shows each cluster and whether they share a trust
 //! anchor (compared by certificate, not PEM text) and whether every issuer
 //! chains to one; `plan` and `run` refuse before any lock or write, naming
-//! the clusters that differ, and refuse honestly when they do share one; a
-//! member's kubeconfig is read from a Secret in the cluster rotor runs in.
+//! the clusters that differ, or a policy that rotates one cluster; `run`
+//! with a policy that selects clusters takes the run lock in each, sends
+//! each call to the cluster selected under that cluster's grants, and
+//! leaves no lock behind; a member's kubeconfig is read from a Secret in
+//! the cluster rotor runs in.
 
 use crate::status::mesh;
 
@@ -232,17 +235,24 @@ async fn status_across_clusters_sharing_an_anchor_says_so_and_plan_refuses_hones
         "error: status --output prometheus shows one cluster; with clusters in the configuration use text or json"
     );
 
+    // The default policy rotates one cluster: refused, nothing written.
     for command in ["plan", "run"] {
         let out = rotor_output(mesh.args(command, &[])).await;
-        let line = crate::support::one_line_error(&out);
-        assert!(
-            line.starts_with(
-                "error: rotating across clusters needs the multicluster policy contract, \
-                 which this rotor does not have; nothing was changed (the clusters share anchor"
-            ),
-            "{command}: {line}"
+        assert_eq!(
+            crate::support::one_line_error(&out),
+            "error: built-in linkerd-rotation policy rotates one cluster (it does not import \
+             rotor:policy/clusters), and this configuration lists 2 clusters; nothing was changed",
+            "{command}"
         );
     }
+    mesh.assert_untouched();
+    // A policy that selects clusters: `plan` cannot simulate several yet.
+    let out = rotor_output(mesh.args("plan", &["--guest", &tour()])).await;
+    assert_eq!(
+        crate::support::one_line_error(&out),
+        "error: plan over several clusters needs a simulator of several clusters, \
+         which rotor does not have yet; nothing was changed"
+    );
     mesh.assert_untouched();
 
     // A bad entry stops every command before any cluster is reached.
@@ -443,4 +453,157 @@ async fn a_member_kubeconfig_is_read_from_a_secret_where_rotor_runs() {
         assert!(err.starts_with(want), "want {want}\n got {err}");
         assert!(!err.contains('\n'), "{err}");
     }
+}
+
+fn tour() -> String {
+    Path::new(rotor::runtime::GUESTS_DIR)
+        .join("cluster_tour.wasm")
+        .display()
+        .to_string()
+}
+
+/// Who holds the run lock in `server`'s cluster now, if anyone.
+fn lease_holder(server: &TestApiServer) -> Option<String> {
+    server
+        .stored("coordination.k8s.io/leases", Some("rotor-system"))
+        .iter()
+        .find_map(|l| l["spec"]["holderIdentity"].as_str().map(String::from))
+}
+
+fn lease_writes(server: &TestApiServer) -> usize {
+    server
+        .request_log()
+        .iter()
+        .filter(|r| r.method != "GET" && r.path.contains("/leases"))
+        .count()
+}
+
+fn summary_fact(report: &serde_json::Value, key: &str) -> String {
+    report["summary"]["facts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|kv| kv["key"] == key)
+        .unwrap_or_else(|| panic!("no fact {key}: {report}"))["value"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_visits_each_cluster_under_its_own_lock_and_grants() {
+    let (shared, own) = (anchor(), anchor());
+    // West trusts one more anchor than east: its answers tell the clusters apart.
+    let mesh = two_clusters(
+        member(&shared.pem(), &issuer(&shared)),
+        member(&format!("{}{}", shared.pem(), own.pem()), &issuer(&shared)),
+    )
+    .await;
+    // West grants no writes: the policy's Event there is denied.
+    write(
+        &mesh.config,
+        "clusters:\n- {name: east, context: east, home: true}\n\
+         - name: west\n  context: west\n  grants: {writeNamespaces: []}\n",
+    );
+    let (code, out, err) = rotor(mesh.args("run", &["--guest", &tour(), "--output", "json"])).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(summary_fact(&report, "clusters"), "east (home), west");
+    assert_eq!(summary_fact(&report, "first"), "east");
+    assert_eq!(summary_fact(&report, "unknown"), "not-found, still east");
+    assert_eq!(summary_fact(&report, "east"), "anchors=1 event=recorded");
+    assert_eq!(summary_fact(&report, "west"), "anchors=2 event=denied");
+
+    // Each cluster's Event went to its own server; west's was refused by
+    // west's grants, and the audit says so for west alone.
+    let visited = |b: &FakeCluster| -> Vec<String> {
+        b.state
+            .lock()
+            .unwrap()
+            .events
+            .iter()
+            .filter(|e| e.reason == "ClusterVisited")
+            .map(|e| e.message.clone())
+            .collect()
+    };
+    assert_eq!(
+        visited(&mesh.backends[0]),
+        ["cluster-tour read the trust roots of east"]
+    );
+    assert!(visited(&mesh.backends[1]).is_empty());
+    let audit: Vec<(String, String)> = report["audit"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["primitive"] == "record-event")
+        .map(|e| {
+            (
+                e["cluster"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        audit,
+        [
+            ("east".to_string(), "applied".to_string()),
+            ("west".to_string(), "denied".to_string())
+        ]
+    );
+    assert_eq!(report["calls"]["denied"], 1);
+
+    // Each server saw the policy's read of its own trust roots, and its
+    // own run lock taken and released: none is held after the run.
+    for (name, server) in [("east", &mesh.east), ("west", &mesh.west)] {
+        assert!(
+            server.request_log().iter().any(|r| r.method == "GET"
+                && r.path == "/api/v1/namespaces/linkerd/configmaps/linkerd-identity-trust-roots"),
+            "{name} never read its trust roots"
+        );
+        assert!(
+            lease_writes(server) >= 2,
+            "{name}: lock not taken and released"
+        );
+        assert_eq!(lease_holder(server), None, "{name}: lock left behind");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_held_in_one_cluster_stops_the_run_and_frees_the_others() {
+    let root = anchor();
+    let mesh = two_clusters(
+        member(&root.pem(), &issuer(&root)),
+        member(&root.pem(), &issuer(&root)),
+    )
+    .await;
+    let other = rotor::lock::RunLock::acquire(
+        mesh.west.client().unwrap(),
+        "rotor-system",
+        "another-run",
+        rotor::lock::LockTiming::default(),
+        rotor::cluster::kube::RetryPolicy::default(),
+    )
+    .await
+    .unwrap();
+    let out = rotor_output(mesh.args("run", &["--guest", &tour()])).await;
+    let line = crate::support::one_line_error(&out);
+    assert!(
+        line.starts_with("error: cluster west: rotation in progress, held by another-run since "),
+        "{line}"
+    );
+    // East's lock was taken first, then released; the policy never ran.
+    assert!(lease_writes(&mesh.east) >= 2, "east's lock was never taken");
+    assert_eq!(lease_holder(&mesh.east), None, "east's lock left behind");
+    assert_eq!(lease_holder(&mesh.west).as_deref(), Some("another-run"));
+    for b in &mesh.backends {
+        assert!(
+            b.state
+                .lock()
+                .unwrap()
+                .events
+                .iter()
+                .all(|e| e.reason != "ClusterVisited")
+        );
+    }
+    other.release().await.unwrap();
 }

@@ -45,7 +45,7 @@ fn newer_wit_is_refused_with_the_version_it_needs() {
     assert!(matches!(err, LoadError::NewerWit { .. }), "{err:?}");
     assert_eq!(
         err.to_string(),
-        "policy needs a newer rotor: it imports rotor:policy/clock@0.2.0, this rotor provides rotor:policy@0.1.5"
+        "policy needs a newer rotor: it imports rotor:policy/clock@0.2.0, this rotor provides rotor:policy@0.1.6"
     );
 }
 
@@ -72,7 +72,7 @@ fn inspect_lists_imports_and_verdict() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("runnable: yes"), "{text}");
     assert!(
-        text.contains("rotor:policy/namespaces@0.1.5 (list-namespaces)"),
+        text.contains("rotor:policy/namespaces@0.1.6 (list-namespaces)"),
         "{text}"
     );
     assert!(text.contains("exports:  run"), "{text}");

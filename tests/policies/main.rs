@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod clusters;
 mod examples;
 mod guide;
 mod loading;

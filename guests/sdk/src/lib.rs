@@ -25,6 +25,8 @@
 //! - [`window`]: restart through a sliding window of rollouts.
 //! - [`identity`]: did identity reload the issuer.
 //! - [`record`]: the saved progress record, typed.
+//! - [`clusters`]: the clusters of a multicluster run, and which one
+//!   later calls reach.
 //! - [`rotation`]: the whole Linkerd rotation (the default policy), with
 //!   [`rotation::Site`] hooks for site policies: stop before a step, stage
 //!   the data plane.
@@ -41,6 +43,7 @@ pub mod bindings {
 pub mod bundle;
 pub mod bundle_writer;
 pub mod certs;
+pub mod clusters;
 pub mod error;
 pub mod exposition;
 pub mod fingerprint;

@@ -11,6 +11,7 @@ pub mod multicluster;
 pub mod plan;
 pub mod policy;
 pub mod run;
+pub mod run_clusters;
 pub mod scenario;
 pub mod simulate;
 pub mod status;

@@ -1,8 +1,11 @@
 //! The shared-anchor check over the clusters a run configuration lists, as
-//! `status`, `plan` and `run` use it, and why `plan` and `run` stop there;
-//! `simulate` and `test` model one cluster and refuse such a configuration.
+//! `status`, `plan` and `run` use it, and what `plan` and `run` refuse
+//! before touching anything: clusters without a shared anchor, a policy
+//! that rotates one cluster. `simulate` and `test` model one cluster and
+//! refuse such a configuration.
 
 use crate::config::RunConfig;
+use crate::runtime::LoadedPolicy;
 use crate::shared_anchor::{ClusterTrust, SharedAnchor, verdict};
 
 use super::connect::Member;
@@ -29,26 +32,35 @@ pub async fn check(members: &[Member]) -> Result<SharedAnchor, KubeCommandError>
     }))
 }
 
-/// Why `plan` and `run` do not start on a configuration that lists
-/// clusters: they do not share an anchor today, or they do and rotating
-/// across them needs the multicluster policy contract, which this rotor
-/// does not have. The clusters are only read: no lock, no write.
-pub async fn refusal(cluster: &ClusterArgs, config: &RunConfig) -> CommandError {
-    let members = match cluster.connect_members(&config.clusters).await {
-        Ok(members) => members,
-        Err(e) => return e.into(),
-    };
-    match check(&members).await {
-        Err(e) => e.into(),
-        Ok(shared) if !shared.ok() => CommandError::Refused(format!(
+/// The clusters, connected, once they are known to share an anchor;
+/// otherwise the refusal naming what differs. The clusters are only read:
+/// no lock, no write.
+pub async fn sharing_an_anchor(
+    cluster: &ClusterArgs,
+    config: &RunConfig,
+) -> Result<Vec<Member>, CommandError> {
+    let members = cluster.connect_members(&config.clusters).await?;
+    let shared = check(&members).await?;
+    if !shared.ok() {
+        return Err(CommandError::Refused(format!(
             "the clusters do not share a trust anchor: {}",
             shared.line()
-        )),
-        Ok(shared) => CommandError::Refused(format!(
-            "rotating across clusters needs the multicluster policy contract, which this rotor does not have; nothing was changed ({})",
-            shared.line()
-        )),
+        )));
     }
+    Ok(members)
+}
+
+/// A policy that does not import `rotor:policy/clusters` cannot tell the
+/// clusters apart: run over several, it would rotate whichever it reached.
+pub fn selects_clusters(policy: &LoadedPolicy, config: &RunConfig) -> Result<(), CommandError> {
+    if policy.selects_clusters {
+        return Ok(());
+    }
+    Err(CommandError::Refused(format!(
+        "{} rotates one cluster (it does not import rotor:policy/clusters), and this configuration lists {} clusters; nothing was changed",
+        policy.label,
+        config.clusters.len()
+    )))
 }
 
 /// `simulate` and `test` run one simulated cluster: a configuration that

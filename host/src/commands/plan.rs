@@ -125,7 +125,17 @@ pub async fn run(args: PlanArgs, options: RuntimeOptions) -> Result<ExitCode, Co
     // Clusters listed: read-only checks, then an honest refusal.
     let config = read_config(args.policy.config.as_deref())?;
     if config.is_multicluster() {
-        return Err(super::multicluster::refusal(&args.cluster, &config).await);
+        super::multicluster::sharing_an_anchor(&args.cluster, &config).await?;
+        let runtime = super::new_runtime(options)?;
+        let policy = runtime.load_pinned(
+            &guest.label,
+            &guest.wasm,
+            args.policy.guest_sha256.as_deref(),
+        )?;
+        super::multicluster::selects_clusters(&policy, &config)?;
+        return Err(CommandError::Refused(
+            "plan over several clusters needs a simulator of several clusters, which rotor does not have yet; nothing was changed".into(),
+        ));
     }
     let kube = args.cluster.connect().await?;
     let plan = plan_against(

@@ -9,13 +9,14 @@ use std::sync::Arc;
 
 use crate::cluster::Cluster;
 use crate::cluster::kube::{KubeCluster, RetryPolicy};
+use crate::config::RunConfig;
 use crate::lock::{LockError, LockTiming, RunLock, default_holder};
 use crate::observe::notify::{Notice, WEBHOOK_URL_ENV};
 use crate::observe::{
     Notifier, PushTarget, RunEvents, RunMetrics, RunObserver, RunTelemetry, WebhookFormat,
 };
 use crate::report::{Outcome, RunReport};
-use crate::runtime::{RunControls, RuntimeOptions};
+use crate::runtime::{LoadedPolicy, RunControls, RuntimeOptions};
 
 use super::{
     ClusterArgs, CommandError, Guest, KubeCommandError, OutputFormat, Pinning, PolicyArgs,
@@ -68,7 +69,7 @@ pub struct ObserveArgs {
 
 impl ObserveArgs {
     /// The Pushgateway and webhook, checked before the run touches anything.
-    fn targets(&self, namespace: &str) -> Result<RunTelemetry, CommandError> {
+    pub(super) fn targets(&self, namespace: &str) -> Result<RunTelemetry, CommandError> {
         let push = self
             .pushgateway
             .as_deref()
@@ -124,32 +125,15 @@ pub async fn run_against(
         None => kube,
     };
     let cluster: Arc<dyn Cluster> = Arc::new(kube);
-    if args.dry_run {
-        telemetry = RunTelemetry::default();
-    } else {
-        telemetry.events = Some(Arc::new(RunEvents::new(
-            cluster.clone(),
-            &config.events.subject,
-        )));
-    }
-    if let Some(events) = &telemetry.events {
-        events.started(&label, &policy.sha256).await;
-    }
-    if let Some(notifier) = &telemetry.notifier {
-        notifier
-            .send(&Notice::Started {
-                policy: &label,
-                sha256: &policy.sha256,
-                namespace: &namespace,
-            })
-            .await;
-    }
-    let controls = RunControls {
-        dry_run: args.dry_run,
-        progress: true,
-        observer: telemetry.events.clone().map(|e| e as Arc<dyn RunObserver>),
-        ..RunControls::default()
-    };
+    let controls = start_telemetry(
+        &mut telemetry,
+        args.dry_run,
+        &cluster,
+        &config,
+        &policy,
+        &namespace,
+    )
+    .await;
     let outcome = runtime
         .run(&policy, cluster.clone(), &config, controls)
         .await;
@@ -171,20 +155,60 @@ pub async fn run_against(
     {
         tracing::warn!(error = %e, "could not release the run lock; it expires on its own");
     }
+    announce_end(&telemetry, &report, &namespace).await;
+    Ok(report)
+}
+
+/// The run's Events in `home` (a dry run tells no one: it would read as a
+/// rotation that happened), RotationStarted and the webhook's started
+/// notice sent; the controls that report each step there.
+pub(super) async fn start_telemetry(
+    telemetry: &mut RunTelemetry,
+    dry_run: bool,
+    home: &Arc<dyn Cluster>,
+    config: &RunConfig,
+    policy: &LoadedPolicy,
+    namespace: &str,
+) -> RunControls {
+    if dry_run {
+        *telemetry = RunTelemetry::default();
+    } else {
+        telemetry.events = Some(Arc::new(RunEvents::new(
+            home.clone(),
+            &config.events.subject,
+        )));
+    }
+    if let Some(events) = &telemetry.events {
+        events.started(&policy.label, &policy.sha256).await;
+    }
+    if let Some(notifier) = &telemetry.notifier {
+        notifier
+            .send(&Notice::Started {
+                policy: &policy.label,
+                sha256: &policy.sha256,
+                namespace,
+            })
+            .await;
+    }
+    RunControls {
+        dry_run,
+        progress: true,
+        observer: telemetry.events.clone().map(|e| e as Arc<dyn RunObserver>),
+        ..RunControls::default()
+    }
+}
+
+/// The run's metrics pushed and the webhook's finished notice, once the
+/// run lock is free.
+pub(super) async fn announce_end(telemetry: &RunTelemetry, report: &RunReport, namespace: &str) {
     if let Some(push) = &telemetry.push
-        && let Err(e) = push.push(&RunMetrics::from_report(&report)).await
+        && let Err(e) = push.push(&RunMetrics::from_report(report)).await
     {
         tracing::warn!(error = %e, "metrics not pushed; the run's outcome stands");
     }
     if let Some(notifier) = &telemetry.notifier {
-        notifier
-            .send(&Notice::Finished {
-                report: &report,
-                namespace: &namespace,
-            })
-            .await;
+        notifier.send(&Notice::Finished { report, namespace }).await;
     }
-    Ok(report)
 }
 
 pub async fn run(args: RunArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
@@ -200,7 +224,8 @@ pub async fn run(args: RunArgs, options: RuntimeOptions) -> Result<ExitCode, Com
     // any lock is taken.
     let config = read_config(args.policy.config.as_deref())?;
     if config.is_multicluster() {
-        return Err(super::multicluster::refusal(&args.cluster, &config).await);
+        let report = super::run_clusters::run(&args, &guest, &config, options).await?;
+        return Ok(print_report(&report, args.output));
     }
     let kube = args.cluster.connect().await?;
     if args.resume_only {

@@ -44,6 +44,9 @@ pub struct AuditEntry {
     pub target: String,
     pub outcome: AuditOutcome,
     pub detail: String,
+    /// The cluster the call went to, named only when a run reaches several.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }
 
 /// A mutation `--dry-run` held back, with what it would have done.
@@ -53,4 +56,7 @@ pub struct DryRunMutation {
     pub primitive: Primitive,
     pub target: String,
     pub would: String,
+    /// As [`AuditEntry::cluster`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
 }

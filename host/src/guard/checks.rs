@@ -40,6 +40,7 @@ impl Guard {
             target,
             outcome: AuditOutcome::Denied,
             detail: reason.clone(),
+            cluster: None,
         });
         GuardError::Refused(ClusterError::Denied(reason))
     }
@@ -66,6 +67,7 @@ impl Guard {
             target,
             outcome,
             detail,
+            cluster: None,
         });
         let mutations = self.record.calls.mutations;
         if result.is_ok() && self.kill_after_mutations == Some(mutations) {
@@ -86,12 +88,14 @@ impl Guard {
             target: target.clone(),
             outcome: AuditOutcome::DryRun,
             detail: would.clone(),
+            cluster: None,
         });
         self.record.dry_run_mutations.push(DryRunMutation {
             at,
             primitive,
             target,
             would,
+            cluster: None,
         });
     }
 

@@ -15,6 +15,7 @@ pub mod grants;
 mod pods;
 mod progress;
 pub mod redact;
+pub mod routing;
 mod secrets;
 mod workloads;
 
@@ -26,6 +27,7 @@ use std::sync::Arc;
 pub use audit::{AuditEntry, AuditOutcome, CallCounts, DryRunMutation};
 pub use grants::{Grants, Verb};
 pub use redact::Redactor;
+pub use routing::{ClusterGuards, LOCAL_CLUSTER};
 
 use crate::cluster::{Cluster, ClusterError, IssuerRef};
 use crate::observe::RunObserver;
@@ -155,6 +157,10 @@ impl Guard {
 
     pub fn redactor(&self) -> &Redactor {
         &self.redactor
+    }
+
+    pub fn redactor_mut(&mut self) -> &mut Redactor {
+        &mut self.redactor
     }
 
     pub fn is_dry_run(&self) -> bool {

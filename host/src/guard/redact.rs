@@ -38,6 +38,14 @@ impl Redactor {
         }
     }
 
+    /// Learn every value `other` has learned: a run over several clusters
+    /// masks what any of them revealed.
+    pub fn absorb(&mut self, other: &Redactor) {
+        for secret in &other.secrets {
+            self.learn(secret.as_bytes());
+        }
+    }
+
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         let mut out = Cow::Borrowed(text);
         for secret in &self.secrets {

@@ -561,3 +561,102 @@ async fn dry_run_records_an_issuer_change_and_does_not_apply_it() {
     );
     assert_eq!(guard.record().dry_run_mutations.len(), 1);
 }
+
+/// Two clusters, each with its own grants: east may write, west may not.
+async fn east_and_west() -> (Arc<FakeCluster>, Arc<FakeCluster>, ClusterGuards) {
+    let (east, east_guard) = guard_with(Grants::default(), false).await;
+    let read_only = Grants {
+        write_namespaces: vec![],
+        ..Grants::default()
+    };
+    let (west, west_guard) = guard_with(read_only, false).await;
+    let guards = ClusterGuards::new(vec![
+        ("east".into(), true, east_guard),
+        ("west".into(), false, west_guard),
+    ]);
+    (east, west, guards)
+}
+
+/// An Event recorded through whichever guard is selected.
+async fn visit(guards: &mut ClusterGuards) -> GuardResult<()> {
+    guards
+        .guard_mut()
+        .record_event(&linkerd_namespace(), EventType::Normal, "Visited", "hello")
+        .await
+}
+
+fn linkerd_namespace() -> ObjectRef {
+    ObjectRef {
+        kind: "Namespace".into(),
+        namespace: "linkerd".into(),
+        name: "linkerd".into(),
+    }
+}
+
+#[tokio::test]
+async fn calls_go_to_the_selected_cluster_under_its_own_grants() {
+    let (east, west, mut guards) = east_and_west().await;
+    assert_eq!(guards.current(), "east", "home is selected first");
+    visit(&mut guards).await.expect("east grants writes");
+    guards.select("west").unwrap();
+    assert_eq!(guards.current(), "west");
+    let why = denied(visit(&mut guards).await);
+    assert!(why.contains("writeNamespaces"), "{why}");
+    assert_eq!(east.state.lock().unwrap().events.len(), 1);
+    assert!(west.state.lock().unwrap().events.is_empty());
+
+    let err = guards.select("north").unwrap_err();
+    assert!(matches!(err, ClusterError::NotFound(_)), "{err:?}");
+    assert_eq!(guards.current(), "west", "a bad name leaves the selection");
+
+    let record = guards.into_record();
+    let audited: Vec<(Option<&str>, AuditOutcome)> = record
+        .audit
+        .iter()
+        .map(|e| (e.cluster.as_deref(), e.outcome))
+        .collect();
+    assert_eq!(
+        audited,
+        [
+            (Some("east"), AuditOutcome::Applied),
+            (Some("west"), AuditOutcome::Denied)
+        ]
+    );
+    assert_eq!((record.calls.mutations, record.calls.denied), (1, 1));
+}
+
+#[tokio::test]
+async fn one_cluster_is_local_home_and_its_record_names_no_cluster() {
+    let (_, guard) = guard_with(Grants::default(), false).await;
+    let mut guards = ClusterGuards::single(guard);
+    let listed = guards.list();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].name.as_str(), listed[0].home),
+        (LOCAL_CLUSTER, true)
+    );
+    guards.select(LOCAL_CLUSTER).unwrap();
+    guards
+        .guard_mut()
+        .record_event(&linkerd_namespace(), EventType::Normal, "Visited", "hello")
+        .await
+        .unwrap();
+    let record = guards.into_record();
+    assert_eq!(record.audit.len(), 1);
+    assert_eq!(record.audit[0].cluster, None);
+}
+
+#[tokio::test]
+async fn a_secret_read_in_one_cluster_is_masked_after_selecting_another() {
+    let (_, _, mut guards) = east_and_west().await;
+    guards
+        .guard_mut()
+        .read_secret("cert-manager", "linkerd-trust-anchor")
+        .await
+        .expect("granted");
+    guards.select("west").unwrap();
+    assert_eq!(
+        guards.redactor().redact("key super-secret-anchor-key"),
+        "key [redacted]"
+    );
+}

@@ -7,13 +7,13 @@ use std::time::Instant;
 use crate::guard::{GuardError, GuardResult, bounded};
 use crate::primitive::Primitive;
 use crate::wit::rotor::policy::{
-    certificates, clock, config_maps, context, events, log, namespaces, pods, progress, secrets,
-    types, workloads, x509,
+    certificates, clock, clusters, config_maps, context, events, log, namespaces, pods, progress,
+    secrets, types, workloads, x509,
 };
 use crate::wit::{
-    Certificate, CertificateKey, CertificateSummary, ConfigMap, ConfigMapWrite, Event, EventType,
-    Issuer, KeyValue, Level, Namespace, ObjectRef, Pod, PodSummary, RolloutOutcome, RolloutStatus,
-    Secret, SecretWrite, Timestamp, Workload, WorkloadKind, WorkloadRef,
+    Certificate, CertificateKey, CertificateSummary, ClusterInfo, ConfigMap, ConfigMapWrite, Event,
+    EventType, Issuer, KeyValue, Level, Namespace, ObjectRef, Pod, PodSummary, RolloutOutcome,
+    RolloutStatus, Secret, SecretWrite, Timestamp, Workload, WorkloadKind, WorkloadRef,
 };
 
 use super::state::HostState;
@@ -32,9 +32,9 @@ fn finish<T>(result: GuardResult<T>) -> HostResult<T> {
 
 /// Await a guard call, charging its time to the host, not the policy.
 macro_rules! guarded {
-    ($self:ident . guard . $method:ident ( $($arg:expr),* $(,)? )) => {{
+    ($self:ident, $call:expr) => {{
         let started = Instant::now();
-        let result = $self.guard.$method($($arg),*).await;
+        let result = $call.await;
         $self.cpu.add_host_time(started.elapsed());
         finish(result)
     }};
@@ -44,7 +44,10 @@ impl types::Host for HostState {}
 
 impl namespaces::Host for HostState {
     async fn list_namespaces(&mut self, label_selector: String) -> HostResult<Vec<Namespace>> {
-        guarded!(self.guard.list_namespaces(&label_selector))
+        guarded!(
+            self,
+            self.clusters.guard_mut().list_namespaces(&label_selector)
+        )
     }
 }
 
@@ -56,7 +59,9 @@ impl workloads::Host for HostState {
         label_selector: String,
     ) -> HostResult<Vec<Workload>> {
         guarded!(
-            self.guard
+            self,
+            self.clusters
+                .guard_mut()
                 .list_workloads(namespace.as_deref(), kind, &label_selector)
         )
     }
@@ -67,7 +72,12 @@ impl workloads::Host for HostState {
         namespace: String,
         name: String,
     ) -> HostResult<Workload> {
-        guarded!(self.guard.get_workload(kind, &namespace, &name))
+        guarded!(
+            self,
+            self.clusters
+                .guard_mut()
+                .get_workload(kind, &namespace, &name)
+        )
     }
 
     async fn restart_workload(
@@ -76,7 +86,12 @@ impl workloads::Host for HostState {
         namespace: String,
         name: String,
     ) -> HostResult<Timestamp> {
-        guarded!(self.guard.restart_workload(kind, &namespace, &name))
+        guarded!(
+            self,
+            self.clusters
+                .guard_mut()
+                .restart_workload(kind, &namespace, &name)
+        )
     }
 
     async fn restart_workloads(
@@ -86,7 +101,9 @@ impl workloads::Host for HostState {
         label_selector: String,
     ) -> HostResult<Vec<ObjectRef>> {
         guarded!(
-            self.guard
+            self,
+            self.clusters
+                .guard_mut()
                 .restart_workloads(&namespace, kind, &label_selector)
         )
     }
@@ -97,7 +114,12 @@ impl workloads::Host for HostState {
         namespace: String,
         name: String,
     ) -> HostResult<RolloutStatus> {
-        guarded!(self.guard.rollout_status(kind, &namespace, &name))
+        guarded!(
+            self,
+            self.clusters
+                .guard_mut()
+                .rollout_status(kind, &namespace, &name)
+        )
     }
 
     async fn wait_rollout(
@@ -108,7 +130,9 @@ impl workloads::Host for HostState {
         timeout_seconds: u32,
     ) -> HostResult<RolloutStatus> {
         guarded!(
-            self.guard
+            self,
+            self.clusters
+                .guard_mut()
                 .wait_rollout(kind, &namespace, &name, timeout_seconds)
         )
     }
@@ -118,11 +142,16 @@ impl workloads::Host for HostState {
         workloads: Vec<WorkloadRef>,
         timeout_seconds: u32,
     ) -> HostResult<Vec<RolloutOutcome>> {
-        guarded!(self.guard.wait_rollouts(&workloads, timeout_seconds))
+        guarded!(
+            self,
+            self.clusters
+                .guard_mut()
+                .wait_rollouts(&workloads, timeout_seconds)
+        )
     }
 
     async fn restart_owner(&mut self, owner: ObjectRef) -> HostResult<Timestamp> {
-        guarded!(self.guard.restart_owner(&owner))
+        guarded!(self, self.clusters.guard_mut().restart_owner(&owner))
     }
 }
 
@@ -132,7 +161,12 @@ impl pods::Host for HostState {
         namespace: Option<String>,
         label_selector: String,
     ) -> HostResult<Vec<Pod>> {
-        guarded!(self.guard.list_pods(namespace.as_deref(), &label_selector))
+        guarded!(
+            self,
+            self.clusters
+                .guard_mut()
+                .list_pods(namespace.as_deref(), &label_selector)
+        )
     }
 
     async fn list_pod_summaries(
@@ -142,17 +176,24 @@ impl pods::Host for HostState {
         annotations: Vec<String>,
     ) -> HostResult<Vec<PodSummary>> {
         guarded!(
-            self.guard
-                .list_pod_summaries(namespace.as_deref(), &label_selector, &annotations)
+            self,
+            self.clusters.guard_mut().list_pod_summaries(
+                namespace.as_deref(),
+                &label_selector,
+                &annotations
+            )
         )
     }
 
     async fn delete_pod(&mut self, namespace: String, name: String) -> HostResult<()> {
-        guarded!(self.guard.delete_pod(&namespace, &name))
+        guarded!(
+            self,
+            self.clusters.guard_mut().delete_pod(&namespace, &name)
+        )
     }
 
     async fn evict_pod(&mut self, namespace: String, name: String) -> HostResult<()> {
-        guarded!(self.guard.evict_pod(&namespace, &name))
+        guarded!(self, self.clusters.guard_mut().evict_pod(&namespace, &name))
     }
 
     async fn get_pod_metrics(
@@ -161,7 +202,12 @@ impl pods::Host for HostState {
         name: String,
         port: u16,
     ) -> HostResult<String> {
-        guarded!(self.guard.get_pod_metrics(&namespace, &name, port))
+        guarded!(
+            self,
+            self.clusters
+                .guard_mut()
+                .get_pod_metrics(&namespace, &name, port)
+        )
     }
 }
 
@@ -171,18 +217,31 @@ impl certificates::Host for HostState {
         namespace: String,
         name: String,
     ) -> HostResult<Certificate> {
-        guarded!(self.guard.get_certificate(&namespace, &name))
+        guarded!(
+            self,
+            self.clusters.guard_mut().get_certificate(&namespace, &name)
+        )
     }
 
     async fn list_certificates(
         &mut self,
         namespace: Option<String>,
     ) -> HostResult<Vec<Certificate>> {
-        guarded!(self.guard.list_certificates(namespace.as_deref()))
+        guarded!(
+            self,
+            self.clusters
+                .guard_mut()
+                .list_certificates(namespace.as_deref())
+        )
     }
 
     async fn renew_certificate(&mut self, namespace: String, name: String) -> HostResult<()> {
-        guarded!(self.guard.renew_certificate(&namespace, &name))
+        guarded!(
+            self,
+            self.clusters
+                .guard_mut()
+                .renew_certificate(&namespace, &name)
+        )
     }
 
     async fn get_issuer(
@@ -191,7 +250,12 @@ impl certificates::Host for HostState {
         namespace: String,
         name: String,
     ) -> HostResult<Issuer> {
-        guarded!(self.guard.get_issuer(&kind, &namespace, &name))
+        guarded!(
+            self,
+            self.clusters
+                .guard_mut()
+                .get_issuer(&kind, &namespace, &name)
+        )
     }
 
     async fn set_ca_issuer_secret(
@@ -202,7 +266,9 @@ impl certificates::Host for HostState {
         secret_name: String,
     ) -> HostResult<()> {
         guarded!(
-            self.guard
+            self,
+            self.clusters
+                .guard_mut()
                 .set_ca_issuer_secret(&kind, &namespace, &name, &secret_name)
         )
     }
@@ -210,21 +276,27 @@ impl certificates::Host for HostState {
 
 impl secrets::Host for HostState {
     async fn read_secret(&mut self, namespace: String, name: String) -> HostResult<Secret> {
-        guarded!(self.guard.read_secret(&namespace, &name))
+        guarded!(
+            self,
+            self.clusters.guard_mut().read_secret(&namespace, &name)
+        )
     }
 
     async fn write_secret(&mut self, secret: SecretWrite) -> HostResult<String> {
-        guarded!(self.guard.write_secret(secret))
+        guarded!(self, self.clusters.guard_mut().write_secret(secret))
     }
 }
 
 impl config_maps::Host for HostState {
     async fn read_config_map(&mut self, namespace: String, name: String) -> HostResult<ConfigMap> {
-        guarded!(self.guard.read_config_map(&namespace, &name))
+        guarded!(
+            self,
+            self.clusters.guard_mut().read_config_map(&namespace, &name)
+        )
     }
 
     async fn write_config_map(&mut self, config_map: ConfigMapWrite) -> HostResult<String> {
-        guarded!(self.guard.write_config_map(config_map))
+        guarded!(self, self.clusters.guard_mut().write_config_map(config_map))
     }
 }
 
@@ -234,7 +306,12 @@ impl events::Host for HostState {
         involved: ObjectRef,
         reason: Option<String>,
     ) -> HostResult<Vec<Event>> {
-        guarded!(self.guard.list_events(&involved, reason.as_deref()))
+        guarded!(
+            self,
+            self.clusters
+                .guard_mut()
+                .list_events(&involved, reason.as_deref())
+        )
     }
 
     async fn record_event(
@@ -244,39 +321,44 @@ impl events::Host for HostState {
         reason: String,
         message: String,
     ) -> HostResult<()> {
-        guarded!(self.guard.record_event(&involved, type_, &reason, &message))
+        guarded!(
+            self,
+            self.clusters
+                .guard_mut()
+                .record_event(&involved, type_, &reason, &message)
+        )
     }
 }
 
 impl progress::Host for HostState {
     async fn load_progress(&mut self) -> HostResult<Option<String>> {
-        guarded!(self.guard.load_progress())
+        guarded!(self, self.clusters.guard_mut().load_progress())
     }
 
     async fn save_progress(&mut self, value: String) -> HostResult<()> {
-        guarded!(self.guard.save_progress(&value))
+        guarded!(self, self.clusters.guard_mut().save_progress(&value))
     }
 
     async fn clear_progress(&mut self) -> HostResult<()> {
-        guarded!(self.guard.clear_progress())
+        guarded!(self, self.clusters.guard_mut().clear_progress())
     }
 }
 
 impl context::Host for HostState {
     async fn dry_run(&mut self) -> wasmtime::Result<bool> {
-        self.guard.count(Primitive::DryRun);
-        Ok(self.guard.is_dry_run())
+        self.clusters.guard_mut().count(Primitive::DryRun);
+        Ok(self.clusters.guard().is_dry_run())
     }
 
     async fn backend(&mut self) -> wasmtime::Result<String> {
-        self.guard.count(Primitive::Backend);
-        Ok(self.guard.backend().as_str().to_string())
+        self.clusters.guard_mut().count(Primitive::Backend);
+        Ok(self.clusters.guard().backend().as_str().to_string())
     }
 }
 
 impl clock::Host for HostState {
     async fn now(&mut self) -> wasmtime::Result<Timestamp> {
-        match guarded!(self.guard.clock_now())? {
+        match guarded!(self, self.clusters.home_mut().clock_now())? {
             Ok(now) => Ok(now),
             // `clock_now` refuses nothing; keep the types honest anyway.
             Err(e) => Err(wasmtime::Error::msg(format!("clock.now failed: {e:?}"))),
@@ -284,7 +366,7 @@ impl clock::Host for HostState {
     }
 
     async fn wait(&mut self, seconds: u32) -> HostResult<()> {
-        guarded!(self.guard.wait(seconds))
+        guarded!(self, self.clusters.home_mut().wait(seconds))
     }
 }
 
@@ -295,37 +377,37 @@ impl log::Host for HostState {
         message: String,
         fields: Vec<KeyValue>,
     ) -> wasmtime::Result<()> {
-        self.guard.count(Primitive::Log);
+        self.clusters.guard_mut().count(Primitive::Log);
         self.log
-            .record(level, &message, &fields, self.guard.redactor());
+            .record(level, &message, &fields, self.clusters.redactor());
         if let Some(progress) = &mut self.progress
             && fields.iter().any(|kv| kv.key == "progress")
         {
             let started = Instant::now();
-            let now = self.guard.now().await;
+            let now = self.clusters.home().now().await;
             self.cpu.add_host_time(started.elapsed());
-            progress.log_line(&fields, now, self.guard.redactor());
+            progress.log_line(&fields, now, self.clusters.redactor());
         }
         Ok(())
     }
 
     async fn begin_step(&mut self, name: String) -> wasmtime::Result<()> {
-        self.guard.count(Primitive::BeginStep);
+        self.clusters.guard_mut().count(Primitive::BeginStep);
         let started = Instant::now();
-        let now = self.guard.now().await;
+        let now = self.clusters.home().now().await;
         self.cpu.add_host_time(started.elapsed());
         tracing::info!(target: "policy", step = %name, "step begins");
         if let Some(progress) = &mut self.progress {
-            progress.step_began(&name, now, self.guard.redactor());
+            progress.step_began(&name, now, self.clusters.redactor());
         }
         self.steps.begin(&name, now);
         Ok(())
     }
 
     async fn end_step(&mut self, name: String, ok: bool, detail: String) -> wasmtime::Result<()> {
-        self.guard.count(Primitive::EndStep);
+        self.clusters.guard_mut().count(Primitive::EndStep);
         let started = Instant::now();
-        let now = self.guard.now().await;
+        let now = self.clusters.home().now().await;
         self.cpu.add_host_time(started.elapsed());
         if ok {
             tracing::info!(target: "policy", step = %name, "step ends");
@@ -333,12 +415,12 @@ impl log::Host for HostState {
             tracing::warn!(target: "policy", step = %name, detail = %detail, "step failed");
         }
         if let Some(progress) = &mut self.progress {
-            progress.step_ended(&name, ok, &detail, now, self.guard.redactor());
+            progress.step_ended(&name, ok, &detail, now, self.clusters.redactor());
         }
         self.steps.end(&name, ok, &detail, now);
-        if let Some(observer) = self.guard.observer().cloned() {
+        if let Some(observer) = self.clusters.home().observer().cloned() {
             let started = Instant::now();
-            let detail = self.guard.redactor().redact(&detail).into_owned();
+            let detail = self.clusters.redactor().redact(&detail).into_owned();
             observer.step_ended(&name, ok, &detail).await;
             self.cpu.add_host_time(started.elapsed());
         }
@@ -346,9 +428,27 @@ impl log::Host for HostState {
     }
 }
 
+/// Which cluster later calls reach; no cluster is contacted to answer.
+impl clusters::Host for HostState {
+    async fn list(&mut self) -> wasmtime::Result<Vec<ClusterInfo>> {
+        Ok(self.clusters.list())
+    }
+
+    async fn select(&mut self, name: String) -> HostResult<()> {
+        if let Err(e) = bounded(&[("name", &name)]) {
+            return Ok(Err(e.into()));
+        }
+        Ok(self.clusters.select(&name).map_err(Into::into))
+    }
+
+    async fn current(&mut self) -> wasmtime::Result<String> {
+        Ok(self.clusters.current().to_string())
+    }
+}
+
 impl x509::Host for HostState {
     async fn parse_pem(&mut self, pem: String) -> HostResult<Vec<CertificateSummary>> {
-        self.guard.count(Primitive::ParsePem);
+        self.clusters.guard_mut().count(Primitive::ParsePem);
         if let Err(e) = bounded(&[("pem", &pem)]) {
             return Ok(Err(e.into()));
         }
@@ -356,7 +456,7 @@ impl x509::Host for HostState {
     }
 
     async fn parse_pem_keys(&mut self, pem: String) -> HostResult<Vec<CertificateKey>> {
-        self.guard.count(Primitive::ParsePemKeys);
+        self.clusters.guard_mut().count(Primitive::ParsePemKeys);
         if let Err(e) = bounded(&[("pem", &pem)]) {
             return Ok(Err(e.into()));
         }
@@ -364,12 +464,13 @@ impl x509::Host for HostState {
     }
 
     async fn verify_signed_by(&mut self, cert_pem: String, issuer_pem: String) -> HostResult<bool> {
-        self.guard.count(Primitive::VerifySignedBy);
+        self.clusters.guard_mut().count(Primitive::VerifySignedBy);
         if let Err(e) = bounded(&[("cert-pem", &cert_pem), ("issuer-pem", &issuer_pem)]) {
             return Ok(Err(e.into()));
         }
         Ok(self
-            .guard
+            .clusters
+            .guard()
             .verify_signed_by(&cert_pem, &issuer_pem)
             .map_err(Into::into))
     }

@@ -12,7 +12,7 @@ use super::load::{WasmKind, import_version, instance_functions, is_provided_pack
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportInfo {
     pub name: String,
-    /// `package@version`, e.g. `rotor:policy@0.1.5`.
+    /// `package@version`, e.g. `rotor:policy@0.1.6`.
     pub package: String,
     pub provided: bool,
     pub functions: Vec<String>,

@@ -16,6 +16,9 @@ use super::Runtime;
 use super::cache::{cache_key, sha256_hex};
 use super::state::HostState;
 
+/// The interface a policy imports to run over several clusters.
+pub const CLUSTERS_INTERFACE: &str = "rotor:policy/clusters@";
+
 /// What a file holds, judged from its header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -91,6 +94,9 @@ pub struct LoadedPolicy {
     pub sha256: String,
     pub size_bytes: u64,
     pub timings: LoadTimings,
+    /// Whether it imports `rotor:policy/clusters`: only such a policy can
+    /// tell the clusters of a multicluster run apart.
+    pub selects_clusters: bool,
 }
 
 impl Runtime {
@@ -120,8 +126,12 @@ impl Runtime {
         let started = Instant::now();
         let (component, cache, sha256) = self.compile(label, wasm)?;
         let pre = self.link(label, &component)?;
+        let selects_clusters = import_names(self, &component)
+            .iter()
+            .any(|name| name.starts_with(CLUSTERS_INTERFACE));
         Ok(LoadedPolicy {
             pre,
+            selects_clusters,
             label: label.to_string(),
             sha256,
             size_bytes: wasm.len() as u64,
@@ -291,7 +301,8 @@ mod tests {
         assert_eq!(import_version("wasi:io/streams@0.2.6"), Some((0, 2, 6)));
         assert_eq!(import_version("no-version"), None);
         assert!(is_newer_policy_import("rotor:policy/clock@0.2.0"));
-        assert!(is_newer_policy_import("rotor:policy/clock@0.1.6"));
+        assert!(is_newer_policy_import("rotor:policy/clock@0.1.7"));
+        assert!(!is_newer_policy_import("rotor:policy/clock@0.1.6"));
         assert!(!is_newer_policy_import("rotor:policy/clock@0.1.5"));
         assert!(!is_newer_policy_import("rotor:policy/clock@0.1.0"));
         assert!(!is_newer_policy_import("wasi:io/streams@0.9.0"));

@@ -30,7 +30,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use crate::cluster::Backend;
 use crate::cluster::Cluster;
 use crate::config::RunConfig;
-use crate::guard::{Guard, GuardRecord, TimeLimits};
+use crate::guard::{ClusterGuards, Grants, Guard, GuardRecord, LOCAL_CLUSTER, TimeLimits};
 use crate::observe::RunObserver;
 use crate::wit::{KeyValue, Policy, Timestamp};
 
@@ -132,6 +132,15 @@ impl std::fmt::Debug for RunControls {
     }
 }
 
+/// One cluster of a run over several: how policies name it, whether it is
+/// home, how to reach it and what the policy may do there.
+pub struct RunCluster {
+    pub name: String,
+    pub home: bool,
+    pub cluster: Arc<dyn Cluster>,
+    pub grants: Grants,
+}
+
 impl Runtime {
     pub fn new(options: RuntimeOptions) -> Result<Runtime, RuntimeError> {
         let engine = engine::new_engine().map_err(|e| RuntimeError::Engine(format!("{e:#}")))?;
@@ -162,26 +171,51 @@ impl Runtime {
         config: &RunConfig,
         controls: RunControls,
     ) -> RunOutcome {
+        let local = RunCluster {
+            name: LOCAL_CLUSTER.to_string(),
+            home: true,
+            cluster,
+            grants: config.grants.clone(),
+        };
+        self.run_clusters(policy, vec![local], config, controls)
+            .await
+    }
+
+    /// [`Runtime::run`] over several clusters, home first: each gets its
+    /// own guard (its grants, its audit), the policy selects among them.
+    /// The run's clock, deadline and Events are the home cluster's.
+    pub async fn run_clusters(
+        &self,
+        policy: &LoadedPolicy,
+        clusters: Vec<RunCluster>,
+        config: &RunConfig,
+        controls: RunControls,
+    ) -> RunOutcome {
         let dry_run = controls.dry_run;
         let wall_started = Instant::now();
         let limits = &config.limits;
-        let wall_limit = wall_limit(cluster.backend(), limits.deadline_seconds);
-        let mut guard = Guard::new(
-            cluster.clone(),
-            config.grants.clone(),
-            TimeLimits {
-                deadline_seconds: limits.deadline_seconds,
-                max_wait_seconds: limits.max_wait_seconds,
-            },
-            dry_run,
-        )
-        .await
-        .with_observer(controls.observer);
-        guard.kill_after_mutations(controls.kill_after_mutations);
-        let started_at = guard.started_at();
-
-        let backend = guard.backend();
-        let mut state = HostState::new(guard, limits.memory_mib);
+        let time_limits = TimeLimits {
+            deadline_seconds: limits.deadline_seconds,
+            max_wait_seconds: limits.max_wait_seconds,
+        };
+        let mut guards = Vec::with_capacity(clusters.len());
+        for member in clusters {
+            let observer = if member.home {
+                controls.observer.clone()
+            } else {
+                None
+            };
+            let mut guard = Guard::new(member.cluster, member.grants, time_limits, dry_run)
+                .await
+                .with_observer(observer);
+            guard.kill_after_mutations(controls.kill_after_mutations);
+            guards.push((member.name, member.home, guard));
+        }
+        let guards = ClusterGuards::new(guards);
+        let started_at = guards.home().started_at();
+        let backend = guards.home().backend();
+        let wall_limit = wall_limit(backend, limits.deadline_seconds);
+        let mut state = HostState::new(guards, limits.memory_mib);
         state.progress = controls.progress.then(|| ProgressTracker::new(backend));
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.limiter);
@@ -240,8 +274,8 @@ impl Runtime {
         };
 
         let state = store.into_data();
-        let finished_at = state.guard.now().await;
-        let redactor = state.guard.redactor().clone();
+        let finished_at = state.clusters.home().now().await;
+        let redactor = state.clusters.redactor().clone();
         let redact = |text: &str| redactor.redact(text).into_owned();
         let result = match call_result {
             Ok(summary) => Ok(PolicySummary {
@@ -268,7 +302,7 @@ impl Runtime {
         RunOutcome {
             result,
             steps,
-            record: state.guard.into_record(),
+            record: state.clusters.into_record(),
             log_lines: state.log.lines,
             log_dropped: state.log.dropped,
             started_at,

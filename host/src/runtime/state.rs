@@ -1,5 +1,5 @@
 //! What one run's `Store` holds: the (empty) WASI context, the resource
-//! table, the memory limiter, the guard, the policy's log and steps, and the
+//! table, the memory limiter, the guard of each cluster, the policy's log and steps, and the
 //! clock that tells guest CPU time from time spent in host calls.
 
 use std::time::{Duration, Instant};
@@ -8,7 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::guard::Guard;
+use crate::guard::ClusterGuards;
 
 use super::limiter::MemoryLimiter;
 use super::policy_log::PolicyLog;
@@ -50,7 +50,8 @@ pub struct HostState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub limiter: MemoryLimiter,
-    pub guard: Guard,
+    /// One guard per cluster and the selected one; cluster calls go there.
+    pub clusters: ClusterGuards,
     pub log: PolicyLog,
     pub steps: StepRecorder,
     /// Present when the command shows where the run stands (`run`, `plan`, `simulate`).
@@ -62,7 +63,7 @@ pub struct HostState {
 impl HostState {
     /// Nothing granted: no preopens, env, args, network or stdin; stdout
     /// discarded; stderr captured (bounded) for the report.
-    pub fn new(guard: Guard, memory_mib: u64) -> HostState {
+    pub fn new(clusters: ClusterGuards, memory_mib: u64) -> HostState {
         let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
         let wasi = WasiCtx::builder()
             .stderr(stderr.clone())
@@ -74,7 +75,7 @@ impl HostState {
             wasi,
             table,
             limiter: MemoryLimiter::new(memory_mib),
-            guard,
+            clusters,
             log: PolicyLog::default(),
             steps: StepRecorder::default(),
             progress: None,
@@ -87,7 +88,7 @@ impl HostState {
     pub fn stderr_text(&self) -> String {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
-        self.guard.redactor().redact(text.trim()).into_owned()
+        self.clusters.redactor().redact(text.trim()).into_owned()
     }
 }
 

@@ -355,6 +355,7 @@ mod tests {
             target: target.into(),
             outcome,
             detail: String::new(),
+            cluster: None,
         };
         let audit = vec![
             entry(AuditOutcome::Applied, "restart-workload", "Deployment a/x"),
