@@ -108,7 +108,7 @@ impl Rollouts {
             .collect();
         let mut groups: [Vec<Rollout>; 3] = Default::default();
         for (namespace, kind_name, name) in owners {
-            let Some(kind) = workload_kind(&kind_name) else {
+            let Some(kind) = WorkloadKind::from_kind(&kind_name) else {
                 continue;
             };
             let workload = format!("{namespace}/{kind_name}/{name}");
@@ -204,14 +204,5 @@ impl Rollouts {
             (_, "leaf-refresh") => (i + b) + (i + k + r) + b + rounds(2),
             _ => (i + b) + i + b + rounds(3),
         }
-    }
-}
-
-fn workload_kind(kind: &str) -> Option<WorkloadKind> {
-    match kind {
-        "Deployment" => Some(WorkloadKind::Deployment),
-        "StatefulSet" => Some(WorkloadKind::StatefulSet),
-        "DaemonSet" => Some(WorkloadKind::DaemonSet),
-        _ => None,
     }
 }
