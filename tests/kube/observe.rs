@@ -17,6 +17,7 @@ use rotor::cluster::kube::KubeCluster;
 use rotor::cluster::sim::SimCluster;
 use rotor::commands::run::{ObserveArgs, RunArgs, run_against};
 use rotor::commands::{ClusterArgs, GuestSource, OutputFormat, PolicyArgs, read_guest};
+use rotor::config::RunConfig;
 use rotor::lock::LockTiming;
 use rotor::observe::WebhookFormat;
 use rotor::oci::RegistryOptions;
@@ -157,6 +158,7 @@ async fn run(
         kube,
         &args,
         &policy,
+        &RunConfig::default(),
         RuntimeOptions { cache_dir: None },
         LockTiming::default(),
     )

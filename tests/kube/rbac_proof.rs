@@ -216,7 +216,8 @@ async fn exercise(inst: &Install, mesh: &str) -> Vec<(&'static str, RequestAttri
         .expect("status reads the cluster");
     out.extend(since(&server, &mut mark).into_iter().map(|r| ("status", r)));
 
-    let plan = plan_against(&kube(), &Guest::builtin(), None, Some(&config), options())
+    let loaded = RunConfig::load(&config).expect("the run configuration loads");
+    let plan = plan_against(&kube(), &Guest::builtin(), None, &loaded, options())
         .await
         .expect("plan reads the cluster");
     assert!(plan.report.succeeded(), "{}", plan.report.render_text());
@@ -240,6 +241,7 @@ async fn exercise(inst: &Install, mesh: &str) -> Vec<(&'static str, RequestAttri
         kube(),
         &args,
         &Guest::builtin(),
+        &loaded,
         options(),
         LockTiming::default(),
     )

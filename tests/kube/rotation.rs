@@ -95,7 +95,7 @@ async fn rotation_through_the_api_server_has_no_outage_and_matches_the_plan() {
         &k,
         &Guest::builtin(),
         None,
-        None,
+        &RunConfig::default(),
         RuntimeOptions { cache_dir: None },
     )
     .await
@@ -314,6 +314,7 @@ async fn a_dry_run_sends_no_writes() {
         kube(&server),
         &args,
         &Guest::builtin(),
+        &RunConfig::default(),
         RuntimeOptions { cache_dir: None },
         LockTiming::default(),
     )
@@ -401,7 +402,7 @@ async fn plan_with(
         &kube(server),
         &Guest::builtin(),
         None,
-        config,
+        &loaded(config),
         RuntimeOptions { cache_dir: None },
     )
     .await
@@ -432,6 +433,13 @@ async fn demo_without_previous_anchor() -> Arc<SimCluster> {
     sim
 }
 
+/// The run configuration at `path`, or the default one.
+fn loaded(path: Option<&std::path::Path>) -> RunConfig {
+    path.map_or_else(RunConfig::default, |p| {
+        RunConfig::load(p).expect("the run configuration loads")
+    })
+}
+
 async fn run_with(server: &TestApiServer, config: Option<&std::path::Path>) -> RunReport {
     use rotor::commands::run::{RunArgs, run_against};
     use rotor::commands::{ClusterArgs, OutputFormat, PolicyArgs};
@@ -451,6 +459,7 @@ async fn run_with(server: &TestApiServer, config: Option<&std::path::Path>) -> R
         kube(server),
         &args,
         &Guest::builtin(),
+        &loaded(config),
         RuntimeOptions { cache_dir: None },
         LockTiming::default(),
     )

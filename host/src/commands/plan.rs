@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::cluster::Backend;
 use crate::cluster::kube::KubeCluster;
 use crate::cluster::sim::SimCluster;
+use crate::config::RunConfig;
 use crate::primitive::Primitive;
 use crate::report::RunReport;
 use crate::runtime::{RunControls, RuntimeOptions};
@@ -48,10 +49,9 @@ pub async fn plan_against(
     kube: &KubeCluster,
     guest: &Guest,
     guest_sha256: Option<&str>,
-    config: Option<&std::path::Path>,
+    config: &RunConfig,
     options: RuntimeOptions,
 ) -> Result<Plan, CommandError> {
-    let config = read_config(config)?;
     // A policy other than the pinned one is refused before the cluster is read.
     let runtime = new_runtime(options)?;
     let policy = runtime.load_pinned(&guest.label, &guest.wasm, guest_sha256)?;
@@ -69,7 +69,7 @@ pub async fn plan_against(
         progress: true,
         ..RunControls::default()
     };
-    let outcome = runtime.run(&policy, sim.clone(), &config, controls).await;
+    let outcome = runtime.run(&policy, sim.clone(), config, controls).await;
     sim.watch_after_run();
     let report = RunReport::new(
         outcome,
@@ -142,7 +142,7 @@ pub async fn run(args: PlanArgs, options: RuntimeOptions) -> Result<ExitCode, Co
         &kube,
         &guest,
         args.policy.guest_sha256.as_deref(),
-        args.policy.config.as_deref(),
+        &config,
         options,
     )
     .await?;

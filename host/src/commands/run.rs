@@ -94,10 +94,10 @@ pub async fn run_against(
     kube: KubeCluster,
     args: &RunArgs,
     guest: &Guest,
+    config: &RunConfig,
     options: RuntimeOptions,
     timing: LockTiming,
 ) -> Result<RunReport, CommandError> {
-    let config = read_config(args.policy.config.as_deref())?;
     let label = guest.label.clone();
     let runtime = new_runtime(options)?;
     let policy = runtime.load_pinned(&label, &guest.wasm, args.policy.guest_sha256.as_deref())?;
@@ -129,13 +129,13 @@ pub async fn run_against(
         &mut telemetry,
         args.dry_run,
         &cluster,
-        &config,
+        config,
         &policy,
         &namespace,
     )
     .await;
     let outcome = runtime
-        .run(&policy, cluster.clone(), &config, controls)
+        .run(&policy, cluster.clone(), config, controls)
         .await;
     let mut report = RunReport::new(outcome, &policy, cluster.backend(), args.dry_run, None);
     if let Some(lock) = &lock
@@ -244,14 +244,15 @@ pub async fn run(args: RunArgs, options: RuntimeOptions) -> Result<ExitCode, Com
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let report = match run_against(kube, &args, &guest, options, LockTiming::default()).await {
-        Err(CommandError::Kube(KubeCommandError::Lock(e @ LockError::Held { .. })))
-            if args.resume_only =>
-        {
-            eprintln!("rotor run --resume-only: another run is rotating, nothing to do: {e}");
-            return Ok(ExitCode::SUCCESS);
-        }
-        r => r?,
-    };
+    let report =
+        match run_against(kube, &args, &guest, &config, options, LockTiming::default()).await {
+            Err(CommandError::Kube(KubeCommandError::Lock(e @ LockError::Held { .. })))
+                if args.resume_only =>
+            {
+                eprintln!("rotor run --resume-only: another run is rotating, nothing to do: {e}");
+                return Ok(ExitCode::SUCCESS);
+            }
+            r => r?,
+        };
     Ok(print_report(&report, args.output))
 }
