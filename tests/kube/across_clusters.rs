@@ -73,8 +73,21 @@ fn tls_crt(secret: &rotor::wit::Secret) -> Vec<u8> {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_default_policy_rotates_a_home_and_a_member_in_lock_step() {
+/// A rotation of a home and a member, each behind its own server.
+pub(crate) struct Rotated {
+    pub east: Arc<SimCluster>,
+    pub west: Arc<SimCluster>,
+    /// East's, then west's.
+    pub servers: Vec<TestApiServer>,
+    /// The run's JSON report.
+    pub report: serde_json::Value,
+    /// West's anchor before the run.
+    pub before: Vec<u8>,
+}
+
+/// The default policy over east (home) and west (member) of the demo mesh,
+/// under `grants` for each; panics unless the run succeeds.
+pub(crate) async fn rotate_home_and_member(grants: [Grants; 2]) -> Rotated {
     let yaml = rotor::cluster::sim::DEMO_SCENARIO;
     let east = Arc::new(SimCluster::from_yaml(yaml).unwrap());
     let west = Arc::new(member_of(&east, yaml).await);
@@ -86,7 +99,7 @@ async fn the_default_policy_rotates_a_home_and_a_member_in_lock_step() {
     );
     let mut clusters = Vec::new();
     let mut servers = Vec::new();
-    for (name, sim) in [("east", &east), ("west", &west)] {
+    for ((name, sim), grants) in [("east", &east), ("west", &west)].into_iter().zip(grants) {
         let server = TestApiServer::over_sim(sim.clone(), ServerOptions::default())
             .await
             .unwrap();
@@ -97,11 +110,7 @@ async fn the_default_policy_rotates_a_home_and_a_member_in_lock_step() {
             name: name.into(),
             home: name == "east",
             cluster: Arc::new(kube) as Arc<dyn Cluster>,
-            grants: if name == "east" {
-                Grants::default()
-            } else {
-                member_grants()
-            },
+            grants,
         });
         servers.push(server);
     }
@@ -117,7 +126,24 @@ async fn the_default_policy_rotates_a_home_and_a_member_in_lock_step() {
         .await;
     let report = RunReport::new(outcome, &policy, Backend::Kubernetes, false, None);
     assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
-    let report: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    Rotated {
+        east,
+        west,
+        servers,
+        report: serde_json::from_str(&report.to_json()).unwrap(),
+        before,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_policy_rotates_a_home_and_a_member_in_lock_step() {
+    let Rotated {
+        east,
+        west,
+        report,
+        before,
+        ..
+    } = rotate_home_and_member([Grants::default(), member_grants()]).await;
 
     // West now holds east's new anchor, and both clusters trust it alone.
     let east_anchor = tls_crt(
