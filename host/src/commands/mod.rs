@@ -14,6 +14,7 @@ pub mod run;
 pub mod run_clusters;
 pub mod scenario;
 pub mod simulate;
+pub mod simulate_clusters;
 pub mod status;
 pub mod test;
 
