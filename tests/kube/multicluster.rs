@@ -143,13 +143,7 @@ impl Mesh {
     /// backend was changed.
     fn assert_untouched(&self) {
         for (name, server) in [("east", &self.east), ("west", &self.west)] {
-            let writes: Vec<_> = server
-                .request_log()
-                .into_iter()
-                .filter(|r| r.method != "GET")
-                .map(|r| format!("{} {}", r.method, r.path))
-                .collect();
-            assert!(writes.is_empty(), "{name} was written: {writes:?}");
+            assert_only_read(name, server);
             assert!(
                 server.stored("coordination.k8s.io/leases", None).is_empty(),
                 "{name}: a run lock was taken"
@@ -648,4 +642,15 @@ async fn hold_lock(server: &TestApiServer) -> rotor::lock::RunLock {
 fn visited(backend: &FakeCluster) -> bool {
     let state = backend.state.lock().unwrap();
     state.events.iter().any(|e| e.reason == "ClusterVisited")
+}
+
+/// `server` saw nothing but reads.
+pub(crate) fn assert_only_read(name: &str, server: &TestApiServer) {
+    let writes: Vec<String> = server
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method != "GET")
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(writes.is_empty(), "{name} was written: {writes:?}");
 }
