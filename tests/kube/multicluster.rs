@@ -654,3 +654,40 @@ pub(crate) fn assert_only_read(name: &str, server: &TestApiServer) {
         .collect();
     assert!(writes.is_empty(), "{name} was written: {writes:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_copy_of_another_anchor_is_refused_unless_a_rotation_is_under_way() {
+    let (shared, own) = (anchor(), anchor());
+    let mut east = member(&shared.pem(), &issuer(&shared));
+    let mut west = member(&shared.pem(), &issuer(&shared));
+    // The bundles agree; west's CA issuer would sign from another anchor.
+    for (state, ca) in [(&mut east, &shared), (&mut west, &own)] {
+        state.secrets.insert(
+            ("cert-manager".into(), "linkerd-trust-anchor".into()),
+            tls_secret("cert-manager", "linkerd-trust-anchor", "tls.crt", &ca.pem()),
+        );
+    }
+    let mesh = two_clusters(east, west).await;
+    for command in ["plan", "run"] {
+        let out = rotor_output(mesh.args(command, &[])).await;
+        let line = crate::support::one_line_error(&out);
+        assert_eq!(
+            line,
+            format!(
+                "error: the clusters do not share a trust anchor: west's anchor Secret \
+                 cert-manager/linkerd-trust-anchor holds CN=root.linkerd.cluster.local (sha256:{}), \
+                 east's holds CN=root.linkerd.cluster.local (sha256:{}); a member keeps a copy of \
+                 the home's anchor (certificate and key); nothing was changed",
+                short_fingerprint(&own),
+                short_fingerprint(&shared)
+            ),
+            "{command}"
+        );
+    }
+    mesh.assert_untouched();
+    // A record in any cluster: a rotation is under way, the copies may
+    // differ for a step, and the policy's records judge them.
+    mesh.backends[1].state.lock().unwrap().progress = Some("{}".into());
+    let (code, out, err) = rotor(mesh.args("run", &["--guest", &tour()])).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+}

@@ -3,6 +3,7 @@
 //! share; this one holds the rest they share: building the runtime, reading
 //! a policy file, and the errors a user sees as one line.
 
+mod anchor_copies;
 pub mod args;
 pub mod connect;
 pub mod guest;

@@ -32,14 +32,15 @@ pub async fn check(members: &[Member]) -> Result<SharedAnchor, KubeCommandError>
     }))
 }
 
-/// The clusters, connected, once they are known to share an anchor;
-/// otherwise the refusal naming what differs. The clusters are only read:
-/// no lock, no write.
+/// The clusters, connected (home first), once they are known to share an
+/// anchor, in their bundles and, between rotations, in the members' copies
+/// of the home's anchor; otherwise the refusal naming what differs. The
+/// clusters are only read: no lock, no write.
 pub async fn sharing_an_anchor(
     cluster: &ClusterArgs,
     config: &RunConfig,
 ) -> Result<Vec<Member>, CommandError> {
-    let members = cluster.connect_members(&config.clusters).await?;
+    let mut members = cluster.connect_members(&config.clusters).await?;
     let shared = check(&members).await?;
     if !shared.ok() {
         return Err(CommandError::Refused(format!(
@@ -47,6 +48,8 @@ pub async fn sharing_an_anchor(
             shared.line()
         )));
     }
+    members.sort_by_key(|m| !m.home);
+    super::anchor_copies::anchor_copies_agree(&members).await?;
     Ok(members)
 }
 

@@ -10,7 +10,9 @@
 //! and key, since its own CA issuer signs its own issuer with it.
 //!
 //! Each cluster keeps its own progress record. A run killed anywhere finds
-//! the clusters at most one step apart, and runs the clusters behind first.
+//! the clusters a step or two apart (a resumed cluster repeats the round
+//! before a step it had not begun), and runs the clusters behind first; a
+//! cluster whose record was cleared already has finished.
 
 use super::anchor::{HomeAnchor, anchor_secret};
 use super::plan::Step;
@@ -89,6 +91,7 @@ pub fn run_across(config_text: &str, site: &dyn Site) -> Result<Summary, RotorEr
 /// Walk the steps: each round runs the earliest step any cluster is at, in
 /// every cluster at it. `Some`: the site stopped the run before a step.
 fn walk(members: &mut [Member<'_>], site: &dyn Site) -> Result<Option<(Step, String)>, RotorError> {
+    finished_before(members);
     agree(members)?;
     let home_cluster = members[0].name.clone();
     enter(&home_cluster)?;
@@ -122,18 +125,41 @@ fn walk(members: &mut [Member<'_>], site: &dyn Site) -> Result<Option<(Step, Str
     }
 }
 
+/// A run killed while the records were cleared at the end finds some
+/// clusters without one: each starts afresh from the anchor the others are
+/// moving to. Such a cluster has finished this rotation; it sits out the
+/// rest, and its fresh record is cleared with the others at the end.
+fn finished_before(members: &mut [Member<'_>]) {
+    let moving_to: Option<String> = members
+        .iter()
+        .filter(|m| m.run.resumed_at.is_some())
+        .find_map(|m| m.run.rec.new_anchor.clone());
+    let Some(new) = moving_to else { return };
+    for m in members.iter_mut() {
+        if m.run.resumed_at.is_none() && m.run.rec.anchor_before.fingerprint == new {
+            crate::info(
+                "this cluster finished the rotation before the run was stopped",
+                &[("cluster", &m.name)],
+            );
+            m.run.rec.next = Step::Done;
+        }
+    }
+}
+
 /// Refuse clusters whose records cannot be walked together: another mode,
-/// another anchor to start from or move to, or more than one step apart
-/// (a record cleared or written outside rotor).
+/// another anchor to start from or move to, or more than two steps apart (a
+/// record cleared or written outside rotor). Two, not one: a resumed
+/// cluster repeats the restart round before a step it had not begun.
 fn agree(members: &[Member<'_>]) -> Result<(), RotorError> {
     let home = &members[0];
-    let earliest = members
-        .iter()
+    let walking = || members.iter().filter(|m| m.run.rec.next != Step::Done);
+    let earliest = walking()
         .map(|m| m.run.rec.next)
         .min()
         .unwrap_or(Step::Done);
     let mode = home.run.rec.mode;
-    for m in members {
+    let reach = earliest.next(mode).next(mode);
+    for m in walking() {
         let rec = &m.run.rec;
         let why = if rec.mode != mode {
             Some(format!(
@@ -141,7 +167,9 @@ fn agree(members: &[Member<'_>]) -> Result<(), RotorError> {
                 super::plan::mode_name(rec.mode),
                 super::plan::mode_name(mode)
             ))
-        } else if rec.anchor_before.fingerprint != home.run.rec.anchor_before.fingerprint {
+        } else if home.run.rec.next != Step::Done
+            && rec.anchor_before.fingerprint != home.run.rec.anchor_before.fingerprint
+        {
             Some(format!(
                 "its rotation started from anchor {} while the home's started from {}",
                 short(&rec.anchor_before.fingerprint),
@@ -155,7 +183,7 @@ fn agree(members: &[Member<'_>]) -> Result<(), RotorError> {
                 short(own),
                 short(home_new)
             ))
-        } else if rec.next != earliest && rec.next != earliest.next(mode) {
+        } else if rec.next > reach {
             Some(format!(
                 "it is at step {} while another cluster is at {}: the clusters' progress records disagree; \
                  compare them (rotor status) before running again",
