@@ -450,10 +450,14 @@ impl World {
         self.secret_cert_readonly(&ns, &name)
     }
 
-    /// The anchors a Certificate still holds.
+    /// The anchors a Certificate still holds; in a member of a multicluster
+    /// mesh also the copy of the home's anchor its CA issuer signs with,
+    /// which no Certificate of the member writes.
     pub fn held_anchors(&self) -> Vec<super::pki::CertId> {
+        let member = self.spec.cluster.as_ref().is_some_and(|c| !c.home);
         self.ca_certificate_secrets()
             .filter_map(|(ns, name)| self.secret_cert_readonly(ns, name))
+            .chain(member.then(|| self.current_anchor()).flatten())
             .collect()
     }
 
