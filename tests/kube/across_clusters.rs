@@ -1,7 +1,7 @@
 //! The default rotation across two clusters through the Kubernetes backend:
-//! two test API servers, each backed by its own simulated cluster (a
-//! virtual second every 10 ms on both, so they keep one time, which the
-//! run reads through the home server's clock). East is the
+//! two test API servers, each backed by one cluster of a simulation of two
+//! that share one clock (each server ticks it, a virtual second every
+//! 10 ms), read by the run through the home server's clock. East is the
 //! home, whose cert-manager issues the anchor; west is a member holding a
 //! copy of it, certificate and key, in a Secret its CA issuer signs with.
 //! The run rotates both in lock-step: west copies east's new anchor, each
@@ -11,49 +11,17 @@ use std::sync::Arc;
 
 use rotor::cluster::kube::KubeCluster;
 use rotor::cluster::sim::SimCluster;
+use rotor::cluster::sim::multicluster::MultiSim;
 use rotor::cluster::{Backend, Cluster};
+use rotor::commands::Guest;
+use rotor::commands::connect::Member;
+use rotor::commands::plan::verdict;
+use rotor::commands::plan_clusters::plan_across;
 use rotor::config::RunConfig;
 use rotor::guard::Grants;
 use rotor::report::{Outcome, RunReport};
 use rotor::runtime::{DEFAULT_POLICY, RunCluster, RunControls, Runtime, RuntimeOptions};
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
-
-/// The demo as a member of `home`'s mesh: no self-signed issuer and no
-/// anchor Certificate, but the home's anchor Secret, key included, where
-/// the anchor's Secret would be, and the previous anchor beside it.
-async fn member_of(home: &SimCluster, home_yaml: &str) -> SimCluster {
-    let anchor = home
-        .read_secret("cert-manager", "linkerd-trust-anchor")
-        .await
-        .unwrap();
-    let data = |key: &str| -> String {
-        let value = &anchor.data.iter().find(|(k, _)| k == key).unwrap().1;
-        String::from_utf8(value.clone()).unwrap()
-    };
-    let indent = |pem: String| pem.trim_end().replace('\n', "\n    ");
-    let copy = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: linkerd-trust-anchor\n  namespace: cert-manager\n\
-         type: kubernetes.io/tls\nstringData:\n  tls.crt: |\n    {}\n  tls.key: |\n    {}\n  ca.crt: |\n    {}\n",
-        indent(data("tls.crt")),
-        indent(data("tls.key")),
-        indent(data("tls.crt")),
-    );
-    // As the chart's bootstrap hook leaves it: a certificate-only copy.
-    let previous = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: linkerd-previous-anchor\n  namespace: cert-manager\n\
-         type: Opaque\nstringData:\n  tls.crt: |\n    {}\n",
-        indent(data("tls.crt")),
-    );
-    let docs: Vec<&str> = home_yaml
-        .split("\n---\n")
-        .filter(|d| {
-            !(d.contains("name: linkerd-trust-root-issuer")
-                || (d.contains("kind: Certificate") && d.contains("name: linkerd-trust-anchor\n")))
-        })
-        .collect();
-    let yaml = format!("{}\n---\n{copy}---\n{previous}", docs.join("\n---\n"));
-    SimCluster::from_yaml(&yaml).expect("the member scenario loads")
-}
 
 /// A member writes its copy of the anchor besides the previous anchor.
 fn member_grants() -> Grants {
@@ -73,38 +41,90 @@ fn tls_crt(secret: &rotor::wit::Secret) -> Vec<u8> {
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_default_policy_rotates_a_home_and_a_member_in_lock_step() {
-    let yaml = rotor::cluster::sim::DEMO_SCENARIO;
-    let east = Arc::new(SimCluster::from_yaml(yaml).unwrap());
-    let west = Arc::new(member_of(&east, yaml).await);
+/// A rotation of a home and a member, each behind its own server.
+pub(crate) struct Rotated {
+    pub east: Arc<SimCluster>,
+    pub west: Arc<SimCluster>,
+    /// East's, then west's.
+    pub servers: Vec<TestApiServer>,
+    /// The run's JSON report.
+    pub report: serde_json::Value,
+    /// West's anchor before the run.
+    pub before: Vec<u8>,
+}
+
+/// The default policy over east (home) and west (member) of the demo mesh,
+/// under `grants` for each; panics unless the run succeeds.
+/// East (home) and west (member) of the demo mesh, each behind its own
+/// server, and each one's Kubernetes backend on its own virtual clock (a
+/// second every 10 ms on both).
+async fn home_and_member() -> (
+    Arc<SimCluster>,
+    Arc<SimCluster>,
+    Vec<TestApiServer>,
+    Vec<KubeCluster>,
+) {
+    let sim = MultiSim::from_yaml(&two_demos()).expect("the scenario of two clusters loads");
+    let (east, west) = (
+        sim.clusters()[0].cluster.clone(),
+        sim.clusters()[1].cluster.clone(),
+    );
+    let mut servers = Vec::new();
+    let mut kubes = Vec::new();
+    for cluster in [&east, &west] {
+        let server = TestApiServer::over_sim(cluster.clone(), ServerOptions::default())
+            .await
+            .unwrap();
+        kubes.push(
+            KubeCluster::new(server.client().unwrap(), "rotor-system").with_clock(server.clock()),
+        );
+        servers.push(server);
+    }
+    (east, west, servers, kubes)
+}
+
+/// The demo mesh twice: east, the home, as it is; west, a member, without
+/// the self-signed issuer and the anchor Certificate (the simulator gives
+/// it a copy of east's anchor, key included, and of its previous anchor).
+fn two_demos() -> String {
+    let demo = rotor::cluster::sim::DEMO_SCENARIO;
+    let named = |name: &str, home: bool| {
+        demo.replace(
+            "kind: Simulation\nspec:\n",
+            &format!("kind: Simulation\nspec:\n  cluster: {{name: {name}, home: {home}}}\n"),
+        )
+    };
+    let member: Vec<String> = named("west", false)
+        .split("\n---\n")
+        .filter(|d| {
+            !(d.contains("name: linkerd-trust-root-issuer")
+                || (d.contains("kind: Certificate")
+                    && d.contains("  name: linkerd-trust-anchor\n")))
+        })
+        .map(String::from)
+        .collect();
+    format!("{}\n---\n{}", named("east", true), member.join("\n---\n"))
+}
+
+pub(crate) async fn rotate_home_and_member(grants: [Grants; 2]) -> Rotated {
+    let (east, west, servers, kubes) = home_and_member().await;
     let before = tls_crt(
         &west
             .read_secret("cert-manager", "linkerd-trust-anchor")
             .await
             .unwrap(),
     );
-    let mut clusters = Vec::new();
-    let mut servers = Vec::new();
-    for (name, sim) in [("east", &east), ("west", &west)] {
-        let server = TestApiServer::over_sim(sim.clone(), ServerOptions::default())
-            .await
-            .unwrap();
-        // Each cluster's virtual clock, a second every 10 ms on both.
-        let kube =
-            KubeCluster::new(server.client().unwrap(), "rotor-system").with_clock(server.clock());
-        clusters.push(RunCluster {
+    let clusters = ["east", "west"]
+        .into_iter()
+        .zip(kubes)
+        .zip(grants)
+        .map(|((name, kube), grants)| RunCluster {
             name: name.into(),
             home: name == "east",
             cluster: Arc::new(kube) as Arc<dyn Cluster>,
-            grants: if name == "east" {
-                Grants::default()
-            } else {
-                member_grants()
-            },
-        });
-        servers.push(server);
-    }
+            grants,
+        })
+        .collect();
     let runtime = Runtime::new(RuntimeOptions { cache_dir: None }).unwrap();
     let policy = runtime.load("linkerd-rotation", DEFAULT_POLICY).unwrap();
     let outcome = runtime
@@ -117,7 +137,24 @@ async fn the_default_policy_rotates_a_home_and_a_member_in_lock_step() {
         .await;
     let report = RunReport::new(outcome, &policy, Backend::Kubernetes, false, None);
     assert_eq!(report.outcome, Outcome::Succeeded, "{:?}", report.error);
-    let report: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
+    Rotated {
+        east,
+        west,
+        servers,
+        report: serde_json::from_str(&report.to_json()).unwrap(),
+        before,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_policy_rotates_a_home_and_a_member_in_lock_step() {
+    let Rotated {
+        east,
+        west,
+        report,
+        before,
+        ..
+    } = rotate_home_and_member([Grants::default(), member_grants()]).await;
 
     // West now holds east's new anchor, and both clusters trust it alone.
     let east_anchor = tls_crt(
@@ -179,4 +216,66 @@ async fn the_default_policy_rotates_a_home_and_a_member_in_lock_step() {
         "{}",
         report["summary"]
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_predicts_the_rotation_across_clusters_and_writes_nothing() {
+    let (_east, _west, servers, kubes) = home_and_member().await;
+    let members: Vec<Member> = ["east", "west"]
+        .into_iter()
+        .zip(kubes)
+        .map(|(name, kube)| Member {
+            name: name.into(),
+            home: name == "east",
+            kube,
+        })
+        .collect();
+    let config = RunConfig::parse(
+        "clusters:\n- {name: east, context: east, home: true}\n\
+         - name: west\n  context: west\n  grants:\n    \
+         writeSecrets: [cert-manager/linkerd-trust-anchor, cert-manager/linkerd-previous-anchor]\n",
+        std::path::Path::new("run.yaml"),
+    )
+    .unwrap();
+    let plan = plan_across(
+        &members,
+        &Guest::builtin(),
+        None,
+        &config,
+        RuntimeOptions { cache_dir: None },
+    )
+    .await
+    .unwrap();
+    let report = &plan.report;
+    assert!(report.succeeded(), "{}", report.render_text());
+    let mc = report
+        .multicluster
+        .as_ref()
+        .expect("a simulation of two clusters");
+    assert_eq!(mc.broken_pair_seconds, 0.0, "{}", report.render_text());
+    assert_eq!(
+        mc.clusters
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>(),
+        ["east", "west"]
+    );
+    assert!(
+        mc.clusters
+            .iter()
+            .all(|c| c.simulation.final_state.issuer_rotated),
+        "{}",
+        report.render_text()
+    );
+    let steps: Vec<&str> = report.steps.iter().map(|s| s.name.as_str()).collect();
+    assert!(steps.contains(&"renew-anchor@west"), "{steps:?}");
+    assert!(
+        verdict(report).contains("no meshed traffic would break"),
+        "{}",
+        verdict(report)
+    );
+    // Both clusters were only read.
+    for (name, server) in ["east", "west"].into_iter().zip(&servers) {
+        crate::multicluster::assert_only_read(name, server);
+    }
 }

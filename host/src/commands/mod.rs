@@ -9,6 +9,7 @@ pub mod guest;
 pub mod inspect;
 pub mod multicluster;
 pub mod plan;
+pub mod plan_clusters;
 pub mod policy;
 pub mod run;
 pub mod run_clusters;

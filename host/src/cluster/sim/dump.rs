@@ -450,15 +450,20 @@ impl World {
         self.secret_cert_readonly(&ns, &name)
     }
 
-    /// The anchors a Certificate still holds; in a member of a multicluster
-    /// mesh also the copy of the home's anchor its CA issuer signs with,
-    /// which no Certificate of the member writes.
+    /// The CAs held now: what CA Certificates write, and what CA issuers
+    /// sign from (a member's copy of the home's anchor has no Certificate).
     pub fn held_anchors(&self) -> Vec<super::pki::CertId> {
-        let member = self.spec.cluster.as_ref().is_some_and(|c| !c.home);
-        self.ca_certificate_secrets()
-            .filter_map(|(ns, name)| self.secret_cert_readonly(ns, name))
-            .chain(member.then(|| self.current_anchor()).flatten())
-            .collect()
+        let issued = self
+            .ca_certificate_secrets()
+            .filter_map(|(ns, name)| self.secret_cert_readonly(ns, name));
+        let signing = self.issuers.values().filter_map(|rec| {
+            let ca = rec.spec.ca.as_ref()?;
+            self.secret_cert_readonly(&World::issuer_secret_namespace(rec), &ca.secret_name)
+        });
+        let mut held: Vec<_> = issued.chain(signing).collect();
+        held.sort_unstable();
+        held.dedup();
+        held
     }
 
     pub fn current_issuer(&self) -> Option<super::pki::CertId> {
