@@ -350,3 +350,40 @@ fn policy_for_a_newer_wit_is_one_line() {
         "error: policy needs a newer rotor: it imports rotor:policy/clock@0.2.0, this rotor provides rotor:policy@0.1.6"
     );
 }
+
+/// A scenario of several clusters: the default policy rotates every cluster
+/// and the report gives each cluster's outage and the pairs across them.
+#[test]
+fn a_scenario_of_three_clusters_rotates_them_all() {
+    let scenario = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/scenarios/multicluster/three-clusters.yaml")
+        .display()
+        .to_string();
+    let output = rotor(&["simulate", "--output", "json", "--scenario", &scenario]);
+    assert!(output.status.success(), "{output:?}");
+    let report = json(&output);
+    assert_eq!(report["outcome"], "succeeded");
+    let mc = &report["multicluster"];
+    let clusters: Vec<(&str, bool)> = mc["clusters"]
+        .as_array()
+        .expect("clusters")
+        .iter()
+        .map(|c| (c["name"].as_str().unwrap(), c["home"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(
+        clusters,
+        [("east", true), ("west", false), ("north", false)]
+    );
+    for c in mc["clusters"].as_array().unwrap() {
+        assert_eq!(c["simulation"]["final"]["anchor_rotated"], true, "{c}");
+        assert_eq!(c["simulation"]["final"]["issuer_rotated"], true, "{c}");
+    }
+    assert_eq!(mc["cross_cluster"]["broken_pair_seconds"], 0.0);
+    assert_eq!(mc["broken_pair_seconds"], 0.0);
+
+    let text = rotor(&["simulate", "--scenario", &scenario]);
+    let stdout = String::from_utf8_lossy(&text.stdout);
+    assert!(stdout.contains("simulation of 3 clusters:"), "{stdout}");
+    assert!(stdout.contains("cluster west:"), "{stdout}");
+    assert!(stdout.contains("across clusters: no outage"), "{stdout}");
+}

@@ -11,6 +11,7 @@ mod faults;
 mod identity_gauge;
 mod leaf_refresh;
 mod multicluster;
+mod multicluster_rotation;
 mod resume;
 mod rotation_matrix;
 mod staged;

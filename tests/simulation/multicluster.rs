@@ -19,10 +19,16 @@ fn three_clusters(mode: &str) -> MultiSim {
     MultiSim::from_yaml(&text).expect("the scenario loads")
 }
 
+/// What the other clusters call in a cluster: its gateway and shop/cart.
+const CALLED: &[(&str, &str)] = &[
+    ("linkerd-multicluster", "linkerd-gateway"),
+    ("shop", "cart"),
+];
+
 /// Put a CA no other cluster trusts into `cluster`'s anchor Secret,
-/// re-issue its identity issuer with it, and restart what the other
-/// clusters call there, so those pods take leaves from the new issuer.
-async fn sign_with_an_untrusted_anchor(cluster: &Arc<SimCluster>) {
+/// re-issue its identity issuer with it, and restart identity and
+/// `restart`, so their pods take leaves from the new issuer.
+async fn sign_with_an_untrusted_anchor(cluster: &Arc<SimCluster>, restart: &[(&str, &str)]) {
     let now = cluster.now().await;
     let rogue = pki::generate_ca(
         "root.linkerd.cluster.local",
@@ -58,11 +64,7 @@ async fn sign_with_an_untrusted_anchor(cluster: &Arc<SimCluster>) {
         .expect("renewal");
     // Issuance, bundle sync and every kubelet's copy of the bundle.
     cluster.wait(120).await.expect("waits");
-    for (ns, name) in [
-        ("linkerd", "linkerd-identity"),
-        ("linkerd-multicluster", "linkerd-gateway"),
-        ("shop", "cart"),
-    ] {
+    for &(ns, name) in [("linkerd", "linkerd-identity")].iter().chain(restart) {
         cluster
             .restart_workload(WorkloadKind::Deployment, ns, name)
             .await
@@ -84,7 +86,7 @@ async fn untrusted_member_anchor_breaks_pairs_across_clusters(mode: &str) {
     let sim = three_clusters(mode);
     assert_eq!(sim.report().broken_pair_seconds, 0.0);
     let west = sim.cluster("west").expect("west").clone();
-    sign_with_an_untrusted_anchor(&west).await;
+    sign_with_an_untrusted_anchor(&west, CALLED).await;
     let report = sim.report();
     let cross = &report.cross_cluster;
     assert!(cross.broken_pair_seconds > 0.0, "{mode}: {report:#?}");
@@ -124,6 +126,32 @@ async fn through_the_gateway_a_member_signing_with_an_untrusted_anchor_breaks_ca
 #[tokio::test]
 async fn pod_to_pod_a_member_signing_with_an_untrusted_anchor_breaks_calls_into_it() {
     untrusted_member_anchor_breaks_pairs_across_clusters("flat").await;
+}
+
+/// Only west's gateway takes a leaf from the untrusted anchor: calls into
+/// west through it break, pod-to-pod calls to west's (unrestarted) pods do not.
+#[tokio::test]
+async fn only_gateway_calls_go_through_the_gateway() {
+    for (mode, breaks) in [("gateway", true), ("flat", false)] {
+        let sim = three_clusters(mode);
+        let west = sim.cluster("west").expect("west").clone();
+        sign_with_an_untrusted_anchor(&west, &[("linkerd-multicluster", "linkerd-gateway")]).await;
+        let cross = sim.report().cross_cluster;
+        assert_eq!(
+            cross.broken_pair_seconds > 0.0,
+            breaks,
+            "{mode}: {cross:#?}"
+        );
+        if breaks {
+            assert!(
+                cross
+                    .windows
+                    .iter()
+                    .all(|w| w.cause.starts_with("client to gateway: ")),
+                "{cross:#?}"
+            );
+        }
+    }
 }
 
 #[tokio::test]

@@ -8,6 +8,8 @@ use std::sync::Arc;
 use crate::cluster::Cluster;
 use crate::cluster::faults::simulated_backend;
 use crate::cluster::sim::multicluster::MultiSim;
+use crate::guard::Grants;
+use crate::linkerd::{CERT_MANAGER_NS, TRUST_ANCHOR};
 use crate::report::RunReport;
 use crate::runtime::{RunCluster, RunControls, RuntimeOptions};
 
@@ -56,7 +58,7 @@ pub async fn run(
             name: member.name.clone(),
             home: member.home,
             cluster: backend,
-            grants: config.grants.clone(),
+            grants: member_grants(&config.grants, member.home),
         });
     }
     let controls = RunControls {
@@ -73,4 +75,15 @@ pub async fn run(
     let report = RunReport::new(outcome, &policy, home.backend(), args.dry_run, None)
         .with_multicluster(sim.report());
     Ok(print_report(&report, args.output))
+}
+
+/// A member's anchor is a Secret the rotation copies the home's anchor
+/// into, so a member may write it besides what the configuration grants.
+fn member_grants(grants: &Grants, home: bool) -> Grants {
+    let mut grants = grants.clone();
+    let copy = format!("{CERT_MANAGER_NS}/{TRUST_ANCHOR}");
+    if !home && !grants.write_secrets.contains(&copy) {
+        grants.write_secrets.push(copy);
+    }
+    grants
 }

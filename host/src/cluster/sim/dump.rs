@@ -450,7 +450,6 @@ impl World {
         self.secret_cert_readonly(&ns, &name)
     }
 
-    /// The anchors a Certificate still holds.
     /// The CAs held now: what CA Certificates write, and what CA issuers
     /// sign from (a member's copy of the home's anchor has no Certificate).
     pub fn held_anchors(&self) -> Vec<super::pki::CertId> {
