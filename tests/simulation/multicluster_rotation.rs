@@ -144,18 +144,12 @@ async fn resumes_after_every_mutation(mode: &str) {
     );
 }
 
-// The default policy's resume across clusters refuses some kills today:
-// a member whose record says renew-issuer (not begun) or retire-old-anchor
-// is stepped back one round on resume while the home is a step ahead, and
-// a kill between the clusters' record clears leaves the home starting anew.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the default policy's resume across clusters refuses kills after mutations 47-52, 89-91 and 124-125 of this rotation"]
 async fn three_clusters_through_gateways_resume_after_a_kill_at_every_mutation() {
     resumes_after_every_mutation("gateway").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "the default policy's resume across clusters refuses kills after mutations 47-52, 89-91 and 124-125 of this rotation"]
 async fn three_clusters_pod_to_pod_resume_after_a_kill_at_every_mutation() {
     resumes_after_every_mutation("flat").await;
 }
