@@ -152,12 +152,33 @@ impl RunConfig {
         !self.clusters.is_empty()
     }
 
-    /// The string the policy's `run` receives: empty when no `policy` was given.
+    /// The string the policy's `run` receives: empty when no `policy` was
+    /// given and the run reaches one cluster.
     pub fn policy_json(&self) -> String {
+        if !self.clusters.is_empty() {
+            return self.policy_json_across_clusters();
+        }
         match &self.policy {
             None | Some(serde_json::Value::Null) => String::new(),
             Some(value) => value.to_string(),
         }
+    }
+
+    /// With `clusters`: the top-level settings, and under `clusters` each
+    /// cluster's own ones by name, for the policy to lay over the top-level
+    /// ones where it runs in that cluster.
+    fn policy_json_across_clusters(&self) -> String {
+        let mut top = match &self.policy {
+            Some(serde_json::Value::Object(map)) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        let own: serde_json::Map<String, serde_json::Value> = self
+            .clusters
+            .iter()
+            .filter_map(|c| Some((c.name.clone(), c.policy.clone()?)))
+            .collect();
+        top.insert("clusters".into(), serde_json::Value::Object(own));
+        serde_json::Value::Object(top).to_string()
     }
 }
 
@@ -197,6 +218,20 @@ mod tests {
         );
         assert!(config.grants.allows_verb(Verb::Renew));
         assert!(!config.grants.allows_verb(Verb::Restart));
+    }
+
+    #[test]
+    fn each_clusters_own_policy_keys_reach_the_policy_under_its_name() {
+        let config = parse(
+            "policy: {parallelism: 5}\n\
+             clusters:\n- {name: east, context: east, home: true}\n\
+             - {name: west, context: west, policy: {parallelism: 2}}\n",
+        )
+        .expect("valid config");
+        assert_eq!(
+            config.policy_json(),
+            r#"{"clusters":{"west":{"parallelism":2}},"parallelism":5}"#
+        );
     }
 
     #[test]

@@ -235,13 +235,16 @@ async fn status_across_clusters_sharing_an_anchor_says_so_and_plan_refuses_hones
         "error: status --output prometheus shows one cluster; with clusters in the configuration use text or json"
     );
 
-    // The default policy rotates one cluster: refused, nothing written.
+    // A site policy on the single-cluster rotation: refused, nothing written.
     for command in ["plan", "run"] {
-        let out = rotor_output(mesh.args(command, &[])).await;
+        let site = guest("canary_first");
+        let out = rotor_output(mesh.args(command, &["--guest", &site])).await;
         assert_eq!(
             crate::support::one_line_error(&out),
-            "error: built-in linkerd-rotation policy rotates one cluster (it does not import \
-             rotor:policy/clusters), and this configuration lists 2 clusters; nothing was changed",
+            format!(
+                "error: {site} rotates one cluster (it does not import \
+                 rotor:policy/clusters), and this configuration lists 2 clusters; nothing was changed"
+            ),
             "{command}"
         );
     }
@@ -456,8 +459,13 @@ async fn a_member_kubeconfig_is_read_from_a_secret_where_rotor_runs() {
 }
 
 fn tour() -> String {
+    guest("cluster_tour")
+}
+
+/// The path of a policy built with the tests.
+fn guest(name: &str) -> String {
     Path::new(rotor::runtime::GUESTS_DIR)
-        .join("cluster_tour.wasm")
+        .join(format!("{name}.wasm"))
         .display()
         .to_string()
 }
@@ -576,15 +584,7 @@ async fn a_lock_held_in_one_cluster_stops_the_run_and_frees_the_others() {
         member(&root.pem(), &issuer(&root)),
     )
     .await;
-    let other = rotor::lock::RunLock::acquire(
-        mesh.west.client().unwrap(),
-        "rotor-system",
-        "another-run",
-        rotor::lock::LockTiming::default(),
-        rotor::cluster::kube::RetryPolicy::default(),
-    )
-    .await
-    .unwrap();
+    let other = hold_lock(&mesh.west).await;
     let out = rotor_output(mesh.args("run", &["--guest", &tour()])).await;
     let line = crate::support::one_line_error(&out);
     assert!(
@@ -595,15 +595,66 @@ async fn a_lock_held_in_one_cluster_stops_the_run_and_frees_the_others() {
     assert!(lease_writes(&mesh.east) >= 2, "east's lock was never taken");
     assert_eq!(lease_holder(&mesh.east), None, "east's lock left behind");
     assert_eq!(lease_holder(&mesh.west).as_deref(), Some("another-run"));
-    for b in &mesh.backends {
-        assert!(
-            b.state
-                .lock()
-                .unwrap()
-                .events
-                .iter()
-                .all(|e| e.reason != "ClusterVisited")
-        );
-    }
+    assert!(mesh.backends.iter().all(|b| !visited(b)));
     other.release().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_only_runs_when_any_cluster_holds_a_record_and_yields_to_a_held_lock() {
+    let root = anchor();
+    let mesh = two_clusters(
+        member(&root.pem(), &issuer(&root)),
+        member(&root.pem(), &issuer(&root)),
+    )
+    .await;
+    let resume = ["--guest", &tour(), "--resume-only"];
+    // No record anywhere: nothing to do, nothing touched.
+    let (code, out, err) = rotor(mesh.args("run", &resume)).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(
+        err.contains(
+            "rotor run --resume-only: no rotation in progress (no progress record in east, west): nothing to do"
+        ),
+        "{err}"
+    );
+    mesh.assert_untouched();
+
+    // A record in west alone: a rotation is in progress, the run goes on.
+    mesh.backends[1].state.lock().unwrap().progress = Some("{}".into());
+    let other = hold_lock(&mesh.east).await;
+    // Another run holds east: it is at it, so this one exits quietly.
+    let (code, _, err) = rotor(mesh.args("run", &resume)).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "rotor run --resume-only: another run is rotating, nothing to do: cluster east: "
+        ),
+        "{err}"
+    );
+    other.release().await.unwrap();
+    let (code, out, err) = rotor(mesh.args("run", &resume)).await;
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(
+        mesh.backends.iter().all(|b| visited(b)),
+        "the policy ran in every cluster"
+    );
+}
+
+/// Another run's lock in `server`'s cluster.
+async fn hold_lock(server: &TestApiServer) -> rotor::lock::RunLock {
+    rotor::lock::RunLock::acquire(
+        server.client().unwrap(),
+        "rotor-system",
+        "another-run",
+        rotor::lock::LockTiming::default(),
+        rotor::cluster::kube::RetryPolicy::default(),
+    )
+    .await
+    .unwrap()
+}
+
+/// Whether cluster-tour reached the cluster behind `backend`.
+fn visited(backend: &FakeCluster) -> bool {
+    let state = backend.state.lock().unwrap();
+    state.events.iter().any(|e| e.reason == "ClusterVisited")
 }

@@ -23,6 +23,12 @@ pub enum RotorError {
     /// The cluster is in a state the policy cannot safely work from.
     #[error("{0}")]
     State(String),
+    /// What went wrong in one cluster of a run over several.
+    #[error("cluster {cluster}: {error}")]
+    InCluster {
+        cluster: String,
+        error: Box<RotorError>,
+    },
 }
 
 /// A gate that did not pass. The message names the gate and what it saw,
@@ -54,19 +60,26 @@ pub fn describe(error: &Error) -> String {
     format!("{kind}: {message}")
 }
 
+/// An error of `kind`'s kind saying `message`.
+fn same_kind(kind: &Error, message: String) -> Error {
+    match kind {
+        Error::Denied(_) => Error::Denied(message),
+        Error::NotFound(_) => Error::NotFound(message),
+        Error::Conflict(_) => Error::Conflict(message),
+        Error::Invalid(_) => Error::Invalid(message),
+        Error::Timeout(_) => Error::Timeout(message),
+        Error::Unavailable(_) => Error::Unavailable(message),
+        Error::Internal(_) => Error::Internal(message),
+    }
+}
+
 impl From<RotorError> for Error {
     fn from(e: RotorError) -> Self {
         let message = e.to_string();
         match e {
-            RotorError::Call { error, .. } => match error {
-                Error::Denied(_) => Error::Denied(message),
-                Error::NotFound(_) => Error::NotFound(message),
-                Error::Conflict(_) => Error::Conflict(message),
-                Error::Invalid(_) => Error::Invalid(message),
-                Error::Timeout(_) => Error::Timeout(message),
-                Error::Unavailable(_) => Error::Unavailable(message),
-                Error::Internal(_) => Error::Internal(message),
-            },
+            // The inner error's kind, with the cluster in the message.
+            RotorError::InCluster { error, .. } => same_kind(&Error::from(*error), message),
+            RotorError::Call { error, .. } => same_kind(&error, message),
             RotorError::Gate(g) if g.timed_out => Error::Timeout(message),
             RotorError::Gate(_)
             | RotorError::Blocked { .. }

@@ -138,3 +138,17 @@ pub enum KubeCommandError {
         source: Box<KubeCommandError>,
     },
 }
+
+impl KubeCommandError {
+    /// `what` failed against the cluster named `cluster` of a multicluster run.
+    pub fn in_member(
+        cluster: &str,
+        what: &'static str,
+        source: crate::cluster::ClusterError,
+    ) -> KubeCommandError {
+        KubeCommandError::Member {
+            cluster: cluster.to_string(),
+            source: Box::new(KubeCommandError::Cluster { what, source }),
+        }
+    }
+}

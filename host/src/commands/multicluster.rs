@@ -18,12 +18,12 @@ pub async fn check(members: &[Member]) -> Result<SharedAnchor, KubeCommandError>
     for m in members {
         let read = ClusterTrust::read(&m.name, &m.kube)
             .await
-            .map_err(|source| KubeCommandError::Member {
-                cluster: m.name.clone(),
-                source: Box::new(KubeCommandError::Cluster {
-                    what: "reading its trust roots and identity issuer",
+            .map_err(|source| {
+                KubeCommandError::in_member(
+                    &m.name,
+                    "reading its trust roots and identity issuer",
                     source,
-                }),
+                )
             })?;
         trust.push(read);
     }

@@ -224,8 +224,12 @@ pub async fn run(args: RunArgs, options: RuntimeOptions) -> Result<ExitCode, Com
     // any lock is taken.
     let config = read_config(args.policy.config.as_deref())?;
     if config.is_multicluster() {
-        let report = super::run_clusters::run(&args, &guest, &config, options).await?;
-        return Ok(print_report(&report, args.output));
+        return Ok(
+            match super::run_clusters::run(&args, &guest, &config, options).await? {
+                Some(report) => print_report(&report, args.output),
+                None => ExitCode::SUCCESS,
+            },
+        );
     }
     let kube = args.cluster.connect().await?;
     if args.resume_only {

@@ -3,7 +3,8 @@
 //! every cluster, home first and then in the configuration's order (one
 //! order for every run, so two runs over the same mesh cannot each hold a
 //! part), the policy runs with one guard per cluster, and every lock is
-//! released whatever the outcome.
+//! released whatever the outcome. `--resume-only` runs when any cluster
+//! holds a progress record.
 
 use std::sync::Arc;
 
@@ -11,7 +12,7 @@ use crate::cluster::Backend;
 use crate::cluster::Cluster;
 use crate::cluster::kube::RetryPolicy;
 use crate::config::RunConfig;
-use crate::lock::{LockTiming, RunLock, default_holder};
+use crate::lock::{LockError, LockTiming, RunLock, default_holder};
 use crate::report::{Outcome, RunReport};
 use crate::runtime::{RunCluster, RuntimeOptions};
 
@@ -20,12 +21,13 @@ use super::run::{RunArgs, announce_end, start_telemetry};
 use super::{CommandError, Guest, KubeCommandError, new_runtime};
 
 /// Refuse, or run the policy across every cluster under every run lock.
+/// `None`: `--resume-only` found nothing to resume, or another run at it.
 pub async fn run(
     args: &RunArgs,
     guest: &Guest,
     config: &RunConfig,
     options: RuntimeOptions,
-) -> Result<RunReport, CommandError> {
+) -> Result<Option<RunReport>, CommandError> {
     let members = super::multicluster::sharing_an_anchor(&args.cluster, config).await?;
     let runtime = new_runtime(options)?;
     let policy = runtime.load_pinned(
@@ -34,19 +36,33 @@ pub async fn run(
         args.policy.guest_sha256.as_deref(),
     )?;
     super::multicluster::selects_clusters(&policy, config)?;
-    if args.resume_only {
-        return Err(CommandError::Refused(
-            "--resume-only reads one cluster's progress record; with clusters in the configuration run without it".into(),
-        ));
-    }
     let members = home_first(members);
+    if args.resume_only && !any_in_progress(&members).await? {
+        let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
+        eprintln!(
+            "rotor run --resume-only: no rotation in progress (no progress record in {}): nothing to do",
+            names.join(", ")
+        );
+        return Ok(None);
+    }
     let namespace = members[0].kube.namespace().to_string();
     let mut telemetry = args.observe.targets(&namespace)?;
 
     let locks = if args.dry_run {
         Vec::new()
     } else {
-        lock_all(&members, LockTiming::default()).await?
+        match lock_all(&members, LockTiming::default()).await {
+            Err(CommandError::Kube(KubeCommandError::Member { cluster, source }))
+                if args.resume_only
+                    && matches!(*source, KubeCommandError::Lock(LockError::Held { .. })) =>
+            {
+                eprintln!(
+                    "rotor run --resume-only: another run is rotating, nothing to do: cluster {cluster}: {source}"
+                );
+                return Ok(None);
+            }
+            locks => locks?,
+        }
     };
     let names: Vec<String> = members.iter().map(|m| m.name.clone()).collect();
     let mut clusters = Vec::with_capacity(members.len());
@@ -93,7 +109,30 @@ pub async fn run(
     }
     release_all(&names, locks).await;
     announce_end(&telemetry, &report, &namespace).await;
-    Ok(report)
+    Ok(Some(report))
+}
+
+/// Whether any cluster holds a progress record: a rotation killed in one
+/// cluster is a rotation in progress in all of them.
+async fn any_in_progress(members: &[Member]) -> Result<bool, CommandError> {
+    for member in members {
+        let record =
+            member
+                .kube
+                .load_progress()
+                .await
+                .map_err(|source| KubeCommandError::Member {
+                    cluster: member.name.clone(),
+                    source: Box::new(KubeCommandError::Cluster {
+                        what: "read the progress record",
+                        source,
+                    }),
+                })?;
+        if record.is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The home cluster first, the others in the configuration's order.

@@ -69,8 +69,9 @@ impl Guard {
             detail,
             cluster: None,
         });
-        let mutations = self.record.calls.mutations;
-        if result.is_ok() && self.kill_after_mutations == Some(mutations) {
+        let ok = result.is_ok();
+        if let Some(switch) = self.kill_switch.as_ref().filter(|k| k.fires(ok)) {
+            let mutations = switch.after;
             tracing::warn!(target: "rotor::guard", mutations, "run killed after this mutation");
             return Err(GuardError::Limit(RunLimitExceeded::Killed { mutations }));
         }

@@ -105,8 +105,36 @@ pub struct Guard {
     /// Told of each applied restart (the run's events); the host's own
     /// writes, outside the policy's grants and audit.
     observer: Option<Arc<dyn RunObserver>>,
-    /// Stop the run after this many applied mutations (resume testing).
-    kill_after_mutations: Option<u64>,
+    /// Stop the run after so many applied mutations (resume testing).
+    kill_switch: Option<KillSwitch>,
+}
+
+/// Ends a run, as a killed process would, right after its `n`-th mutation
+/// that reached a backend, counted over every guard holding a clone: a run
+/// over several clusters is killed at one point of its whole sequence.
+#[derive(Debug, Clone)]
+pub struct KillSwitch {
+    after: u64,
+    applied: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl KillSwitch {
+    pub fn after(n: u64) -> KillSwitch {
+        KillSwitch {
+            after: n,
+            applied: Arc::default(),
+        }
+    }
+
+    /// Count one mutation that reached a backend; `true` when it is the
+    /// `n`-th and succeeded.
+    fn fires(&self, ok: bool) -> bool {
+        let applied = self
+            .applied
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        ok && applied == self.after
+    }
 }
 
 impl Guard {
@@ -128,7 +156,7 @@ impl Guard {
             redactor: Redactor::default(),
             dry_progress: None,
             observer: None,
-            kill_after_mutations: None,
+            kill_switch: None,
         }
     }
 
@@ -141,10 +169,9 @@ impl Guard {
         self.observer.as_ref()
     }
 
-    /// End the run (as a killed process would) right after the `n`-th
-    /// mutation that reached the backend.
-    pub fn kill_after_mutations(&mut self, n: Option<u64>) {
-        self.kill_after_mutations = n;
+    /// End the run (see [`KillSwitch`]).
+    pub fn kill_switch(&mut self, switch: Option<KillSwitch>) {
+        self.kill_switch = switch;
     }
 
     pub fn record(&self) -> &GuardRecord {

@@ -56,6 +56,8 @@ impl EventSubject {
 /// share their round's); any other step is `StepCompleted` (its name is in
 /// the note).
 pub fn phase_reason(step: &str) -> &'static str {
+    // Over several clusters a step is named `step@cluster`.
+    let step = step.split_once('@').map_or(step, |(step, _)| step);
     let phase = step.split_once('/').map_or(step, |(round, _)| round);
     match phase {
         "preflight" => "PreflightPassed",
@@ -162,6 +164,11 @@ mod tests {
     #[test]
     fn default_policy_steps_have_phase_reasons() {
         assert_eq!(phase_reason("renew-anchor"), "AnchorRenewed");
+        assert_eq!(phase_reason("renew-anchor@west"), "AnchorRenewed");
+        assert_eq!(
+            phase_reason("trust-new-anchor/data-plane@west"),
+            "NewAnchorTrusted"
+        );
         assert_eq!(phase_reason("renew-issuer"), "IssuerRenewed");
         assert_eq!(phase_reason("retire-old-anchor"), "PreviousAnchorRetired");
         assert_eq!(phase_reason("bundle-holds-only-new"), "BundleUpdated");

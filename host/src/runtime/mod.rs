@@ -30,7 +30,9 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use crate::cluster::Backend;
 use crate::cluster::Cluster;
 use crate::config::RunConfig;
-use crate::guard::{ClusterGuards, Grants, Guard, GuardRecord, LOCAL_CLUSTER, TimeLimits};
+use crate::guard::{
+    ClusterGuards, Grants, Guard, GuardRecord, KillSwitch, LOCAL_CLUSTER, TimeLimits,
+};
 use crate::observe::RunObserver;
 use crate::wit::{KeyValue, Policy, Timestamp};
 
@@ -198,6 +200,7 @@ impl Runtime {
             deadline_seconds: limits.deadline_seconds,
             max_wait_seconds: limits.max_wait_seconds,
         };
+        let kill = controls.kill_after_mutations.map(KillSwitch::after);
         let mut guards = Vec::with_capacity(clusters.len());
         for member in clusters {
             let observer = if member.home {
@@ -208,7 +211,7 @@ impl Runtime {
             let mut guard = Guard::new(member.cluster, member.grants, time_limits, dry_run)
                 .await
                 .with_observer(observer);
-            guard.kill_after_mutations(controls.kill_after_mutations);
+            guard.kill_switch(kill.clone());
             guards.push((member.name, member.home, guard));
         }
         let guards = ClusterGuards::new(guards);

@@ -2,19 +2,68 @@
 //! retire the old one by copying the new anchor's certificate (never its
 //! key) over previous-anchor. Between rotations previous-anchor is kept a
 //! certificate-only copy of the anchor, so the bundle never changes then.
+//!
+//! In a member cluster of a multicluster mesh the anchor is no Certificate
+//! but a Secret holding a copy of the home cluster's anchor: renewing it
+//! means copying the home's new anchor, certificate and key, over it.
 
 use super::Config;
 use super::run::Run;
-use crate::RotorError;
+use crate::certificates::Certificate;
 use crate::certs::{self, Named};
+use crate::error::CallContext;
 use crate::fingerprint::short;
 use crate::mesh::{self, pod_name};
+use crate::secrets::{self, SecretWrite};
+use crate::{RotorError, clusters, x509};
 
-/// The Secret the trust anchor's Certificate writes.
+/// The Secret the trust anchor's Certificate writes (a member: its copy).
 pub(super) fn anchor_secret(cfg: &Config) -> Result<Named, RotorError> {
+    if let Some(copy) = &cfg.anchor_copy {
+        return Ok(copy.named());
+    }
     let cert = certs::get(&cfg.trust_anchor.named())?;
     Ok(Named::new(&cert.namespace, &cert.secret_name))
 }
+
+/// The anchor's Certificate. A member's copy has none, so it reads as one
+/// that is always Ready and never renews on its own: only rotor changes it.
+pub(super) fn anchor_certificate(cfg: &Config) -> Result<Certificate, RotorError> {
+    let Some(copy) = &cfg.anchor_copy else {
+        return certs::get(&cfg.trust_anchor.named());
+    };
+    let secret = copy.named();
+    let (pem, _) = certs::secret_certificate(&secret)?;
+    let parsed = x509::parse_pem(&pem).call(|| format!("parse secret {secret} tls.crt"))?;
+    let first = parsed.first();
+    Ok(Certificate {
+        namespace: secret.namespace.clone(),
+        name: secret.name.clone(),
+        secret_name: secret.name,
+        issuer_kind: String::new(),
+        issuer_name: String::new(),
+        is_ca: first.is_some_and(|c| c.is_ca),
+        generation: 0,
+        ready: true,
+        issuing: false,
+        revision: None,
+        conditions: vec![],
+        not_before: first.map(|c| c.not_before),
+        not_after: first.map(|c| c.not_after),
+        renewal_time: None,
+        renewal_disabled: true,
+    })
+}
+
+/// Where the home cluster keeps the anchor a member copies.
+#[derive(Debug, Clone)]
+pub(super) struct HomeAnchor {
+    pub cluster: String,
+    pub secret: Named,
+}
+
+/// The keys of the home's anchor Secret a member's CA issuer needs.
+const ANCHOR_KEYS: [&str; 3] = ["tls.crt", "tls.key", "ca.crt"];
 
 /// The previous anchor's fingerprint (`None`: the Secret is missing). Between
 /// rotations, when it equals the anchor, a missing previous anchor is created
@@ -91,6 +140,82 @@ impl Run<'_> {
                 short(&before.fingerprint),
                 short(&renewed.fingerprint),
                 renewed.revision
+            ),
+        ))
+    }
+
+    /// Step renew-anchor in a member cluster: copy the home's renewed
+    /// anchor, certificate and key, over this cluster's copy, so its
+    /// trust-manager adds it to the bundle and its CA issuer signs the
+    /// next issuer with it. The write is guarded by the copy's
+    /// resourceVersion; an earlier run's copy is left as it is.
+    pub(super) fn copy_home_anchor(
+        &mut self,
+        home: &HomeAnchor,
+    ) -> Result<((), String), RotorError> {
+        let to = anchor_secret(&self.cfg)?;
+        let new = self.new_anchor()?;
+        let here = clusters::current();
+        let existing = certs::read_secret(&to)?;
+        let (_, now_fp) = certs::secret_certificate(&to)?;
+        if now_fp == new {
+            return Ok(((), format!("{to} already holds anchor {}", short(&new))));
+        }
+        if now_fp != self.rec.anchor_before.fingerprint {
+            return Err(RotorError::State(format!(
+                "{to} holds {} but the rotation started from {}: it changed outside rotor",
+                short(&now_fp),
+                short(&self.rec.anchor_before.fingerprint)
+            )));
+        }
+        clusters::select(&home.cluster).call(|| format!("select cluster {}", home.cluster))?;
+        let read = certs::read_secret(&home.secret);
+        clusters::select(&here).call(|| format!("select cluster {here}"))?;
+        let source = read?;
+        let pem = certs::secret_text(&source, "tls.crt")?;
+        let home_fp = certs::pem_fingerprint(&pem, &format!("secret {} tls.crt", home.secret))?;
+        if home_fp != new {
+            return Err(RotorError::State(format!(
+                "the home cluster's {} holds {} but the rotation renewed it to {}: it changed outside rotor",
+                home.secret,
+                short(&home_fp),
+                short(&new)
+            )));
+        }
+        let mut data = Vec::new();
+        for key in ANCHOR_KEYS {
+            let value = match source.data.iter().find(|(k, _)| k == key) {
+                Some((_, v)) => v.clone(),
+                // A self-signed anchor is its own CA.
+                None if key == "ca.crt" => pem.clone().into_bytes(),
+                None => {
+                    return Err(RotorError::State(format!(
+                        "the home cluster's {} has no key {key}: a member's CA issuer signs with it",
+                        home.secret
+                    )));
+                }
+            };
+            data.push((key.to_string(), value));
+        }
+        let write = SecretWrite {
+            namespace: to.namespace.clone(),
+            name: to.name.clone(),
+            type_: "kubernetes.io/tls".into(),
+            data,
+            labels: existing.labels.clone(),
+            annotations: existing.annotations.clone(),
+            expected_resource_version: Some(existing.resource_version.clone()),
+        };
+        secrets::write_secret(&write)
+            .call(|| format!("copy the anchor of cluster {} to {to}", home.cluster))?;
+        let verb = if self.dry_run { "would copy" } else { "copied" };
+        Ok((
+            (),
+            format!(
+                "{verb} anchor {} from cluster {}'s {} to {to} (certificate and key)",
+                short(&new),
+                home.cluster,
+                home.secret
             ),
         ))
     }

@@ -128,6 +128,15 @@ impl Default for Deadlines {
 pub struct Config {
     pub mode: Mode,
     pub trust_anchor: ObjectName,
+    /// In a member cluster of a multicluster mesh: the Secret holding this
+    /// cluster's copy of the home cluster's anchor, certificate and key, that
+    /// its CA issuer signs with [default: `trustAnchor`'s namespace and
+    /// name]. Only members have one: the home's anchor is its Certificate.
+    pub trust_anchor_secret: Option<ObjectName>,
+    /// Set for a member cluster by [`Config::for_clusters`]: the anchor is
+    /// this Secret, copied from the home cluster, not a Certificate.
+    #[serde(skip)]
+    pub anchor_copy: Option<ObjectName>,
     /// The second anchor Certificate of `mode: staged` (its roles alternate
     /// with `trustAnchor`'s); unused by the other modes.
     pub next_anchor: Option<ObjectName>,
@@ -177,6 +186,8 @@ impl Default for Config {
         Config {
             mode: Mode::Full,
             trust_anchor: ObjectName::new("cert-manager", "linkerd-trust-anchor"),
+            trust_anchor_secret: None,
+            anchor_copy: None,
             next_anchor: None,
             identity_issuer: ObjectName::new("linkerd", "linkerd-identity-issuer"),
             previous_anchor_secret: ObjectName::new("cert-manager", "linkerd-previous-anchor"),
@@ -230,6 +241,8 @@ pub enum ConfigError {
         "mode staged writes no bundle itself: use bundle.writer trust-manager with both anchors' Secrets as sources"
     )]
     StagedWriter,
+    #[error("cluster {0}: {1}")]
+    Cluster(String, String),
 }
 
 impl Config {
@@ -242,6 +255,92 @@ impl Config {
         };
         config.validate()?;
         Ok(config)
+    }
+
+    /// One configuration per cluster of a multicluster run, in `names`'
+    /// order (home first). `clusters` in the JSON maps a cluster's name to
+    /// the keys that differ there, each replacing the top-level key of the
+    /// same name. Every cluster rotates the same way (one `mode`), with
+    /// trust-manager writing its bundle and proxies restarted onto the new
+    /// issuer: the steps wait for one another across clusters, which the
+    /// staged anchors and the leaf-lifetime pause do not do yet.
+    pub fn for_clusters(text: &str, names: &[String]) -> Result<Vec<Config>, ConfigError> {
+        let mut top = if text.trim().is_empty() {
+            serde_json::Map::new()
+        } else {
+            match serde_json::from_str(text).map_err(|e| ConfigError::Json(e.to_string()))? {
+                serde_json::Value::Object(map) => map,
+                other => {
+                    return Err(ConfigError::Json(format!(
+                        "expected an object, got {other}"
+                    )));
+                }
+            }
+        };
+        let own = match top.remove("clusters") {
+            None | Some(serde_json::Value::Null) => serde_json::Map::new(),
+            Some(serde_json::Value::Object(map)) => map,
+            Some(other) => {
+                return Err(ConfigError::Json(format!(
+                    "clusters: expected an object of cluster names, got {other}"
+                )));
+            }
+        };
+        if let Some(unknown) = own.keys().find(|k| !names.contains(k)) {
+            return Err(ConfigError::Cluster(
+                unknown.clone(),
+                format!("not one of this run's clusters ({})", names.join(", ")),
+            ));
+        }
+        let mut configs = Vec::with_capacity(names.len());
+        for (i, name) in names.iter().enumerate() {
+            let mut merged = top.clone();
+            match own.get(name) {
+                None | Some(serde_json::Value::Null) => {}
+                Some(serde_json::Value::Object(keys)) => merged.extend(keys.clone()),
+                Some(other) => {
+                    let why = format!("expected an object of policy keys, got {other}");
+                    return Err(ConfigError::Cluster(name.clone(), why));
+                }
+            }
+            let text = serde_json::Value::Object(merged).to_string();
+            let mut cfg = Config::parse(&text)
+                .map_err(|e| ConfigError::Cluster(name.clone(), e.to_string()))?;
+            let refuse = |why: &str| Err(ConfigError::Cluster(name.clone(), why.to_string()));
+            if i == 0 {
+                if cfg.trust_anchor_secret.is_some() {
+                    return refuse(
+                        "trustAnchorSecret names a member's copy of the anchor; the home cluster's anchor is its Certificate (trustAnchor)",
+                    );
+                }
+            } else {
+                cfg.anchor_copy = Some(
+                    cfg.trust_anchor_secret
+                        .clone()
+                        .unwrap_or_else(|| cfg.trust_anchor.clone()),
+                );
+            }
+            if let Some(first) = configs.first().map(|c: &Config| c.mode)
+                && cfg.mode != first
+            {
+                return refuse("every cluster rotates in the mode of the home cluster");
+            }
+            if cfg.mode == Mode::Staged {
+                return refuse("mode staged is not available across clusters: use full");
+            }
+            if cfg.bundle.writer == BundleWriter::Rotor {
+                return refuse(
+                    "bundle.writer rotor is not available across clusters: each cluster's trust-manager writes its bundle",
+                );
+            }
+            if cfg.adopt_new_issuer == IssuerAdoption::LeafRefresh {
+                return refuse(
+                    "adoptNewIssuer leaf-refresh is not available across clusters: use restart",
+                );
+            }
+            configs.push(cfg);
+        }
+        Ok(configs)
     }
 
     /// The checks `parse` makes beyond the JSON's shape.
@@ -403,5 +502,68 @@ mod tests {
             Config::parse(writer).unwrap_err(),
             ConfigError::StagedWriter
         );
+    }
+
+    fn names() -> Vec<String> {
+        vec!["east".into(), "west".into()]
+    }
+
+    #[test]
+    fn each_cluster_lays_its_own_keys_over_the_top_level_ones() {
+        let text = r#"{"parallelism":5,"excludeNamespaces":["legacy"],
+            "clusters":{"west":{"parallelism":2,
+                "trustAnchorSecret":{"namespace":"certs","name":"shared-anchor"}}}}"#;
+        let [east, west] =
+            <[Config; 2]>::try_from(Config::for_clusters(text, &names()).unwrap()).unwrap();
+        assert_eq!((east.parallelism, west.parallelism), (5, 2));
+        assert_eq!(west.exclude_namespaces, ["legacy"], "top-level keys stay");
+        assert_eq!(
+            east.anchor_copy, None,
+            "the home's anchor is its Certificate"
+        );
+        assert_eq!(
+            west.anchor_copy.as_ref().map(|o| o.named().to_string()),
+            Some("certs/shared-anchor".into())
+        );
+        let plain = Config::for_clusters("", &names()).unwrap();
+        assert_eq!(
+            plain[1].anchor_copy.as_ref().map(|o| o.named().to_string()),
+            Some("cert-manager/linkerd-trust-anchor".into()),
+            "a member's copy is named as the home's anchor by default"
+        );
+    }
+
+    #[test]
+    fn settings_the_clusters_cannot_share_are_refused_naming_the_cluster() {
+        let refused = |text: &str| {
+            Config::for_clusters(text, &names())
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            refused(r#"{"clusters":{"north":{}}}"#),
+            "cluster north: not one of this run's clusters (east, west)"
+        );
+        assert_eq!(
+            refused(r#"{"clusters":{"west":{"mode":"issuer-only"}}}"#),
+            "cluster west: every cluster rotates in the mode of the home cluster"
+        );
+        assert_eq!(
+            refused(r#"{"clusters":{"west":{"paralelism":2}}}"#)
+                .split(',')
+                .next()
+                .unwrap(),
+            "cluster west: unknown field `paralelism`"
+        );
+        assert!(
+            refused(r#"{"trustAnchorSecret":{"namespace":"a","name":"b"}}"#)
+                .starts_with("cluster east: trustAnchorSecret names a member's copy")
+        );
+        assert!(
+            refused(r#"{"adoptNewIssuer":"leaf-refresh"}"#)
+                .starts_with("cluster east: adoptNewIssuer leaf-refresh")
+        );
+        let staged = r#"{"mode":"staged","nextAnchor":{"namespace":"cert-manager","name":"next"}}"#;
+        assert!(refused(staged).starts_with("cluster east: mode staged"));
     }
 }

@@ -12,8 +12,10 @@
 //! `rounds` the restart rounds, `unowned` the pods of
 //! owners rotor does not restart, `summary` what a run
 //! reports; `plan` the order and the progress record, `config` and `site`
-//! what a policy passes in.
+//! what a policy passes in; `across_clusters` walks the steps over the
+//! clusters of a multicluster mesh in lock-step.
 
+mod across_clusters;
 mod anchor;
 mod bundle_writer;
 pub mod config;
@@ -31,6 +33,7 @@ mod trust_bundle;
 pub mod unowned;
 mod version;
 
+pub use across_clusters::run_across;
 pub use config::{
     BundleSettings, BundleWriter, Config, ConfigError, Deadlines, IssuerAdoption, Mode, ObjectName,
 };

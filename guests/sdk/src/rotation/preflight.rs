@@ -52,7 +52,7 @@ pub(super) fn preflight(
 ) -> Result<(Run<'_>, String), RotorError> {
     let control_plane = version::check(&cfg.control_plane_namespace)?;
     let linkerd = control_plane.version;
-    let anchor_cert = certs::get(&cfg.trust_anchor.named())?;
+    let anchor_cert = super::anchor::anchor_certificate(&cfg)?;
     let issuer_cert = certs::get(&cfg.identity_issuer.named())?;
     // Staged: the anchor is the one the CA issuer signs with now.
     let (anchor_cert, staged) = if cfg.mode == Mode::Staged {

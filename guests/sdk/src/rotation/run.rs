@@ -2,6 +2,7 @@
 //! the loop that walks the steps from where preflight says the rotation
 //! stands, saving the progress record after each so a killed run resumes.
 
+use super::anchor::HomeAnchor;
 use super::plan::Record;
 use super::preflight::preflight;
 use super::{Config, DefaultSite, Site, Step};
@@ -28,7 +29,15 @@ pub(super) struct Run<'s> {
 /// Run the default policy's rotation (the JSON configuration handed to `run`)
 /// from wherever the cluster and the record say it stands.
 pub fn run(config_text: &str) -> Result<Summary, RotorError> {
+    if crate::clusters::list().len() > 1 {
+        return super::across_clusters::run_across(config_text, &DefaultSite);
+    }
     let cfg = Config::parse(config_text).map_err(|e| RotorError::Config(e.to_string()))?;
+    if cfg.trust_anchor_secret.is_some() {
+        return Err(RotorError::Config(
+            "trustAnchorSecret names a member cluster's copy of the anchor; this run reaches one cluster".into(),
+        ));
+    }
     run_site(cfg, &DefaultSite)
 }
 
@@ -59,28 +68,7 @@ pub fn run_site(cfg: Config, site: &dyn Site) -> Result<Summary, RotorError> {
         {
             return run.pause(current, reason);
         }
-        match current {
-            Step::RenewAnchor => step(current.name(), || run.renew_anchor())?,
-            Step::BundleHoldsBoth => step(current.name(), || run.bundle_holds_both())?,
-            Step::TrustNewAnchor => run.trust_new_anchor()?,
-            Step::SwitchSigningAnchor => {
-                step(current.name(), || run.switch_signing_anchor())?;
-            }
-            Step::RenewIssuer => step(current.name(), || run.renew_issuer())?,
-            Step::AdoptNewIssuer => run.adopt_new_issuer()?,
-            Step::RetireOldAnchor => step(current.name(), || run.retire_old_anchor())?,
-            Step::RenewRetiredAnchor => step(current.name(), || run.renew_retired_anchor())?,
-            Step::BundleHoldsOnlyNew => step(current.name(), || run.bundle_holds_only_new())?,
-            Step::BundleHoldsNewPair => step(current.name(), || run.bundle_holds_new_pair())?,
-            Step::DropOldAnchor => run.drop_old_anchor()?,
-            Step::Done => {}
-        }
-        run.rec.next = current.next(run.cfg.mode);
-        // The last step is not recorded as done: a run killed before the
-        // record is cleared resumes there (a no-op) instead of starting anew.
-        if run.rec.next != Step::Done {
-            run.save()?;
-        }
+        run.advance(None)?;
     }
     if !run.dry_run {
         record::clear()?;
@@ -89,6 +77,38 @@ pub fn run_site(cfg: Config, site: &dyn Site) -> Result<Summary, RotorError> {
 }
 
 impl Run<'_> {
+    /// Run the step the record names next, then record the one after it.
+    /// `home`: in a member cluster, where the home keeps the anchor to copy.
+    pub(super) fn advance(&mut self, home: Option<&HomeAnchor>) -> Result<(), RotorError> {
+        let current = self.rec.next;
+        match current {
+            Step::RenewAnchor => match home {
+                Some(home) => step(current.name(), || self.copy_home_anchor(home))?,
+                None => step(current.name(), || self.renew_anchor())?,
+            },
+            Step::BundleHoldsBoth => step(current.name(), || self.bundle_holds_both())?,
+            Step::TrustNewAnchor => self.trust_new_anchor()?,
+            Step::SwitchSigningAnchor => {
+                step(current.name(), || self.switch_signing_anchor())?;
+            }
+            Step::RenewIssuer => step(current.name(), || self.renew_issuer())?,
+            Step::AdoptNewIssuer => self.adopt_new_issuer()?,
+            Step::RetireOldAnchor => step(current.name(), || self.retire_old_anchor())?,
+            Step::RenewRetiredAnchor => step(current.name(), || self.renew_retired_anchor())?,
+            Step::BundleHoldsOnlyNew => step(current.name(), || self.bundle_holds_only_new())?,
+            Step::BundleHoldsNewPair => step(current.name(), || self.bundle_holds_new_pair())?,
+            Step::DropOldAnchor => self.drop_old_anchor()?,
+            Step::Done => {}
+        }
+        self.rec.next = current.next(self.cfg.mode);
+        // The last step is not recorded as done: a run killed before the
+        // record is cleared resumes there (a no-op) instead of starting anew.
+        if self.rec.next != Step::Done {
+            self.save()?;
+        }
+        Ok(())
+    }
+
     pub(super) fn restart_options(&self, gate: String) -> RestartOptions {
         RestartOptions {
             parallelism: self.cfg.parallelism,
