@@ -137,9 +137,9 @@ fn previous_anchor(cp: &ControlPlane, pem: &str) {
     ));
 }
 
-/// A member whose anchor is its own (its anchor Secret and previous anchor
-/// hold another CA, so its trust roots share nothing with the home's) is
-/// refused before anything is written; back on the shared anchor, one run
+/// A member whose anchor is its own (its trust roots share nothing with the
+/// home's, or only its anchor Secret differs) is refused, naming both
+/// clusters, before anything is written; back on the shared anchor, one run
 /// rotates both clusters: the member's anchor becomes a copy of the home's
 /// new one, each cluster trusts the new anchor alone, the member's issuer
 /// is signed by it, the meshed pods are restarted and the locks released.
@@ -189,7 +189,8 @@ fn one_run_rotates_a_home_and_a_member_cluster_onto_a_new_shared_anchor() {
         text(&status)
     );
 
-    // West on an anchor of its own: refused, naming both clusters.
+    // West on an anchor of its own: refused, naming both clusters, with
+    // nothing written but the run locks.
     let own_crt = std::fs::read_to_string(west.dir.path().join("pki/ca.crt")).expect("CA");
     let own_key = std::fs::read_to_string(west.dir.path().join("pki/ca.key")).expect("CA key");
     let own = {
@@ -197,29 +198,62 @@ fn one_run_rotates_a_home_and_a_member_cluster_onto_a_new_shared_anchor() {
         let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
         serde_json::json!({"tls.crt": b64(&own_crt), "tls.key": b64(&own_key), "ca.crt": b64(&own_crt)})
     };
+    let refused = |what: &str| {
+        let out = rotor(kubeconfig, &args).output().unwrap();
+        assert!(!out.status.success(), "{what}: {}", text(&out));
+        // The host's refusal is an error line; the policy's, the report's.
+        let err = String::from_utf8_lossy(&out.stderr);
+        let line = match err.lines().find(|l| l.starts_with("error: ")) {
+            Some(line) => line.to_string(),
+            None => json_report(&out)["error"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{what}: no error: {}", text(&out)))
+                .to_string(),
+        };
+        for (name, cp) in [("east", &east), ("west", &west)] {
+            assert!(
+                rotor_writes(cp).is_empty(),
+                "{what}: {name} was written to: {:#?}\n{line}",
+                rotor_writes(cp)
+            );
+            assert!(lease_holder(cp).is_empty(), "{what}: {name}'s lock held");
+        }
+        assert_eq!(
+            bodies(&secret_cert(&east, "cert-manager", "linkerd-trust-anchor")),
+            bodies(&old_anchor),
+            "{what}"
+        );
+        assert_eq!(west.anchor_secret_data(), own, "{what}");
+        assert!(
+            line.contains("east") && line.contains("west"),
+            "{what}: {line}"
+        );
+        line
+    };
+    // Its anchor and previous anchor: its trust roots share nothing with
+    // east's.
     west.write_anchor_secret(&own);
     previous_anchor(&west, &own_crt);
     wait_until("west's trust roots to hold its own anchor", || {
         bodies(&bundle(&west)) == bodies(&own_crt)
     });
-    let refused = rotor(kubeconfig, &args).output().unwrap();
-    assert!(!refused.status.success(), "{}", text(&refused));
-    let err = String::from_utf8_lossy(&refused.stderr);
+    let line = refused("west trusts its own anchor alone");
     assert!(
-        err.contains("do not share a trust anchor")
-            && err.contains("west trusts no anchor that east trusts"),
-        "{}",
-        text(&refused)
+        line.contains("do not share a trust anchor")
+            && line.contains("west trusts no anchor that east trusts"),
+        "{line}"
     );
-    for cp in [&east, &west] {
-        assert!(rotor_writes(cp).is_empty(), "{:#?}", rotor_writes(cp));
-        assert!(lease_holder(cp).is_empty(), "{}", lease_holder(cp));
-    }
-    assert_eq!(
-        bodies(&secret_cert(&east, "cert-manager", "linkerd-trust-anchor")),
-        bodies(&old_anchor)
-    );
-    assert_eq!(west.anchor_secret_data(), own);
+    // Its anchor Secret alone: its trust roots hold the shared anchor too,
+    // as the previous one.
+    previous_anchor(&west, &old_anchor);
+    let both: BTreeSet<String> = bodies(&own_crt)
+        .into_iter()
+        .chain(bodies(&old_anchor))
+        .collect();
+    wait_until("west's trust roots to hold both anchors", || {
+        bodies(&bundle(&west)).into_iter().collect::<BTreeSet<_>>() == both
+    });
+    refused("west's anchor Secret differs from east's");
 
     // Back on the shared anchor.
     west.write_anchor_secret(&shared);
