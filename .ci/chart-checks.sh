@@ -116,6 +116,8 @@ unknown=(
   "policy.unowned.barePods=keep"
   "stagedAnchor.nextCertificate=Linkerd_Next"
   "grants.writeIssuers[0]=linkerd-identity-issuer"
+  "multicluster.role=mesh"
+  "multicluster.clusters[0].name=East"
 )
 for setting in "${unknown[@]}"; do
   if helm template "$release" "$chart" --namespace "$namespace" --set "$setting" >/dev/null 2>"$out/unknown.err"; then
@@ -152,6 +154,14 @@ if helm template "$release" "$chart" --set policy.source=oci >/dev/null 2>"$out/
   fail "an OCI policy without policy.oci.reference was accepted"
 fi
 echo "rejected: policy.source=oci without a reference"
+# A management install lists its clusters with exactly one home.
+if helm template "$release" "$chart" --set multicluster.role=management \
+    --set 'multicluster.clusters[0].name=east' --set 'multicluster.clusters[0].kubeconfigSecret.name=east' \
+    >/dev/null 2>"$out/clusters.err"; then
+  fail "a management install without a home cluster was accepted"
+fi
+grep -qF "exactly one home: true (found 0)" "$out/clusters.err" || { cat "$out/clusters.err" >&2; fail "a management install without a home failed, but not naming the home"; }
+echo "rejected: multicluster.role=management without a home cluster"
 KUBECONFIG=/dev/null helm install "$release" "$chart" --namespace "$namespace" --dry-run=client \
   --set policy.source=oci --set "policy.oci.reference=oci://registry.example.com/rotor-policy@sha256:$digest" >"$out/oci-unverified.txt"
 grep -qF "WARNING: policy.oci.verification lists no keys" "$out/oci-unverified.txt" \

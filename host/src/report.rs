@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::cluster::Backend;
 use crate::cluster::sim::SimulationReport;
+use crate::cluster::sim::multicluster::MulticlusterReport;
 use crate::guard::{AuditEntry, AuditOutcome, CallCounts, DryRunMutation};
 use crate::runtime::{LoadedPolicy, PolicySummary, RunFailure, RunOutcome, RunTimings, Step};
 
@@ -66,6 +67,10 @@ pub struct RunReport {
     pub timings: RunTimings,
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub simulation: Option<SimulationReport>,
+    /// A simulation of several clusters: each cluster's outage and the
+    /// pairs across clusters.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multicluster: Option<MulticlusterReport>,
 }
 
 impl RunReport {
@@ -106,7 +111,14 @@ impl RunReport {
             },
             timings: outcome.timings,
             simulation,
+            multicluster: None,
         }
+    }
+
+    /// The report of a simulation of several clusters.
+    pub fn with_multicluster(mut self, report: MulticlusterReport) -> RunReport {
+        self.multicluster = Some(report);
+        self
     }
 
     pub fn succeeded(&self) -> bool {
@@ -137,6 +149,14 @@ impl RunReport {
             out.push_str(&format!(
                 "rotor: WARNING: meshed traffic failed in the simulation ({} broken pair-seconds); see below\n",
                 sim.outage.broken_pair_seconds
+            ));
+        }
+        if let Some(mc) = &self.multicluster
+            && mc.broken_pair_seconds > 0.0
+        {
+            out.push_str(&format!(
+                "rotor: WARNING: meshed traffic failed in the simulation ({} broken pair-seconds, {} across clusters); see below\n",
+                mc.broken_pair_seconds, mc.cross_cluster.broken_pair_seconds
             ));
         }
         let mode = if self.dry_run {
@@ -268,6 +288,14 @@ impl RunReport {
             out.push_str("simulation:\n");
             let mut section = String::new();
             simulation.render_text(&mut section);
+            for line in section.lines() {
+                out.push_str(&format!("  {line}\n"));
+            }
+        }
+        if let Some(mc) = &self.multicluster {
+            out.push_str(&format!("simulation of {} clusters:\n", mc.clusters.len()));
+            let mut section = String::new();
+            mc.render_text(&mut section);
             for line in section.lines() {
                 out.push_str(&format!("  {line}\n"));
             }

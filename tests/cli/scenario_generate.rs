@@ -8,6 +8,7 @@ use std::process::Output;
 
 use rotor::cluster::Cluster;
 use rotor::cluster::sim::SimCluster;
+use rotor::cluster::sim::multicluster::MultiSim;
 use rotor::wit::WorkloadKind;
 use support::{one_line_error, rotor};
 
@@ -144,4 +145,59 @@ fn bad_flags_are_one_line_naming_the_flag() {
     assert_eq!(missing.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(stderr.contains("--workloads-per-namespace"), "{stderr}");
+}
+
+#[tokio::test]
+async fn several_clusters_load_as_one_mesh_with_a_gateway_in_each() {
+    for mode in ["gateway", "flat"] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("clusters.yaml");
+        let path_arg = path.display().to_string();
+        let out = generate(&[
+            "--namespaces",
+            "4",
+            "--workloads-per-namespace",
+            "2",
+            "--clusters",
+            "3",
+            "--multicluster-mode",
+            mode,
+            "--output",
+            &path_arg,
+        ]);
+        assert!(out.status.success(), "{out:?}");
+        let note = String::from_utf8_lossy(&out.stderr);
+        assert!(note.contains("3 clusters, 15 namespaces"), "{note}");
+        let text = std::fs::read_to_string(&path).expect("scenario written");
+        assert!(text.contains(&format!("mode: {mode}")), "{text}");
+        let sim = MultiSim::from_yaml(&text).expect("the scenario loads");
+        let clusters: Vec<(&str, bool)> = sim
+            .clusters()
+            .iter()
+            .map(|m| (m.name.as_str(), m.home))
+            .collect();
+        assert_eq!(clusters, [("c1", true), ("c2", false), ("c3", false)]);
+        for m in sim.clusters() {
+            let gateway = m
+                .cluster
+                .get_workload(
+                    WorkloadKind::Deployment,
+                    "linkerd-multicluster",
+                    "linkerd-gateway",
+                )
+                .await
+                .expect("a gateway in every cluster");
+            assert_eq!(gateway.ready, 1, "{}", m.name);
+        }
+        assert_eq!(sim.report().broken_pair_seconds, 0.0);
+    }
+    let refused = one_line_error(&generate(&[
+        "--namespaces",
+        "2",
+        "--workloads-per-namespace",
+        "2",
+        "--clusters",
+        "0",
+    ]));
+    assert!(refused.contains("--clusters"), "{refused}");
 }

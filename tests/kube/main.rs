@@ -10,6 +10,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod across_clusters;
 mod kubectl;
 mod lock;
 mod multicluster;

@@ -38,7 +38,7 @@ use rotor::config::RunConfig;
 use rotor::lock::{LEASE_NAME, LockTiming};
 use rotor::runtime::RuntimeOptions;
 use rotor::testing::apiserver::{ServerOptions, TestApiServer};
-use rotor::testing::rbac::{RequestAttributes, RuleUnit};
+use rotor::testing::rbac::{Rbac, RequestAttributes, RuleUnit, ServiceAccount};
 use serde_json::Value;
 
 #[path = "../support/chart_rules.rs"]
@@ -709,6 +709,59 @@ fn chart_names_what_its_rbac_grants() {
             inst.manifests,
             inst.rbac.rule_count(&inst.sa),
             need.len()
+        );
+    }
+}
+
+/// A multicluster mesh as the chart installs it: the management cluster's
+/// run configuration gives each cluster its grants, and each cluster's own
+/// install (`multicluster.role: member`, the home with `home: true`) must
+/// allow every request the rotation made there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_member_install_allows_what_the_rotation_across_clusters_uses_there() {
+    let Some(helm) = helm() else { return };
+    let values = chart_dir().join("ci/multicluster-management-values.yaml");
+    let management = install(&render(&helm, &["-f", values.to_str().unwrap()]));
+    let config: RunConfig = serde_norway::from_str(&management.config).unwrap();
+    let grants = |name: &str| {
+        let entry = config.clusters.iter().find(|c| c.name == name).unwrap();
+        entry.grants_or(&config.grants).clone()
+    };
+    let rotated =
+        crate::across_clusters::rotate_home_and_member([grants("east"), grants("west")]).await;
+    let sa = ServiceAccount {
+        namespace: RELEASE_NAMESPACE.into(),
+        name: RELEASE.into(),
+    };
+    for (name, home, server) in [
+        ("east", true, &rotated.servers[0]),
+        ("west", false, &rotated.servers[1]),
+    ] {
+        let home = format!("multicluster.home={home}");
+        let docs = render(
+            &helm,
+            &["--set", "multicluster.role=member", "--set", &home],
+        );
+        let rbac =
+            Rbac::from_manifests(&docs).unwrap_or_else(|e| panic!("{name}: chart RBAC: {e}"));
+        let mut mark = 0;
+        let requests = since(server, &mut mark);
+        assert!(!requests.is_empty(), "{name}: no requests");
+        let forbidden: BTreeSet<String> = requests
+            .iter()
+            .filter(|r| rbac.authorize(&sa, r).is_empty())
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            forbidden.is_empty(),
+            "{name}: the member install forbids:\n  {}",
+            forbidden.into_iter().collect::<Vec<_>>().join("\n  ")
+        );
+        println!(
+            "{name}: {} requests of the rotation, all allowed to {}/{}",
+            requests.len(),
+            sa.namespace,
+            sa.name
         );
     }
 }

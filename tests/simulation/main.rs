@@ -10,6 +10,7 @@ mod bundle_writer;
 mod faults;
 mod identity_gauge;
 mod leaf_refresh;
+mod multicluster;
 mod resume;
 mod rotation_matrix;
 mod staged;

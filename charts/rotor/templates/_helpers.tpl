@@ -138,9 +138,7 @@ as it is: its keys are its own.
 {{- end }}
 {{- $policy = merge (deepCopy .Values.policy.config) $names -}}
 {{- end }}
-{{- $cfg := dict
-  "policy" $policy
-  "grants" (dict
+{{- $grants := dict
     "readNamespaces" (ternary $nsDefault $g.readNamespaces (kindIs "invalid" $g.readNamespaces))
     "writeNamespaces" (ternary $nsDefault $g.writeNamespaces (kindIs "invalid" $g.writeNamespaces))
     "readSecrets" (ternary $readSecrets $g.readSecrets (kindIs "invalid" $g.readSecrets))
@@ -148,9 +146,49 @@ as it is: its keys are its own.
     "podMetrics" (ternary (list (printf "%s/9990" $l.namespace)) (list) (eq $l.identityMetrics true))
     "writeConfigMaps" (ternary $writeConfigMaps $g.writeConfigMaps (kindIs "invalid" $g.writeConfigMaps))
     "writeIssuers" (ternary $writeIssuers $g.writeIssuers (kindIs "invalid" $g.writeIssuers))
-    "verbs" $verbs)
+    "verbs" $verbs -}}
+{{- $cfg := dict
+  "policy" $policy
+  "grants" $grants
   "limits" .Values.limits
   "events" (dict "subject" (dict "kind" "Certificate" "namespace" $l.certManagerNamespace "name" $l.trustAnchorName)) -}}
+{{- /*
+The management cluster's run reaches every cluster of the mesh through the
+kubeconfig in its Secret here. A member that is not the anchor's home also
+writes its copy of the anchor: its grants are the top-level ones plus that
+Secret, unless its entry names its own.
+*/}}
+{{- if eq .Values.multicluster.role "management" }}
+{{- $anchor := printf "%s/%s" $l.certManagerNamespace $l.trustAnchorName -}}
+{{- $homes := 0 -}}
+{{- range .Values.multicluster.clusters }}
+{{- if .home }}
+{{- $homes = add1 $homes -}}
+{{- end }}
+{{- end }}
+{{- if ne $homes 1 }}
+{{- fail (printf "multicluster.clusters must list the mesh's clusters with exactly one home: true (found %d)" $homes) }}
+{{- end }}
+{{- $clusters := list -}}
+{{- range $c := .Values.multicluster.clusters }}
+{{- $entry := dict "name" $c.name "kubeconfigSecret" (dict "namespace" $.Release.Namespace "name" $c.kubeconfigSecret.name "key" ($c.kubeconfigSecret.key | default "kubeconfig")) -}}
+{{- if $c.home }}
+{{- $_ := set $entry "home" true -}}
+{{- end }}
+{{- if $c.policy }}
+{{- $_ := set $entry "policy" $c.policy -}}
+{{- end }}
+{{- if $c.grants }}
+{{- $_ := set $entry "grants" $c.grants -}}
+{{- else if not $c.home }}
+{{- $own := deepCopy $grants -}}
+{{- $_ := set $own "writeSecrets" (append (get $grants "writeSecrets") $anchor | uniq) -}}
+{{- $_ := set $entry "grants" $own -}}
+{{- end }}
+{{- $clusters = append $clusters $entry -}}
+{{- end }}
+{{- $_ := set $cfg "clusters" $clusters -}}
+{{- end }}
 {{- toYaml $cfg }}
 {{- end }}
 

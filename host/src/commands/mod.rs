@@ -9,11 +9,13 @@ pub mod guest;
 pub mod inspect;
 pub mod multicluster;
 pub mod plan;
+pub mod plan_clusters;
 pub mod policy;
 pub mod run;
 pub mod run_clusters;
 pub mod scenario;
 pub mod simulate;
+pub mod simulate_clusters;
 pub mod status;
 pub mod test;
 

@@ -81,6 +81,20 @@ pub async fn plan_against(
     Ok(Plan { report, scenario })
 }
 
+/// The simulated run's virtual seconds and broken pair-seconds (over
+/// several clusters: within each and across them).
+fn broken_pair_seconds(report: &RunReport) -> Option<(i64, f64)> {
+    if let Some(mc) = &report.multicluster {
+        let seconds = mc
+            .clusters
+            .first()
+            .map_or(0, |c| c.simulation.virtual_seconds);
+        return Some((seconds, mc.broken_pair_seconds));
+    }
+    let s = report.simulation.as_ref()?;
+    Some((s.virtual_seconds, s.outage.broken_pair_seconds))
+}
+
 /// One line a person reads first: steps, duration, restarts, verdict.
 pub fn verdict(report: &RunReport) -> String {
     let restarts = report
@@ -89,17 +103,11 @@ pub fn verdict(report: &RunReport) -> String {
         .get(&Primitive::RestartWorkload)
         .copied()
         .unwrap_or(0);
-    let (seconds, outage) = match &report.simulation {
-        Some(s) if s.outage.broken_pair_seconds == 0.0 => (
-            s.virtual_seconds,
-            "no meshed traffic would break".to_string(),
-        ),
-        Some(s) => (
-            s.virtual_seconds,
-            format!(
-                "MESHED TRAFFIC WOULD BREAK ({} broken pair-seconds)",
-                s.outage.broken_pair_seconds
-            ),
+    let (seconds, outage) = match broken_pair_seconds(report) {
+        Some((seconds, 0.0)) => (seconds, "no meshed traffic would break".to_string()),
+        Some((seconds, broken)) => (
+            seconds,
+            format!("MESHED TRAFFIC WOULD BREAK ({broken} broken pair-seconds)"),
         ),
         None => (0, "no simulation".into()),
     };
@@ -122,30 +130,29 @@ pub async fn run(args: PlanArgs, options: RuntimeOptions) -> Result<ExitCode, Co
         Pinning::DigestRequired,
     )
     .await?;
-    // Clusters listed: read-only checks, then an honest refusal.
+    // Clusters listed: the shared-anchor check (read-only) first.
     let config = read_config(args.policy.config.as_deref())?;
-    if config.is_multicluster() {
-        super::multicluster::sharing_an_anchor(&args.cluster, &config).await?;
-        let runtime = super::new_runtime(options)?;
-        let policy = runtime.load_pinned(
-            &guest.label,
-            &guest.wasm,
+    let plan = if config.is_multicluster() {
+        let members = super::multicluster::sharing_an_anchor(&args.cluster, &config).await?;
+        super::plan_clusters::plan_across(
+            &members,
+            &guest,
             args.policy.guest_sha256.as_deref(),
-        )?;
-        super::multicluster::selects_clusters(&policy, &config)?;
-        return Err(CommandError::Refused(
-            "plan over several clusters needs a simulator of several clusters, which rotor does not have yet; nothing was changed".into(),
-        ));
-    }
-    let kube = args.cluster.connect().await?;
-    let plan = plan_against(
-        &kube,
-        &guest,
-        args.policy.guest_sha256.as_deref(),
-        &config,
-        options,
-    )
-    .await?;
+            &config,
+            options,
+        )
+        .await?
+    } else {
+        let kube = args.cluster.connect().await?;
+        plan_against(
+            &kube,
+            &guest,
+            args.policy.guest_sha256.as_deref(),
+            &config,
+            options,
+        )
+        .await?
+    };
     if let Some(path) = &args.save_scenario {
         write_file("scenario", path, &plan.scenario)?;
     }
@@ -154,11 +161,7 @@ pub async fn run(args: PlanArgs, options: RuntimeOptions) -> Result<ExitCode, Co
         OutputFormat::Json => println!("{}", plan.report.to_json()),
     }
     let clean = plan.report.succeeded()
-        && plan
-            .report
-            .simulation
-            .as_ref()
-            .is_some_and(|s| s.outage.broken_pair_seconds == 0.0);
+        && broken_pair_seconds(&plan.report).is_some_and(|(_, broken)| broken == 0.0);
     Ok(if clean {
         ExitCode::SUCCESS
     } else {

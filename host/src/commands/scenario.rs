@@ -8,7 +8,8 @@ use std::sync::Arc;
 use clap::{Args, Subcommand};
 
 use crate::cluster::sim::SimCluster;
-use crate::cluster::sim::generate::{GenerateOptions, generate};
+use crate::cluster::sim::generate::{GenerateOptions, generate_clusters};
+use crate::cluster::sim::manifest::MulticlusterMode;
 use crate::config::RunConfig;
 use crate::runtime::{DEFAULT_POLICY, RunControls, RuntimeOptions};
 
@@ -42,9 +43,34 @@ pub struct GenerateArgs {
     #[arg(long, value_name = "S", default_value_t = 1)]
     pub seed: u64,
 
+    /// Clusters sharing one trust anchor (the first is its home); each
+    /// holds the generated namespaces and a meshed `linkerd-gateway`.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub clusters: u32,
+
+    /// How pods reach the other clusters: through their gateway or pod to pod.
+    #[arg(long, value_enum, default_value_t = ModeArg::Gateway)]
+    pub multicluster_mode: ModeArg,
+
     /// Write the scenario here instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+}
+
+/// `--multicluster-mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    Gateway,
+    Flat,
+}
+
+impl From<ModeArg> for MulticlusterMode {
+    fn from(m: ModeArg) -> MulticlusterMode {
+        match m {
+            ModeArg::Gateway => MulticlusterMode::Gateway,
+            ModeArg::Flat => MulticlusterMode::Flat,
+        }
+    }
 }
 
 /// How far past the default deadline the check rotation may run to say
@@ -100,20 +126,29 @@ async fn run_generate(
     args: &GenerateArgs,
     options: RuntimeOptions,
 ) -> Result<ExitCode, CommandError> {
-    let generated = generate(&GenerateOptions {
+    let generate_options = GenerateOptions {
         namespaces: args.namespaces,
         workloads_per_namespace: args.workloads_per_namespace,
         statefulsets: args.statefulsets,
         daemonsets: args.daemonsets,
         seed: args.seed,
-    })?;
+    };
+    let generated = generate_clusters(
+        &generate_options,
+        args.clusters,
+        args.multicluster_mode.into(),
+    )?;
     match &args.output {
         Some(path) => {
             write_file("scenario", path, &generated.yaml)?;
             let c = generated.counts;
             // The file is the product; a one-line account goes to stderr.
+            let clusters = match args.clusters {
+                1 => String::new(),
+                n => format!("{n} clusters, "),
+            };
             eprintln!(
-                "wrote {}: {} namespaces ({} meshed by pod annotations), {} Deployments, {} StatefulSets, {} DaemonSets, {} meshed pods",
+                "wrote {}: {clusters}{} namespaces ({} meshed by pod annotations), {} Deployments, {} StatefulSets, {} DaemonSets, {} meshed pods",
                 path.display(),
                 c.namespaces,
                 c.pod_level_namespaces,
@@ -135,6 +170,10 @@ async fn run_generate(
                 })?;
         }
     }
+    // The check rotates one cluster; a scenario of several is not checked.
+    if args.clusters > 1 {
+        return Ok(ExitCode::SUCCESS);
+    }
     let deadline = RunConfig::default().limits.deadline_seconds;
     if let Some(warning) = deadline_warning(&generated.yaml, deadline, options).await? {
         eprintln!("warning: {warning}");
@@ -148,6 +187,7 @@ mod tests {
 
     use super::*;
     use crate::cluster::sim::SimCluster;
+    use crate::cluster::sim::generate::generate;
     use crate::config::RunConfig;
 
     /// The written file loads, and the default policy rotates it with no
@@ -162,6 +202,8 @@ mod tests {
             statefulsets: 2,
             daemonsets: 1,
             seed: 3,
+            clusters: 1,
+            multicluster_mode: ModeArg::Gateway,
             output: Some(path.clone()),
         };
         let code = run(ScenarioCommand::Generate(args), RuntimeOptions::default())
@@ -243,6 +285,8 @@ mod tests {
             statefulsets: 1,
             daemonsets: 1,
             seed: 1,
+            clusters: 1,
+            multicluster_mode: ModeArg::Gateway,
             output: None,
         };
         let err = run(ScenarioCommand::Generate(args), RuntimeOptions::default())

@@ -1,5 +1,6 @@
 //! `rotor simulate`: run a policy against the simulated cluster and report
-//! what meshed traffic would have seen.
+//! what meshed traffic would have seen (`simulate_clusters` for a
+//! scenario of several clusters).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,6 +49,11 @@ pub struct SimulateArgs {
 
 /// Exit 0 only when the policy succeeded.
 pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode, CommandError> {
+    if let Some(text) = args.scenario.as_ref().and_then(|p| read_scenario(p).ok())
+        && super::simulate_clusters::names_clusters(&text)
+    {
+        return super::simulate_clusters::run(args, &text, options).await;
+    }
     // Everything the user supplied is checked before the (slower) compile.
     let config = read_config(args.policy.config.as_deref())?;
     super::multicluster::one_cluster_only(&config, "simulate")?;
@@ -106,12 +112,16 @@ fn load_scenario(args: &SimulateArgs) -> Result<SimCluster, CommandError> {
     let Some(path) = &args.scenario else {
         return Ok(SimCluster::demo());
     };
-    let text = std::fs::read_to_string(path).map_err(|e| CommandError::Scenario {
-        path: path.clone(),
-        message: format!("cannot read: {e}"),
-    })?;
+    let text = read_scenario(path)?;
     SimCluster::from_yaml(&text).map_err(|e| CommandError::Scenario {
         path: path.clone(),
         message: one_line(&e.to_string()),
+    })
+}
+
+fn read_scenario(path: &std::path::Path) -> Result<String, CommandError> {
+    std::fs::read_to_string(path).map_err(|e| CommandError::Scenario {
+        path: path.to_path_buf(),
+        message: format!("cannot read: {e}"),
     })
 }

@@ -544,6 +544,64 @@ def staged_anchor_keeps_two_anchors_and_patches_the_issuer_by_name(d):
     assert "mode" not in cfg["policy"] and "nextAnchor" not in cfg["policy"], cfg["policy"]
 
 
+@check
+def multicluster_management_runs_rotor_and_reads_only_the_kubeconfigs(d):
+    docs = load(d, "multicluster-management-values")
+    cronjob(docs)
+    cfg = run_config(docs)
+    clusters = cfg["clusters"]
+    assert [c["name"] for c in clusters] == ["east", "west", "north"], clusters
+    assert clusters[0]["home"] is True and "home" not in clusters[1], clusters
+    assert clusters[1]["kubeconfigSecret"] == {"namespace": RELEASE_NS, "name": "west-kubeconfig",
+                                                "key": "config"}, clusters[1]
+    assert clusters[0]["kubeconfigSecret"]["key"] == "kubeconfig", clusters[0]
+    assert "grants" not in clusters[0], "the home writes what one cluster writes"
+    anchor = "cert-manager/linkerd-trust-anchor"
+    for member in clusters[1:]:
+        assert member["grants"]["writeSecrets"] == ["cert-manager/linkerd-previous-anchor", anchor], member
+        assert member["grants"]["readSecrets"] == cfg["grants"]["readSecrets"], member
+    assert clusters[2]["policy"] == {"parallelism": 20}, clusters[2]
+    assert anchor not in cfg["grants"]["writeSecrets"], cfg["grants"]
+    # Nothing of Linkerd's here: no certificates, Bundle, bootstrap Job or
+    # Linkerd RBAC; one Role reading the named kubeconfig Secrets.
+    kinds = {doc["kind"] for doc in docs}
+    for absent in ("Certificate", "Issuer", "ClusterIssuer", "Bundle", "Job", "ClusterRole"):
+        assert absent not in kinds, f"{absent} rendered in the management cluster"
+    roles = find(docs, "Role")
+    assert len(roles) == 1 and roles[0]["metadata"]["namespace"] == RELEASE_NS, \
+        [r["metadata"]["name"] for r in roles]
+    assert rules_of(roles[0]) == [{
+        "apiGroups": [""], "resources": ["secrets"], "verbs": ["get"],
+        "resourceNames": ["east-kubeconfig", "west-kubeconfig", "north-kubeconfig"],
+    }], rules_of(roles[0])
+
+
+@check
+def multicluster_member_has_the_rotation_rbac_and_writes_its_anchor_copy(d):
+    docs = load(d, "multicluster-member-values")
+    assert not find(docs, "CronJob") and not find(docs, "ConfigMap"), "a member runs nothing"
+    assert not find(docs, "Certificate", "linkerd-trust-anchor"), "a member's anchor is a copy"
+    assert not find(docs, "Issuer"), "no self-signed root issuer in a member"
+    one(docs, "Certificate", "linkerd-identity-issuer", "linkerd")
+    ci = one(docs, "ClusterIssuer", "linkerd-identity-issuer")
+    assert ci["spec"] == {"ca": {"secretName": "linkerd-trust-anchor"}}, ci["spec"]
+    one(docs, "Bundle", "linkerd-identity-trust-roots")
+    secrets = sorted(
+        (role["metadata"]["namespace"], n, tuple(sorted(verbs)))
+        for role in find(docs, "Role")
+        for verbs, names in grants(rules_of(role), "", "secrets")
+        for n in names
+    )
+    assert ("cert-manager", "linkerd-trust-anchor", ("update",)) in secrets, secrets
+    assert ("cert-manager", "linkerd-previous-anchor", ("update",)) in secrets, secrets
+    one(docs, "Role", "rotor-state", RELEASE_NS)
+    # The default install grants no write on the anchor itself.
+    default = load(d, "default-values")
+    for role in find(default, "Role"):
+        for verbs, names in grants(rules_of(role), "", "secrets"):
+            assert not ("linkerd-trust-anchor" in names and "update" in verbs), role["metadata"]["name"]
+
+
 def main() -> int:
     if len(sys.argv) != 2:
         print(__doc__, file=sys.stderr)

@@ -106,15 +106,15 @@ fn walk(members: &mut [Member<'_>], site: &dyn Site) -> Result<Option<(Step, Str
         if let Some(reason) = site.hold(at.name())? {
             return Ok(Some((at, reason)));
         }
-        let new_anchor = members[0].run.rec.new_anchor.clone();
-        for (i, m) in members.iter_mut().enumerate() {
-            if m.run.rec.next != at {
+        for i in 0..members.len() {
+            if members[i].run.rec.next != at {
                 continue;
             }
-            if i > 0 && m.run.rec.new_anchor.is_none() {
-                // The home renewed the anchor a member moves to.
-                m.run.rec.new_anchor = new_anchor.clone();
+            if i > 0 && members[i].run.rec.new_anchor.is_none() {
+                // The anchor the home renewed, this round or before.
+                members[i].run.rec.new_anchor = members[0].run.rec.new_anchor.clone();
             }
+            let m = &mut members[i];
             enter(&m.name)?;
             let from = (i > 0).then_some(&home);
             m.run.advance(from).map_err(|e| in_cluster(&m.name, e))?;

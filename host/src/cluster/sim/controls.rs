@@ -25,7 +25,7 @@ impl SimCluster {
         let mut w = self.lock();
         let seconds = w.spec.after_run();
         let target = w.now + seconds.max(0);
-        w.advance_to(target);
+        w.fleet.advance_to(target);
         w.after_run_seconds += seconds.max(0);
     }
 
@@ -38,12 +38,12 @@ impl SimCluster {
     pub fn advance(&self, seconds: i64) {
         let mut w = self.lock();
         let target = w.now + seconds.max(0);
-        w.advance_to(target);
+        w.fleet.advance_to(target);
     }
 }
 
 impl World {
-    fn report(&self) -> SimulationReport {
+    pub(super) fn report(&self) -> SimulationReport {
         let mut never_ready = self.never_ready_log.clone();
         let current_anchor = self.current_anchor();
         let current_issuer = self.current_issuer();

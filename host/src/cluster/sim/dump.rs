@@ -451,10 +451,20 @@ impl World {
     }
 
     /// The anchors a Certificate still holds.
+    /// The CAs held now: what CA Certificates write, and what CA issuers
+    /// sign from (a member's copy of the home's anchor has no Certificate).
     pub fn held_anchors(&self) -> Vec<super::pki::CertId> {
-        self.ca_certificate_secrets()
-            .filter_map(|(ns, name)| self.secret_cert_readonly(ns, name))
-            .collect()
+        let issued = self
+            .ca_certificate_secrets()
+            .filter_map(|(ns, name)| self.secret_cert_readonly(ns, name));
+        let signing = self.issuers.values().filter_map(|rec| {
+            let ca = rec.spec.ca.as_ref()?;
+            self.secret_cert_readonly(&World::issuer_secret_namespace(rec), &ca.secret_name)
+        });
+        let mut held: Vec<_> = issued.chain(signing).collect();
+        held.sort_unstable();
+        held.dedup();
+        held
     }
 
     pub fn current_issuer(&self) -> Option<super::pki::CertId> {

@@ -16,6 +16,7 @@
 mod certmanager;
 mod controls;
 mod dump;
+mod fleet;
 mod foreign;
 pub mod generate;
 mod identity_metrics;
@@ -24,6 +25,7 @@ mod kubelet;
 mod linkerd;
 mod load;
 pub mod manifest;
+pub mod multicluster;
 mod outage;
 mod owner_restart;
 pub mod pki;
@@ -40,7 +42,7 @@ mod world;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
@@ -55,6 +57,7 @@ pub use outage::OutageWindow;
 pub use report::{FinalState, OutageReport, SimulationReport};
 pub use scenario::ScenarioError;
 
+use fleet::{Fleet, WorldGuard};
 use world::World;
 
 /// The embedded demo scenario (`host/scenarios/demo.yaml`).
@@ -64,7 +67,11 @@ pub const DEMO_SCENARIO: &str = include_str!("../../../scenarios/demo.yaml");
 /// `dyn Cluster`.
 #[derive(Debug)]
 pub struct SimCluster {
-    world: Mutex<World>,
+    /// The worlds sharing this cluster's clock (just this one, unless the
+    /// scenario has several clusters).
+    fleet: Arc<Mutex<Fleet>>,
+    /// This cluster's world in the fleet.
+    index: usize,
 }
 
 impl SimCluster {
@@ -72,7 +79,8 @@ impl SimCluster {
     /// optional `rotor.dev/v1alpha1` `Simulation` document.
     pub fn from_yaml(text: &str) -> Result<SimCluster, ScenarioError> {
         Ok(SimCluster {
-            world: Mutex::new(World::load(text)?),
+            fleet: Arc::new(Mutex::new(Fleet::single(World::load(text)?))),
+            index: 0,
         })
     }
 
@@ -87,9 +95,17 @@ impl SimCluster {
         Arc::new(self)
     }
 
-    fn lock(&self) -> MutexGuard<'_, World> {
-        // A panic while holding the lock leaves a usable model; keep going.
-        self.world.lock().unwrap_or_else(|e| e.into_inner())
+    /// One cluster of a multicluster simulation.
+    fn member(fleet: Arc<Mutex<Fleet>>, index: usize) -> SimCluster {
+        SimCluster { fleet, index }
+    }
+
+    fn lock(&self) -> WorldGuard<'_> {
+        WorldGuard {
+            // A panic while holding the lock leaves a usable model; keep going.
+            fleet: self.fleet.lock().unwrap_or_else(|e| e.into_inner()),
+            index: self.index,
+        }
     }
 }
 
@@ -300,7 +316,7 @@ impl Cluster for SimCluster {
     async fn wait(&self, seconds: u32) -> ClusterResult<()> {
         let mut w = self.lock();
         let target = w.now + i64::from(seconds);
-        w.advance_to(target);
+        w.fleet.advance_to(target);
         Ok(())
     }
 }

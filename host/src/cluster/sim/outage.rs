@@ -68,6 +68,8 @@ pub struct Outage {
     /// Identity and destination: every meshed workload talks to them.
     control_plane: Vec<UnitId>,
     dirty: bool,
+    /// Counts changes of any workload's set of trust classes.
+    changes: u64,
     current: u64,
     pub broken_pair_seconds: f64,
     windows: Vec<OutageWindow>,
@@ -93,6 +95,7 @@ impl Default for Outage {
             traffic: None,
             control_plane: Vec::new(),
             dirty: false,
+            changes: 0,
             current: 0,
             broken_pair_seconds: 0.0,
             windows: Vec::new(),
@@ -215,6 +218,30 @@ impl Outage {
             self.active_sigs.insert(sig);
         }
         self.dirty = true;
+        self.changes += 1;
+    }
+
+    /// How many times a workload's set of trust classes changed: a check
+    /// across clusters needs to look again only when it moved.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// The trust classes of `unit`'s Ready meshed pods: the roots each
+    /// holds, the anchor behind its leaf, whether that leaf expired.
+    pub fn unit_classes(&self, unit: UnitId) -> impl Iterator<Item = (&[CertId], CertId, bool)> {
+        self.sigs[self.units[unit].sig].classes.iter().map(|&c| {
+            let class = self.classes[c];
+            (
+                self.roots_sets[class.roots].as_slice(),
+                class.anchor,
+                class.expired,
+            )
+        })
+    }
+
+    pub fn unit_name(&self, unit: UnitId) -> &str {
+        &self.units[unit].name
     }
 
     /// Why class x (client) cannot talk to class y (server), if it cannot.

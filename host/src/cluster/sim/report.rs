@@ -122,7 +122,7 @@ impl SimulationReport {
 }
 
 /// Unix seconds as RFC 3339 (virtual time in the simulator).
-fn time_text(t: i64) -> String {
+pub(super) fn time_text(t: i64) -> String {
     jiff::Timestamp::from_second(t)
         .map(|ts| ts.to_string())
         .unwrap_or_else(|_| format!("{t}s"))

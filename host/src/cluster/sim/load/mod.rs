@@ -6,11 +6,13 @@
 //! This file holds the order of those steps and what they share; each step
 //! lives with its concern: `objects` (records), `certificates` (the trust
 //! setup), `workloads` and `pods` (what runs), `start` (the first work),
-//! `linkerd_config` (the control plane's version and settings), and
+//! `linkerd_config` (the control plane's version and settings), `member`
+//! (a multicluster member's shared anchor), and
 //! `super::steady` (the proxies of a converged mesh).
 
 mod certificates;
 mod linkerd_config;
+mod member;
 mod objects;
 mod pods;
 mod start;
@@ -23,6 +25,8 @@ use crate::wit::Condition;
 use super::manifest::{DEFAULT_LINKERD_VERSION, KubeCondition, Meta};
 use super::scenario::{Object, Scenario, ScenarioError};
 use super::world::{World, parse_rfc3339};
+
+pub use member::SharedAnchor;
 
 const STANDARD: &str = include_str!("../standard.yaml");
 
@@ -108,7 +112,16 @@ fn condition_from(k: &KubeCondition) -> Condition {
 
 impl World {
     pub fn load(text: &str) -> Result<World, ScenarioError> {
+        World::load_with(text, None)
+    }
+
+    /// Load a scenario; a member of a multicluster mesh takes the home
+    /// cluster's anchor.
+    pub fn load_with(text: &str, shared: Option<&SharedAnchor>) -> Result<World, ScenarioError> {
         let mut scenario = Scenario::parse(text)?;
+        if let Some(shared) = shared {
+            shared.apply(&mut scenario)?;
+        }
         // The standard control plane is rendered for the scenario's version.
         let version = scenario
             .simulation
@@ -140,7 +153,7 @@ impl World {
         for mut l in standard.objects {
             let replaced = match &l.object {
                 Object::Bundle(b) => no_trust_manager || cluster_bundles.contains(&b.metadata.name),
-                _ => false,
+                o => shared.is_some() && SharedAnchor::replaces(o),
             };
             if !replaced && !present.contains(&obj_key(&l.object)) {
                 l.doc = format!("{} of the standard setup", l.doc);

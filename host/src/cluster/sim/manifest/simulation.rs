@@ -61,6 +61,12 @@ pub struct SimulationSpec {
     /// API errors injected into the run's calls (seeded rates per primitive).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub faults: Option<crate::cluster::faults::FaultSpec>,
+    /// The cluster this section of a multicluster scenario describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<super::ClusterSpec>,
+    /// This cluster's gateway and its traffic to other clusters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multicluster: Option<super::MulticlusterSpec>,
 }
 
 impl Default for SimulationSpec {
@@ -78,6 +84,8 @@ impl Default for SimulationSpec {
             after_run_seconds: None,
             fail_issuance: BTreeMap::new(),
             faults: None,
+            cluster: None,
+            multicluster: None,
         }
     }
 }

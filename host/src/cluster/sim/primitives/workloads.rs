@@ -3,6 +3,7 @@
 //! virtual clock event by event instead of sleeping.
 
 use crate::cluster::selector::Selector;
+use crate::cluster::sim::fleet::WorldGuard;
 use crate::cluster::sim::rollout;
 use crate::cluster::sim::world::{World, kind_order};
 use crate::cluster::{ClusterError, ClusterResult};
@@ -121,15 +122,17 @@ impl World {
         self.find_workload(kind, ns, name)
             .ok_or_else(|| not_found_workload(kind, ns, name))
     }
+}
 
+impl WorldGuard<'_> {
     /// Until one of `wls` is complete or failed, or the deadline; time
-    /// moves event by event. Every workload's status, in order.
+    /// moves event by event, in every cluster sharing the clock. Every workload's status, in order.
     fn wait_rollouts(&mut self, wls: &[usize], timeout: u32) -> ClusterResult<Vec<RolloutStatus>> {
         let deadline = self.now + i64::from(timeout);
         // A status is a function of these; recompute it only when they change.
         let mut last: Vec<Option<(rollout::StatusInputs, RolloutStatus)>> = vec![None; wls.len()];
         loop {
-            self.settle();
+            self.fleet.settle();
             let mut any_done = false;
             for (i, &wl) in wls.iter().enumerate() {
                 let inputs = self.status_inputs(wl);
@@ -144,10 +147,11 @@ impl World {
                 return Ok(last.into_iter().flatten().map(|(_, s)| s).collect());
             }
             let next = self
+                .fleet
                 .next_event_time()
                 .map_or(deadline, |t| t.min(deadline))
                 .max(self.now + 1);
-            self.advance_to(next);
+            self.fleet.advance_to(next);
         }
     }
 }

@@ -4,6 +4,7 @@
 mod certificates;
 mod foreign;
 mod matrix;
+mod multicluster;
 mod objects;
 mod rotation;
 mod sidecar;

@@ -6,7 +6,11 @@
 //! SplitMix64 stream seeded by `seed`, which (unlike a library RNG) cannot
 //! change between releases.
 
+mod clusters;
+
 use std::fmt::Write;
+
+pub use clusters::{MAX_CLUSTERS, generate_clusters};
 
 /// The largest scenario rotor generates; beyond it the YAML alone is
 /// hundreds of MiB.
@@ -71,6 +75,8 @@ pub enum GenerateError {
     NoNamespaces,
     #[error("--workloads-per-namespace must be at least 1")]
     NoWorkloads,
+    #[error("--clusters must be between 1 and {MAX_CLUSTERS}, not {0}")]
+    Clusters(u32),
     #[error(
         "{namespaces} namespaces x {per_namespace} workloads is {total} workloads; at most {MAX_WORKLOADS} can be generated"
     )]
@@ -106,6 +112,9 @@ pub struct GeneratedCounts {
 pub struct Generated {
     pub yaml: String,
     pub counts: GeneratedCounts,
+    /// Each namespace's first workload (`ns/Kind/name`), for traffic
+    /// between clusters.
+    pub first_workloads: Vec<String>,
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014): small, fast, fixed forever.
@@ -135,6 +144,12 @@ enum Kind {
 
 /// Generate a scenario for `options`.
 pub fn generate(options: &GenerateOptions) -> Result<Generated, GenerateError> {
+    generate_with(options, "")
+}
+
+/// Generate a scenario whose Simulation spec also holds `extra_spec`
+/// (YAML lines indented under `spec:`).
+fn generate_with(options: &GenerateOptions, extra_spec: &str) -> Result<Generated, GenerateError> {
     let GenerateOptions {
         namespaces,
         workloads_per_namespace: per_ns,
@@ -173,6 +188,8 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, GenerateError> {
     // About 700 bytes per workload; one allocation up front.
     let mut out = String::with_capacity(total as usize * 720 + 1024);
     write_header(&mut out, options);
+    out.push_str(extra_spec);
+    let mut first_workloads = Vec::with_capacity(namespaces as usize);
     let width = namespaces.to_string().len();
     for n in 0..namespaces {
         let team = TEAMS[n as usize % TEAMS.len()];
@@ -192,6 +209,9 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, GenerateError> {
             };
             let name = numbered(names, used[slot]);
             used[slot] += 1;
+            if w == 0 {
+                first_workloads.push(format!("{ns}/{}/{name}", kind_name(kind)));
+            }
             let replicas = 1 + rng.below(3) as u32;
             let minor = rng.below(20);
             match kind {
@@ -221,7 +241,11 @@ pub fn generate(options: &GenerateOptions) -> Result<Generated, GenerateError> {
             );
         }
     }
-    Ok(Generated { yaml: out, counts })
+    Ok(Generated {
+        yaml: out,
+        counts,
+        first_workloads,
+    })
 }
 
 /// Which workload index is which kind: `statefulsets` and `daemonsets`
@@ -293,6 +317,14 @@ struct Workload<'a> {
     pod_level: bool,
 }
 
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Deployment => "Deployment",
+        Kind::StatefulSet => "StatefulSet",
+        Kind::DaemonSet => "DaemonSet",
+    }
+}
+
 fn write_workload(out: &mut String, w: &Workload<'_>) {
     let Workload {
         kind,
@@ -302,11 +334,7 @@ fn write_workload(out: &mut String, w: &Workload<'_>) {
         image_minor,
         pod_level,
     } = *w;
-    let kind_name = match kind {
-        Kind::Deployment => "Deployment",
-        Kind::StatefulSet => "StatefulSet",
-        Kind::DaemonSet => "DaemonSet",
-    };
+    let kind_name = kind_name(kind);
     let _ = write!(
         out,
         "---\napiVersion: apps/v1\nkind: {kind_name}\nmetadata:\n  name: {name}\n  namespace: {namespace}\n  \
