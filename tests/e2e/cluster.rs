@@ -75,14 +75,12 @@ impl Setup {
         }
     }
 
-    /// A member cluster of `home`'s mesh: the chart without the root
-    /// Issuer and the anchor Certificate, the anchor a copy of the home's.
+    /// A member cluster of `home`'s mesh: the chart in member role (no root
+    /// Issuer or anchor Certificate, `update` on the anchor's Secret), the
+    /// anchor a copy of the home's.
     pub fn member_of(home: &ControlPlane) -> Setup {
         Setup {
-            chart_values: vec![
-                "certificates.rootIssuer.enabled=false",
-                "certificates.trustAnchor.enabled=false",
-            ],
+            chart_values: vec!["multicluster.role=member"],
             anchor_copy: Some(home.anchor_secret_data()),
             ..Setup::default()
         }

@@ -1,7 +1,7 @@
 //! A multicluster mesh on two real control planes: the home cluster, whose
 //! cert-manager issues the trust anchor, and a member holding a copy of it
-//! with its own identity issuer. One `rotor run` over both, with each
-//! cluster's ServiceAccount under the chart's RBAC.
+//! with its own identity issuer (the chart in member role). One `rotor run`
+//! over both, with each cluster's ServiceAccount under the chart's RBAC.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -13,25 +13,6 @@ use super::cluster::{ControlPlane, Setup};
 use super::{
     bodies, bundle, cronjob_args, json_report, lease_holder, rotor, secret_cert, text, wait_until,
 };
-
-/// The member's extra RBAC: rotor replaces its copy of the anchor, the one
-/// write the chart does not grant (the chart's anchor is a Certificate).
-const MEMBER_ANCHOR_WRITE: &str = "apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {name: rotor-anchor-copy, namespace: cert-manager}
-rules:
-- apiGroups: [\"\"]
-  resources: [secrets]
-  resourceNames: [linkerd-trust-anchor]
-  verbs: [get, update]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: rotor-anchor-copy, namespace: cert-manager}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: rotor-anchor-copy}
-subjects:
-- {kind: ServiceAccount, name: rotor, namespace: rotor-system}
-";
 
 /// One kubeconfig with a context per cluster, each authenticating as
 /// rotor's ServiceAccount there, or as the operator (`admin`).
@@ -76,9 +57,9 @@ fn kubeconfig(path: &Path, clusters: &[(&str, &ControlPlane)], admin: bool) {
     .expect("write kubeconfig");
 }
 
-/// The CronJob's arguments with its run configuration extended to both
-/// clusters: east the home, west a member that may also replace its copy of
-/// the anchor.
+/// The home CronJob's arguments with its run configuration extended to
+/// both clusters, as the chart's management role writes it: east the home,
+/// west a member that may also replace its copy of the anchor.
 fn run_args(home: &ControlPlane) -> Vec<String> {
     let mut args = cronjob_args(home);
     let at = args.iter().position(|a| a == "--config").expect("--config") + 1;
@@ -149,7 +130,6 @@ fn one_run_rotates_a_home_and_a_member_cluster_onto_a_new_shared_anchor() {
     let began = Instant::now();
     let east = ControlPlane::up();
     let west = ControlPlane::up_with(Setup::member_of(&east));
-    west.apply(MEMBER_ANCHOR_WRITE);
     eprintln!("two control planes dressed in {:?}", began.elapsed());
     let old_anchor = secret_cert(&east, "cert-manager", "linkerd-trust-anchor");
     let shared = west.anchor_secret_data();
