@@ -57,6 +57,11 @@ pub struct Setup {
     pub chart_values: Vec<&'static str>,
     /// Linkerd's chart renders the trust roots (no trust-manager Bundle).
     pub trust_roots_from_linkerd_chart: bool,
+    /// A member cluster of a multicluster mesh: no anchor Certificate of its
+    /// own but this copy of the home cluster's anchor Secret (its `data`),
+    /// written before the identity issuer's Certificate so the shared anchor
+    /// signs it.
+    pub anchor_copy: Option<serde_json::Value>,
 }
 
 impl Setup {
@@ -66,6 +71,18 @@ impl Setup {
         Setup {
             chart_values: vec!["bundle.enabled=false", "bundle.writer=rotor"],
             trust_roots_from_linkerd_chart: true,
+            ..Setup::default()
+        }
+    }
+
+    /// A member cluster of `home`'s mesh: the chart in member role (no root
+    /// Issuer or anchor Certificate, `update` on the anchor's Secret), the
+    /// anchor a copy of the home's.
+    pub fn member_of(home: &ControlPlane) -> Setup {
+        Setup {
+            chart_values: vec!["multicluster.role=member"],
+            anchor_copy: Some(home.anchor_secret_data()),
+            ..Setup::default()
         }
     }
 }
@@ -139,6 +156,9 @@ impl ControlPlane {
         self.apply(&webhook_config(&linkerd));
         self.linkerd = Some(linkerd);
         self.apply(include_str!("manifests/linkerd-control-plane.yaml"));
+        if let Some(data) = &setup.anchor_copy {
+            self.write_anchor_secret(data);
+        }
         self.apply(&chart(&self.helm, &setup.chart_values));
         self.wait_for_certificate_secrets();
         self.bootstrap_previous_anchor();
@@ -212,6 +232,41 @@ impl ControlPlane {
             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: linkerd-previous-anchor\n  namespace: cert-manager\ntype: Opaque\ndata:\n  tls.crt: {}\n",
             crt.trim()
         ));
+    }
+
+    /// The anchor Secret's certificate, key and CA (base64, as the API
+    /// returns them).
+    pub fn anchor_secret_data(&self) -> serde_json::Value {
+        let out = self.kubectl(&[
+            "-n",
+            "cert-manager",
+            "get",
+            "secret",
+            "linkerd-trust-anchor",
+            "-o",
+            "json",
+        ]);
+        let secret: serde_json::Value = serde_json::from_slice(&out.stdout).expect("Secret JSON");
+        let data = &secret["data"];
+        serde_json::json!({
+            "tls.crt": data["tls.crt"],
+            "tls.key": data["tls.key"],
+            "ca.crt": data["ca.crt"],
+        })
+    }
+
+    /// Replace the anchor Secret's data (a member's copy of the anchor).
+    pub fn write_anchor_secret(&self, data: &serde_json::Value) {
+        self.apply(
+            &serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {"name": "linkerd-trust-anchor", "namespace": "cert-manager"},
+                "type": "kubernetes.io/tls",
+                "data": data,
+            })
+            .to_string(),
+        );
     }
 
     /// A Secret's `tls.crt` as the API returns it (base64).

@@ -11,6 +11,7 @@
 
 mod cluster;
 mod linkerd;
+mod multicluster;
 
 #[path = "../support/chart_rules.rs"]
 mod chart_rules;
