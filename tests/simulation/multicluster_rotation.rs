@@ -8,7 +8,8 @@ use crate::support;
 use rotor::cluster::sim::multicluster::MultiSim;
 use rotor::config::RunConfig;
 use rotor::guard::Grants;
-use rotor::runtime::{FailureKind, RunCluster, RunControls, RunOutcome};
+use rotor::runtime::{FailureKind, LoadedPolicy, RunCluster, RunControls, RunOutcome};
+use rotor::testing::policies::guest;
 
 use support::fully_rotated_to;
 
@@ -20,6 +21,14 @@ fn three_clusters(mode: &str) -> MultiSim {
 }
 
 async fn run(sim: &MultiSim, kill_after_mutations: Option<u64>) -> RunOutcome {
+    run_policy(sim, support::policy(), kill_after_mutations).await
+}
+
+async fn run_policy(
+    sim: &MultiSim,
+    policy: &LoadedPolicy,
+    kill_after_mutations: Option<u64>,
+) -> RunOutcome {
     let config = RunConfig::default();
     let clusters = sim
         .clusters()
@@ -36,7 +45,7 @@ async fn run(sim: &MultiSim, kill_after_mutations: Option<u64>) -> RunOutcome {
         ..RunControls::default()
     };
     support::runtime()
-        .run_clusters(support::policy(), clusters, &config, controls)
+        .run_clusters(policy, clusters, &config, controls)
         .await
 }
 
@@ -152,4 +161,41 @@ async fn three_clusters_through_gateways_resume_after_a_kill_at_every_mutation()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_clusters_pod_to_pod_resume_after_a_kill_at_every_mutation() {
     resumes_after_every_mutation("flat").await;
+}
+
+/// The mistake the lock-step prevents: the home rotated as if alone (the
+/// single-cluster rotation, `tests/guests/home-alone`). Each cluster stays
+/// whole, but once the home's issuer signs under the new anchor, which the
+/// members' proxies do not trust, every call between the home and a member
+/// fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotating_the_home_alone_breaks_the_calls_across_clusters() {
+    let sim = three_clusters("gateway");
+    let policy = support::runtime()
+        .load("home_alone.wasm", &guest("home_alone"))
+        .expect("loads");
+    let outcome = run_policy(&sim, &policy, None).await;
+    assert!(outcome.result.is_ok(), "{:?}", outcome.result);
+    sim.watch_after_run();
+    let report = sim.report();
+    for c in &report.clusters {
+        assert_eq!(
+            c.simulation.outage.broken_pair_seconds, 0.0,
+            "{} alone stays whole: {:?}",
+            c.name, c.simulation.outage
+        );
+    }
+    let cross = &report.cross_cluster;
+    assert!(cross.broken_pair_seconds > 0.0, "{report:#?}");
+    let samples: Vec<&str> = cross
+        .windows
+        .iter()
+        .flat_map(|w| w.sample_pairs.iter().map(String::as_str))
+        .collect();
+    assert!(
+        samples
+            .iter()
+            .any(|p| p.starts_with("east:") && p.contains(" -> west:")),
+        "{samples:?}"
+    );
 }
