@@ -466,6 +466,12 @@ fn chart_names_what_its_rbac_grants() {
     for set in sets {
         let name = set.file_name().unwrap().to_string_lossy().into_owned();
         let docs = render(&helm, &["-f", set.to_str().unwrap()]);
+        let role = multicluster_role(&set);
+        if role == "member" {
+            // No run configuration here: the management install's names
+            // are checked against the member's RBAC below.
+            continue;
+        }
         let inst = install(&docs);
         let config = RunConfig::parse(&inst.config, Path::new(&name))
             .unwrap_or_else(|e| panic!("{name}: rotor refuses the chart's run configuration: {e}"));
@@ -694,9 +700,16 @@ fn chart_names_what_its_rbac_grants() {
                 attrs("list", "", "events", cp, ""),
             );
         }
+        // The management install reaches the mesh through each cluster's
+        // kubeconfig, and does there what each member install grants.
+        let (rbac, sa) = if role == "management" {
+            management_names(&helm, &name, &config, &inst)
+        } else {
+            (inst.rbac, inst.sa)
+        };
         let denied: Vec<String> = need
             .iter()
-            .filter(|(_, a)| inst.rbac.authorize(&inst.sa, a).is_empty())
+            .filter(|(_, a)| rbac.authorize(&sa, a).is_empty())
             .map(|(why, a)| format!("{why}: {a}"))
             .collect();
         assert!(
@@ -706,11 +719,74 @@ fn chart_names_what_its_rbac_grants() {
         );
         println!(
             "{name}: {} manifests, {} RBAC rules; {} named accesses granted",
-            inst.manifests,
-            inst.rbac.rule_count(&inst.sa),
+            docs.len(),
+            rbac.rule_count(&sa),
             need.len()
         );
     }
+}
+
+/// `multicluster.role` in a value set ("" when unset).
+fn multicluster_role(set: &Path) -> String {
+    let values: Value = serde_norway::from_str(&std::fs::read_to_string(set).unwrap()).unwrap();
+    values["multicluster"]["role"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// For a management install: its own Role must let it read every
+/// cluster's kubeconfig Secret, and every cluster's grants must be named by
+/// that cluster's member install. Returns the home member's RBAC and
+/// ServiceAccount, which the top-level names are checked against.
+fn management_names(
+    helm: &Path,
+    name: &str,
+    config: &RunConfig,
+    inst: &Install,
+) -> (Rbac, ServiceAccount) {
+    for c in &config.clusters {
+        let rotor::config::ClusterSource::Secret(k) = c.source() else {
+            panic!(
+                "{name}: cluster {} is not reached through a kubeconfig Secret",
+                c.name
+            );
+        };
+        let read = attrs("get", "", "secrets", &k.namespace, &k.name);
+        assert!(
+            !inst.rbac.authorize(&inst.sa, &read).is_empty(),
+            "{name}: the management install cannot read {}'s kubeconfig: {read}",
+            c.name
+        );
+    }
+    let member = |home: bool| {
+        let home = format!("multicluster.home={home}");
+        let docs = render(helm, &["--set", "multicluster.role=member", "--set", &home]);
+        Rbac::from_manifests(&docs).unwrap_or_else(|e| panic!("{name}: member RBAC: {e}"))
+    };
+    let sa = ServiceAccount {
+        namespace: RELEASE_NAMESPACE.into(),
+        name: RELEASE.into(),
+    };
+    let member_rbac = member(false);
+    for c in config.clusters.iter().filter(|c| !c.home) {
+        let g = c.grants_or(&config.grants);
+        for s in g
+            .read_secrets
+            .iter()
+            .map(|s| ("get", s))
+            .chain(g.write_secrets.iter().map(|s| ("update", s)))
+        {
+            let (sns, sname) = split(s.1);
+            let a = attrs(s.0, "", "secrets", sns, sname);
+            assert!(
+                !member_rbac.authorize(&sa, &a).is_empty(),
+                "{name}: cluster {}'s grants name {a}, which its member install does not grant",
+                c.name
+            );
+        }
+    }
+    (member(true), sa)
 }
 
 /// A multicluster mesh as the chart installs it: the management cluster's
