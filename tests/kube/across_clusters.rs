@@ -179,6 +179,9 @@ async fn the_default_policy_rotates_a_home_and_a_member_in_lock_step() {
         assert!(f.issuer_rotated, "{name}: {f:?}");
         assert_eq!(f.proxies_trusting_retired_anchor, 0, "{name}: {f:?}");
         assert_eq!(f.proxies_with_retired_chain_leaf, 0, "{name}: {f:?}");
+        // West's anchor copy holds the key its CA issuer signs with: that
+        // is no stray key copy.
+        assert_eq!(f.private_key_copies, Vec::<String>::new(), "{name}: {f:?}");
     }
 
     // Lock-step: no cluster renews its issuer before every cluster's

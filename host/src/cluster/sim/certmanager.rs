@@ -297,8 +297,17 @@ impl World {
             .map(|c| (c.namespace.as_str(), c.spec.secret_name.as_str()))
     }
 
-    /// Secrets holding a private key that no Certificate writes (`ns/name`).
+    /// Secrets holding a private key that no Certificate writes and no CA
+    /// issuer signs from (`ns/name`). A member cluster's copy of the home's
+    /// anchor is the Secret its CA issuer signs from: it must hold the key.
     pub fn private_key_copies(&self) -> Vec<String> {
+        let signs_from = |ns: &str, name: &str| {
+            self.issuers.values().any(|rec| {
+                rec.spec.ca.as_ref().is_some_and(|ca| {
+                    ca.secret_name == name && World::issuer_secret_namespace(rec) == ns
+                })
+            })
+        };
         self.secrets
             .iter()
             .filter(|((ns, name), _)| {
@@ -306,6 +315,7 @@ impl World {
                     .certificates
                     .iter()
                     .any(|c| c.namespace == *ns && c.spec.secret_name == *name)
+                    && !signs_from(ns, name)
             })
             .filter(|(_, s)| {
                 s.data

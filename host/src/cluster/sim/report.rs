@@ -38,9 +38,9 @@ pub struct FinalState {
     pub issuer_rotated: bool,
     /// Workloads with fewer Ready pods than desired (`ns/Kind/name`).
     pub workloads_not_ready: Vec<String>,
-    /// Secrets holding a private key that no Certificate writes
-    /// (`ns/name`), such as a previous anchor copied with its key: whoever
-    /// can read them can sign as that CA.
+    /// Secrets holding a private key that no Certificate writes and no CA
+    /// issuer signs from (`ns/name`), such as a previous anchor copied with
+    /// its key: whoever can read them can sign as that CA.
     pub private_key_copies: Vec<String>,
 }
 
