@@ -28,6 +28,7 @@ pub async fn run(
     config: &RunConfig,
     options: RuntimeOptions,
 ) -> Result<Option<RunReport>, CommandError> {
+    // Home first, then the others in the configuration's order.
     let members = super::multicluster::sharing_an_anchor(&args.cluster, config).await?;
     let runtime = new_runtime(options)?;
     let policy = runtime.load_pinned(
@@ -36,7 +37,6 @@ pub async fn run(
         args.policy.guest_sha256.as_deref(),
     )?;
     super::multicluster::selects_clusters(&policy, config)?;
-    let members = home_first(members);
     if args.resume_only && !any_in_progress(&members).await? {
         let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
         eprintln!(
@@ -133,12 +133,6 @@ async fn any_in_progress(members: &[Member]) -> Result<bool, CommandError> {
         }
     }
     Ok(false)
-}
-
-/// The home cluster first, the others in the configuration's order.
-fn home_first(mut members: Vec<Member>) -> Vec<Member> {
-    members.sort_by_key(|m| !m.home);
-    members
 }
 
 /// The run lock in each cluster, in order. When one cannot be taken, the

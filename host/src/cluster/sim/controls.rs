@@ -83,7 +83,7 @@ impl World {
             virtual_seconds: self.now - self.loaded_at,
             after_run_seconds: self.after_run_seconds,
             outage: OutageReport {
-                broken_pair_seconds: self.outage.broken_pair_seconds,
+                broken_pair_seconds: self.outage.broken_pair_seconds(),
                 windows: self.outage.windows(self.now),
             },
             pods_never_ready: never_ready,

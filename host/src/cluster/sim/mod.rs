@@ -27,6 +27,7 @@ mod load;
 pub mod manifest;
 pub mod multicluster;
 mod outage;
+mod outage_log;
 mod owner_restart;
 pub mod pki;
 mod primitives;

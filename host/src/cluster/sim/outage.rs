@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde::Serialize;
 
+use super::outage_log::{MAX_SAMPLES, OutageLog};
 use super::pki::CertId;
 
 pub type RootsId = usize;
@@ -70,10 +71,7 @@ pub struct Outage {
     dirty: bool,
     /// Counts changes of any workload's set of trust classes.
     changes: u64,
-    current: u64,
-    pub broken_pair_seconds: f64,
-    windows: Vec<OutageWindow>,
-    open: Option<(OutageWindow, BTreeSet<String>)>,
+    log: OutageLog,
 }
 
 impl Default for Outage {
@@ -96,15 +94,10 @@ impl Default for Outage {
             control_plane: Vec::new(),
             dirty: false,
             changes: 0,
-            current: 0,
-            broken_pair_seconds: 0.0,
-            windows: Vec::new(),
-            open: None,
+            log: OutageLog::default(),
         }
     }
 }
-
-const MAX_SAMPLES: usize = 5;
 
 impl Outage {
     /// Intern a sorted set of anchors.
@@ -352,59 +345,27 @@ impl Outage {
                 }
             }
         }
-        self.current = total;
-        if total > 0 {
-            let (window, all_causes) = self.open.get_or_insert_with(|| {
-                (
-                    OutageWindow {
-                        start: now,
-                        end: now,
-                        broken_pairs_max: 0,
-                        sample_pairs: Vec::new(),
-                        cause: String::new(),
-                    },
-                    BTreeSet::new(),
-                )
-            });
-            window.broken_pairs_max = window.broken_pairs_max.max(total);
-            for s in samples {
-                if window.sample_pairs.len() < MAX_SAMPLES && !window.sample_pairs.contains(&s) {
-                    window.sample_pairs.push(s);
-                }
-            }
-            all_causes.extend(causes.iter().map(|c| c.to_string()));
-            window.cause = all_causes.iter().cloned().collect::<Vec<_>>().join("; ");
-        } else if let Some((mut window, _)) = self.open.take() {
-            window.end = now;
-            self.windows.push(window);
-        }
+        self.log
+            .record(now, total, samples, causes.iter().map(|c| c.to_string()));
     }
 
     /// Time passes with the current count of broken pairs.
     pub fn elapse(&mut self, from: i64, to: i64) {
-        if to <= from {
-            return;
-        }
-        self.broken_pair_seconds += self.current as f64 * (to - from) as f64;
-        if let Some((w, _)) = &mut self.open {
-            w.end = to;
-        }
+        self.log.elapse(from, to);
+    }
+
+    pub fn broken_pair_seconds(&self) -> f64 {
+        self.log.broken_pair_seconds()
     }
 
     #[cfg(test)]
     pub fn broken_now(&self) -> u64 {
-        self.current
+        self.log.current()
     }
 
     /// Closed windows plus the open one (ending now).
     pub fn windows(&self, now: i64) -> Vec<OutageWindow> {
-        let mut out = self.windows.clone();
-        if let Some((w, _)) = &self.open {
-            let mut w = w.clone();
-            w.end = now;
-            out.push(w);
-        }
-        out
+        self.log.windows(now)
     }
 }
 
@@ -440,7 +401,7 @@ mod tests {
         o.evaluate(10);
         assert_eq!(o.broken_now(), 4);
         o.elapse(10, 40);
-        assert_eq!(o.broken_pair_seconds, 120.0);
+        assert_eq!(o.broken_pair_seconds(), 120.0);
         // Everyone trusting {A,B} with A leaves heals it.
         o.set_pod_class(0, Some(old), Some(both));
         o.set_pod_class(1, Some(old), Some(both));

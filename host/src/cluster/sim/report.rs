@@ -44,6 +44,27 @@ pub struct FinalState {
     pub private_key_copies: Vec<String>,
 }
 
+impl OutageReport {
+    /// One line per window, then its sample pairs.
+    pub fn render_windows(&self, out: &mut String) {
+        use std::fmt::Write;
+        for w in &self.windows {
+            let _ = writeln!(
+                out,
+                "  {} .. {} ({}s): up to {} broken pairs; {}",
+                time_text(w.start),
+                time_text(w.end),
+                w.end - w.start,
+                w.broken_pairs_max,
+                w.cause
+            );
+            for s in &w.sample_pairs {
+                let _ = writeln!(out, "    e.g. {s}");
+            }
+        }
+    }
+}
+
 impl SimulationReport {
     /// Human-readable lines for the text report.
     pub fn render_text(&self, out: &mut String) {
@@ -66,20 +87,7 @@ impl SimulationReport {
                 self.outage.broken_pair_seconds,
                 self.outage.windows.len()
             );
-            for w in &self.outage.windows {
-                let _ = writeln!(
-                    out,
-                    "  {} .. {} ({}s): up to {} broken pairs; {}",
-                    time_text(w.start),
-                    time_text(w.end),
-                    w.end - w.start,
-                    w.broken_pairs_max,
-                    w.cause
-                );
-                for s in &w.sample_pairs {
-                    let _ = writeln!(out, "    e.g. {s}");
-                }
-            }
+            self.outage.render_windows(out);
         }
         if !self.pods_never_ready.is_empty() {
             let _ = writeln!(
@@ -122,7 +130,7 @@ impl SimulationReport {
 }
 
 /// Unix seconds as RFC 3339 (virtual time in the simulator).
-pub(super) fn time_text(t: i64) -> String {
+fn time_text(t: i64) -> String {
     jiff::Timestamp::from_second(t)
         .map(|ts| ts.to_string())
         .unwrap_or_else(|_| format!("{t}s"))

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::super::outage::OutageWindow;
+use super::super::outage_log::{MAX_SAMPLES, OutageLog};
 use super::super::world::World;
 
 /// A workload of one cluster: the world it lives in and its outage unit.
@@ -26,17 +27,12 @@ pub struct CrossPair {
     pub name: String,
 }
 
-const MAX_SAMPLES: usize = 5;
-
 #[derive(Debug, Default)]
 pub struct CrossOutage {
     pairs: Vec<CrossPair>,
     /// Each world's class changes when last evaluated.
     seen: Option<Vec<u64>>,
-    current: u64,
-    pub broken_pair_seconds: f64,
-    windows: Vec<OutageWindow>,
-    open: Option<(OutageWindow, BTreeSet<String>)>,
+    log: OutageLog,
 }
 
 /// A Ready proxy's trust, by fingerprint: roots, the anchor behind its leaf,
@@ -122,53 +118,20 @@ impl CrossOutage {
                 }
             }
         }
-        self.current = total;
-        if total > 0 {
-            let (window, all_causes) = self.open.get_or_insert_with(|| {
-                (
-                    OutageWindow {
-                        start: now,
-                        end: now,
-                        broken_pairs_max: 0,
-                        sample_pairs: Vec::new(),
-                        cause: String::new(),
-                    },
-                    BTreeSet::new(),
-                )
-            });
-            window.broken_pairs_max = window.broken_pairs_max.max(total);
-            for s in samples {
-                if window.sample_pairs.len() < MAX_SAMPLES && !window.sample_pairs.contains(&s) {
-                    window.sample_pairs.push(s);
-                }
-            }
-            all_causes.extend(causes);
-            window.cause = all_causes.iter().cloned().collect::<Vec<_>>().join("; ");
-        } else if let Some((mut window, _)) = self.open.take() {
-            window.end = now;
-            self.windows.push(window);
-        }
+        self.log.record(now, total, samples, causes);
     }
 
     /// Time passes with the current count of broken pairs.
     pub fn elapse(&mut self, from: i64, to: i64) {
-        if to <= from {
-            return;
-        }
-        self.broken_pair_seconds += self.current as f64 * (to - from) as f64;
-        if let Some((w, _)) = &mut self.open {
-            w.end = to;
-        }
+        self.log.elapse(from, to);
+    }
+
+    pub fn broken_pair_seconds(&self) -> f64 {
+        self.log.broken_pair_seconds()
     }
 
     /// Closed windows plus the open one (ending now).
     pub fn windows(&self, now: i64) -> Vec<OutageWindow> {
-        let mut out = self.windows.clone();
-        if let Some((w, _)) = &self.open {
-            let mut w = w.clone();
-            w.end = now;
-            out.push(w);
-        }
-        out
+        self.log.windows(now)
     }
 }

@@ -150,7 +150,7 @@ impl MultiSim {
             })
             .collect();
         let cross = OutageReport {
-            broken_pair_seconds: fleet.cross.broken_pair_seconds,
+            broken_pair_seconds: fleet.cross.broken_pair_seconds(),
             windows: fleet.cross.windows(fleet.now()),
         };
         MulticlusterReport::new(clusters, cross)

@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::super::report::{OutageReport, SimulationReport, time_text};
+use super::super::report::{OutageReport, SimulationReport};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ClusterReport {
@@ -59,20 +59,7 @@ impl MulticlusterReport {
                 cross.broken_pair_seconds,
                 cross.windows.len()
             );
-            for w in &cross.windows {
-                let _ = writeln!(
-                    out,
-                    "  {} .. {} ({}s): up to {} broken pairs; {}",
-                    time_text(w.start),
-                    time_text(w.end),
-                    w.end - w.start,
-                    w.broken_pairs_max,
-                    w.cause
-                );
-                for s in &w.sample_pairs {
-                    let _ = writeln!(out, "    e.g. {s}");
-                }
-            }
+            cross.render_windows(out);
         }
         let _ = writeln!(
             out,
