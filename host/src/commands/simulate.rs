@@ -12,7 +12,7 @@ use crate::cluster::Cluster;
 use crate::cluster::faults::{SimulatedBackend, simulated_backend};
 use crate::cluster::sim::SimCluster;
 use crate::report::RunReport;
-use crate::runtime::{RunControls, RuntimeOptions};
+use crate::runtime::{LoadedPolicy, RunControls, Runtime, RuntimeOptions};
 
 use super::{
     CommandError, OutputFormat, Pinning, PolicyArgs, load_guest, new_runtime, one_line,
@@ -58,15 +58,7 @@ pub async fn run(args: SimulateArgs, options: RuntimeOptions) -> Result<ExitCode
     let config = read_config(args.policy.config.as_deref())?;
     super::multicluster::one_cluster_only(&config, "simulate")?;
     let cluster = Arc::new(load_scenario(&args)?);
-    let guest = load_guest(
-        &args.policy,
-        options.cache_dir.as_deref(),
-        Pinning::TagsAllowed,
-    )
-    .await?;
-    let (label, wasm) = (guest.label, guest.wasm);
-    let runtime = new_runtime(options)?;
-    let policy = runtime.load_pinned(&label, &wasm, args.policy.guest_sha256.as_deref())?;
+    let (runtime, policy) = load_policy(&args, options).await?;
 
     let SimulatedBackend { backend, faults } =
         simulated_backend(cluster.clone()).map_err(|e| CommandError::Scenario {
@@ -124,4 +116,25 @@ fn read_scenario(path: &std::path::Path) -> Result<String, CommandError> {
         path: path.to_path_buf(),
         message: format!("cannot read: {e}"),
     })
+}
+
+/// The policy `--guest` names (tags allowed: a simulation changes nothing),
+/// compiled, and checked against `--guest-sha256` when given.
+pub(super) async fn load_policy(
+    args: &SimulateArgs,
+    options: RuntimeOptions,
+) -> Result<(Runtime, LoadedPolicy), CommandError> {
+    let guest = load_guest(
+        &args.policy,
+        options.cache_dir.as_deref(),
+        Pinning::TagsAllowed,
+    )
+    .await?;
+    let runtime = new_runtime(options)?;
+    let policy = runtime.load_pinned(
+        &guest.label,
+        &guest.wasm,
+        args.policy.guest_sha256.as_deref(),
+    )?;
+    Ok((runtime, policy))
 }

@@ -14,7 +14,7 @@ use crate::report::RunReport;
 use crate::runtime::{RunCluster, RunControls, RuntimeOptions};
 
 use super::simulate::SimulateArgs;
-use super::{CommandError, Pinning, load_guest, new_runtime, one_line, print_report, read_config};
+use super::{CommandError, one_line, print_report, read_config};
 
 /// Whether the scenario file describes several clusters.
 pub fn names_clusters(text: &str) -> bool {
@@ -39,15 +39,7 @@ pub async fn run(
         ));
     }
     let sim = MultiSim::from_yaml(text).map_err(|e| scenario_error(one_line(&e.to_string())))?;
-    let guest = load_guest(
-        &args.policy,
-        options.cache_dir.as_deref(),
-        Pinning::TagsAllowed,
-    )
-    .await?;
-    let (label, wasm) = (guest.label, guest.wasm);
-    let runtime = new_runtime(options)?;
-    let policy = runtime.load_pinned(&label, &wasm, args.policy.guest_sha256.as_deref())?;
+    let (runtime, policy) = super::simulate::load_policy(&args, options).await?;
 
     let mut clusters = Vec::new();
     for member in sim.clusters() {
